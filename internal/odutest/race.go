@@ -1,0 +1,5 @@
+//go:build race
+
+package odutest
+
+const raceEnabled = true
