@@ -1,0 +1,178 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/platform"
+	"github.com/odu-ci/odu/repo"
+)
+
+// DoctorCmd checks what odu needs, and says how to fix what is missing.
+type DoctorCmd struct {
+	JustfileFlags
+}
+
+// Help is the long description of `odu doctor`.
+func (*DoctorCmd) Help() string {
+	return `Check what odu needs to run this repository's CI: git, just (and its version), the
+repository, its justfile and the CI root. For each missing or broken thing, say
+exactly how to fix it. Exits 0 when all is well, 1 otherwise.`
+}
+
+// Examples are shown by `odu doctor --help`.
+func (*DoctorCmd) Examples() []string {
+	return []string{"odu doctor", "odu doctor --root release"}
+}
+
+// check is one line of the doctor's report.
+type check struct {
+	name   string
+	ok     bool
+	detail string // what was found, or what is wrong
+	fix    string // what to do, when not ok
+}
+
+// Run checks, prints the report and fails when any check failed.
+func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
+	var checks []check
+	add := func(name string, err error, detail string) bool {
+		ch := check{name: name, ok: err == nil, detail: detail}
+		if err != nil {
+			ch.detail = err.Error()
+			var h hinter
+			if errors.As(err, &h) {
+				ch.fix = h.Hint()
+			}
+		}
+		checks = append(checks, ch)
+		return err == nil
+	}
+	skip := func(name, why string) {
+		checks = append(checks, check{name: name, detail: "not checked: " + why})
+	}
+
+	gitVer, err := gitVersion(ctx)
+	gitOK := add("git", err, gitVer)
+	just, err := dag.FindJust(ctx)
+	justOK := add("just", err, func() string {
+		if just == nil {
+			return ""
+		}
+		return just.Version + " (" + just.Path + ")"
+	}())
+
+	var root string
+	if gitOK {
+		root, err = repo.Root(ctx, env.Dir)
+		gitOK = add("repository", err, root)
+	} else {
+		skip("repository", "git is missing")
+	}
+
+	var jf *dag.Justfile
+	justfile := ""
+	switch {
+	case !gitOK:
+		skip("justfile", "no repository")
+	case !justOK:
+		skip("justfile", "just is missing")
+	default:
+		justfile, err = c.justfileIn(env, root)
+		if err == nil {
+			jf, err = just.Load(ctx, root, justfile)
+		}
+		detail := ""
+		if jf != nil {
+			detail = fmt.Sprintf("%s, %d recipes", jf.Source, len(jf.Recipes))
+		}
+		add("justfile", err, detail)
+	}
+
+	if jf != nil {
+		plats := []platform.Platform{platform.Local()}
+		pl, err := dag.Resolve(jf, dag.Options{Root: c.Root, Platforms: plats, Justfile: justfile, Yes: true})
+		detail := ""
+		if pl != nil {
+			src := ""
+			if r := jf.Recipes[pl.Root]; r != nil {
+				src = " (" + r.Where() + ")"
+			}
+			detail = fmt.Sprintf("%s%s: %d nodes on %s", pl.Root, src, len(pl.Nodes), plats[0])
+		}
+		add("CI root", err, detail)
+	} else {
+		skip("CI root", "no justfile")
+	}
+
+	failed := printChecks(env.Stdout, checks, useColor(env))
+	if failed > 0 {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+func gitVersion(ctx context.Context) (string, error) {
+	path, err := exec.LookPath("git")
+	if err != nil {
+		return "", &repo.GitNotFoundError{}
+	}
+	out, err := exec.CommandContext(ctx, path, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("run git --version: %w", err)
+	}
+	return strings.TrimSpace(strings.TrimPrefix(string(out), "git version ")) + " (" + path + ")", nil
+}
+
+// printChecks writes the report and returns how many checks failed.
+func printChecks(w io.Writer, checks []check, color bool) int {
+	width := 0
+	for _, c := range checks {
+		width = max(width, len(c.name))
+	}
+	paint := func(code, s string) string {
+		if !color {
+			return s
+		}
+		return "\x1b[" + code + "m" + s + "\x1b[0m"
+	}
+	failed := 0
+	for _, c := range checks {
+		mark := paint("32", "✓")
+		switch {
+		case strings.HasPrefix(c.detail, "not checked"):
+			mark = paint("2", "-")
+		case !c.ok:
+			mark = paint("31", "✗")
+			failed++
+		}
+		lines := strings.Split(c.detail, "\n")
+		fmt.Fprintf(w, "%s %-*s  %s\n", mark, width, c.name, lines[0])
+		pad := strings.Repeat(" ", width+4)
+		for _, l := range lines[1:] {
+			fmt.Fprintf(w, "%s%s\n", pad, l)
+		}
+		if c.fix != "" {
+			fmt.Fprintf(w, "%s%s\n", pad, paint("33", "fix: "+c.fix))
+		}
+	}
+	return failed
+}
+
+// useColor reports whether to colour output: stdout is a terminal, and
+// neither NO_COLOR nor TERM=dumb says otherwise.
+func useColor(env *Env) bool {
+	if env.Getenv("NO_COLOR") != "" || env.Getenv("TERM") == "dumb" {
+		return false
+	}
+	f, ok := env.Stdout.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
