@@ -1,0 +1,25 @@
+# odu's own CI: `odu run` runs the recipe marked [metadata("ci")] and
+# everything it depends on; `odu dump` and `odu graph` show the pipeline.
+
+[metadata("ci")]
+ci: build vet fmt test
+    @echo "odu: all green"
+
+# Compile every package and the odu binary.
+build:
+    go build ./...
+
+vet:
+    go vet ./...
+
+# Fail when a file is not gofmt-formatted, and name it.
+fmt:
+    #!/bin/sh
+    unformatted=$(gofmt -l .)
+    if [ -n "$unformatted" ]; then
+        echo "gofmt needed:"; echo "$unformatted"; exit 1
+    fi
+
+# The whole test suite, with the race detector.
+test: build
+    go test -race -timeout 15m ./...
