@@ -16,11 +16,7 @@ import (
 	"github.com/odu-ci/odu/internal/odutest"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	odutest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { odutest.Main(m) }
 
 // bigRepo writes a git repository holding odutest.BigJustfile.
 func bigRepo(tb testing.TB, modules, perModule int) string {

@@ -19,9 +19,18 @@ type CLI struct {
 	Chdir   string           `short:"C" placeholder:"DIR" help:"Run as if odu was started in DIR."`
 	Version kong.VersionFlag `help:"Show odu's version."`
 
-	Dump   DumpCmd   `cmd:"" help:"Print the resolved pipeline as JSON."`
-	Graph  GraphCmd  `cmd:"" help:"Print the pipeline as a Mermaid flowchart."`
-	Doctor DoctorCmd `cmd:"" help:"Check that odu has what it needs, and say how to fix what is missing."`
+	Run     RunCmd     `cmd:"" help:"Run the pipeline on this machine."`
+	Status  StatusCmd  `cmd:"" help:"Show the nodes of the live run, or of the last one."`
+	Logs    LogsCmd    `cmd:"" help:"Print a node's log; follow it with -f."`
+	Monitor MonitorCmd `cmd:"" help:"Follow the live run from another terminal."`
+	Wait    WaitCmd    `cmd:"" help:"Wait for the live run to be over; exit 1 unless all is green."`
+	Rerun   RerunCmd   `cmd:"" help:"Run a node, and what depends on it, again."`
+	Cancel  CancelCmd  `cmd:"" help:"Stop a node, or the whole run."`
+	Dump    DumpCmd    `cmd:"" help:"Print the resolved pipeline as JSON."`
+	Graph   GraphCmd   `cmd:"" help:"Print the pipeline as a Mermaid flowchart."`
+	Doctor  DoctorCmd  `cmd:"" help:"Check that odu has what it needs, and say how to fix what is missing."`
+
+	Runner RunnerCmd `cmd:"" hidden:"" help:"Run a lane's nodes for a coordinator (started by odu run)."`
 }
 
 // Env is what every command works with: its streams and directory. It is

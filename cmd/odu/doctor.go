@@ -173,6 +173,7 @@ func useColor(env *Env) bool {
 	if env.Getenv("NO_COLOR") != "" || env.Getenv("TERM") == "dumb" {
 		return false
 	}
-	f, ok := env.Stdout.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	return isTerminal(env)
 }
+
+func isatty(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

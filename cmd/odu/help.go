@@ -47,6 +47,8 @@ func version() string {
 type exampler interface{ Examples() []string }
 
 var rootExamples = []string{
+	"odu run",
+	"odu logs -f e2e",
 	"odu dump",
 	"odu dump ci::test@x86_64-linux",
 	"odu graph --platform x86_64-linux --platform aarch64-linux",

@@ -2,23 +2,25 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/odu-ci/odu/internal/odutest"
+	"github.com/odu-ci/odu/proc"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	odutest.Cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { odutest.Main(m) }
 
 // TestScripts runs the user sessions in testdata/script: the real odu
 // binary, the real just and git, in throwaway repositories.
@@ -61,8 +63,13 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":  cmdExits,
-			"commit": cmdCommit,
+			"exits":   cmdExits,
+			"commit":  cmdCommit,
+			"start":   cmdStart,
+			"signal":  cmdSignal,
+			"await":   cmdAwait,
+			"waitfor": cmdWaitfor,
+			"gone":    cmdGone,
 		},
 	}
 }
@@ -110,4 +117,201 @@ func cmdCommit(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Check(ts.Exec("git", "add", "-A"))
 	ts.Check(ts.Exec("git", "commit", "-q", "-m", msg))
+}
+
+// background processes started by `start`, by name, per script.
+var (
+	bgMu sync.Mutex
+	bg   = map[*testscript.TestScript]map[string]*background{}
+)
+
+type background struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	code int
+}
+
+// cmdStart starts a program in the background, with its output in the
+// files $WORK/NAME.stdout and $WORK/NAME.stderr (outside the repository a
+// script works in, say $WORK/repo, so as not to dirty it):
+//
+//	start run odu run
+//
+// It is killed when the script ends, if it is still running.
+func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: start NAME PROGRAM [ARGS...]")
+	}
+	name := args[0]
+	path, err := exec.LookPath(args[1])
+	if err != nil {
+		// Look on the script's PATH, not the test's.
+		for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+			if p := filepath.Join(dir, args[1]); isExec(p) {
+				path, err = p, nil
+				break
+			}
+		}
+	}
+	ts.Check(err)
+	cmd := exec.Command(path, args[2:]...)
+	cmd.Dir = ts.MkAbs(".")
+	for _, kv := range []string{"PATH", "HOME", "GIT_CONFIG_NOSYSTEM", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL",
+		"GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GORACE", "TMPDIR", "WORK"} {
+		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
+	}
+	out, err := os.Create(filepath.Join(ts.Getenv("WORK"), name+".stdout"))
+	ts.Check(err)
+	errf, err := os.Create(filepath.Join(ts.Getenv("WORK"), name+".stderr"))
+	ts.Check(err)
+	cmd.Stdout, cmd.Stderr = out, errf
+	ts.Check(cmd.Start())
+	b := &background{cmd: cmd, done: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		out.Close()
+		errf.Close()
+		var exit *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &exit):
+			b.code = exit.ExitCode()
+			if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				b.code = 128 + int(ws.Signal())
+			}
+		default:
+			b.code = -1
+		}
+		close(b.done)
+	}()
+	bgMu.Lock()
+	if bg[ts] == nil {
+		bg[ts] = map[string]*background{}
+		ts.Defer(func() {
+			bgMu.Lock()
+			defer bgMu.Unlock()
+			for _, b := range bg[ts] {
+				b.cmd.Process.Kill()
+				<-b.done
+			}
+			delete(bg, ts)
+		})
+	}
+	bg[ts][name] = b
+	bgMu.Unlock()
+}
+
+func isExec(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode()&0o111 != 0
+}
+
+func started(ts *testscript.TestScript, name string) *background {
+	bgMu.Lock()
+	defer bgMu.Unlock()
+	b := bg[ts][name]
+	if b == nil {
+		ts.Fatalf("nothing was started as %s", name)
+	}
+	return b
+}
+
+// cmdSignal sends a signal (INT, TERM, KILL) to a background program:
+//
+//	signal run INT
+func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: signal NAME INT|TERM|KILL")
+	}
+	sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL}[args[1]]
+	if sig == 0 {
+		ts.Fatalf("signal: unknown signal %s", args[1])
+	}
+	ts.Check(started(ts, args[0]).cmd.Process.Signal(sig))
+}
+
+// awaitLimit bounds how long a script waits for anything: far beyond
+// what a passing run needs, so that a hang fails instead of stalling CI.
+const awaitLimit = 60 * time.Second
+
+// cmdAwait waits for a background program to exit and checks its code:
+//
+//	await run 130
+func cmdAwait(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: await NAME CODE")
+	}
+	b := started(ts, args[0])
+	select {
+	case <-b.done:
+	case <-time.After(awaitLimit):
+		ts.Fatalf("%s did not exit within %s", args[0], awaitLimit)
+	}
+	if want := args[1]; fmt.Sprint(b.code) != want {
+		stderr, _ := os.ReadFile(filepath.Join(ts.Getenv("WORK"), args[0]+".stderr"))
+		ts.Fatalf("%s exited %d, want %s; its stderr:\n%s", args[0], b.code, want, stderr)
+	}
+}
+
+// cmdWaitfor waits for a file to exist (a recipe touches it to say how
+// far it got), and, given a regular expression, to hold a match:
+//
+//	waitfor $WORK/held
+//	waitfor $WORK/follow.stdout '^holding'
+func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: waitfor FILE [REGEXP]")
+	}
+	var re *regexp.Regexp
+	if len(args) == 2 {
+		re = regexp.MustCompile("(?m)" + args[1])
+	}
+	deadline := time.Now().Add(awaitLimit)
+	for time.Now().Before(deadline) {
+		data, err := os.ReadFile(ts.MkAbs(args[0]))
+		if err == nil && (re == nil || re.Match(data)) {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not appear (or match) within %s", args[0], awaitLimit)
+}
+
+// cmdGone checks that the process whose pid a file holds exits within
+// goneLimit (a zombie waiting for init counts as exited), and kills it if
+// it does not:
+//
+//	gone grandchild.pid
+func cmdGone(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: gone PIDFILE")
+	}
+	data, err := os.ReadFile(ts.MkAbs(args[0]))
+	ts.Check(err)
+	pid := strings.TrimSpace(string(data))
+	if _, err := strconv.Atoi(pid); err != nil {
+		ts.Fatalf("%s holds %q, not a pid", args[0], pid)
+	}
+	deadline := time.Now().Add(goneLimit)
+	for {
+		state, _, ok := proc.Stat(pid)
+		if !ok || state == "Z" {
+			return
+		}
+		if time.Now().After(deadline) {
+			syscall.Kill(mustAtoi(pid), syscall.SIGKILL)
+			ts.Fatalf("process %s (from %s) is still running %s later, in state %s", pid, args[0], goneLimit, state)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// goneLimit is how long a process that was signalled gets to exit: the
+// kernel delivers a signal to a whole group at once, but a process dies
+// only when it is next scheduled.
+const goneLimit = 5 * time.Second
+
+func mustAtoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

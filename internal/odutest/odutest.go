@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"testing"
 )
 
 // ModuleRoot returns the root of odu's module, found from the working
@@ -48,8 +49,33 @@ var (
 func BinDir() (string, error) {
 	buildOnce.Do(func() {
 		binDir, buildErr = build()
+		// A binary built with -race sleeps a second at exit by default;
+		// the processes the tests start inherit this.
+		os.Setenv("GORACE", "atexit_sleep_ms=0")
 	})
 	return binDir, buildErr
+}
+
+// Version returns the version of the odu [BinDir] built, which a client
+// of its surface must say at hello.
+func Version() (string, error) {
+	bin, err := BinDir()
+	if err != nil {
+		return "", err
+	}
+	out, err := exec.Command(filepath.Join(bin, "odu"), "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("odu --version: %w", err)
+	}
+	return strings.TrimPrefix(strings.TrimSpace(string(out)), "odu "), nil
+}
+
+// Main runs a package's tests and removes what [BinDir] made: the
+// TestMain of a package that runs odu.
+func Main(m *testing.M) {
+	code := m.Run()
+	Cleanup()
+	os.Exit(code)
 }
 
 // Cleanup removes what [BinDir] made; call it from TestMain.

@@ -1,0 +1,405 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/odu-ci/odu/surface"
+)
+
+// transition is one line of `odu run --progress json` and `odu monitor
+// -o json`: a node's new status.
+type transition struct {
+	Time       time.Time      `json:"time"`
+	Node       string         `json:"node"`
+	Recipe     string         `json:"recipe"`
+	Platform   string         `json:"platform"`
+	Status     surface.Status `json:"status"`
+	Attempt    int            `json:"attempt"`
+	ExitCode   *int           `json:"exit_code,omitempty"`
+	DurationMS *int64         `json:"duration_ms,omitempty"`
+	Reason     string         `json:"reason,omitempty"`
+	Log        string         `json:"log,omitempty"`
+}
+
+func transitionOf(n surface.Node) transition {
+	t := transition{Time: time.Now().UTC(), Node: n.ID, Recipe: n.Recipe, Platform: n.Platform,
+		Status: n.Status, Attempt: n.Attempt, ExitCode: n.ExitCode, Reason: n.Reason, Log: n.Log}
+	if n.Status.Terminal() && n.Started != nil {
+		d := n.DurationMS
+		t.DurationMS = &d
+	}
+	return t
+}
+
+// printer shows a run as it moves.
+type printer interface {
+	// start shows the state when the face attached.
+	start(st surface.State)
+	// change shows a node whose status changed.
+	change(n surface.Node)
+	// tick is called a few times a second while the run is live.
+	tick(st surface.State)
+	// end shows the state when the run is over.
+	end(st surface.State)
+}
+
+// follow feeds a printer from a cell until the run ends, and returns the
+// final state. It returns early, with the state so far, when stop says so.
+func follow(ctx context.Context, w *surface.Watch, p printer, stop func(surface.State) bool) (surface.State, error) {
+	// The watch is read in its own goroutine, so that the printer ticks
+	// while nothing changes; each event comes with the state after it.
+	type update struct {
+		ev surface.Event
+		st surface.State
+	}
+	updates := make(chan update)
+	errs := make(chan error, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			ev, err := w.Next(ctx)
+			if err != nil {
+				errs <- err
+				return
+			}
+			select {
+			case updates <- update{ev, w.State()}:
+			case <-done:
+				return
+			case <-ctx.Done():
+				errs <- ctx.Err()
+				return
+			}
+		}
+	}()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	status := map[string]surface.Status{}
+	attempt := map[string]int{}
+	var st surface.State
+	started := false
+	for {
+		select {
+		case u := <-updates:
+			st = u.st
+			if u.ev.Snapshot != nil {
+				for _, n := range u.ev.Snapshot.Nodes {
+					status[n.ID], attempt[n.ID] = n.Status, n.Attempt
+				}
+				if !started {
+					started = true
+					p.start(*u.ev.Snapshot)
+				}
+			}
+			if u.ev.Delta != nil && u.ev.Delta.Node != nil {
+				n := *u.ev.Delta.Node
+				if status[n.ID] != n.Status || attempt[n.ID] != n.Attempt {
+					status[n.ID], attempt[n.ID] = n.Status, n.Attempt
+					p.change(n)
+				}
+			}
+			if stop != nil && stop(st) {
+				return st, nil
+			}
+		case <-tick.C:
+			if started {
+				p.tick(st)
+			}
+		case err := <-errs:
+			if errors.Is(err, io.EOF) {
+				p.end(st)
+				return st, nil
+			}
+			return st, err
+		}
+	}
+}
+
+// jsonPrinter writes one transition per line; the state a face attaches
+// to counts as a transition of every node.
+type jsonPrinter struct{ w io.Writer }
+
+func (p jsonPrinter) start(st surface.State) {
+	for _, n := range st.Nodes {
+		p.change(n)
+	}
+}
+
+func (p jsonPrinter) change(n surface.Node) {
+	data, _ := json.Marshal(transitionOf(n))
+	fmt.Fprintf(p.w, "%s\n", data)
+}
+
+func (jsonPrinter) tick(surface.State) {}
+func (jsonPrinter) end(surface.State)  {}
+
+// plainPrinter writes one line per transition, for a pipe or a log file.
+type plainPrinter struct{ w io.Writer }
+
+func (p plainPrinter) start(st surface.State) {
+	fmt.Fprintf(p.w, "%s %s\n", stamp(time.Now()), runLine(st))
+	for _, n := range st.Nodes {
+		if n.Status != surface.Pending {
+			p.change(n)
+		}
+	}
+}
+
+func (p plainPrinter) change(n surface.Node) {
+	fmt.Fprintf(p.w, "%s %s %s%s\n", stamp(time.Now()), n.ID, n.Status, detail(n))
+}
+
+func (plainPrinter) tick(surface.State) {}
+func (plainPrinter) end(surface.State)  {}
+
+func stamp(t time.Time) string { return t.Format("15:04:05") }
+
+// runLine describes a run in one line.
+func runLine(st surface.State) string {
+	what := "commit " + short(st.Run.SHA)
+	if st.Run.Branch != "" {
+		what += " (" + st.Run.Branch + ")"
+	}
+	switch {
+	case st.Run.Dirty:
+		what += ", working tree with uncommitted changes"
+	case !st.Run.Snapshot:
+		what += ", working tree"
+	}
+	return fmt.Sprintf("%s: %d nodes on %s", what, len(st.Nodes), strings.Join(st.Run.Platforms, ", "))
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// detail says how a finished node ended, after its status.
+func detail(n surface.Node) string {
+	var parts []string
+	if n.ExitCode != nil && *n.ExitCode != 0 {
+		parts = append(parts, fmt.Sprintf("exit %d", *n.ExitCode))
+	}
+	if n.Status.Terminal() && n.Started != nil {
+		parts = append(parts, duration(time.Duration(n.DurationMS)*time.Millisecond))
+	}
+	if n.Reason != "" {
+		parts = append(parts, n.Reason)
+	}
+	if n.Attempt > 1 {
+		parts = append(parts, fmt.Sprintf("attempt %d", n.Attempt))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
+}
+
+// duration rounds a duration for people: 0.4s, 12.3s, 4m5s, 1h2m.
+func duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+}
+
+// glyphs mark statuses in a terminal.
+var glyphs = map[surface.Status]string{
+	surface.Pending: "·", surface.Running: "●", surface.Success: "✓", surface.Failure: "✗",
+	surface.Errored: "!", surface.Skipped: "-", surface.Cancelled: "⊘",
+}
+
+var colours = map[surface.Status]string{
+	surface.Running: "33", surface.Success: "32", surface.Failure: "31", surface.Errored: "31",
+	surface.Skipped: "2", surface.Cancelled: "2", surface.Pending: "2",
+}
+
+// paint colours s for status, when colour is on.
+func paint(colour bool, status surface.Status, s string) string {
+	if !colour {
+		return s
+	}
+	return "\x1b[" + colours[status] + "m" + s + "\x1b[0m"
+}
+
+// ttyPrinter keeps a compact live view on a terminal: a line per node,
+// redrawn in place, and elapsed time while nodes run. When the nodes do
+// not fit the terminal, it shows the counts and the nodes that are
+// running or did not succeed. (The full dashboard is `odu monitor`.)
+type ttyPrinter struct {
+	w      io.Writer
+	colour bool
+	height int // terminal rows
+	lines  int // lines drawn last time
+}
+
+func (p *ttyPrinter) start(st surface.State) { p.draw(st) }
+func (p *ttyPrinter) change(surface.Node)    {}
+func (p *ttyPrinter) tick(st surface.State)  { p.draw(st) }
+
+func (p *ttyPrinter) end(st surface.State) {
+	p.draw(st)
+	fmt.Fprint(p.w, "\x1b[?25h") // the cursor back
+}
+
+func (p *ttyPrinter) draw(st surface.State) {
+	var b strings.Builder
+	if p.lines > 0 {
+		fmt.Fprintf(&b, "\x1b[%dA", p.lines)
+	}
+	b.WriteString("\x1b[?25l\x1b[J") // hide the cursor, clear what was drawn
+	rows := []string{runLine(st) + "  " + counts(st)}
+	show := st.Nodes
+	if len(show)+1 > p.height-1 {
+		show = nil
+		for _, n := range st.Nodes {
+			if n.Status == surface.Running || (n.Status.Terminal() && n.Status != surface.Success) {
+				show = append(show, n)
+			}
+		}
+		if len(show) > p.height-2 {
+			show = show[len(show)-(p.height-2):]
+		}
+	}
+	for _, n := range show {
+		rows = append(rows, fmt.Sprintf("%s %-9s %-6s %s%s", paint(p.colour, n.Status, glyphs[n.Status]),
+			n.Status, clock(n), n.ID, reasonOf(n)))
+	}
+	for _, r := range rows {
+		b.WriteString(r + "\x1b[K\n")
+	}
+	p.lines = len(rows)
+	io.WriteString(p.w, b.String())
+}
+
+// clock is how long a node has run: live while it runs, its duration once
+// it finished, nothing before it started.
+func clock(n surface.Node) string {
+	switch {
+	case n.Status == surface.Running && n.Started != nil:
+		return duration(time.Since(*n.Started))
+	case n.Status.Terminal() && n.Started != nil:
+		return duration(time.Duration(n.DurationMS) * time.Millisecond)
+	}
+	return ""
+}
+
+func reasonOf(n surface.Node) string {
+	switch {
+	case n.ExitCode != nil && *n.ExitCode != 0:
+		return fmt.Sprintf("  exit %d", *n.ExitCode)
+	case n.Reason != "":
+		return "  " + n.Reason
+	}
+	return ""
+}
+
+// counts summarises statuses: "3 success, 1 running, 2 pending".
+func counts(st surface.State) string {
+	c := map[surface.Status]int{}
+	for _, n := range st.Nodes {
+		c[n.Status]++
+	}
+	var parts []string
+	for _, s := range []surface.Status{surface.Success, surface.Running, surface.Pending, surface.Failure,
+		surface.Errored, surface.Skipped, surface.Cancelled} {
+		if c[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[s], s))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// green reports whether every node succeeded.
+func green(st surface.State) bool {
+	for _, n := range st.Nodes {
+		if n.Status != surface.Success {
+			return false
+		}
+	}
+	return len(st.Nodes) > 0
+}
+
+// summary says how a run ended, and for every node that did not succeed,
+// why and where its log is.
+func summary(w io.Writer, st surface.State, record string) {
+	elapsed := ""
+	if st.Run.Ended != nil {
+		elapsed = " in " + duration(st.Run.Ended.Sub(st.Run.Started))
+	}
+	verdict := "passed"
+	switch {
+	case st.Run.Cancelled:
+		verdict = "was cancelled"
+	case !green(st):
+		verdict = "failed"
+	}
+	fmt.Fprintf(w, "odu: %s %s%s: %s\n", runWhat(st), verdict, elapsed, counts(st))
+	var bad []surface.Node
+	for _, n := range st.Nodes {
+		if n.Status != surface.Success {
+			bad = append(bad, n)
+		}
+	}
+	sort.SliceStable(bad, func(i, j int) bool { return rank(bad[i].Status) < rank(bad[j].Status) })
+	width := 0
+	for _, n := range bad {
+		width = max(width, len(n.ID))
+	}
+	for _, n := range bad {
+		fmt.Fprintf(w, "  %-9s %-*s  %s\n", n.Status, width, n.ID, strings.TrimSpace(why(n)))
+	}
+	if record != "" {
+		fmt.Fprintf(w, "  record: %s\n", record)
+	}
+}
+
+func runWhat(st surface.State) string {
+	return "run of " + short(st.Run.SHA)
+}
+
+// why says what a node that did not succeed left: its exit code or
+// reason, and its log when it has one worth reading.
+func why(n surface.Node) string {
+	var parts []string
+	if n.ExitCode != nil && *n.ExitCode != 0 {
+		parts = append(parts, fmt.Sprintf("exit %d", *n.ExitCode))
+	}
+	if n.Reason != "" {
+		parts = append(parts, n.Reason)
+	}
+	s := strings.Join(parts, ", ")
+	if n.Started != nil && n.Log != "" { // a node that never ran has nothing to read
+		s += "  log: " + n.Log
+	}
+	return s
+}
+
+// rank orders the summary: what failed first, what never ran last.
+func rank(s surface.Status) int {
+	switch s {
+	case surface.Failure:
+		return 0
+	case surface.Errored:
+		return 1
+	case surface.Cancelled:
+		return 2
+	case surface.Skipped:
+		return 3
+	}
+	return 4
+}

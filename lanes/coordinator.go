@@ -1,0 +1,576 @@
+package lanes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/surface"
+)
+
+// Options describe a run for the coordinator.
+type Options struct {
+	Root     string        // the checkout
+	Pipeline *dag.Pipeline // the nodes to run
+	SHA      string        // the commit under test
+	Branch   string        //
+	Dirty    bool          // the live tree has uncommitted changes (--no-snapshot)
+	Snapshot bool          // HEAD is pinned in Workspace
+	// Workspace is where the local lane's nodes run: a worktree of SHA,
+	// or the checkout itself with --no-snapshot.
+	Workspace string
+	// WorkDir is the coordinator's scratch directory, outside the
+	// checkout: the local runner keeps its own copy of the logs there.
+	WorkDir string
+	Jobs    int           // nodes at once on each lane; 0 is the host's CPU count
+	Grace   time.Duration // from SIGTERM to SIGKILL when a node is stopped
+	Exe     string        // the odu binary a local runner is started from
+	Version string        // odu's version
+	Env     []string      // the environment of a local runner (tokens are removed)
+}
+
+// Coordinator runs a pipeline on its lanes and holds the merged state: a
+// client of every lane's surface, and the store its own surface serves.
+type Coordinator struct {
+	opts   Options
+	store  *surface.Store
+	lanes  []*lane
+	byNode map[string]*lane
+
+	ctx    context.Context // the lanes' life
+	stop   context.CancelFunc
+	work   sync.WaitGroup
+	ended  chan struct{} // closed once the run is over
+	cancel sync.Once     // run.cancel, once
+}
+
+// lane is one platform's runner, as the coordinator drives it.
+type lane struct {
+	c        *Coordinator
+	platform string
+	host     string
+	nodes    []*dag.Node
+
+	ready  chan struct{} // closed once client is set, or the lane failed
+	client *surface.Client
+	runner *local
+	failed bool // set by fail
+
+	mu      sync.Mutex
+	mirrors map[string]*mirror
+	// queue holds the runner's changes not yet published, in the
+	// runner's order: a finished node whose log is not yet whole here
+	// holds back the changes after it, so that faces see the lane's
+	// changes in the order they happened (never a dependent skipped
+	// before its dependency failed).
+	queue []surface.Node
+}
+
+// mirror is the coordinator's view of one node of a lane.
+type mirror struct {
+	attempt int           // the runner's attempt, as last seen
+	moved   chan struct{} // closed, and replaced, when attempt changes
+	logged  int           // the attempt whose log the coordinator has whole
+	final   bool          // published finished for its attempt
+}
+
+// Start starts a run: a lane per platform, in parallel.
+func Start(ctx context.Context, opts Options) (*Coordinator, error) {
+	pl := opts.Pipeline
+	var nodes []surface.Node
+	for _, n := range pl.Nodes {
+		nodes = append(nodes, surface.Node{
+			ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: string(n.Platform),
+			Deps: n.Deps, Command: n.Command, Status: surface.Pending, Attempt: 1,
+			Log: LogRel(opts.SHA, string(n.Platform), n.Name),
+		})
+	}
+	var plats []string
+	for _, p := range pl.Platforms {
+		plats = append(plats, string(p))
+	}
+	run := surface.Run{
+		Repo: opts.Root, SHA: opts.SHA, Branch: opts.Branch, Dirty: opts.Dirty, Snapshot: opts.Snapshot,
+		Root: pl.Root, Platforms: plats, Started: time.Now(), Version: opts.Version, PID: os.Getpid(),
+	}
+	store, err := surface.NewStore(run, nodes, func(n surface.Node) string {
+		return filepath.Join(opts.Root, n.Log)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{})}
+	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
+	for _, p := range plats {
+		l := &lane{c: c, platform: p, host: "localhost", ready: make(chan struct{}), mirrors: map[string]*mirror{}}
+		for _, n := range pl.Nodes {
+			if string(n.Platform) == p {
+				l.nodes = append(l.nodes, n)
+				l.mirrors[n.ID] = &mirror{attempt: 1, moved: make(chan struct{})}
+				c.byNode[n.ID] = l
+			}
+		}
+		c.lanes = append(c.lanes, l)
+		store.SetLane(surface.Lane{Platform: p, Host: l.host, Phase: surface.PhaseStarting})
+	}
+	for _, l := range c.lanes {
+		c.work.Add(1)
+		go func() {
+			defer c.work.Done()
+			l.run()
+		}()
+	}
+	return c, nil
+}
+
+// Store returns the merged state, which the coordinator's surface serves.
+func (c *Coordinator) Store() *surface.Store { return c.store }
+
+// run starts the lane's runner, configures it, and mirrors its state and
+// logs until it goes away.
+func (l *lane) run() {
+	c := l.c
+	errf, err := os.OpenFile(filepath.Join(c.opts.Root, runnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		close(l.ready)
+		l.fail(fmt.Errorf("create the runner's log: %w", err))
+		return
+	}
+	defer errf.Close()
+	client, runner, err := startLocal(c.ctx, c.opts.Exe, c.opts.Version, c.opts.Env, errf)
+	if err != nil {
+		close(l.ready)
+		l.fail(fmt.Errorf("start the runner: %w", err))
+		return
+	}
+	l.client, l.runner = client, runner
+	close(l.ready)
+	defer func() {
+		client.Close() // the runner stops its nodes and exits
+		runner.stop(c.opts.Grace + 5*time.Second)
+	}()
+
+	var specs []surface.NodeSpec
+	for _, n := range l.nodes {
+		specs = append(specs, surface.NodeSpec{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Deps: n.Deps, Command: n.Command})
+	}
+	err = client.Configure(c.ctx, surface.Config{
+		SHA: c.opts.SHA, Platform: l.platform, Workspace: c.opts.Workspace,
+		LogDir: filepath.Join(c.opts.WorkDir, "logs", l.platform), Nodes: specs,
+		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
+	})
+	if err != nil {
+		l.fail(fmt.Errorf("configure the runner: %w", err))
+		return
+	}
+	c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: surface.PhaseRunning})
+
+	var follow sync.WaitGroup
+	for _, n := range l.nodes {
+		follow.Add(1)
+		go func() {
+			defer follow.Done()
+			l.follow(n.ID)
+		}()
+	}
+	err = l.watch()
+	if c.ctx.Err() == nil && err != nil {
+		l.fail(fmt.Errorf("the link to the runner was lost: %w", err))
+	}
+	client.Close()
+	follow.Wait()
+}
+
+// watch mirrors the runner's cell until the connection ends.
+func (l *lane) watch() error {
+	w, err := l.client.Watch()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	for {
+		ev, err := w.Next(l.c.ctx)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if ev.Snapshot != nil {
+			for _, n := range ev.Snapshot.Nodes {
+				l.mirror(n)
+			}
+		}
+		if ev.Delta != nil && ev.Delta.Node != nil {
+			l.mirror(*ev.Delta.Node)
+		}
+	}
+}
+
+// mirror takes the runner's view of a node into the merged state, in the
+// runner's order. A finished node waits until its log is whole here.
+func (l *lane) mirror(n surface.Node) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m, ok := l.mirrors[n.ID]
+	if !ok {
+		return // not a node of this lane
+	}
+	if n.Attempt > m.attempt {
+		m.attempt, m.final = n.Attempt, false
+		close(m.moved)
+		m.moved = make(chan struct{})
+	}
+	if n.Attempt < m.attempt {
+		return // an older attempt's news
+	}
+	l.queue = append(l.queue, n)
+	l.drainLocked()
+}
+
+// drainLocked publishes the queued changes that may be published.
+func (l *lane) drainLocked() {
+	for len(l.queue) > 0 {
+		n := l.queue[0]
+		m := l.mirrors[n.ID]
+		switch {
+		case n.Attempt < m.attempt:
+			// A rerun superseded it and restarted its log: nobody can
+			// read what it finished with, and its next attempt follows.
+		case n.Status.Terminal() && m.logged < n.Attempt:
+			return // its log is on its way
+		default:
+			l.publishLocked(m, n)
+		}
+		l.queue = l.queue[1:]
+	}
+}
+
+func (l *lane) publishLocked(m *mirror, n surface.Node) {
+	if m.final && n.Attempt == m.attempt {
+		return // already finished; only a rerun changes it now
+	}
+	m.final = n.Status.Terminal()
+	cur, _ := l.c.store.Node(n.ID)
+	n.Log = cur.Log
+	if reflect.DeepEqual(cur, n) {
+		return // nothing new: a snapshot repeats what was mirrored
+	}
+	l.c.store.UpdateNode(n.ID, func(x *surface.Node) { *x = n })
+}
+
+// follow copies a node's log from the runner into the coordinator's log
+// file, as it arrives, attempt after attempt, until the connection ends.
+func (l *lane) follow(id string) {
+	log := l.c.store.Log(id)
+	attempt := 1
+	for {
+		ls, err := l.client.Log(surface.NodeLogParams{ID: id, Attempt: attempt})
+		if err != nil {
+			return
+		}
+		for {
+			c, err := ls.Next(l.c.ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				ls.Close()
+				return // the connection ended; the watch reports why
+			}
+			if c.Attempt != attempt {
+				// Rerun since we asked: the runner sends the new attempt.
+				attempt = c.Attempt
+				log.RestartAt(attempt)
+			}
+			if _, err := log.Write(c.Data); err != nil {
+				ls.Close()
+				l.logFailed(id, attempt, err)
+				return
+			}
+		}
+		end := ls.End()
+		if end.Attempt != attempt {
+			attempt = end.Attempt
+			log.RestartAt(attempt)
+		}
+		if end.Finished {
+			log.Finish()
+			l.logged(id, attempt)
+		}
+		// Wait for the next attempt (a rerun), then follow it from 0.
+		next, ok := l.nextAttempt(id, attempt)
+		if !ok {
+			return
+		}
+		attempt = next
+		log.RestartAt(attempt)
+	}
+}
+
+// nextAttempt waits until the runner reports an attempt after attempt.
+func (l *lane) nextAttempt(id string, attempt int) (int, bool) {
+	for {
+		l.mu.Lock()
+		m := l.mirrors[id]
+		cur, moved := m.attempt, m.moved
+		l.mu.Unlock()
+		if cur > attempt {
+			return cur, true
+		}
+		select {
+		case <-moved:
+		case <-l.client.Done():
+			return 0, false
+		case <-l.c.ctx.Done():
+			return 0, false
+		}
+	}
+}
+
+// logged records that a node's log is whole here, and publishes what
+// waited for it.
+func (l *lane) logged(id string, attempt int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if m := l.mirrors[id]; attempt > m.logged {
+		m.logged = attempt
+	}
+	l.drainLocked()
+}
+
+// logFailed ends a node whose log the coordinator could not write (the
+// disk is full): it is not reported green on an incomplete log.
+func (l *lane) logFailed(id string, attempt int, err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	m := l.mirrors[id]
+	// Its own changes stop here; the others' go on.
+	l.queue = slices.DeleteFunc(l.queue, func(n surface.Node) bool { return n.ID == id })
+	m.final = true
+	_, size, _, _, _ := l.c.store.Log(id).Status()
+	l.c.store.UpdateNode(id, func(x *surface.Node) {
+		x.Status, x.Attempt, x.LogSize = surface.Errored, attempt, size
+		x.Reason = "the log could not be written: " + err.Error()
+	})
+	l.drainLocked()
+}
+
+// fail ends every unfinished node of the lane as an error, with the
+// reason at the end of its log.
+func (l *lane) fail(err error) {
+	c := l.c
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.failed = true
+	c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: surface.PhaseFailed, Error: err.Error()})
+	// What the runner said before the link went is published, as far as
+	// the logs arrived; the rest is lost with the link.
+	l.drainLocked()
+	l.queue = nil
+	for _, n := range l.nodes {
+		m := l.mirrors[n.ID]
+		cur, _ := c.store.Node(n.ID)
+		if m.final && cur.Status.Terminal() {
+			continue
+		}
+		m.final = true
+		log := c.store.Log(n.ID)
+		fmt.Fprintf(log, "\n[odu] lane %s on %s: %v\n", l.platform, l.host, err)
+		log.Finish()
+		_, size, _, _, _ := log.Status()
+		c.store.UpdateNode(n.ID, func(x *surface.Node) {
+			x.Status = surface.Errored
+			x.Reason = err.Error()
+			x.LogSize = size
+		})
+	}
+}
+
+// Wait waits until every node has finished. When ctx ends first, it
+// cancels the run and waits for the nodes to stop (their grace period,
+// and a few seconds more), then ends what is still unfinished as
+// cancelled.
+func (c *Coordinator) Wait(ctx context.Context) {
+	st := c.store.Snapshot()
+	open := map[string]bool{} // nodes not finished
+	for _, n := range st.Nodes {
+		open[n.ID] = !n.Status.Terminal()
+	}
+	count := func() int {
+		k := 0
+		for _, o := range open {
+			if o {
+				k++
+			}
+		}
+		return k
+	}
+	left, seq := count(), st.Seq
+	cancelled := false
+	var deadline <-chan time.Time
+	for left > 0 {
+		deltas, reset, wait, _ := c.store.Since(seq)
+		if reset != nil {
+			for _, n := range reset.Nodes {
+				open[n.ID] = !n.Status.Terminal()
+			}
+			left, seq = count(), reset.Seq
+			continue
+		}
+		for _, d := range deltas {
+			seq = d.Seq
+			if d.Node != nil && open[d.Node.ID] != !d.Node.Status.Terminal() {
+				open[d.Node.ID] = !d.Node.Status.Terminal()
+				if open[d.Node.ID] {
+					left++
+				} else {
+					left--
+				}
+			}
+		}
+		if len(deltas) > 0 {
+			continue
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			if !cancelled {
+				cancelled = true
+				go c.CancelRun(context.WithoutCancel(ctx))
+				deadline = time.After(c.opts.Grace + 5*time.Second)
+			}
+			ctx = context.WithoutCancel(ctx)
+		case <-deadline:
+			c.abandon("the run was cancelled, and the node did not stop in time")
+			return
+		}
+	}
+}
+
+// abandon ends every unfinished node as cancelled.
+func (c *Coordinator) abandon(reason string) {
+	for _, l := range c.lanes {
+		l.mu.Lock()
+		for _, n := range l.nodes {
+			if cur, _ := c.store.Node(n.ID); !cur.Status.Terminal() {
+				l.mirrors[n.ID].final = true
+				log := c.store.Log(n.ID)
+				fmt.Fprintf(log, "\n[odu] %s\n", reason)
+				log.Finish()
+				_, size, _, _, _ := log.Status()
+				c.store.UpdateNode(n.ID, func(x *surface.Node) {
+					x.Status, x.Reason, x.LogSize = surface.Cancelled, reason, size
+				})
+			}
+		}
+		l.mu.Unlock()
+	}
+}
+
+// Finish ends the run: it records the final state beside the logs,
+// closes the cell (faces see the end), stops the lanes' runners, and
+// returns the state and the record's path.
+func (c *Coordinator) Finish() (surface.State, string, error) {
+	now := time.Now()
+	c.store.UpdateRun(func(r *surface.Run) { r.Ended = &now })
+	for _, l := range c.lanes {
+		l.mu.Lock()
+		if !l.failed {
+			c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: surface.PhaseDone})
+		}
+		l.mu.Unlock()
+	}
+	st := c.store.Snapshot()
+	rel, err := WriteRecord(c.opts.Root, st)
+	c.store.Close()
+	close(c.ended)
+	c.stop()
+	c.work.Wait()
+	return st, rel, err
+}
+
+// Ended is closed once the run is over.
+func (c *Coordinator) Ended() <-chan struct{} { return c.ended }
+
+// CloseLogs closes the log files, once no face reads them any more.
+func (c *Coordinator) CloseLogs() { c.store.CloseLogs() }
+
+// The coordinator's procedures, for its surface: each goes to the lane
+// of the node it names.
+
+// Configure is for runners.
+func (c *Coordinator) Configure(context.Context, surface.Config) error {
+	return &surface.Error{Code: surface.CodeMethodNotFound, Message: "the coordinator is not a runner"}
+}
+
+func (c *Coordinator) laneOf(ctx context.Context, id string) (*lane, error) {
+	if c.store.Closed() {
+		return nil, &surface.Error{Code: surface.CodeNotReady, Message: "the run is over"}
+	}
+	l, ok := c.byNode[id]
+	if !ok {
+		return nil, &surface.Error{Code: surface.CodeUnknownNode, Message: "no node " + id}
+	}
+	select {
+	case <-l.ready:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if l.client == nil {
+		return nil, &surface.Error{Code: surface.CodeNotReady, Message: "the lane of " + id + " did not start"}
+	}
+	return l, nil
+}
+
+// Rerun reruns a node and its dependents on its lane.
+func (c *Coordinator) Rerun(ctx context.Context, id string) ([]string, error) {
+	l, err := c.laneOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return l.client.Rerun(ctx, id)
+}
+
+// CancelNode stops a node on its lane.
+func (c *Coordinator) CancelNode(ctx context.Context, id string) error {
+	l, err := c.laneOf(ctx, id)
+	if err != nil {
+		return err
+	}
+	return l.client.CancelNode(ctx, id)
+}
+
+// CancelRun stops every node on every lane, and marks the run cancelled.
+func (c *Coordinator) CancelRun(ctx context.Context) error {
+	c.cancel.Do(func() {
+		if !c.store.Closed() {
+			c.store.UpdateRun(func(r *surface.Run) { r.Cancelled = true })
+		}
+		var wg sync.WaitGroup
+		for _, l := range c.lanes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case <-l.ready:
+				case <-ctx.Done():
+					return
+				}
+				if l.client != nil {
+					l.client.CancelRun(ctx)
+				}
+			}()
+		}
+		wg.Wait()
+	})
+	return nil
+}

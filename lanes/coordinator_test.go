@@ -1,0 +1,191 @@
+package lanes_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/internal/odutest"
+	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/platform"
+	"github.com/odu-ci/odu/surface"
+)
+
+func TestMain(m *testing.M) { odutest.Main(m) }
+
+const sha = "0123456789abcdef0123456789abcdef01234567"
+
+// start runs a coordinator for the justfile with a real local runner
+// (the built odu binary, or exe when given).
+func start(t *testing.T, justfile, exe string) (*lanes.Coordinator, string) {
+	t.Helper()
+	bin, err := odutest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	if exe == "" {
+		exe = filepath.Join(bin, "odu")
+	}
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "justfile"), []byte(justfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, jf, err := dag.Load(context.Background(), root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := dag.Resolve(jf, dag.Options{Platforms: []platform.Platform{platform.Local()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	version, err := odutest.Version()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := lanes.Start(context.Background(), lanes.Options{
+		Root: root, Pipeline: pl, SHA: sha, Workspace: root, WorkDir: t.TempDir(),
+		Jobs: 4, Grace: 2 * time.Second, Exe: exe, Version: version, Env: os.Environ(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		select {
+		case <-c.Ended():
+		default:
+			c.Finish()
+		}
+		c.CloseLogs()
+	})
+	return c, root
+}
+
+// watch follows the merged store until every node finished, checking at
+// each change that a finished node's log is whole on disk, and returns
+// the node statuses in the order they were published.
+func watch(t *testing.T, c *lanes.Coordinator, root string) []string {
+	t.Helper()
+	st := c.Store()
+	var seq uint64
+	var order []string
+	deadline := time.After(60 * time.Second)
+	for {
+		deltas, reset, wait, _ := st.Since(seq)
+		if reset != nil {
+			t.Fatal("fell behind the store")
+		}
+		for _, d := range deltas {
+			seq = d.Seq
+			n := d.Node
+			if n == nil {
+				continue
+			}
+			order = append(order, strings.Split(n.ID, "@")[0]+" "+string(n.Status))
+			if n.Status.Terminal() {
+				fi, err := os.Stat(filepath.Join(root, n.Log))
+				if err != nil || fi.Size() != n.LogSize {
+					t.Errorf("%s published %s with log_size %d while its log holds %v", n.ID, n.Status, n.LogSize, fi.Size())
+				}
+			}
+		}
+		done := true
+		for _, n := range st.Snapshot().Nodes {
+			done = done && n.Status.Terminal()
+		}
+		if done {
+			return order
+		}
+		select {
+		case <-wait:
+		case <-deadline:
+			t.Fatalf("the run did not finish; published so far: %v", order)
+		}
+	}
+}
+
+func TestFinishedOnlyWithWholeLogsInOrder(t *testing.T) {
+	c, root := start(t, `
+[metadata("ci")]
+ci: big fail
+    @echo ci
+
+big:
+    @seq 1 300000
+
+fail:
+    @seq 1 200000
+    @exit 1
+`, "")
+	order := watch(t, c, root)
+	// ci is skipped only after fail is published failed.
+	failed, skipped := -1, -1
+	for i, o := range order {
+		switch o {
+		case "fail failure":
+			failed = i
+		case "ci skipped":
+			skipped = i
+		}
+	}
+	if failed < 0 || skipped < failed {
+		t.Errorf("published in the order %v: ci skipped before fail failed", order)
+	}
+	st, _, err := c.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Node("big@" + string(platform.Local())); n.Status != surface.Success || n.LogSize != 1988895 {
+		t.Errorf("big = %s with %d log bytes, want success with the 1988895 bytes of seq 1 300000", n.Status, n.LogSize)
+	}
+}
+
+func TestRerunRestartsTheCoordinatorsLog(t *testing.T) {
+	c, root := start(t, `
+[metadata("ci")]
+ci:
+    @echo run $(ls runs 2>/dev/null | wc -l); mkdir -p runs; touch runs/$$
+`, "")
+	watch(t, c, root)
+	id := "ci@" + string(platform.Local())
+	if _, err := c.Rerun(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the rerun to finish.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		n, _ := c.Store().Node(id)
+		if n.Attempt == 2 && n.Status.Terminal() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rerun did not finish: %+v", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	n, _ := c.Store().Node(id)
+	data, _ := os.ReadFile(filepath.Join(root, n.Log))
+	if string(data) != "run 1\n" || n.LogSize != int64(len(data)) {
+		t.Errorf("after the rerun the coordinator's log holds %q (log_size %d), want only the second run's", data, n.LogSize)
+	}
+}
+
+func TestLaneThatCannotStart(t *testing.T) {
+	c, root := start(t, "[metadata(\"ci\")]\nci:\n    @echo ci\n", "/bin/false")
+	watch(t, c, root)
+	st, _, _ := c.Finish()
+	n := st.Nodes[0]
+	if n.Status != surface.Errored || !strings.Contains(n.Reason, "start the runner") {
+		t.Errorf("node of a lane whose runner exits at once = %s (%q), want error", n.Status, n.Reason)
+	}
+	if data, _ := os.ReadFile(filepath.Join(root, n.Log)); !strings.Contains(string(data), "[odu] lane "+string(platform.Local())+" on localhost: start the runner") {
+		t.Errorf("its log = %q, want the reason", data)
+	}
+	if l := st.Lanes[0]; l.Phase != surface.PhaseFailed || !strings.Contains(l.Error, "start the runner") {
+		t.Errorf("lane = %+v, want failed, saying why", l)
+	}
+}

@@ -1,0 +1,183 @@
+package lanes
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/odu-ci/odu/surface"
+)
+
+// StateDir is where odu keeps a checkout's run state, relative to its root.
+const StateDir = ".ci"
+
+// SocketPath returns the path of a checkout's surface socket.
+func SocketPath(root string) string { return filepath.Join(root, StateDir, "odu.sock") }
+
+func lockPath(root string) string { return filepath.Join(root, StateDir, "odu.lock") }
+
+// RunningError reports that a run is live in the checkout.
+type RunningError struct {
+	PID     int       `json:"pid"`
+	SHA     string    `json:"sha"`
+	Started time.Time `json:"started"`
+}
+
+func (e *RunningError) Error() string {
+	sha := e.SHA
+	if len(sha) > 7 {
+		sha = sha[:7]
+	}
+	return fmt.Sprintf("a run is already live in this checkout (pid %d, commit %s, started %s)",
+		e.PID, sha, e.Started.Local().Format("15:04:05"))
+}
+
+// Hint says what to do.
+func (*RunningError) Hint() string {
+	return "Follow it with `odu monitor`, wait for it with `odu wait`, or stop it with `odu cancel`."
+}
+
+// Listener is the socket of a live run, and the lock that makes it the
+// only one in its checkout.
+type Listener struct {
+	net.Listener
+	lock *os.File
+	path string
+}
+
+// Listen takes the checkout's run lock and listens on its socket. The
+// lock is an flock on .ci/odu.lock, held while the run lives and released
+// by the kernel if it dies; so a socket file found without a lock holder
+// was left by a dead run, and is replaced. The socket is the user's
+// alone (0600), in a .ci made 0700 when odu creates it.
+func Listen(root string, info RunningError) (*Listener, error) {
+	dir := filepath.Join(root, StateDir)
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	lock, err := os.OpenFile(lockPath(root), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the run lock: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		defer lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			var live RunningError
+			data, _ := os.ReadFile(lockPath(root))
+			json.Unmarshal(data, &live)
+			return nil, &live
+		}
+		return nil, fmt.Errorf("take the run lock: %w", err)
+	}
+	data, _ := json.Marshal(info)
+	lock.Truncate(0)
+	lock.WriteAt(data, 0)
+
+	path := SocketPath(root)
+	os.Remove(path) // a dead run's: nobody holds the lock
+	var ln net.Listener
+	err = shortPath(path, func(p string) error {
+		var err error
+		ln, err = net.Listen("unix", p)
+		return err
+	})
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // Close removes it, by its full path
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		lock.Close()
+		return nil, err
+	}
+	return &Listener{Listener: ln, lock: lock, path: path}, nil
+}
+
+// Close stops listening, removes the socket and releases the lock.
+func (l *Listener) Close() error {
+	err := l.Listener.Close()
+	os.Remove(l.path)
+	l.lock.Truncate(0)
+	l.lock.Close()
+	return err
+}
+
+// Accept returns the next connection from the same user; a connection
+// from any other user is closed, since the surface can rerun code.
+func (l *Listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		if sameUser(c) {
+			return c, nil
+		}
+		c.Close()
+	}
+}
+
+// sameUser reports whether the peer of a Unix connection runs as this
+// process's user.
+func sameUser(c net.Conn) bool {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return false
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	uid := -1
+	raw.Control(func(fd uintptr) { uid = peerUID(int(fd)) })
+	return uid == os.Getuid()
+}
+
+// ErrNoRun reports that no run is live in the checkout.
+var ErrNoRun = errors.New("no run is live in this checkout")
+
+// Dial connects to the checkout's live run. It returns ErrNoRun when there
+// is none (no socket, or nobody answering it).
+func Dial(ctx context.Context, root, client, version string) (*surface.Client, error) {
+	var cl *surface.Client
+	err := shortPath(SocketPath(root), func(p string) error {
+		var err error
+		cl, err = surface.Dial(ctx, p, client, version)
+		return err
+	})
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		return nil, ErrNoRun
+	}
+	return cl, err
+}
+
+// maxSocketPath is the longest path a Unix socket address holds (104 on
+// the BSDs and macOS, 108 on Linux, counting the terminating NUL).
+const maxSocketPath = 103
+
+// shortPath calls fn with path, or, when path is too long for a socket
+// address, with an equivalent short one: on Linux, the socket's name
+// under /proc/self/fd/N, N an open descriptor of its directory.
+func shortPath(path string, fn func(string) error) error {
+	if len(path) <= maxSocketPath {
+		return fn(path)
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	short := "/proc/self/fd/" + strconv.Itoa(int(dir.Fd())) + "/" + filepath.Base(path)
+	if _, err := os.Stat(filepath.Dir(short)); err != nil {
+		return fmt.Errorf("socket path %s is longer than %d bytes", path, maxSocketPath)
+	}
+	return fn(short)
+}

@@ -1,0 +1,129 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/odu-ci/odu/proc"
+	"github.com/odu-ci/odu/surface"
+)
+
+// result is how a node's process ended.
+type result struct {
+	status   surface.Status
+	exitCode *int
+	reason   string
+	logSize  int64
+}
+
+// copyBuffer is the size of the reads from a node's output pipe: a
+// pipe holds 64 KiB, and larger reads fill the log's chunks faster.
+const copyBuffer = 256 << 10
+
+// run runs a node's command until it ends or stop is closed, and records
+// how it ended once its last output byte is in its log.
+func (r *Runner) run(n *node, started time.Time, stop <-chan struct{}, exited chan struct{}) {
+	defer r.work.Done()
+	defer close(exited)
+	log := r.store.Log(n.spec.ID)
+	res := r.exec(n, log, stop)
+	if res.reason != "" && res.status == surface.Errored {
+		fmt.Fprintf(log, "\n[odu] %s\n", res.reason)
+	}
+	log.Finish()
+	_, res.logSize, _, _, _ = log.Status()
+	r.finish(n, started, res)
+}
+
+func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return result{status: surface.Errored, reason: "create the output pipe: " + err.Error()}
+	}
+	defer pr.Close()
+	argv := n.spec.Command
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = r.cfg.Workspace
+	cmd.Env = append(slices.Clip(r.env), "ODU_NODE="+n.spec.ID) // Clip: nodes start at once
+
+	cmd.Stdout, cmd.Stderr = pw, pw // one pipe: the log keeps their order
+	if cmd.Err != nil {
+		pw.Close()
+		return result{status: surface.Errored, reason: fmt.Sprintf("%s: %v", argv[0], cmd.Err)}
+	}
+	g, err := proc.Start(cmd)
+	pw.Close() // the node's processes hold the write end now
+	if err != nil {
+		return result{status: surface.Errored, reason: "start " + argv[0] + ": " + err.Error()}
+	}
+
+	copied := make(chan error, 1)
+	go func() {
+		_, err := io.CopyBuffer(onlyWriter{log}, pr, make([]byte, copyBuffer))
+		copied <- err
+	}()
+
+	// Wait for the recipe to end, or to be stopped. If copying its output
+	// fails (the disk is full), stop it: nothing would read the pipe, and
+	// it would block on a full one.
+	var cerr error
+	copyDone := false
+	for waiting := true; waiting; {
+		select {
+		case <-g.Done():
+			g.Cleanup(r.grace) // what the recipe left running in its group
+			waiting = false
+		case <-stop:
+			g.Stop(r.grace)
+			waiting = false
+		case cerr = <-copied:
+			copyDone = true
+			copied = nil // its output closed; keep waiting for the process
+			if cerr != nil {
+				g.Stop(r.grace)
+				waiting = false
+			}
+		}
+	}
+	state, werr := g.Wait()
+
+	// The output ends when every holder of the pipe is gone. One that
+	// left the group (setsid) can keep it open: stop reading after the
+	// grace period rather than wait for it forever.
+	if !copyDone {
+		select {
+		case cerr = <-copied:
+		case <-time.After(r.grace):
+			pr.Close()
+			<-copied
+			fmt.Fprintf(log, "\n[odu] stopped reading the output after %s: a process outside the recipe's process group still holds it\n", r.grace)
+		}
+	}
+
+	switch {
+	case werr != nil:
+		return result{status: surface.Errored, reason: "wait for " + argv[0] + ": " + werr.Error()}
+	case cerr != nil && !errors.Is(cerr, os.ErrClosed):
+		return result{status: surface.Errored, reason: "copy the output to the log: " + cerr.Error()}
+	}
+	code := state.ExitCode()
+	if code == 0 {
+		return result{status: surface.Success, exitCode: &code}
+	}
+	if ws, ok := state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return result{status: surface.Failure, reason: "killed by signal " + ws.Signal().String()}
+	}
+	return result{status: surface.Failure, exitCode: &code}
+}
+
+// onlyWriter hides a log's other methods from io.CopyBuffer, which would
+// otherwise look for ReaderFrom.
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }

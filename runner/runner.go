@@ -1,0 +1,439 @@
+// Package runner is the host side of a lane: it runs the lane's nodes in
+// a workspace and serves their state and logs as a surface.
+//
+// `odu runner --stdio` serves one coordinator over its stdin and stdout
+// (diagnostics go to stderr only). The coordinator configures it once
+// ([surface.Config]): the commit, the workspace, the nodes with their
+// dependencies and commands, extra environment, how many nodes run at once.
+//
+// Scheduling: a node starts once every dependency succeeded and a slot is
+// free; independent nodes run in parallel up to Jobs. A node whose
+// dependency did not succeed becomes skipped and never starts: no false
+// greens.
+//
+// Each node runs as its command (`just --no-deps RECIPE`) in the
+// workspace, as the leader of its own process group ([proc]), with stdin
+// from /dev/null and stdout and stderr on one pipe, so its log holds both
+// in the order they were written (a recipe may reopen /dev/stdout). The
+// log is a file in the runner's log directory, read by subscribers at
+// their pace. A node's terminal status is published only after its last
+// log byte is in the log.
+//
+// Stopping a node (cancel, rerun, the end of the run) sends SIGTERM to its
+// group, waits the grace period, then sends SIGKILL: no process of the
+// node survives, grandchildren included. When the leader exits by itself,
+// whatever it left running in its group is stopped the same way. When
+// stdin closes (the coordinator is gone), the runner stops every node and
+// exits.
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/odu-ci/odu/surface"
+)
+
+// DefaultGrace is how long a stopping node gets between SIGTERM and
+// SIGKILL when the coordinator does not say: long enough for a test
+// runner to write its report, short enough that Ctrl-C feels prompt.
+const DefaultGrace = 10 * time.Second
+
+// Runner runs one lane's nodes.
+type Runner struct {
+	Version string                        // odu's version, checked at hello
+	Logf    func(format string, a ...any) // diagnostics; never stdout
+
+	srv *surface.Server
+	ctx context.Context // the runner's life; set by Serve
+
+	mu         sync.Mutex
+	configured bool
+	cfg        surface.Config
+	store      *surface.Store
+	nodes      map[string]*node
+	order      []string            // ids, in the order configured (topological)
+	dependents map[string][]string // id -> ids that depend on it
+	jobs       int
+	running    int
+	grace      time.Duration
+	env        []string
+	wake       chan struct{}
+	stopping   bool
+	work       sync.WaitGroup // node goroutines and the scheduler
+}
+
+// node is the runner's record of one node; its status lives in the store.
+type node struct {
+	spec    surface.NodeSpec
+	status  surface.Status
+	held    bool           // being reset by a rerun: not to be started
+	stopped surface.Status // set when the runner stops it: cancelled, or "" for a rerun
+	reason  string         // why it was stopped
+	stop    func()         // stops its process group; set while it runs
+	exited  chan struct{}  // closed when its goroutine is done; set while it runs
+}
+
+// Serve serves the runner's surface over rwc until the coordinator goes
+// away or ctx ends; then it stops every node and returns.
+func (r *Runner) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
+	if r.Logf == nil {
+		r.Logf = func(string, ...any) {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	r.ctx = ctx
+	r.srv = &surface.Server{Name: "runner", Version: r.Version, Controller: r}
+	err := r.srv.Serve(ctx, rwc)
+	cancel() // the scheduler stops with the runner's context
+	r.shutdown("the coordinator went away")
+	return err
+}
+
+// Configure takes the lane's configuration, once, and starts scheduling.
+func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.configured {
+		return &surface.Error{Code: surface.CodeNotReady, Message: "the runner is already configured"}
+	}
+	if err := validate(cfg); err != nil {
+		return err
+	}
+	r.cfg = cfg
+	r.nodes = map[string]*node{}
+	r.dependents = map[string][]string{}
+	var nodes []surface.Node
+	for _, spec := range cfg.Nodes {
+		r.nodes[spec.ID] = &node{spec: spec, status: surface.Pending}
+		r.order = append(r.order, spec.ID)
+		for _, d := range spec.Deps {
+			r.dependents[d] = append(r.dependents[d], spec.ID)
+		}
+		nodes = append(nodes, surface.Node{
+			ID: spec.ID, Name: spec.Name, Recipe: spec.Recipe, Platform: cfg.Platform,
+			Deps: spec.Deps, Command: spec.Command, Status: surface.Pending, Attempt: 1,
+		})
+	}
+	run := cfg.Run
+	run.PID = os.Getpid()
+	run.Version = r.Version
+	store, err := surface.NewStore(run, nodes, func(n surface.Node) string {
+		return filepath.Join(cfg.LogDir, surface.LogName(n.Name))
+	})
+	if err != nil {
+		return &surface.Error{Code: surface.CodeInternal, Message: err.Error()}
+	}
+	r.store = store
+	r.jobs = cfg.Jobs
+	if r.jobs <= 0 {
+		r.jobs = runtime.NumCPU()
+	}
+	r.grace = time.Duration(cfg.GraceMS) * time.Millisecond
+	if r.grace <= 0 {
+		r.grace = DefaultGrace
+	}
+	r.env = append(os.Environ(), cfg.Env...)
+	r.env = append(r.env, "CI=true", "ODU=1", "ODU_PLATFORM="+cfg.Platform, "ODU_SHA="+cfg.SHA)
+	r.wake = make(chan struct{}, 1)
+	r.configured = true
+	r.srv.SetStore(store)
+	r.work.Add(1)
+	go r.schedule()
+	r.kick()
+	return nil
+}
+
+func validate(cfg surface.Config) error {
+	bad := func(format string, a ...any) error {
+		return &surface.Error{Code: surface.CodeInvalidParams, Message: fmt.Sprintf(format, a...)}
+	}
+	if cfg.Workspace == "" || cfg.LogDir == "" {
+		return bad("a workspace and a log directory are required")
+	}
+	if fi, err := os.Stat(cfg.Workspace); err != nil || !fi.IsDir() {
+		return bad("workspace %s is not a directory", cfg.Workspace)
+	}
+	ids := map[string]bool{}
+	for _, n := range cfg.Nodes {
+		if n.ID == "" || ids[n.ID] {
+			return bad("node id %q is empty or repeated", n.ID)
+		}
+		if len(n.Command) == 0 {
+			return bad("node %s has no command", n.ID)
+		}
+		ids[n.ID] = true
+	}
+	for _, n := range cfg.Nodes {
+		for _, d := range n.Deps {
+			if !ids[d] {
+				return bad("node %s depends on %s, which is not in the lane", n.ID, d)
+			}
+		}
+	}
+	return nil
+}
+
+func (r *Runner) kick() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// schedule starts what can start and skips what never will, whenever
+// something changes, until the runner stops.
+func (r *Runner) schedule() {
+	defer r.work.Done()
+	for {
+		select {
+		case <-r.wake:
+		case <-r.ctx.Done():
+			return
+		}
+		r.mu.Lock()
+		if !r.stopping {
+			r.stepLocked()
+		}
+		r.mu.Unlock()
+	}
+}
+
+// stepLocked makes one scheduling pass over the nodes in topological
+// order, so that a skip reaches every dependent in the same pass.
+func (r *Runner) stepLocked() {
+	for _, id := range r.order {
+		n := r.nodes[id]
+		if n.status != surface.Pending || n.held {
+			continue
+		}
+		ready := true
+		for _, d := range n.spec.Deps {
+			switch dep := r.nodes[d]; {
+			case dep.status == surface.Success:
+			case dep.status.Terminal():
+				r.setLocked(n, surface.Skipped, func(sn *surface.Node) {
+					sn.Reason = d + " did not succeed"
+				})
+				ready = false
+			default:
+				ready = false
+			}
+			if n.status != surface.Pending {
+				break
+			}
+		}
+		if ready && r.running < r.jobs {
+			r.startLocked(n)
+		}
+	}
+}
+
+// setLocked records a node's status and publishes it. A node that ends
+// without running (skipped, cancelled while pending) has its log finished
+// first, as a node that ran does: whoever sees it finished can read its
+// whole log, empty as it is.
+func (r *Runner) setLocked(n *node, status surface.Status, fn func(*surface.Node)) {
+	if status.Terminal() {
+		r.store.Log(n.spec.ID).Finish()
+	}
+	n.status = status
+	r.store.UpdateNode(n.spec.ID, func(sn *surface.Node) {
+		sn.Status = status
+		if fn != nil {
+			fn(sn)
+		}
+	})
+}
+
+func (r *Runner) startLocked(n *node) {
+	r.running++
+	now := time.Now()
+	n.stopped, n.reason = "", ""
+	stopCh := make(chan struct{})
+	var once sync.Once
+	n.stop = func() { once.Do(func() { close(stopCh) }) }
+	n.exited = make(chan struct{})
+	r.setLocked(n, surface.Running, func(sn *surface.Node) {
+		sn.Started = &now
+		sn.ExitCode, sn.DurationMS, sn.Reason, sn.LogSize = nil, 0, "", 0
+	})
+	r.work.Add(1)
+	go r.run(n, now, stopCh, n.exited)
+}
+
+// finish records how a node ended and frees its slot.
+func (r *Runner) finish(n *node, started time.Time, res result) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.running--
+	n.stop = nil
+	status, reason := res.status, res.reason
+	if n.stopped != "" {
+		status, reason = n.stopped, n.reason
+	}
+	if n.held {
+		// A rerun stopped it: the rerun resets it, it never finished.
+		r.kick()
+		return
+	}
+	r.setLocked(n, status, func(sn *surface.Node) {
+		sn.ExitCode = res.exitCode
+		sn.DurationMS = time.Since(started).Milliseconds()
+		sn.Reason = reason
+		sn.LogSize = res.logSize
+	})
+	r.kick()
+}
+
+// Rerun resets a node and every node that depends on it, transitively,
+// stopping those that run, and schedules them again.
+func (r *Runner) Rerun(_ context.Context, id string) ([]string, error) {
+	r.mu.Lock()
+	if err := r.readyLocked(id); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	set := r.closureLocked(id)
+	var waits []chan struct{}
+	for _, m := range set {
+		n := r.nodes[m]
+		n.held = true
+		if n.stop != nil {
+			n.stop()
+			waits = append(waits, n.exited)
+		}
+	}
+	r.mu.Unlock()
+	for _, w := range waits {
+		<-w
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, m := range set {
+		n := r.nodes[m]
+		attempt, err := r.store.Log(m).Restart()
+		if err != nil {
+			r.Logf("rerun %s: %v", m, err)
+		}
+		n.held = false
+		r.setLocked(n, surface.Pending, func(sn *surface.Node) {
+			sn.Attempt = attempt
+			sn.ExitCode, sn.Started, sn.DurationMS, sn.Reason, sn.LogSize = nil, nil, 0, "", 0
+		})
+	}
+	r.kick()
+	return set, nil
+}
+
+// closureLocked returns id and every node that depends on it, in order.
+func (r *Runner) closureLocked(id string) []string {
+	in := map[string]bool{id: true}
+	for _, m := range r.order { // topological: dependencies come first
+		for _, d := range r.nodes[m].spec.Deps {
+			if in[d] {
+				in[m] = true
+			}
+		}
+	}
+	var out []string
+	for _, m := range r.order {
+		if in[m] {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func (r *Runner) readyLocked(id string) error {
+	if !r.configured {
+		return &surface.Error{Code: surface.CodeNotReady, Message: "the runner is not configured"}
+	}
+	if _, ok := r.nodes[id]; !ok {
+		return &surface.Error{Code: surface.CodeUnknownNode, Message: "no node " + id}
+	}
+	return nil
+}
+
+// CancelNode stops one node: it becomes cancelled, its dependents skipped.
+func (r *Runner) CancelNode(_ context.Context, id string) error {
+	r.mu.Lock()
+	if err := r.readyLocked(id); err != nil {
+		r.mu.Unlock()
+		return err
+	}
+	wait := r.cancelLocked(r.nodes[id], "cancelled")
+	r.mu.Unlock()
+	if wait != nil {
+		<-wait
+	}
+	return nil
+}
+
+// cancelLocked cancels a node that has not finished and returns what to
+// wait for, if it runs.
+func (r *Runner) cancelLocked(n *node, reason string) chan struct{} {
+	switch {
+	case n.status == surface.Pending:
+		r.setLocked(n, surface.Cancelled, func(sn *surface.Node) { sn.Reason = reason })
+		r.kick()
+	case n.stop != nil:
+		n.stopped, n.reason = surface.Cancelled, reason
+		n.stop()
+		return n.exited
+	}
+	return nil
+}
+
+// CancelRun stops every node that has not finished, and returns once
+// they all have.
+func (r *Runner) CancelRun(context.Context) error {
+	r.mu.Lock()
+	if !r.configured {
+		r.mu.Unlock()
+		return nil
+	}
+	var waits []chan struct{}
+	for _, id := range r.order {
+		if w := r.cancelLocked(r.nodes[id], "the run was cancelled"); w != nil {
+			waits = append(waits, w)
+		}
+	}
+	r.mu.Unlock()
+	for _, w := range waits {
+		<-w
+	}
+	return nil
+}
+
+// shutdown stops every running node and waits for the runner's
+// goroutines.
+func (r *Runner) shutdown(why string) {
+	r.mu.Lock()
+	r.stopping = true
+	for _, id := range r.order {
+		if n := r.nodes[id]; n.stop != nil {
+			n.stopped, n.reason = surface.Cancelled, why
+			n.stop()
+		}
+	}
+	r.mu.Unlock()
+	r.work.Wait()
+	if r.store != nil {
+		r.store.CloseLogs()
+	}
+}
+
+// Nodes returns the ids configured, in order; for tests and diagnostics.
+func (r *Runner) Nodes() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.order)
+}

@@ -1,0 +1,405 @@
+package surface
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+)
+
+// Controller carries out the procedures a server is asked for. A runner
+// and the coordinator implement it; an error that is an *Error reaches
+// the client as it is, any other as an internal error.
+type Controller interface {
+	// Configure gives a runner its lane, once.
+	Configure(ctx context.Context, cfg Config) error
+	// Rerun resets a node and its transitive dependents to pending and
+	// schedules them again; it returns the ids reset.
+	Rerun(ctx context.Context, id string) ([]string, error)
+	// CancelNode stops one node.
+	CancelNode(ctx context.Context, id string) error
+	// CancelRun stops every node.
+	CancelRun(ctx context.Context) error
+}
+
+// Server serves a store's surface, and a controller's procedures, to one
+// peer at a time per [Server.Serve].
+type Server struct {
+	Name       string // "runner" or "coordinator", told to clients at hello
+	Version    string // odu's version; a client of another version is refused
+	Controller Controller
+
+	mu    sync.Mutex
+	store *Store // nil until the first store is set
+	ready chan struct{}
+}
+
+// maxInflight bounds the requests one connection may have running at
+// once (streams included), so that a peer cannot start goroutines
+// without limit.
+const maxInflight = 4096
+
+// SetStore gives the server the store to serve. A runner gets its store
+// when configured; requests that need it wait until then.
+func (s *Server) SetStore(st *Store) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	if s.store == nil {
+		s.store = st
+		close(s.ready)
+	}
+}
+
+func (s *Server) initLocked() {
+	if s.ready == nil {
+		s.ready = make(chan struct{})
+	}
+}
+
+// storeOf waits for the store.
+func (s *Server) storeOf(ctx context.Context) (*Store, error) {
+	s.mu.Lock()
+	s.initLocked()
+	ready := s.ready
+	s.mu.Unlock()
+	select {
+	case <-ready:
+		return s.store, nil
+	case <-ctx.Done():
+		return nil, &Error{Code: CodeCancelled, Message: "the server is stopping"}
+	}
+}
+
+// Serve speaks the surface over rwc until the peer goes away, a frame is
+// malformed, or ctx ends; it closes rwc. A peer that hangs up returns nil.
+func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
+	c := newConn(rwc)
+	ctx, cancel := context.WithCancel(ctx)
+	var handlers sync.WaitGroup
+	defer func() {
+		cancel()
+		c.close(nil)
+		handlers.Wait()
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			c.close(ErrClosed)
+		case <-c.closed:
+		}
+	}()
+
+	if err := s.hello(c); err != nil {
+		return err
+	}
+
+	var mu sync.Mutex
+	streams := map[string]context.CancelFunc{} // request id -> its cancel
+	for {
+		m, err := c.read()
+		if err != nil {
+			if errors.Is(err, io.EOF) || ctx.Err() != nil {
+				return nil
+			}
+			select {
+			case <-c.closed:
+				return nil
+			default:
+			}
+			return err
+		}
+		switch {
+		case isNotification(m) && m.Method == MethodStreamCancel:
+			var p struct {
+				ID json.RawMessage `json:"id"`
+			}
+			if m.params(&p) == nil {
+				mu.Lock()
+				if stop, ok := streams[string(p.ID)]; ok {
+					stop()
+				}
+				mu.Unlock()
+			}
+		case isRequest(m):
+			id := string(m.ID)
+			mu.Lock()
+			_, dup := streams[id]
+			full := len(streams) >= maxInflight
+			mu.Unlock()
+			if dup || full {
+				msg := "too many requests at once"
+				if dup {
+					msg = "request id " + id + " is already in use"
+				}
+				c.send(&message{ID: m.ID, Error: &Error{Code: CodeInvalidRequest, Message: msg}})
+				continue
+			}
+			rctx, stop := context.WithCancel(ctx)
+			mu.Lock()
+			streams[id] = stop
+			mu.Unlock()
+			handlers.Add(1)
+			go func() {
+				defer handlers.Done()
+				defer func() {
+					stop()
+					mu.Lock()
+					delete(streams, id)
+					mu.Unlock()
+				}()
+				s.handle(rctx, c, m)
+			}()
+		}
+		// Other notifications, and responses (a server asks nothing),
+		// are ignored, as JSON-RPC has it.
+	}
+}
+
+// hello reads the first message, which must be a hello of the same
+// protocol and version.
+func (s *Server) hello(c *conn) error {
+	m, err := c.read()
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	if !isRequest(m) || m.Method != MethodHello {
+		c.send(&message{ID: m.ID, Error: &Error{Code: CodeInvalidRequest, Message: "the first message must be hello"}})
+		return &ProtocolError{Frame: []byte(m.Method), Err: errors.New("the first message is not hello")}
+	}
+	var p HelloParams
+	if err := m.params(&p); err != nil {
+		c.send(&message{ID: m.ID, Error: err.(*Error)})
+		return err
+	}
+	if p.Protocol != Protocol || p.Version != s.Version {
+		verr := versionError(s.Name, s.Version, Protocol, p.Client, p.Version, p.Protocol)
+		c.send(&message{ID: m.ID, Error: &Error{Code: CodeVersion, Message: verr.Error()}})
+		return verr
+	}
+	return s.reply(c, m.ID, HelloResult{Protocol: Protocol, Version: s.Version, Server: s.Name})
+}
+
+// VersionError reports peers of different odu versions or protocols.
+type VersionError struct{ msg string }
+
+func versionError(server, serverVersion string, serverProtocol int, client, clientVersion string, clientProtocol int) *VersionError {
+	if client == "" {
+		client = "the client"
+	}
+	return &VersionError{msg: fmt.Sprintf("odu versions differ: the %s is odu %s (protocol %d), %s is odu %s (protocol %d)",
+		server, serverVersion, serverProtocol, client, clientVersion, clientProtocol)}
+}
+
+func (e *VersionError) Error() string { return e.msg }
+
+// Hint says what to do.
+func (e *VersionError) Hint() string {
+	return "Use the same odu binary for both: rebuild or reinstall it, and start the run again."
+}
+
+func (s *Server) reply(c *conn, id json.RawMessage, result any) error {
+	data, err := json.Marshal(result)
+	if err != nil {
+		return c.send(&message{ID: id, Error: &Error{Code: CodeInternal, Message: err.Error()}})
+	}
+	return c.send(&message{ID: id, Result: data})
+}
+
+func (s *Server) fail(c *conn, id json.RawMessage, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		e = &Error{Code: CodeInternal, Message: err.Error()}
+	}
+	c.send(&message{ID: id, Error: e})
+}
+
+func (s *Server) handle(ctx context.Context, c *conn, m *message) {
+	var err error
+	switch m.Method {
+	case MethodNodesGet, MethodNodeLog:
+		if _, ok := streamID(m.ID); !ok {
+			err = &Error{Code: CodeInvalidRequest, Message: m.Method + " is a stream: its request id must be an integer, which its notifications carry"}
+		} else if m.Method == MethodNodesGet {
+			err = s.cell(ctx, c, m)
+		} else {
+			err = s.log(ctx, c, m)
+		}
+	case MethodConfigure:
+		var cfg Config
+		if err = m.params(&cfg); err == nil {
+			if err = s.Controller.Configure(ctx, cfg); err == nil {
+				err = s.reply(c, m.ID, struct{}{})
+			}
+		}
+	case MethodRerun, MethodCancel:
+		var p IDParams
+		if err = m.params(&p); err != nil {
+			break
+		}
+		if err = s.known(ctx, p.ID); err != nil {
+			break
+		}
+		if m.Method == MethodRerun {
+			var reset []string
+			if reset, err = s.Controller.Rerun(ctx, p.ID); err == nil {
+				err = s.reply(c, m.ID, RerunResult{Reset: reset})
+			}
+		} else if err = s.Controller.CancelNode(ctx, p.ID); err == nil {
+			err = s.reply(c, m.ID, struct{}{})
+		}
+	case MethodRunCancel:
+		if err = s.Controller.CancelRun(ctx); err == nil {
+			err = s.reply(c, m.ID, struct{}{})
+		}
+	case MethodHello:
+		err = &Error{Code: CodeInvalidRequest, Message: "hello was already said"}
+	default:
+		err = &Error{Code: CodeMethodNotFound, Message: "no method " + m.Method}
+	}
+	if err != nil && !errors.Is(err, ErrClosed) {
+		s.fail(c, m.ID, err)
+	}
+}
+
+func (s *Server) known(ctx context.Context, id string) error {
+	st, err := s.storeOf(ctx)
+	if err != nil {
+		return err
+	}
+	if _, ok := st.Node(id); !ok {
+		return unknownNode(id)
+	}
+	return nil
+}
+
+func unknownNode(id string) *Error {
+	return &Error{Code: CodeUnknownNode, Message: "no node " + id}
+}
+
+// cell streams the state: a snapshot, every change in order, and, once the
+// run is over, a response that ends the stream.
+func (s *Server) cell(ctx context.Context, c *conn, m *message) error {
+	st, err := s.storeOf(ctx)
+	if err != nil {
+		return err
+	}
+	stream, _ := streamID(m.ID)
+	snap := st.Snapshot()
+	if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: snap})); err != nil {
+		return err
+	}
+	seq := snap.Seq
+	for {
+		deltas, reset, wait, closed := st.Since(seq)
+		if reset != nil {
+			if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: *reset})); err != nil {
+				return err
+			}
+			seq = reset.Seq
+			continue
+		}
+		for _, d := range deltas {
+			if err := c.send(note(NoteDelta, DeltaNote{Stream: stream, Delta: d})); err != nil {
+				return err
+			}
+			seq = d.Seq
+		}
+		if len(deltas) > 0 {
+			continue
+		}
+		if closed {
+			return s.reply(c, m.ID, StreamEnd{Seq: seq})
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return &Error{Code: CodeCancelled, Message: "stream cancelled"}
+		}
+	}
+}
+
+// log streams a node's log from an offset: what is there, what is added,
+// and a response when the attempt is finished (or was restarted).
+func (s *Server) log(ctx context.Context, c *conn, m *message) error {
+	var p NodeLogParams
+	if err := m.params(&p); err != nil {
+		return err
+	}
+	st, err := s.storeOf(ctx)
+	if err != nil {
+		return err
+	}
+	l := st.Log(p.ID)
+	if l == nil {
+		return unknownNode(p.ID)
+	}
+	if p.From < 0 {
+		return &Error{Code: CodeInvalidParams, Message: "from must not be negative"}
+	}
+	attempt, _, _, _, _ := l.Status()
+	off := p.From
+	if p.Attempt != 0 && p.Attempt != attempt {
+		off = 0 // that attempt is gone; the current one starts empty
+	}
+	stream, _ := streamID(m.ID)
+	buf := make([]byte, MaxChunk)
+	var stopAt int64 = -1 // for NoFollow: the size when asked
+	for {
+		cur, size, finished, werr, changed := l.Status()
+		if cur != attempt {
+			return s.reply(c, m.ID, LogEnd{Attempt: attempt, End: off, Restarted: true})
+		}
+		if stopAt < 0 && p.NoFollow {
+			stopAt = size
+		}
+		if off > size {
+			return &Error{Code: CodeInvalidParams, Message: fmt.Sprintf("from %d is past the end of the log (%d bytes)", off, size)}
+		}
+		if off < size && (stopAt < 0 || off < stopAt) {
+			n, err := l.ReadAt(buf, attempt, off)
+			if errors.Is(err, ErrRestarted) {
+				continue
+			}
+			if err != nil && n == 0 {
+				return &Error{Code: CodeInternal, Message: "read log: " + err.Error()}
+			}
+			if err := c.sendChunk(&ChunkNote{Stream: stream, Attempt: attempt, Offset: off, Data: buf[:n]}); err != nil {
+				return err
+			}
+			off += int64(n)
+			continue
+		}
+		if finished || werr != nil || (stopAt >= 0 && off >= stopAt) {
+			return s.reply(c, m.ID, LogEnd{Attempt: attempt, End: off, Finished: finished})
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return &Error{Code: CodeCancelled, Message: "stream cancelled"}
+		}
+	}
+}
+
+func note(method string, params any) *message {
+	data, err := json.Marshal(params)
+	if err != nil {
+		panic(err) // our own types always marshal
+	}
+	return &message{Method: method, Params: data}
+}
+
+// streamID is a stream's request id as the number its notifications
+// carry; ok is false for an id that is not a non-negative integer.
+func streamID(id json.RawMessage) (n int64, ok bool) {
+	if strings.ContainsAny(string(id), ".eE-") || json.Unmarshal(id, &n) != nil {
+		return 0, false
+	}
+	return n, true
+}

@@ -1,0 +1,359 @@
+package surface_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/odu-ci/odu/surface"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const version = "test-1"
+
+// ctl is a controller that records what it is asked.
+type ctl struct {
+	store *surface.Store
+	asked []string
+}
+
+func (c *ctl) Configure(context.Context, surface.Config) error {
+	return &surface.Error{Code: surface.CodeNotReady, Message: "not a runner"}
+}
+func (c *ctl) Rerun(_ context.Context, id string) ([]string, error) {
+	c.asked = append(c.asked, "rerun "+id)
+	return []string{id}, nil
+}
+func (c *ctl) CancelNode(_ context.Context, id string) error {
+	c.asked = append(c.asked, "cancel "+id)
+	return nil
+}
+func (c *ctl) CancelRun(context.Context) error { c.asked = append(c.asked, "cancel run"); return nil }
+
+// serve starts a server on one end of a pipe and returns the other end,
+// and a function that stops the server and returns what Serve returned.
+func serve(t *testing.T, store *surface.Store) (net.Conn, func() error) {
+	t.Helper()
+	a, b := socketpair(t)
+	srv := &surface.Server{Name: "test", Version: version, Controller: &ctl{store: store}}
+	srv.SetStore(store)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, a) }()
+	var result error
+	var stopped bool
+	stop := func() error {
+		if !stopped {
+			cancel()
+			result, stopped = <-done, true
+		}
+		return result
+	}
+	t.Cleanup(func() { stop() })
+	return b, stop
+}
+
+// socketpair returns the two ends of a connected Unix socket pair: real
+// connections, with kernel buffers, as a runner's stdio and the
+// coordinator's socket have.
+func socketpair(t *testing.T) (net.Conn, net.Conn) {
+	t.Helper()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns [2]net.Conn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	return conns[0], conns[1]
+}
+
+func newStore(t *testing.T, ids ...string) *surface.Store {
+	t.Helper()
+	var nodes []surface.Node
+	for _, id := range ids {
+		nodes = append(nodes, surface.Node{ID: id, Name: id, Status: surface.Pending, Attempt: 1})
+	}
+	dir := t.TempDir()
+	st, err := surface.NewStore(surface.Run{SHA: "abc"}, nodes, func(n surface.Node) string {
+		return filepath.Join(dir, surface.LogName(n.Name))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.CloseLogs)
+	return st
+}
+
+func client(t *testing.T, conn net.Conn) *surface.Client {
+	t.Helper()
+	cl, err := surface.NewClient(context.Background(), conn, "test client", version)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	t.Cleanup(func() { cl.Close() })
+	return cl
+}
+
+func ctx(t *testing.T) context.Context {
+	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	t.Cleanup(cancel)
+	return c
+}
+
+func TestCellSnapshotThenDeltas(t *testing.T) {
+	st := newStore(t, "a@p", "b@p")
+	st.UpdateNode("a@p", func(n *surface.Node) { n.Status = surface.Running })
+	conn, _ := serve(t, st)
+	w, err := client(t, conn).Watch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := w.Next(ctx(t))
+	if err != nil || ev.Snapshot == nil {
+		t.Fatalf("first event = %+v, %v; want a snapshot", ev, err)
+	}
+	if ev.Snapshot.Seq != 1 || ev.Snapshot.Node("a@p").Status != surface.Running {
+		t.Errorf("snapshot = seq %d, a@p %s; want the change made before subscribing (seq 1, running)", ev.Snapshot.Seq, ev.Snapshot.Node("a@p").Status)
+	}
+	st.UpdateNode("b@p", func(n *surface.Node) { n.Status = surface.Running })
+	st.UpdateNode("a@p", func(n *surface.Node) { n.Status = surface.Success })
+	st.Close()
+	var got []string
+	for {
+		ev, err := w.Next(ctx(t))
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, string(rune('0'+ev.Delta.Seq))+" "+ev.Delta.Node.ID+" "+string(ev.Delta.Node.Status))
+	}
+	want := []string{"2 b@p running", "3 a@p success"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("deltas = %q, want %q", got, want)
+	}
+	if s := w.State(); s.Node("a@p").Status != surface.Success || s.Node("b@p").Status != surface.Running {
+		t.Errorf("state after deltas = %+v", s.Nodes)
+	}
+}
+
+func TestSinceFarBehindGivesSnapshot(t *testing.T) {
+	st := newStore(t, "a@p")
+	for range 5000 {
+		st.UpdateNode("a@p", func(n *surface.Node) { n.DurationMS++ })
+	}
+	deltas, reset, _, _ := st.Since(1)
+	if reset == nil || deltas != nil || reset.Seq != 5000 || reset.Nodes[0].DurationMS != 5000 {
+		t.Fatalf("Since(1) after 5000 changes = %d deltas, reset %+v; want a snapshot at 5000", len(deltas), reset)
+	}
+	deltas, reset, _, _ = st.Since(4990)
+	if reset != nil || len(deltas) != 10 || deltas[0].Seq != 4991 || deltas[9].Seq != 5000 {
+		t.Fatalf("Since(4990) = %d deltas (first %d), reset %v; want 4991..5000", len(deltas), deltas[0].Seq, reset)
+	}
+}
+
+// every byte value, ANSI colours, a carriage-return progress line, and
+// invalid UTF-8.
+var awkward = []byte("\x1b[32mgreen\x1b[0m\r50%\r100%\n\xff\xfe\x00tail")
+
+func readAll(t *testing.T, ls *surface.LogStream) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	for {
+		c, err := ls.Next(ctx(t))
+		if errors.Is(err, io.EOF) {
+			return b.Bytes()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(c.Data)
+	}
+}
+
+func TestLogReplayFollowAndOffsets(t *testing.T) {
+	st := newStore(t, "a@p")
+	l := st.Log("a@p")
+	l.Write(awkward)
+	conn, _ := serve(t, st)
+	cl := client(t, conn)
+
+	ls, err := cl.Log(surface.NodeLogParams{ID: "a@p"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Follow: more bytes arrive, then the node finishes.
+	big := bytes.Repeat([]byte{0, 1, 2, 255}, surface.MaxChunk) // several chunks
+	go func() {
+		l.Write(big)
+		l.Finish()
+	}()
+	got := readAll(t, ls)
+	want := append(append([]byte{}, awkward...), big...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("followed %d bytes, want %d, byte-exact", len(got), len(want))
+	}
+	if end := ls.End(); !end.Finished || end.End != int64(len(want)) {
+		t.Errorf("end = %+v, want finished at %d", end, len(want))
+	}
+
+	// A late subscriber from an offset gets the rest, exactly.
+	ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 7})
+	if got := readAll(t, ls); !bytes.Equal(got, want[7:]) {
+		t.Errorf("from 7: got %d bytes, want %d", len(got), len(want)-7)
+	}
+}
+
+func TestLogNoFollowAndRestart(t *testing.T) {
+	st := newStore(t, "a@p")
+	l := st.Log("a@p")
+	l.Write([]byte("first attempt"))
+	conn, _ := serve(t, st)
+	cl := client(t, conn)
+
+	ls, _ := cl.Log(surface.NodeLogParams{ID: "a@p", NoFollow: true})
+	if got := readAll(t, ls); string(got) != "first attempt" || ls.End().Finished {
+		t.Errorf("no-follow = %q, %+v; want what is there, unfinished", got, ls.End())
+	}
+
+	ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 13})
+	done := make(chan *surface.LogEnd)
+	go func() { readAll(t, ls); done <- ls.End() }()
+	time.Sleep(20 * time.Millisecond) // let it wait at the end of the log
+	if a, err := l.Restart(); a != 2 || err != nil {
+		t.Fatalf("Restart = %d, %v", a, err)
+	}
+	if end := <-done; !end.Restarted || end.Attempt != 1 {
+		t.Errorf("end after a restart = %+v, want restarted attempt 1", end)
+	}
+	l.Write([]byte("second"))
+	l.Finish()
+	// Asking for attempt 1 now starts attempt 2 from 0.
+	ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 13, Attempt: 1})
+	if got := readAll(t, ls); string(got) != "second" || ls.End().Attempt != 2 {
+		t.Errorf("after restart = %q, %+v; want attempt 2 from 0", got, ls.End())
+	}
+}
+
+func TestProcedures(t *testing.T) {
+	st := newStore(t, "a@p")
+	conn, _ := serve(t, st)
+	cl := client(t, conn)
+	if reset, err := cl.Rerun(ctx(t), "a@p"); err != nil || len(reset) != 1 {
+		t.Errorf("Rerun = %v, %v", reset, err)
+	}
+	var e *surface.Error
+	if _, err := cl.Rerun(ctx(t), "nope@p"); !errors.As(err, &e) || e.Code != surface.CodeUnknownNode {
+		t.Errorf("Rerun(unknown) error = %v, want code %d", err, surface.CodeUnknownNode)
+	}
+	if _, err := cl.Log(surface.NodeLogParams{ID: "nope@p"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.CancelRun(ctx(t)); err != nil {
+		t.Errorf("CancelRun: %v", err)
+	}
+	if err := cl.Configure(ctx(t), surface.Config{}); !errors.As(err, &e) || e.Code != surface.CodeNotReady {
+		t.Errorf("Configure error = %v, want the controller's refusal", err)
+	}
+}
+
+func TestHelloVersionMismatch(t *testing.T) {
+	conn, stop := serve(t, newStore(t, "a@p"))
+	_, err := surface.NewClient(context.Background(), conn, "odu status", "other-2")
+	var verr *surface.VersionError
+	if !errors.As(err, &verr) {
+		t.Fatalf("NewClient error = %v, want a *VersionError", err)
+	}
+	for _, want := range []string{"the test is odu test-1 (protocol 1)", "odu status is odu other-2 (protocol 1)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %q", err, want)
+		}
+	}
+	if err := stop(); !errors.As(err, &verr) {
+		t.Errorf("Serve returned %v, want the version error", err)
+	}
+}
+
+// raw writes frames to a server and returns what Serve returned and what
+// it answered. With hangup, the client hangs up after writing.
+func raw(t *testing.T, hangup bool, frames ...string) (error, string) {
+	t.Helper()
+	conn, stop := serve(t, newStore(t, "a@p"))
+	var answer bytes.Buffer
+	read := make(chan struct{})
+	go func() { io.Copy(&answer, conn); close(read) }()
+	for _, f := range frames {
+		if _, err := io.WriteString(conn, f); err != nil {
+			break
+		}
+	}
+	if hangup {
+		conn.(*net.UnixConn).CloseWrite()
+	}
+	<-read // the server closed the connection
+	return stop(), answer.String()
+}
+
+func TestMalformedFramesEndTheConnection(t *testing.T) {
+	hello := `{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"test-1"}}` + "\n"
+	tests := []struct {
+		name   string
+		hangup bool
+		frames []string
+		want   string
+	}{
+		{"not json", false, []string{hello, "{nope\n"}, "malformed frame"},
+		{"not json-rpc", false, []string{hello, `{"id":2,"method":"nodes.get"}` + "\n"}, `no "jsonrpc": "2.0"`},
+		{"no hello", false, []string{`{"jsonrpc":"2.0","id":1,"method":"nodes.get"}` + "\n"}, "not hello"},
+		{"too long", false, []string{hello, strings.Repeat("x", surface.MaxFrame+10) + "\n"}, "frame longer than"},
+		{"cut short", true, []string{hello, `{"jsonrpc":"2.0"`}, "unexpected EOF"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err, _ := raw(t, tt.hangup, tt.frames...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Serve returned %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestStreamNeedsIntegerID(t *testing.T) {
+	hello := `{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"test-1"}}` + "\n"
+	conn, _ := serve(t, newStore(t, "a@p"))
+	io.WriteString(conn, hello)
+	io.WriteString(conn, `{"jsonrpc":"2.0","id":"s","method":"nodes.get"}`+"\n")
+	buf := make([]byte, 4096)
+	var got string
+	for !strings.Contains(got, `"id":"s"`) {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += string(buf[:n])
+	}
+	if !strings.Contains(got, "its request id must be an integer") {
+		t.Errorf("answer = %s", got)
+	}
+	conn.Close()
+}

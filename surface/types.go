@@ -1,0 +1,275 @@
+package surface
+
+import (
+	"strings"
+	"time"
+)
+
+// Protocol is the version of the wire contract; a peer of another
+// protocol is refused at hello.
+const Protocol = 1
+
+// A Status is where a node is.
+type Status string
+
+// The statuses of a node.
+const (
+	Pending   Status = "pending"   // waiting for its dependencies or a slot
+	Running   Status = "running"   // its process runs
+	Success   Status = "success"   // the recipe exited 0
+	Failure   Status = "failure"   // the recipe exited non-zero
+	Errored   Status = "error"     // it could not be run or finished: lane down, runner died, link lost
+	Skipped   Status = "skipped"   // a dependency did not succeed, so it never started
+	Cancelled Status = "cancelled" // the run or the node was stopped
+)
+
+// Terminal reports whether a node in s is finished.
+func (s Status) Terminal() bool {
+	switch s {
+	case Success, Failure, Errored, Skipped, Cancelled:
+		return true
+	}
+	return false
+}
+
+// Node is one node of a run, as every face sees it.
+type Node struct {
+	ID       string   `json:"id"`       // "ci::test@x86_64-linux"
+	Name     string   `json:"name"`     // the recipe with its arguments: "build(release)"
+	Recipe   string   `json:"recipe"`   // the namepath: "build"
+	Platform string   `json:"platform"` // "x86_64-linux"
+	Deps     []string `json:"deps"`     // ids it waits for
+	Command  []string `json:"command"`  // argv, run in the workspace
+
+	Status   Status     `json:"status"`
+	ExitCode *int       `json:"exit_code,omitempty"` // once the process exited
+	Started  *time.Time `json:"started,omitempty"`   // when it last started running
+	// DurationMS is how long it ran, once it is finished; while it runs,
+	// a face counts from Started.
+	DurationMS int64  `json:"duration_ms,omitempty"`
+	Reason     string `json:"reason,omitempty"` // why error, skipped or cancelled
+	// Attempt counts runs of the node: 1, and one more for each rerun.
+	// Its log restarts empty with each attempt.
+	Attempt int `json:"attempt"`
+	// LogSize is the size of the node's log once it is finished; a
+	// finished node is published only after its last log byte, so a face
+	// that sees it finished can read the whole log.
+	LogSize int64 `json:"log_size"`
+	// Log is where the coordinator keeps the log, relative to the
+	// repository root; empty on a runner's surface.
+	Log string `json:"log,omitempty"`
+}
+
+// Run describes a run as a whole.
+type Run struct {
+	Repo      string     `json:"repo"`             // the repository root
+	SHA       string     `json:"sha"`              // the commit under test
+	Branch    string     `json:"branch,omitempty"` // the branch checked out, if any
+	Dirty     bool       `json:"dirty"`            // the live tree had uncommitted changes
+	Snapshot  bool       `json:"snapshot"`         // HEAD was pinned in a worktree
+	Root      string     `json:"root"`             // the CI root recipe
+	Platforms []string   `json:"platforms"`        //
+	Started   time.Time  `json:"started"`          //
+	Ended     *time.Time `json:"ended,omitempty"`  // set once the run is over
+	Cancelled bool       `json:"cancelled,omitempty"`
+	Version   string     `json:"version"` // odu's version
+	PID       int        `json:"pid"`     // the process serving this surface
+}
+
+// Lane is one platform's runner, as the coordinator sees it.
+type Lane struct {
+	Platform string `json:"platform"`
+	Host     string `json:"host"`  // "localhost", or the address dialled
+	Phase    Phase  `json:"phase"` //
+	Error    string `json:"error,omitempty"`
+}
+
+// A Phase is where a lane is.
+type Phase string
+
+// The phases of a lane.
+const (
+	PhaseStarting Phase = "starting" // its runner is being started
+	PhaseRunning  Phase = "running"  // its runner runs the lane's nodes
+	PhaseDone     Phase = "done"     // its runner stopped after the run
+	PhaseFailed   Phase = "failed"   // it could not run; Error says why
+)
+
+// State is a whole run: what a subscriber to the cell gets first.
+type State struct {
+	Seq   uint64 `json:"seq"`
+	Run   Run    `json:"run"`
+	Lanes []Lane `json:"lanes"`
+	Nodes []Node `json:"nodes"`
+}
+
+// Node returns the node with id, or nil.
+func (s *State) Node(id string) *Node {
+	for i := range s.Nodes {
+		if s.Nodes[i].ID == id {
+			return &s.Nodes[i]
+		}
+	}
+	return nil
+}
+
+// Apply updates the state with a delta.
+func (s *State) Apply(d Delta) {
+	s.Seq = d.Seq
+	if d.Run != nil {
+		s.Run = *d.Run
+	}
+	if d.Lane != nil {
+		found := false
+		for i := range s.Lanes {
+			if s.Lanes[i].Platform == d.Lane.Platform {
+				s.Lanes[i], found = *d.Lane, true
+			}
+		}
+		if !found {
+			s.Lanes = append(s.Lanes, *d.Lane)
+		}
+	}
+	if d.Node != nil {
+		if n := s.Node(d.Node.ID); n != nil {
+			*n = *d.Node
+		} else {
+			s.Nodes = append(s.Nodes, *d.Node)
+		}
+	}
+}
+
+// Delta is one change of a run: the new value of what changed.
+type Delta struct {
+	Seq  uint64 `json:"seq"`
+	Node *Node  `json:"node,omitempty"`
+	Run  *Run   `json:"run,omitempty"`
+	Lane *Lane  `json:"lane,omitempty"`
+}
+
+// The methods of the contract. Their names are stable: faces of other
+// versions and other languages rely on them.
+const (
+	MethodHello     = "hello"
+	MethodConfigure = "runner.configure" // a runner only
+	MethodNodesGet  = "nodes.get"        // Cell
+	MethodNodeLog   = "nodeLog.get"      // Stream
+	MethodRerun     = "node.rerun"       // Procedure
+	MethodCancel    = "node.cancel"      //
+	MethodRunCancel = "run.cancel"       //
+	// MethodStreamCancel is a notification from a client that ends one of
+	// its streams: {"id": <the stream's request id>}.
+	MethodStreamCancel = "stream.cancel"
+
+	// Notifications of a stream, each carrying the stream's request id.
+	NoteSnapshot = "nodes.snapshot" // SnapshotNote
+	NoteDelta    = "nodes.delta"    // DeltaNote
+	NoteChunk    = "nodeLog.chunk"  // ChunkNote
+)
+
+// HelloParams open a connection.
+type HelloParams struct {
+	Protocol int    `json:"protocol"`
+	Version  string `json:"version"` // odu's version
+	Client   string `json:"client"`  // what connects: "odu status", "coordinator"
+}
+
+// HelloResult answers hello.
+type HelloResult struct {
+	Protocol int    `json:"protocol"`
+	Version  string `json:"version"`
+	Server   string `json:"server"` // "runner" or "coordinator"
+}
+
+// Config configures a runner with its lane, once.
+type Config struct {
+	SHA       string     `json:"sha"`
+	Platform  string     `json:"platform"`
+	Workspace string     `json:"workspace"` // where the nodes run
+	LogDir    string     `json:"log_dir"`   // where the runner keeps their logs
+	Nodes     []NodeSpec `json:"nodes"`
+	Env       []string   `json:"env"`      // KEY=VALUE added to the runner's own environment
+	Jobs      int        `json:"jobs"`     // nodes run at once; 0 is the host's CPU count
+	GraceMS   int64      `json:"grace_ms"` // from SIGTERM to SIGKILL when stopping a node
+	Run       Run        `json:"run"`      // the run this lane belongs to
+}
+
+// NodeSpec is a node as a runner is given it.
+type NodeSpec struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Recipe  string   `json:"recipe"`
+	Deps    []string `json:"deps"` // ids on the same lane
+	Command []string `json:"command"`
+}
+
+// NodesGetParams subscribe to the cell.
+type NodesGetParams struct{}
+
+// SnapshotNote carries the whole state: first on a cell stream, and again
+// whenever the subscriber has fallen too far behind to be sent deltas.
+type SnapshotNote struct {
+	Stream int64 `json:"stream"`
+	State  State `json:"state"`
+}
+
+// DeltaNote carries one change.
+type DeltaNote struct {
+	Stream int64 `json:"stream"`
+	Delta  Delta `json:"delta"`
+}
+
+// StreamEnd ends a cell stream: the run is over and every change was sent.
+type StreamEnd struct {
+	Seq uint64 `json:"seq"`
+}
+
+// NodeLogParams subscribe to a node's log.
+type NodeLogParams struct {
+	ID string `json:"id"`
+	// From is the offset to start at: 0 replays the whole log.
+	From int64 `json:"from"`
+	// Attempt is the attempt From refers to; 0 means the current one. If
+	// the node was rerun since, the stream starts the new attempt at 0.
+	Attempt int `json:"attempt,omitempty"`
+	// NoFollow ends the stream once the bytes there are now were sent,
+	// instead of waiting for the node to finish.
+	NoFollow bool `json:"no_follow,omitempty"`
+}
+
+// ChunkNote carries log bytes: Data holds the bytes at Offset of the
+// attempt's log, and its JSON form is base64.
+type ChunkNote struct {
+	Stream  int64  `json:"stream"`
+	Attempt int    `json:"attempt"`
+	Offset  int64  `json:"offset"`
+	Data    []byte `json:"data"`
+}
+
+// LogEnd ends a log stream.
+type LogEnd struct {
+	Attempt int   `json:"attempt"`
+	End     int64 `json:"end"` // the offset after the last byte sent
+	// Finished is set when the attempt finished and End is its size.
+	Finished bool `json:"finished"`
+	// Restarted is set when the node was rerun: the attempt ended
+	// unfinished, and a new one starts at 0.
+	Restarted bool `json:"restarted,omitempty"`
+}
+
+// IDParams name a node.
+type IDParams struct {
+	ID string `json:"id"`
+}
+
+// RerunResult lists the nodes a rerun reset.
+type RerunResult struct {
+	Reset []string `json:"reset"`
+}
+
+// LogName is the file name of a node's log: its name with `/` and `%`
+// percent-encoded (a name carries its arguments, which may hold a `/`),
+// and ".log".
+func LogName(name string) string {
+	return strings.NewReplacer("%", "%25", "/", "%2F", "\x00", "%00").Replace(name) + ".log"
+}
