@@ -35,6 +35,10 @@ type Options struct {
 	Exe     string        // the odu binary a local runner is started from
 	Version string        // odu's version
 	Env     []string      // the environment of a local runner (tokens are removed)
+	// CopyLogs streams a local lane's log bytes to the coordinator, as a
+	// remote lane's are, instead of having its runner write the
+	// coordinator's log files: for comparing the two paths.
+	CopyLogs bool
 }
 
 // Coordinator runs a pipeline on its lanes and holds the merged state: a
@@ -63,6 +67,10 @@ type lane struct {
 	client *surface.Client
 	runner *local
 	failed bool // set by fail
+	// shared is set when the runner writes the coordinator's log files
+	// itself (a local lane): the coordinator follows their growth, not
+	// their bytes.
+	shared bool
 
 	mu      sync.Mutex
 	mirrors map[string]*mirror
@@ -101,8 +109,15 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		Repo: opts.Root, SHA: opts.SHA, Branch: opts.Branch, Dirty: opts.Dirty, Snapshot: opts.Snapshot,
 		Root: pl.Root, Platforms: plats, Started: time.Now(), Version: opts.Version, PID: os.Getpid(),
 	}
-	store, err := surface.NewStore(run, nodes, func(n surface.Node) string {
-		return filepath.Join(opts.Root, n.Log)
+	// A local runner writes the logs into the coordinator's files (one
+	// write of every byte instead of two, and no copy through a pipe):
+	// the coordinator's logs are views of them.
+	shared := !opts.CopyLogs
+	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
+		if shared {
+			return surface.OpenLogView(filepath.Join(opts.Root, n.Log))
+		}
+		return surface.OpenLog(filepath.Join(opts.Root, n.Log))
 	})
 	if err != nil {
 		return nil, err
@@ -110,7 +125,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{})}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	for _, p := range plats {
-		l := &lane{c: c, platform: p, host: "localhost", ready: make(chan struct{}), mirrors: map[string]*mirror{}}
+		l := &lane{c: c, platform: p, host: "localhost", shared: shared, ready: make(chan struct{}), mirrors: map[string]*mirror{}}
 		for _, n := range pl.Nodes {
 			if string(n.Platform) == p {
 				l.nodes = append(l.nodes, n)
@@ -162,9 +177,13 @@ func (l *lane) run() {
 	for _, n := range l.nodes {
 		specs = append(specs, surface.NodeSpec{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Deps: n.Deps, Command: n.Command})
 	}
+	logDir := filepath.Join(c.opts.WorkDir, "logs", l.platform)
+	if l.shared {
+		logDir = filepath.Join(c.opts.Root, StateDir, c.opts.SHA, l.platform)
+	}
 	err = client.Configure(c.ctx, surface.Config{
 		SHA: c.opts.SHA, Platform: l.platform, Workspace: c.opts.Workspace,
-		LogDir: filepath.Join(c.opts.WorkDir, "logs", l.platform), Nodes: specs,
+		LogDir: logDir, Nodes: specs,
 		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
 	})
 	if err != nil {
@@ -268,12 +287,13 @@ func (l *lane) publishLocked(m *mirror, n surface.Node) {
 }
 
 // follow copies a node's log from the runner into the coordinator's log
-// file, as it arrives, attempt after attempt, until the connection ends.
+// file as it arrives (or, when the runner writes that file itself, follows
+// its growth), attempt after attempt, until the connection ends.
 func (l *lane) follow(id string) {
 	log := l.c.store.Log(id)
 	attempt := 1
 	for {
-		ls, err := l.client.Log(surface.NodeLogParams{ID: id, Attempt: attempt})
+		ls, err := l.client.Log(surface.NodeLogParams{ID: id, Attempt: attempt, SizeOnly: l.shared})
 		if err != nil {
 			return
 		}
@@ -290,6 +310,10 @@ func (l *lane) follow(id string) {
 				// Rerun since we asked: the runner sends the new attempt.
 				attempt = c.Attempt
 				log.RestartAt(attempt)
+			}
+			if l.shared {
+				log.Grow(attempt, c.Offset+c.Len())
+				continue
 			}
 			if _, err := log.Write(c.Data); err != nil {
 				ls.Close()

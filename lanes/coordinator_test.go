@@ -22,6 +22,11 @@ const sha = "0123456789abcdef0123456789abcdef01234567"
 // start runs a coordinator for the justfile with a real local runner
 // (the built odu binary, or exe when given).
 func start(t *testing.T, justfile, exe string) (*lanes.Coordinator, string) {
+	return startWith(t, justfile, exe, false)
+}
+
+// startWith is start, copying the logs' bytes over the surface if copy.
+func startWith(t *testing.T, justfile, exe string, copyLogs bool) (*lanes.Coordinator, string) {
 	t.Helper()
 	bin, err := odutest.BinDir()
 	if err != nil {
@@ -49,7 +54,7 @@ func start(t *testing.T, justfile, exe string) (*lanes.Coordinator, string) {
 	}
 	c, err := lanes.Start(context.Background(), lanes.Options{
 		Root: root, Pipeline: pl, SHA: sha, Workspace: root, WorkDir: t.TempDir(),
-		Jobs: 4, Grace: 2 * time.Second, Exe: exe, Version: version, Env: os.Environ(),
+		Jobs: 4, Grace: 2 * time.Second, Exe: exe, Version: version, Env: os.Environ(), CopyLogs: copyLogs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +76,12 @@ func start(t *testing.T, justfile, exe string) (*lanes.Coordinator, string) {
 func watch(t *testing.T, c *lanes.Coordinator, root string) []string {
 	t.Helper()
 	st := c.Store()
-	var seq uint64
+	snap := st.Snapshot()
+	seq := snap.Seq
+	status := map[string]surface.Status{}
+	for _, n := range snap.Nodes {
+		status[n.ID] = n.Status
+	}
 	var order []string
 	deadline := time.After(60 * time.Second)
 	for {
@@ -85,6 +95,7 @@ func watch(t *testing.T, c *lanes.Coordinator, root string) []string {
 			if n == nil {
 				continue
 			}
+			status[n.ID] = n.Status
 			order = append(order, strings.Split(n.ID, "@")[0]+" "+string(n.Status))
 			if n.Status.Terminal() {
 				fi, err := os.Stat(filepath.Join(root, n.Log))
@@ -93,9 +104,9 @@ func watch(t *testing.T, c *lanes.Coordinator, root string) []string {
 				}
 			}
 		}
-		done := true
-		for _, n := range st.Snapshot().Nodes {
-			done = done && n.Status.Terminal()
+		done := true // as far as the changes seen say
+		for _, s := range status {
+			done = done && s.Terminal()
 		}
 		if done {
 			return order
@@ -109,7 +120,15 @@ func watch(t *testing.T, c *lanes.Coordinator, root string) []string {
 }
 
 func TestFinishedOnlyWithWholeLogsInOrder(t *testing.T) {
-	c, root := start(t, `
+	for _, copyLogs := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shared", true: "copied"}[copyLogs], func(t *testing.T) {
+			testWholeLogsInOrder(t, copyLogs)
+		})
+	}
+}
+
+func testWholeLogsInOrder(t *testing.T, copyLogs bool) {
+	c, root := startWith(t, `
 [metadata("ci")]
 ci: big fail
     @echo ci
@@ -120,7 +139,7 @@ big:
 fail:
     @seq 1 200000
     @exit 1
-`, "")
+`, "", copyLogs)
 	order := watch(t, c, root)
 	// ci is skipped only after fail is published failed.
 	failed, skipped := -1, -1
@@ -145,11 +164,19 @@ fail:
 }
 
 func TestRerunRestartsTheCoordinatorsLog(t *testing.T) {
-	c, root := start(t, `
+	for _, copyLogs := range []bool{false, true} {
+		t.Run(map[bool]string{false: "shared", true: "copied"}[copyLogs], func(t *testing.T) {
+			testRerunRestartsLog(t, copyLogs)
+		})
+	}
+}
+
+func testRerunRestartsLog(t *testing.T, copyLogs bool) {
+	c, root := startWith(t, `
 [metadata("ci")]
 ci:
     @echo run $(ls runs 2>/dev/null | wc -l); mkdir -p runs; touch runs/$$
-`, "")
+`, "", copyLogs)
 	watch(t, c, root)
 	id := "ci@" + string(platform.Local())
 	if _, err := c.Rerun(context.Background(), id); err != nil {

@@ -3,7 +3,6 @@ package proc
 import (
 	"os"
 	"strconv"
-	"strings"
 )
 
 // liveMembers counts the processes of group pgid that are not zombies,
@@ -25,20 +24,4 @@ func liveMembers(pgid int) (int, bool) {
 		}
 	}
 	return n, true
-}
-
-// Stat returns the state ("R", "S", "Z", ...) and process group of a
-// process, from /proc/PID/stat; ok is false when there is no such process.
-func Stat(pid string) (state, pgrp string, ok bool) {
-	data, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return "", "", false
-	}
-	// pid (comm) state ppid pgrp ...; comm may hold spaces and parens.
-	s := string(data)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 3 {
-		return "", "", false
-	}
-	return fields[0], fields[2], true
 }

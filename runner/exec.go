@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -25,6 +26,10 @@ type result struct {
 // copyBuffer is the size of the reads from a node's output pipe: a
 // pipe holds 64 KiB, and larger reads fill the log's chunks faster.
 const copyBuffer = 256 << 10
+
+// buffers are reused: zeroing a fresh one for every node measurably cost
+// CPU when nodes are short.
+var buffers = sync.Pool{New: func() any { return new([copyBuffer]byte) }}
 
 // run runs a node's command until it ends or stop is closed, and records
 // how it ended once its last output byte is in its log.
@@ -47,6 +52,7 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 		return result{status: surface.Errored, reason: "create the output pipe: " + err.Error()}
 	}
 	defer pr.Close()
+	growPipe(pw)
 	argv := n.spec.Command
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = r.cfg.Workspace
@@ -65,7 +71,12 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 
 	copied := make(chan error, 1)
 	go func() {
-		_, err := io.CopyBuffer(onlyWriter{log}, pr, make([]byte, copyBuffer))
+		err := spliceOutput(log, pr)
+		if errors.Is(err, errNoSplice) {
+			buf := buffers.Get().(*[copyBuffer]byte)
+			defer buffers.Put(buf)
+			_, err = io.CopyBuffer(onlyWriter{log}, pr, buf[:])
+		}
 		copied <- err
 	}()
 

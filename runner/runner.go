@@ -125,8 +125,8 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 	run := cfg.Run
 	run.PID = os.Getpid()
 	run.Version = r.Version
-	store, err := surface.NewStore(run, nodes, func(n surface.Node) string {
-		return filepath.Join(cfg.LogDir, surface.LogName(n.Name))
+	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
+		return surface.OpenLog(filepath.Join(cfg.LogDir, surface.LogName(n.Name)))
 	})
 	if err != nil {
 		return &surface.Error{Code: surface.CodeInternal, Message: err.Error()}

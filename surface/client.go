@@ -426,7 +426,7 @@ func (ls *LogStream) Next(ctx context.Context) (*ChunkNote, error) {
 	if ls.off >= 0 && (c.Attempt != ls.attempt || c.Offset != ls.off) {
 		return nil, fmt.Errorf("log: chunk at %d of attempt %d after %d of attempt %d: the server skipped some", c.Offset, c.Attempt, ls.off, ls.attempt)
 	}
-	ls.attempt, ls.off = c.Attempt, c.Offset+int64(len(c.Data))
+	ls.attempt, ls.off = c.Attempt, c.Offset+c.Len()
 	return c, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // Log is a node's output: an append-only file of bytes, exactly as the
@@ -21,6 +22,10 @@ type Log struct {
 	path string
 	f    *os.File
 	wmu  sync.Mutex // one write at a time
+	// view is set for a log another process writes (see OpenLogView):
+	// its size comes from [Log.Grow], and a restart leaves the file to
+	// its writer.
+	view bool
 
 	mu       sync.Mutex
 	attempt  int
@@ -42,11 +47,43 @@ func OpenLog(path string) (*Log, error) {
 	return &Log{path: path, f: f, attempt: 1, changed: make(chan struct{})}, nil
 }
 
+// OpenLogView creates (or empties) the log file at path for a log that
+// another process writes to the same file and reports the growth of: the
+// local runner, writing the coordinator's own log files. Readers of a view
+// see the bytes [Log.Grow] says are there.
+func OpenLogView(path string) (*Log, error) {
+	l, err := OpenLog(path)
+	if l != nil {
+		l.view = true
+	}
+	return l, err
+}
+
+// Grow records that the writer of a view has written the attempt's log up
+// to size.
+func (l *Log) Grow(attempt int, size int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if attempt != l.attempt || size <= l.size {
+		return
+	}
+	l.size = size
+	l.broadcastLocked()
+}
+
 // Path returns the log's file.
 func (l *Log) Path() string { return l.path }
 
 // Write appends p to the current attempt.
 func (l *Log) Write(p []byte) (int, error) {
+	return l.AppendFunc(func(f *os.File, off int64) (int, error) { return f.WriteAt(p, off) })
+}
+
+// AppendFunc appends to the current attempt with write, which writes to
+// the log's file at off and returns how many bytes it wrote: for a writer
+// that moves bytes into the file itself (splice from a pipe). It updates
+// the size and wakes the readers; a write error ends the log.
+func (l *Log) AppendFunc(write func(f *os.File, off int64) (int, error)) (int, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.mu.Lock()
@@ -55,15 +92,28 @@ func (l *Log) Write(p []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	n, err := l.f.WriteAt(p, off)
+	if l.view {
+		// A note of the coordinator's own (a lane lost) goes after all
+		// the writer wrote, reported or not.
+		if fi, err := l.f.Stat(); err == nil && fi.Size() > off {
+			off = fi.Size()
+		}
+	}
+	n, err := write(l.f, off)
+	if n <= 0 && (err == nil || isAgain(err)) {
+		return 0, err // nothing moved: nothing to tell the readers
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.size += int64(n)
-	if err != nil {
+	if n > 0 {
+		l.size = off + int64(n)
+	}
+	if err != nil && !isAgain(err) {
 		l.err = fmt.Errorf("write log %s: %w", l.path, err)
+		err = l.err
 	}
 	l.broadcastLocked()
-	return n, l.err
+	return n, err
 }
 
 // Finish marks the current attempt complete: readers that reach its end
@@ -99,6 +149,10 @@ func (l *Log) RestartAt(attempt int) error {
 func (l *Log) restartLocked(attempt int) error {
 	l.attempt = attempt
 	l.size, l.finished, l.err = 0, false, nil
+	if l.view {
+		l.broadcastLocked()
+		return nil // its writer truncated it, and may have written again
+	}
 	if err := l.f.Truncate(0); err != nil {
 		l.err = fmt.Errorf("truncate log %s: %w", l.path, err)
 	}
@@ -155,3 +209,7 @@ func (l *Log) broadcastLocked() {
 	close(l.changed)
 	l.changed = make(chan struct{})
 }
+
+// isAgain reports a non-blocking write that found nothing to move: not an
+// error of the log.
+func isAgain(err error) bool { return errors.Is(err, syscall.EAGAIN) }

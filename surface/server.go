@@ -362,6 +362,13 @@ func (s *Server) log(ctx context.Context, c *conn, m *message) error {
 		if off > size {
 			return &Error{Code: CodeInvalidParams, Message: fmt.Sprintf("from %d is past the end of the log (%d bytes)", off, size)}
 		}
+		if off < size && (stopAt < 0 || off < stopAt) && p.SizeOnly {
+			if err := c.send(note(NoteChunk, ChunkNote{Stream: stream, Attempt: attempt, Offset: off, Size: size - off})); err != nil {
+				return err
+			}
+			off = size
+			continue
+		}
 		if off < size && (stopAt < 0 || off < stopAt) {
 			n, err := l.ReadAt(buf, attempt, off)
 			if errors.Is(err, ErrRestarted) {

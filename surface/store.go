@@ -29,9 +29,10 @@ type Store struct {
 	logs    map[string]*Log
 }
 
-// NewStore makes a store for a run and its nodes (each with the path of
-// its log file, which it creates empty).
-func NewStore(run Run, nodes []Node, logPath func(Node) string) (*Store, error) {
+// NewStore makes a store for a run and its nodes, with the log openLog
+// opens for each: [OpenLog] for a log the store's owner writes,
+// [OpenLogView] for one another process writes.
+func NewStore(run Run, nodes []Node, openLog func(Node) (*Log, error)) (*Store, error) {
 	s := &Store{
 		state:   State{Run: run, Nodes: slices.Clone(nodes), Lanes: []Lane{}},
 		index:   make(map[string]int, len(nodes)),
@@ -40,7 +41,7 @@ func NewStore(run Run, nodes []Node, logPath func(Node) string) (*Store, error) 
 	}
 	for i, n := range s.state.Nodes {
 		s.index[n.ID] = i
-		l, err := OpenLog(logPath(n))
+		l, err := openLog(n)
 		if err != nil {
 			s.CloseLogs()
 			return nil, err

@@ -93,8 +93,8 @@ func newStore(t *testing.T, ids ...string) *surface.Store {
 		nodes = append(nodes, surface.Node{ID: id, Name: id, Status: surface.Pending, Attempt: 1})
 	}
 	dir := t.TempDir()
-	st, err := surface.NewStore(surface.Run{SHA: "abc"}, nodes, func(n surface.Node) string {
-		return filepath.Join(dir, surface.LogName(n.Name))
+	st, err := surface.NewStore(surface.Run{SHA: "abc"}, nodes, func(n surface.Node) (*surface.Log, error) {
+		return surface.OpenLog(filepath.Join(dir, surface.LogName(n.Name)))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -356,4 +356,36 @@ func TestStreamNeedsIntegerID(t *testing.T) {
 		t.Errorf("answer = %s", got)
 	}
 	conn.Close()
+}
+
+func TestLogSizeOnly(t *testing.T) {
+	st := newStore(t, "a@p")
+	l := st.Log("a@p")
+	l.Write(awkward)
+	conn, _ := serve(t, st)
+	ls, err := client(t, conn).Log(surface.NodeLogParams{ID: "a@p", SizeOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		l.Write(bytes.Repeat([]byte("x"), 3*surface.MaxChunk))
+		l.Finish()
+	}()
+	var total int64
+	for {
+		c, err := ls.Next(ctx(t))
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c.Data) != 0 || c.Offset != total {
+			t.Fatalf("size-only chunk at %d with %d bytes of data, want at %d with none", c.Offset, len(c.Data), total)
+		}
+		total += c.Len()
+	}
+	if want := int64(len(awkward) + 3*surface.MaxChunk); total != want || ls.End().End != want || !ls.End().Finished {
+		t.Errorf("size-only stream covered %d bytes, ended %+v; want %d, finished", total, ls.End(), want)
+	}
 }

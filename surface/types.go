@@ -235,15 +235,29 @@ type NodeLogParams struct {
 	// NoFollow ends the stream once the bytes there are now were sent,
 	// instead of waiting for the node to finish.
 	NoFollow bool `json:"no_follow,omitempty"`
+	// SizeOnly sends how far the log has grown instead of its bytes: for
+	// a client that reads the same file (the coordinator of a local lane,
+	// whose runner writes the coordinator's own log files).
+	SizeOnly bool `json:"size_only,omitempty"`
 }
 
 // ChunkNote carries log bytes: Data holds the bytes at Offset of the
-// attempt's log, and its JSON form is base64.
+// attempt's log, and its JSON form is base64. On a size_only stream, Data
+// is empty and Size counts the bytes added at Offset.
 type ChunkNote struct {
 	Stream  int64  `json:"stream"`
 	Attempt int    `json:"attempt"`
 	Offset  int64  `json:"offset"`
-	Data    []byte `json:"data"`
+	Data    []byte `json:"data,omitempty"`
+	Size    int64  `json:"size,omitempty"`
+}
+
+// Len returns how many bytes of the log the chunk covers.
+func (c *ChunkNote) Len() int64 {
+	if len(c.Data) > 0 {
+		return int64(len(c.Data))
+	}
+	return c.Size
 }
 
 // LogEnd ends a log stream.

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/runner"
 	"github.com/odu-ci/odu/surface"
@@ -26,9 +27,9 @@ type RunCmd struct {
 	Jobs       int           `placeholder:"N" help:"Nodes to run at once on each lane (default: the host's CPU count)."`
 	Progress   string        `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"How to show progress: a live view on a terminal and plain lines otherwise (auto), plain lines, or one JSON object per node transition."`
 	NoSnapshot bool          `help:"Run the working tree as it is, uncommitted changes included, instead of a snapshot of HEAD; implies --no-post."`
-	NoPost     bool          `help:"Post no commit statuses."`
+	NoPost     bool          `help:"Post no commit statuses to GitHub. (Posting is not built yet: odu posts nothing either way.)"`
 	NoStrict   bool          `help:"The same as --no-snapshot --no-post."`
-	Grace      time.Duration `default:"10s" help:"How long a stopped node gets between SIGTERM and SIGKILL."`
+	Grace      time.Duration `default:"10s" placeholder:"DURATION" help:"How long a stopped node gets between SIGTERM and SIGKILL."`
 }
 
 // Help is the long description of `odu run`.
@@ -59,6 +60,9 @@ func (*RunCmd) Examples() []string {
 func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	l, pl, err := c.pipeline(ctx, env)
 	if err != nil {
+		return err
+	}
+	if err := lanesFor(pl.Platforms); err != nil {
 		return err
 	}
 	snapshot := !(c.NoSnapshot || c.NoStrict)
@@ -166,6 +170,22 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		return &ExitError{Code: 130}
 	case !green(st):
 		return &ExitError{Code: 1}
+	}
+	return nil
+}
+
+// lanesFor checks that every platform of the pipeline has a lane to run
+// on. The only lane today is this machine: a node must never run on a
+// platform it does not claim.
+func lanesFor(plats []platform.Platform) error {
+	local := platform.Local()
+	for _, p := range plats {
+		if p != local {
+			return &usageError{
+				msg:  fmt.Sprintf("platform %s has no lane: odu runs nodes on this machine (%s) only", p, local),
+				hint: fmt.Sprintf("Leave out --platform, or pass --platform %s; `odu dump --platform %s` shows that platform's pipeline.", local, p),
+			}
+		}
 	}
 	return nil
 }
