@@ -380,7 +380,7 @@ func (l *lane) logFailed(id string, attempt int, err error) {
 	// Its own changes stop here; the others' go on.
 	l.queue = slices.DeleteFunc(l.queue, func(n surface.Node) bool { return n.ID == id })
 	m.final = true
-	_, size, _, _, _ := l.c.store.Log(id).Status()
+	size := l.c.store.Log(id).Status().Size
 	l.c.store.UpdateNode(id, func(x *surface.Node) {
 		x.Status, x.Attempt, x.LogSize = surface.Errored, attempt, size
 		x.Reason = "the log could not be written: " + err.Error()
@@ -410,7 +410,7 @@ func (l *lane) fail(err error) {
 		log := c.store.Log(n.ID)
 		fmt.Fprintf(log, "\n[odu] lane %s on %s: %v\n", l.platform, l.host, err)
 		log.Finish()
-		_, size, _, _, _ := log.Status()
+		size := log.Status().Size
 		c.store.UpdateNode(n.ID, func(x *surface.Node) {
 			x.Status = surface.Errored
 			x.Reason = err.Error()
@@ -490,7 +490,7 @@ func (c *Coordinator) abandon(reason string) {
 				log := c.store.Log(n.ID)
 				fmt.Fprintf(log, "\n[odu] %s\n", reason)
 				log.Finish()
-				_, size, _, _, _ := log.Status()
+				size := log.Status().Size
 				c.store.UpdateNode(n.ID, func(x *surface.Node) {
 					x.Status, x.Reason, x.LogSize = surface.Cancelled, reason, size
 				})

@@ -42,7 +42,7 @@ func (r *Runner) run(n *node, started time.Time, stop <-chan struct{}, exited ch
 		fmt.Fprintf(log, "\n[odu] %s\n", res.reason)
 	}
 	log.Finish()
-	_, res.logSize, _, _, _ = log.Status()
+	res.logSize = log.Status().Size
 	r.finish(n, started, res)
 }
 

@@ -156,15 +156,6 @@ func start(t *testing.T, justfile string, jobs int) *lane {
 	return l
 }
 
-func run(t *testing.T, argv ...string) string {
-	t.Helper()
-	out, err := exec.Command(argv[0], argv[1:]...).Output()
-	if err != nil {
-		t.Fatalf("%v: %v", argv, err)
-	}
-	return string(out)
-}
-
 func id(name string) string { return name + "@" + string(platform.Local()) }
 
 func tctx(t *testing.T) context.Context {

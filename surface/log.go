@@ -160,13 +160,20 @@ func (l *Log) restartLocked(attempt int) error {
 	return l.err
 }
 
-// Status returns the current attempt, its size, whether it is finished,
-// the write error that ended it if any, and a channel closed at the next
-// change.
-func (l *Log) Status() (attempt int, size int64, finished bool, err error, changed <-chan struct{}) {
+// LogStatus is where a log is.
+type LogStatus struct {
+	Attempt  int
+	Size     int64           // of the current attempt
+	Finished bool            // the attempt is complete
+	Err      error           // the write error that ended it, if any
+	Changed  <-chan struct{} // closed at the next change
+}
+
+// Status returns where the log is.
+func (l *Log) Status() LogStatus {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.attempt, l.size, l.finished, l.err, l.changed
+	return LogStatus{Attempt: l.attempt, Size: l.size, Finished: l.finished, Err: l.err, Changed: l.changed}
 }
 
 // ReadAt reads the bytes of attempt at off. It fails with ErrRestarted

@@ -343,7 +343,7 @@ func (s *Server) log(ctx context.Context, c *conn, m *message) error {
 	if p.From < 0 {
 		return &Error{Code: CodeInvalidParams, Message: "from must not be negative"}
 	}
-	attempt, _, _, _, _ := l.Status()
+	attempt := l.Status().Attempt
 	off := p.From
 	if p.Attempt != 0 && p.Attempt != attempt {
 		off = 0 // that attempt is gone; the current one starts empty
@@ -352,8 +352,9 @@ func (s *Server) log(ctx context.Context, c *conn, m *message) error {
 	buf := make([]byte, MaxChunk)
 	var stopAt int64 = -1 // for NoFollow: the size when asked
 	for {
-		cur, size, finished, werr, changed := l.Status()
-		if cur != attempt {
+		ls := l.Status()
+		size, finished, werr, changed := ls.Size, ls.Finished, ls.Err, ls.Changed
+		if ls.Attempt != attempt {
 			return s.reply(c, m.ID, LogEnd{Attempt: attempt, End: off, Restarted: true})
 		}
 		if stopAt < 0 && p.NoFollow {

@@ -296,7 +296,7 @@ func TestHelloVersionMismatch(t *testing.T) {
 
 // raw writes frames to a server and returns what Serve returned and what
 // it answered. With hangup, the client hangs up after writing.
-func raw(t *testing.T, hangup bool, frames ...string) (error, string) {
+func raw(t *testing.T, hangup bool, frames ...string) (string, error) {
 	t.Helper()
 	conn, stop := serve(t, newStore(t, "a@p"))
 	var answer bytes.Buffer
@@ -311,7 +311,7 @@ func raw(t *testing.T, hangup bool, frames ...string) (error, string) {
 		conn.(*net.UnixConn).CloseWrite()
 	}
 	<-read // the server closed the connection
-	return stop(), answer.String()
+	return answer.String(), stop()
 }
 
 func TestMalformedFramesEndTheConnection(t *testing.T) {
@@ -330,7 +330,7 @@ func TestMalformedFramesEndTheConnection(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err, _ := raw(t, tt.hangup, tt.frames...)
+			_, err := raw(t, tt.hangup, tt.frames...)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Serve returned %v, want an error containing %q", err, tt.want)
 			}
