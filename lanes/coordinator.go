@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -39,6 +40,25 @@ type Options struct {
 	// remote lane's are, instead of having its runner write the
 	// coordinator's log files: for comparing the two paths.
 	CopyLogs bool
+	// Hosts maps a platform to the address of its lane; a platform not in
+	// it, or on "localhost", runs on this machine.
+	Hosts map[string]string
+	// Home is where ~/.ssh is, for SSH lanes; Getenv reads the
+	// coordinator's environment (SSH_AUTH_SOCK).
+	Home   string
+	Getenv func(string) string
+}
+
+// started is a lane's runner, up.
+type started struct {
+	client    *surface.Client
+	workspace string   // where its nodes run
+	logDir    string   // where it keeps their logs
+	env       []string // more environment for its nodes
+	// lost says why the lane's link ended, if it did.
+	lost func() error
+	// stop ends the runner (its nodes stopped) within wait.
+	stop func(wait time.Duration)
 }
 
 // Coordinator runs a pipeline on its lanes and holds the merged state: a
@@ -65,12 +85,13 @@ type lane struct {
 
 	ready  chan struct{} // closed once client is set, or the lane failed
 	client *surface.Client
-	runner *local
 	failed bool // set by fail
 	// shared is set when the runner writes the coordinator's log files
 	// itself (a local lane): the coordinator follows their growth, not
 	// their bytes.
 	shared bool
+
+	setup *surface.Log // the setup narrative, _setup@<platform>
 
 	mu      sync.Mutex
 	mirrors map[string]*mirror
@@ -111,10 +132,11 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	}
 	// A local runner writes the logs into the coordinator's files (one
 	// write of every byte instead of two, and no copy through a pipe):
-	// the coordinator's logs are views of them.
-	shared := !opts.CopyLogs
+	// the coordinator's logs are views of them. A remote runner streams
+	// them.
+	shared := func(plat string) bool { return hostOf(opts, plat) == "localhost" && !opts.CopyLogs }
 	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
-		if shared {
+		if shared(n.Platform) {
 			return surface.OpenLogView(filepath.Join(opts.Root, n.Log))
 		}
 		return surface.OpenLog(filepath.Join(opts.Root, n.Log))
@@ -125,7 +147,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{})}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	for _, p := range plats {
-		l := &lane{c: c, platform: p, host: "localhost", shared: shared, ready: make(chan struct{}), mirrors: map[string]*mirror{}}
+		l := &lane{c: c, platform: p, host: hostOf(opts, p), shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{}}
 		for _, n := range pl.Nodes {
 			if string(n.Platform) == p {
 				l.nodes = append(l.nodes, n)
@@ -134,7 +156,14 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			}
 		}
 		c.lanes = append(c.lanes, l)
-		store.SetLane(surface.Lane{Platform: p, Host: l.host, Phase: surface.PhaseStarting})
+		setup, err := surface.OpenLog(filepath.Join(opts.Root, setupLogRel(opts.SHA, p)))
+		if err != nil {
+			store.CloseLogs()
+			return nil, err
+		}
+		l.setup = setup
+		store.AddLog(surface.SetupID(p), setup)
+		l.setLane(surface.PhaseStarting, "")
 	}
 	for _, l := range c.lanes {
 		c.work.Add(1)
@@ -149,10 +178,25 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 // Store returns the merged state, which the coordinator's surface serves.
 func (c *Coordinator) Store() *surface.Store { return c.store }
 
+// hostOf returns the address of a platform's lane.
+func hostOf(opts Options, plat string) string {
+	if h := opts.Hosts[plat]; h != "" {
+		return h
+	}
+	return "localhost"
+}
+
+// setLane publishes the lane's phase.
+func (l *lane) setLane(phase surface.Phase, errText string) {
+	l.c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: phase, Error: errText,
+		Log: setupLogRel(l.c.opts.SHA, l.platform)})
+}
+
 // run starts the lane's runner, configures it, and mirrors its state and
 // logs until it goes away.
 func (l *lane) run() {
 	c := l.c
+	defer l.setup.Finish()
 	errf, err := os.OpenFile(filepath.Join(c.opts.Root, runnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		close(l.ready)
@@ -160,37 +204,45 @@ func (l *lane) run() {
 		return
 	}
 	defer errf.Close()
-	client, runner, err := startLocal(c.ctx, c.opts.Exe, c.opts.Version, c.opts.Env, errf)
+	var st *started
+	if l.host == "localhost" {
+		st, err = l.startLocal(errf)
+	} else {
+		r := &remoteLane{addr: l.host, platform: platform.Platform(l.platform), opts: &c.opts, setup: l.setup,
+			env:   sshEnv{Home: c.opts.Home, Getenv: c.opts.Getenv},
+			phase: func(p surface.Phase) { l.setLane(p, "") }}
+		st, err = r.start(c.ctx, errf)
+	}
 	if err != nil {
+		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
 		close(l.ready)
-		l.fail(fmt.Errorf("start the runner: %w", err))
+		l.fail(err)
 		return
 	}
-	l.client, l.runner = client, runner
+	l.client = st.client
 	close(l.ready)
-	defer func() {
-		client.Close() // the runner stops its nodes and exits
-		runner.stop(c.opts.Grace + 5*time.Second)
-	}()
+	defer st.stop(c.opts.Grace + 5*time.Second)
 
 	var specs []surface.NodeSpec
 	for _, n := range l.nodes {
 		specs = append(specs, surface.NodeSpec{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Deps: n.Deps, Command: n.Command})
 	}
-	logDir := filepath.Join(c.opts.WorkDir, "logs", l.platform)
-	if l.shared {
-		logDir = filepath.Join(c.opts.Root, StateDir, c.opts.SHA, l.platform)
-	}
-	err = client.Configure(c.ctx, surface.Config{
-		SHA: c.opts.SHA, Platform: l.platform, Workspace: c.opts.Workspace,
-		LogDir: logDir, Nodes: specs,
+	err = st.client.Configure(c.ctx, surface.Config{
+		SHA: c.opts.SHA, Platform: l.platform, Workspace: st.workspace,
+		LogDir: st.logDir, Nodes: specs, Env: st.env,
 		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
 	})
 	if err != nil {
-		l.fail(fmt.Errorf("configure the runner: %w", err))
+		if st.client.Err() != nil {
+			err = l.lostLink(st, err) // the link went while configuring
+		} else {
+			err = fmt.Errorf("configure the runner: %w", err)
+		}
+		l.fail(err)
 		return
 	}
-	c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: surface.PhaseRunning})
+	fmt.Fprintf(l.setup, "%s running %d nodes\n", time.Now().Format("15:04:05.000"), len(l.nodes))
+	l.setLane(surface.PhaseRunning, "")
 
 	var follow sync.WaitGroup
 	for _, n := range l.nodes {
@@ -202,10 +254,50 @@ func (l *lane) run() {
 	}
 	err = l.watch()
 	if c.ctx.Err() == nil && err != nil {
-		l.fail(fmt.Errorf("the link to the runner was lost: %w", err))
+		l.fail(l.lostLink(st, err))
 	}
-	client.Close()
+	st.client.Close()
 	follow.Wait()
+}
+
+// lostLink explains a connection to a runner that ended: the link's own
+// reason (an SSH connection that closed, keep-alives unanswered) when it
+// has one, else what the client saw.
+func (l *lane) lostLink(st *started, err error) error {
+	if lerr := st.lost(); lerr != nil {
+		err = lerr
+	}
+	return &linkLostError{host: l.host, err: err}
+}
+
+// linkLostError ends a lane whose runner went away mid-run.
+type linkLostError struct {
+	host string
+	err  error
+}
+
+func (e *linkLostError) Error() string { return "link to " + e.host + " lost: " + e.err.Error() }
+
+// startLocal starts the lane's runner on this machine.
+func (l *lane) startLocal(stderr *os.File) (*started, error) {
+	c := l.c
+	client, runner, err := startLocal(c.ctx, c.opts.Exe, c.opts.Version, c.opts.Env, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("start the runner: %w", err)
+	}
+	fmt.Fprintf(l.setup, "%s runner started on this machine: %s runner --stdio\n", time.Now().Format("15:04:05.000"), c.opts.Exe)
+	logDir := filepath.Join(c.opts.WorkDir, "logs", l.platform)
+	if l.shared {
+		logDir = filepath.Join(c.opts.Root, StateDir, c.opts.SHA, l.platform)
+	}
+	return &started{
+		client: client, workspace: c.opts.Workspace, logDir: logDir,
+		lost: func() error { return nil },
+		stop: func(wait time.Duration) {
+			client.Close() // the runner stops its nodes and exits
+			runner.stop(wait)
+		},
+	}, nil
 }
 
 // watch mirrors the runner's cell until the connection ends.
@@ -315,7 +407,9 @@ func (l *lane) follow(id string) {
 				log.Grow(attempt, c.Offset+c.Len())
 				continue
 			}
-			if _, err := log.Write(c.Data); err != nil {
+			_, err = log.Write(c.Data)
+			c.Release()
+			if err != nil {
 				ls.Close()
 				l.logFailed(id, attempt, err)
 				return
@@ -395,7 +489,7 @@ func (l *lane) fail(err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.failed = true
-	c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: surface.PhaseFailed, Error: err.Error()})
+	l.setLane(surface.PhaseFailed, err.Error())
 	// What the runner said before the link went is published, as far as
 	// the logs arrived; the rest is lost with the link.
 	l.drainLocked()
@@ -408,13 +502,21 @@ func (l *lane) fail(err error) {
 		}
 		m.final = true
 		log := c.store.Log(n.ID)
-		fmt.Fprintf(log, "\n[odu] lane %s on %s: %v\n", l.platform, l.host, err)
+		var lost *linkLostError
+		if errors.As(err, &lost) {
+			fmt.Fprintf(log, "\n[odu] %v\n", err)
+		} else {
+			fmt.Fprintf(log, "\n[odu] lane %s on %s: %v\n", l.platform, l.host, err)
+		}
 		log.Finish()
 		size := log.Status().Size
 		c.store.UpdateNode(n.ID, func(x *surface.Node) {
 			x.Status = surface.Errored
 			x.Reason = err.Error()
 			x.LogSize = size
+			if x.Started != nil {
+				x.DurationMS = time.Since(*x.Started).Milliseconds()
+			}
 		})
 	}
 }
@@ -509,7 +611,7 @@ func (c *Coordinator) Finish() (surface.State, string, error) {
 	for _, l := range c.lanes {
 		l.mu.Lock()
 		if !l.failed {
-			c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: surface.PhaseDone})
+			l.setLane(surface.PhaseDone, "")
 		}
 		l.mu.Unlock()
 	}

@@ -24,6 +24,11 @@ func runnerLogRel(sha, plat string) string {
 	return filepath.Join(StateDir, sha, plat, ".runner.log")
 }
 
+// setupLogRel is where the coordinator keeps a lane's setup narrative.
+func setupLogRel(sha, plat string) string {
+	return filepath.Join(StateDir, sha, plat, ".setup.log")
+}
+
 // lastPath holds the path of the last run's record, relative to .ci.
 func lastPath(root string) string { return filepath.Join(root, StateDir, "odu.last") }
 

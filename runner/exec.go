@@ -6,7 +6,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -54,10 +56,10 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 	defer pr.Close()
 	growPipe(pw)
 	argv := n.spec.Command
-	cmd := exec.Command(argv[0], argv[1:]...)
+	env := append(slices.Clip(r.env), "ODU_NODE="+n.spec.ID) // Clip: nodes start at once
+	cmd := exec.Command(lookPath(argv[0], env), argv[1:]...)
 	cmd.Dir = r.cfg.Workspace
-	cmd.Env = append(slices.Clip(r.env), "ODU_NODE="+n.spec.ID) // Clip: nodes start at once
-
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = pw, pw // one pipe: the log keeps their order
 	if cmd.Err != nil {
 		pw.Close()
@@ -131,6 +133,31 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 		return result{status: surface.Failure, reason: "killed by signal " + ws.Signal().String()}
 	}
 	return result{status: surface.Failure, exitCode: &code}
+}
+
+// lookPath finds a command in the PATH of the environment the node runs
+// with (the coordinator may have put a directory in front, say for a just
+// it brought), where exec.Command would look in the runner's own.
+func lookPath(name string, env []string) string {
+	if strings.Contains(name, "/") {
+		return name
+	}
+	path := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			path = v // the last one wins, as for the process
+		}
+	}
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return name // exec reports that it is not found
 }
 
 // onlyWriter hides a log's other methods from io.CopyBuffer, which would

@@ -32,8 +32,9 @@ type Client struct {
 }
 
 // streamBuffer is how many messages a stream holds for its consumer
-// before the connection waits for it.
-const streamBuffer = 64
+// before the connection waits for it: log chunks are up to 256 KiB, so a
+// consumer that lags costs at most 4 MiB.
+const streamBuffer = 16
 
 // Dial connects to the surface served on a Unix socket and says hello.
 // client names the caller for the server's messages ("odu status").

@@ -193,6 +193,13 @@ func (s *Store) Closed() bool {
 	return s.closed
 }
 
+// AddLog serves a log that is not a node's under id: a lane's setup log.
+func (s *Store) AddLog(id string, l *Log) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.logs[id] = l
+}
+
 // Log returns the log of the node with id, or nil.
 func (s *Store) Log(id string) *Log {
 	s.mu.Lock()

@@ -82,17 +82,27 @@ type Lane struct {
 	Host     string `json:"host"`  // "localhost", or the address dialled
 	Phase    Phase  `json:"phase"` //
 	Error    string `json:"error,omitempty"`
+	// Log is the lane's setup log (how its runner was brought up),
+	// relative to the repository root; nodeLog.get serves it as the node
+	// _setup@<platform>.
+	Log string `json:"log,omitempty"`
 }
+
+// SetupID is the id under which a lane's setup log is served.
+func SetupID(platform string) string { return "_setup@" + platform }
 
 // A Phase is where a lane is.
 type Phase string
 
 // The phases of a lane.
 const (
-	PhaseStarting Phase = "starting" // its runner is being started
-	PhaseRunning  Phase = "running"  // its runner runs the lane's nodes
-	PhaseDone     Phase = "done"     // its runner stopped after the run
-	PhaseFailed   Phase = "failed"   // it could not run; Error says why
+	PhaseStarting   Phase = "starting"       // its runner is being started (a local lane)
+	PhaseConnecting Phase = "connecting"     // the coordinator is connecting to its host
+	PhasePushing    Phase = "pushing runner" // odu's binary goes to the host, unless it is there
+	PhaseSource     Phase = "sending source" // the commit goes to the host, unless it is there
+	PhaseRunning    Phase = "running"        // its runner runs the lane's nodes
+	PhaseDone       Phase = "done"           // its runner stopped after the run
+	PhaseFailed     Phase = "failed"         // it could not run, or its link was lost; Error says why
 )
 
 // State is a whole run: what a subscriber to the cell gets first.
@@ -250,6 +260,8 @@ type ChunkNote struct {
 	Offset  int64  `json:"offset"`
 	Data    []byte `json:"data,omitempty"`
 	Size    int64  `json:"size,omitempty"`
+
+	pooled *[MaxChunk]byte // Data's buffer, when it can be reused (see Release)
 }
 
 // Len returns how many bytes of the log the chunk covers.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 )
@@ -113,11 +114,57 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 		skip("CI root", "no justfile")
 	}
 
+	checks = append(checks, hostChecks(ctx, env)...)
 	failed := printChecks(env.Stdout, checks, useColor(env))
 	if failed > 0 {
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// hostChecks checks the hosts configuration and every lane's host.
+func hostChecks(ctx context.Context, env *Env) []check {
+	hosts, err := lanes.LoadHosts(nil, env.Getenv, home(env))
+	if err != nil {
+		var h hinter
+		fix := ""
+		if errors.As(err, &h) {
+			fix = h.Hint()
+		}
+		return []check{{name: "hosts", detail: err.Error(), fix: fix}}
+	}
+	src := hosts.Source
+	if src == "" {
+		src = "none: one lane for this machine (" + string(platform.Local()) + ")"
+	}
+	out := []check{{name: "hosts", ok: true, detail: src}}
+	ls, err := hosts.Lanes(nil)
+	if err != nil {
+		return append(out, check{name: "lanes", detail: err.Error()})
+	}
+	for _, h := range ls {
+		name := "lane " + string(h.Platform)
+		if h.Addr == lanes.Localhost {
+			ok := h.Platform == platform.Local()
+			c := check{name: name, ok: ok, detail: "localhost (this machine)"}
+			if !ok {
+				c.detail = "localhost, but this machine is " + string(platform.Local())
+				c.fix = "Give the " + string(h.Platform) + " lane a host of that platform in " + src + "."
+			}
+			out = append(out, c)
+			continue
+		}
+		out = append(out, check{name: name, ok: true, detail: h.Addr})
+		for _, hc := range lanes.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
+			c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
+			if hc.Skip {
+				c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")
+				c.detail = strings.TrimSuffix(c.detail, ": ")
+			}
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 func gitVersion(ctx context.Context) (string, error) {

@@ -128,6 +128,26 @@ func attachNode(ctx context.Context, env *Env, name, arg string) (*surface.Clien
 	return nil, surface.Node{}, err
 }
 
+// pickLog resolves the argument of `odu logs`: a node, or a lane's setup
+// log, _setup@PLATFORM (or _setup when there is one lane). It returns the
+// id the surface serves it under, and its file relative to the root.
+func pickLog(st surface.State, arg string) (id, path string, err error) {
+	plat, ok := strings.CutPrefix(arg, "_setup")
+	if !ok || (plat != "" && !strings.HasPrefix(plat, "@")) {
+		n, err := pick(st, arg)
+		return n.ID, n.Log, err
+	}
+	plat = strings.TrimPrefix(plat, "@")
+	var names []string
+	for _, l := range st.Lanes {
+		names = append(names, surface.SetupID(l.Platform))
+		if l.Platform == plat || (plat == "" && len(st.Lanes) == 1) {
+			return surface.SetupID(l.Platform), l.Log, nil
+		}
+	}
+	return "", "", &dag.SelectorError{Selector: arg, Problem: "no lane of that platform in the run", Candidates: names}
+}
+
 // StatusCmd shows the run's nodes.
 type StatusCmd struct {
 	Output string `short:"o" enum:"text,json" default:"text" placeholder:"text|json" help:"Print a table, or the run's whole state as JSON."`
@@ -221,11 +241,11 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	n, err := pick(st, c.Node)
+	id, _, err := pickLog(st, c.Node)
 	if err != nil {
 		return err
 	}
-	p := surface.NodeLogParams{ID: n.ID, NoFollow: !c.Follow}
+	p := surface.NodeLogParams{ID: id, NoFollow: !c.Follow}
 	for {
 		ls, err := cl.Log(p)
 		if err != nil {
@@ -237,9 +257,11 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 				break
 			}
 			if err != nil {
-				return fmt.Errorf("read the log of %s: %w", n.ID, err)
+				return fmt.Errorf("read the log of %s: %w", id, err)
 			}
-			if _, err := env.Stdout.Write(chunk.Data); err != nil {
+			_, err = env.Stdout.Write(chunk.Data)
+			chunk.Release()
+			if err != nil {
 				ls.Close()
 				return nil // the reader went away (| head)
 			}
@@ -248,7 +270,7 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 		if !end.Restarted || !c.Follow {
 			return nil
 		}
-		fmt.Fprintf(env.Stderr, "odu: %s was rerun; following attempt %d\n", n.ID, end.Attempt+1)
+		fmt.Fprintf(env.Stderr, "odu: %s was rerun; following attempt %d\n", id, end.Attempt+1)
 		p.Attempt, p.From = end.Attempt+1, 0
 	}
 }
@@ -262,13 +284,13 @@ func (c *LogsCmd) fromRecord(env *Env, root string) error {
 	if err != nil {
 		return err
 	}
-	n, err := pick(st, c.Node)
+	id, path, err := pickLog(st, c.Node)
 	if err != nil {
 		return err
 	}
-	f, err := os.Open(filepath.Join(root, n.Log))
+	f, err := os.Open(filepath.Join(root, path))
 	if err != nil {
-		return fmt.Errorf("read the log of %s: %w", n.ID, err)
+		return fmt.Errorf("read the log of %s: %w", id, err)
 	}
 	defer f.Close()
 	io.Copy(env.Stdout, f)

@@ -12,10 +12,18 @@ import (
 // baseVersion is odu's release; builds from a checkout add the commit.
 const baseVersion = "0.1.0-dev"
 
+// versionOverride, set with -ldflags "-X main.versionOverride=...", is the
+// version of a runner cross-compiled for another platform: the version of
+// the coordinator that built it, which must match at hello.
+var versionOverride string
+
 // version is odu's version: the release, and for a build from a git
 // checkout the commit it was built from (and "-dirty" when the tree had
 // changes), so two binaries of different code never claim one version.
 func version() string {
+	if versionOverride != "" {
+		return versionOverride
+	}
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return baseVersion

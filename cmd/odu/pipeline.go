@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 )
@@ -27,6 +29,17 @@ type PipelineFlags struct {
 	NoDeps    bool     `help:"Only the selected nodes, not what they depend on."`
 	Yes       bool     `help:"Confirm recipes marked [confirm]: odu runs them with just --yes."`
 	Selectors []string `arg:"" optional:"" name:"selector" help:"RECIPE, RECIPE@PLATFORM or MODULE::RECIPE; a recipe's bare name works when it is unambiguous."`
+
+	fixed []platform.Platform // set by run: the platforms of its lanes
+}
+
+// home is the user's home directory, for ~/.config and ~/.ssh.
+func home(env *Env) string {
+	if h := env.Getenv("HOME"); h != "" {
+		return h
+	}
+	h, _ := os.UserHomeDir()
+	return h
 }
 
 // pipelineMemory bounds the heap while a pipeline is built without
@@ -76,11 +89,29 @@ func (f *JustfileFlags) justfileIn(env *Env, root string) (string, error) {
 }
 
 // platforms returns the platforms the pipeline fans out to: those given
-// with --platform, or the local one.
-func (f *PipelineFlags) platforms() ([]platform.Platform, error) {
+// with --platform, or those the hosts configuration has lanes for (this
+// machine's, without one).
+func (f *PipelineFlags) platforms(env *Env) ([]platform.Platform, error) {
 	if len(f.Platform) == 0 {
-		return []platform.Platform{platform.Local()}, nil
+		hosts, err := lanes.LoadHosts(nil, env.Getenv, home(env))
+		if err != nil {
+			return nil, err
+		}
+		ls, err := hosts.Lanes(nil)
+		if err != nil {
+			return nil, err
+		}
+		var out []platform.Platform
+		for _, h := range ls {
+			out = append(out, h.Platform)
+		}
+		return out, nil
 	}
+	return f.parsedPlatforms()
+}
+
+// parsedPlatforms returns the platforms given with --platform.
+func (f *PipelineFlags) parsedPlatforms() ([]platform.Platform, error) {
 	var out []platform.Platform
 	for _, s := range f.Platform {
 		p, err := platform.Parse(s)
@@ -104,7 +135,13 @@ func (f *PipelineFlags) platforms() ([]platform.Platform, error) {
 func (f *PipelineFlags) pipeline(ctx context.Context, env *Env) (*loaded, *dag.Pipeline, error) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(pipelineMemory))
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
-	plats, err := f.platforms()
+	plats := f.fixed
+	var err error
+	if plats == nil {
+		if plats, err = f.platforms(env); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/odu-ci/odu/lanes"
-	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/runner"
 	"github.com/odu-ci/odu/surface"
@@ -24,6 +23,7 @@ import (
 // RunCmd runs the pipeline.
 type RunCmd struct {
 	PipelineFlags
+	Host       []string      `placeholder:"PLATFORM=ADDR" help:"Run PLATFORM's lane on ADDR (localhost, or what ssh would dial) for this run, over the hosts file."`
 	Jobs       int           `placeholder:"N" help:"Nodes to run at once on each lane (default: the host's CPU count)."`
 	Progress   string        `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"How to show progress: a live view on a terminal and plain lines otherwise (auto), plain lines, or one JSON object per node transition."`
 	NoSnapshot bool          `help:"Run the working tree as it is, uncommitted changes included, instead of a snapshot of HEAD; implies --no-post."`
@@ -58,11 +58,25 @@ func (*RunCmd) Examples() []string {
 
 // Run runs the pipeline and returns how it went as the exit code.
 func (c *RunCmd) Run(ctx context.Context, env *Env) error {
-	l, pl, err := c.pipeline(ctx, env)
+	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
 		return err
 	}
-	if err := lanesFor(pl.Platforms); err != nil {
+	asked, err := c.parsedPlatforms()
+	if err != nil {
+		return err
+	}
+	laneList, err := hosts.Lanes(asked)
+	if err != nil {
+		return err
+	}
+	addrs := map[string]string{}
+	for _, h := range laneList {
+		c.fixed = append(c.fixed, h.Platform)
+		addrs[string(h.Platform)] = h.Addr
+	}
+	l, pl, err := c.pipeline(ctx, env)
+	if err != nil {
 		return err
 	}
 	snapshot := !(c.NoSnapshot || c.NoStrict)
@@ -111,6 +125,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
 		Exe: exe, Version: version(), Env: os.Environ(),
+		Hosts: addrs, Home: home(env), Getenv: env.Getenv,
 	})
 	if err != nil {
 		return err
@@ -170,22 +185,6 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		return &ExitError{Code: 130}
 	case !green(st):
 		return &ExitError{Code: 1}
-	}
-	return nil
-}
-
-// lanesFor checks that every platform of the pipeline has a lane to run
-// on. The only lane today is this machine: a node must never run on a
-// platform it does not claim.
-func lanesFor(plats []platform.Platform) error {
-	local := platform.Local()
-	for _, p := range plats {
-		if p != local {
-			return &usageError{
-				msg:  fmt.Sprintf("platform %s has no lane: odu runs nodes on this machine (%s) only", p, local),
-				hint: fmt.Sprintf("Leave out --platform, or pass --platform %s; `odu dump --platform %s` shows that platform's pipeline.", local, p),
-			}
-		}
 	}
 	return nil
 }

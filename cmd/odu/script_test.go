@@ -37,6 +37,9 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Runner binaries cross-compiled for other platforms are cached per
+	// version: the scripts share one cache, so one compiles them.
+	runners := t.TempDir()
 	gitPath, err := exec.LookPath("git")
 	if err != nil {
 		t.Fatal(err)
@@ -59,17 +62,20 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			}
 			env.Setenv("OLD_JUST_DIR", filepath.Dir(oldJust))
 			env.Setenv("GIT", gitPath)
+			env.Setenv("XDG_CACHE_HOME", runners)
 			env.Setenv("ODU", filepath.Join(bin, "odu"))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":   cmdExits,
-			"commit":  cmdCommit,
-			"start":   cmdStart,
-			"signal":  cmdSignal,
-			"await":   cmdAwait,
-			"waitfor": cmdWaitfor,
-			"gone":    cmdGone,
+			"exits":     cmdExits,
+			"commit":    cmdCommit,
+			"start":     cmdStart,
+			"signal":    cmdSignal,
+			"await":     cmdAwait,
+			"waitfor":   cmdWaitfor,
+			"gone":      cmdGone,
+			"sshd":      cmdSSHD,
+			"sshd-kill": cmdSSHDKill,
 		},
 	}
 }
@@ -157,7 +163,8 @@ func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
 	cmd := exec.Command(path, args[2:]...)
 	cmd.Dir = ts.MkAbs(".")
 	for _, kv := range []string{"PATH", "HOME", "GIT_CONFIG_NOSYSTEM", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL",
-		"GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GORACE", "TMPDIR", "WORK"} {
+		"GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GORACE", "TMPDIR", "WORK",
+		"XDG_CACHE_HOME", "ODU_HOSTS"} {
 		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
 	}
 	out, err := os.Create(filepath.Join(ts.Getenv("WORK"), name+".stdout"))
@@ -231,8 +238,10 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // awaitLimit bounds how long a script waits for anything: far beyond
-// what a passing run needs, so that a hang fails instead of stalling CI.
-const awaitLimit = 60 * time.Second
+// what a passing run needs (the slowest: a lane's first start, which
+// cross-compiles a runner, ~30 s on 2 loaded cores), so that a hang
+// fails instead of stalling CI.
+const awaitLimit = 3 * time.Minute
 
 // cmdAwait waits for a background program to exit and checks its code:
 //

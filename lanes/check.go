@@ -1,0 +1,93 @@
+package lanes
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/odu-ci/odu/platform"
+)
+
+// HostCheck is one line of `odu doctor` about a lane's host.
+type HostCheck struct {
+	Name   string // "reachable", "host key", ...
+	OK     bool
+	Detail string // what was found, or what is wrong
+	Fix    string // what to do, when not OK
+	Skip   bool   // not checked, because an earlier check failed
+}
+
+// CheckHost checks what a lane on addr needs: the host answers, knows
+// odu's key, is known to odu, is of the lane's platform, and has just (or
+// can be given this machine's).
+func CheckHost(ctx context.Context, addr string, plat platform.Platform, home string, getenv func(string) string) []HostCheck {
+	names := []string{"reachable", "host key known", "authenticated", "platform", "just"}
+	var out []HostCheck
+	fail := func(i int, err error) []HostCheck {
+		fix := ""
+		var h interface{ Hint() string }
+		if errors.As(err, &h) {
+			fix = h.Hint()
+		}
+		out = append(out, HostCheck{Name: names[i], Detail: errText(err), Fix: fix})
+		for _, n := range names[i+1:] {
+			out = append(out, HostCheck{Name: n, Skip: true, Detail: "not checked"})
+		}
+		return out
+	}
+	env := sshEnv{Home: home, Getenv: getenv}
+	l, err := env.dial(ctx, addr, func(string) {})
+	if err != nil {
+		var uerr *UnknownHostError
+		var cerr *ChangedHostKeyError
+		var nerr *net.OpError
+		switch {
+		case errors.As(err, &uerr), errors.As(err, &cerr):
+			out = append(out, HostCheck{Name: names[0], OK: true, Detail: addr})
+			return fail(1, err)
+		case errors.As(err, &nerr) || strings.Contains(err.Error(), "connect to"):
+			return fail(0, err)
+		case strings.Contains(err.Error(), "authentication"):
+			out = append(out, HostCheck{Name: names[0], OK: true, Detail: addr},
+				HostCheck{Name: names[1], OK: true, Detail: "in known_hosts"})
+			return fail(2, err)
+		}
+		return fail(0, err)
+	}
+	defer l.close(errors.New("checked"))
+	out = append(out,
+		HostCheck{Name: names[0], OK: true, Detail: fmt.Sprintf("%s:%d", l.target.HostName, l.target.Port)},
+		HostCheck{Name: names[1], OK: true, Detail: "in known_hosts"},
+		HostCheck{Name: names[2], OK: true, Detail: "as " + l.target.User})
+	r := &remoteLane{addr: addr, platform: plat, setup: discard{}}
+	// Nothing to look for: the names are of files no host has.
+	p, err := r.probe(l, localFiles{runnerName: "-", repo: "-", workspace: "-", sha: "-"})
+	if err != nil {
+		return fail(3, err)
+	}
+	out = append(out, HostCheck{Name: names[3], OK: true, Detail: fmt.Sprintf("%s (%s %s)", plat, p.kernel, p.machine)})
+	switch {
+	case p.just != "":
+		out = append(out, HostCheck{Name: names[4], OK: true, Detail: p.just})
+	case plat == platform.Local():
+		out = append(out, HostCheck{Name: names[4], OK: true, Detail: "not installed; odu brings its own just"})
+	default:
+		out = append(out, HostCheck{Name: names[4], Detail: "not installed",
+			Fix: "Install just on the host (e.g. `npm install -g rust-just` or `cargo install just`)."})
+	}
+	return out
+}
+
+func errText(err error) string {
+	var h *HostError
+	if errors.As(err, &h) {
+		return h.Err.Error()
+	}
+	return err.Error()
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

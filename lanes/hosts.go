@@ -1,0 +1,676 @@
+package lanes
+
+// Where lanes come from.
+//
+// A lane is one platform's runner, and a [Host] says where it runs: on
+// "localhost" (a local subprocess, no SSH) or at an address ssh would
+// dial (host, user@host, user@host:port, or a Host alias of
+// ~/.ssh/config). [LoadHosts] finds the configuration in effect:
+//
+//   - The hosts file is $ODU_HOSTS when that is set (a path; a missing or
+//     unreadable file is then an error, never a silent fallback), else
+//     ~/.config/odu/hosts.json, else ~/.config/justci/hosts.json (the
+//     same format, so a justci user migrates with no configuration).
+//     When $XDG_CONFIG_HOME is set to an absolute path, it replaces
+//     ~/.config in both. With no file at all, there is one lane: the local
+//     platform on "localhost".
+//   - The file is a JSON object from platform name (a Nix system tuple,
+//     case-sensitive) to address, with one optional extra key, "secrets":
+//     a list of environment variable names. Anything else in it is an
+//     error that names the file, the line and column, and the key; a key
+//     may appear only once.
+//   - Each --host PLAT=ADDR flag pins one platform's lane for this run,
+//     over what the file (or the default) gives, or adds one.
+//   - An address may not be empty, hold whitespace or control characters,
+//     start with '-' (ssh would read it as an option), have an empty user
+//     before '@', or a port after ':' that is not a number in 1-65535.
+//     Beyond that odu does not second-guess what ssh can resolve.
+//
+// [HostsConfig.Lanes] picks the lanes for the platforms a run asks for; a
+// platform asked but not configured is an error that says where odu
+// looked and how to add it. Every error here is the user's to fix and has
+// a Hint method.
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/odu-ci/odu/platform"
+)
+
+// Localhost is the address of a lane that runs as a local subprocess.
+const Localhost = "localhost"
+
+// secretsKey is the one key of a hosts file that is not a platform.
+const secretsKey = "secrets"
+
+// Host is where one platform's lane runs.
+type Host struct {
+	Platform platform.Platform
+	// Addr is "localhost" (a local subprocess, no SSH), or what ssh would
+	// dial: host, user@host, user@host:port, an ssh_config alias.
+	Addr string
+}
+
+// HostsConfig is the hosts configuration in effect.
+type HostsConfig struct {
+	Hosts   map[platform.Platform]string // platform -> address
+	Secrets []string                     // names from the file's "secrets" list, in order
+	Source  string                       // the file read, "" when none
+	// Looked is every place odu looked, in order, for messages:
+	// "--host", "$ODU_HOSTS (/path)", "/home/u/.config/odu/hosts.json", ...
+	Looked []string
+
+	// create is the file a user would create when there is none.
+	create string
+}
+
+// LoadHosts finds the hosts configuration: the hosts file (or the default
+// local lane), then the --host PLAT=ADDR values in flags on top of it.
+// getenv reads the environment ($ODU_HOSTS, $XDG_CONFIG_HOME); nil means
+// os.Getenv. home is the user's home directory.
+func LoadHosts(flags []string, getenv func(string) string, home string) (*HostsConfig, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	pins, err := parseHostFlags(flags)
+	if err != nil {
+		return nil, err
+	}
+
+	c := &HostsConfig{Looked: []string{"--host"}}
+	var candidates []string
+	if env := getenv("ODU_HOSTS"); env != "" {
+		c.Looked = append(c.Looked, "$ODU_HOSTS ("+env+")")
+		data, err := os.ReadFile(env)
+		if err != nil {
+			return nil, &HostsFileError{Path: env, FromEnv: true, Err: err}
+		}
+		c.Source = env
+		err = c.parse(env, data)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		candidates = defaultHostsFiles(getenv, home)
+		for _, p := range candidates {
+			c.Looked = append(c.Looked, p)
+			data, err := os.ReadFile(p)
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			if err != nil {
+				return nil, &HostsFileError{Path: p, Err: err}
+			}
+			c.Source = p
+			if err := c.parse(p, data); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
+	if c.Source == "" {
+		c.Hosts = map[platform.Platform]string{platform.Local(): Localhost}
+		if len(candidates) > 0 {
+			c.create = candidates[0]
+		}
+	}
+	for _, h := range pins {
+		c.Hosts[h.Platform] = h.Addr
+	}
+	return c, nil
+}
+
+// defaultHostsFiles returns the files odu reads when $ODU_HOSTS is unset,
+// in order.
+func defaultHostsFiles(getenv func(string) string, home string) []string {
+	dir := getenv("XDG_CONFIG_HOME")
+	// The XDG spec says a relative path is invalid and to be ignored.
+	if dir == "" || !filepath.IsAbs(dir) {
+		if home == "" {
+			return nil
+		}
+		dir = filepath.Join(home, ".config")
+	}
+	return []string{
+		filepath.Join(dir, "odu", "hosts.json"),
+		filepath.Join(dir, "justci", "hosts.json"),
+	}
+}
+
+// Lanes returns the lanes for the platforms asked for, in the order asked
+// (each once); with none asked, every configured platform, in
+// [platform.Known] order.
+func (c *HostsConfig) Lanes(asked []platform.Platform) ([]Host, error) {
+	if len(asked) == 0 {
+		if len(c.Hosts) == 0 {
+			return nil, &NoHostError{Source: c.Source, Looked: c.Looked, create: c.create}
+		}
+		var out []Host
+		for _, p := range platform.Known() {
+			if addr, ok := c.Hosts[p]; ok {
+				out = append(out, Host{p, addr})
+			}
+		}
+		// Only the local platform of a build for a system odu does not
+		// list can be missing from Known; keep it, after the others.
+		var rest []platform.Platform
+		for p := range c.Hosts {
+			if !slices.Contains(platform.Known(), p) {
+				rest = append(rest, p)
+			}
+		}
+		slices.Sort(rest)
+		for _, p := range rest {
+			out = append(out, Host{p, c.Hosts[p]})
+		}
+		return out, nil
+	}
+	var out []Host
+	var missing []platform.Platform
+	seen := map[platform.Platform]bool{}
+	for _, p := range asked {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		addr, ok := c.Hosts[p]
+		if !ok {
+			missing = append(missing, p)
+			continue
+		}
+		out = append(out, Host{p, addr})
+	}
+	if len(missing) > 0 {
+		return nil, &NoHostError{Platforms: missing, Source: c.Source, Looked: c.Looked, create: c.create}
+	}
+	return out, nil
+}
+
+// parseHostFlags reads --host PLAT=ADDR values.
+func parseHostFlags(flags []string) ([]Host, error) {
+	var out []Host
+	given := map[platform.Platform]string{}
+	for _, f := range flags {
+		name, addr, ok := strings.Cut(f, "=")
+		switch {
+		case !ok:
+			return nil, &HostFlagError{Value: f, Problem: `want PLATFORM=ADDRESS, there is no "="`}
+		case strings.TrimSpace(name) == "":
+			return nil, &HostFlagError{Value: f, Problem: `the platform before "=" is empty`}
+		case strings.TrimSpace(addr) == "":
+			return nil, &HostFlagError{Value: f, Problem: `the address after "=" is empty`}
+		}
+		p, err := platform.Parse(name)
+		if err != nil {
+			e := &HostFlagError{Value: f, Problem: fmt.Sprintf("unknown platform %q", name), Fix: hostPlatformsHint}
+			if s, ok := suggestPlatform(name); ok {
+				e.Fix = fmt.Sprintf("Did you mean --host %s=%s? ", s, addr) + hostPlatformsHint
+			}
+			return nil, e
+		}
+		if problem := checkHostAddr(addr); problem != "" {
+			return nil, &HostFlagError{Value: f, Problem: fmt.Sprintf("address %q %s", addr, problem), Fix: hostAddrHint}
+		}
+		if prev, ok := given[p]; ok && prev != addr {
+			return nil, &HostFlagError{Value: f, Problem: fmt.Sprintf("%s is already pinned to %q by another --host", p, prev),
+				Fix: "Give one --host per platform."}
+		}
+		given[p] = addr
+		out = append(out, Host{p, addr})
+	}
+	return out, nil
+}
+
+// parse reads a hosts file's bytes into c.
+func (c *HostsConfig) parse(path string, data []byte) error {
+	c.Hosts = map[platform.Platform]string{}
+	// Some editors start a UTF-8 file with a byte order mark, which JSON
+	// does not allow; it is not a mistake worth an error.
+	body := bytes.TrimPrefix(data, []byte("\ufeff"))
+	skip := len(data) - len(body)
+	fail := func(off int, key, problem, fix string) error {
+		line, col := jsonPosition(data, skip+off)
+		if fix == hostsFixJSON {
+			fix = fmt.Sprintf("Fix the JSON at line %d, column %d; %s", line, col, hostsFixJSON)
+		}
+		return &HostsError{Path: path, Line: line, Col: col, Key: key, Problem: problem, Fix: fix}
+	}
+
+	if len(bytes.TrimSpace(body)) == 0 {
+		return &HostsError{Path: path, Problem: "the file is empty", Fix: "Write a JSON object that maps platforms to hosts, e.g. " + hostsExample + "."}
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		var se *json.SyntaxError
+		if !errors.As(err, &se) {
+			return fail(0, "", "invalid JSON: "+err.Error(), hostsFixJSON)
+		}
+		// A value cut short is best shown at the end of the file; the
+		// decoder, unlike Unmarshal, says so without a message to parse.
+		var x any
+		if derr := json.NewDecoder(bytes.NewReader(body)).Decode(&x); errors.Is(derr, io.ErrUnexpectedEOF) {
+			return fail(len(body), "", "invalid JSON: the file ends before the JSON object does", hostsFixJSON)
+		}
+		off := int(se.Offset) - 1 // the offending byte: se.Offset bytes were read
+		return fail(max(off, 0), "", "invalid JSON: "+se.Error(), hostsFixJSON)
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return fail(skipSpace(body, 0), "", "the file must be a JSON object, not "+jsonKind(v),
+			"Write a JSON object that maps platforms to hosts, e.g. "+hostsExample+".")
+	}
+
+	// The body is valid JSON; walk it again as tokens to know where each
+	// key is, for messages, and to catch a key given twice.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if _, err := dec.Token(); err != nil { // '{'
+		return fail(0, "", "invalid JSON: "+err.Error(), hostsFixJSON)
+	}
+	seen := map[string]int{} // key -> line
+	for dec.More() {
+		keyOff := skipToKey(body, int(dec.InputOffset()))
+		tok, err := dec.Token()
+		if err != nil {
+			return fail(keyOff, "", "invalid JSON: "+err.Error(), hostsFixJSON)
+		}
+		key, _ := tok.(string)
+		valOff := skipToValue(body, int(dec.InputOffset()))
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return fail(valOff, key, "invalid JSON: "+err.Error(), hostsFixJSON)
+		}
+		if first, ok := seen[key]; ok {
+			return fail(keyOff, key, fmt.Sprintf("given twice (first on line %d)", first), "Keep one of them.")
+		}
+		seen[key], _ = jsonPosition(data, skip+keyOff)
+
+		if key == secretsKey {
+			names, problem := parseSecrets(raw)
+			if problem != "" {
+				return fail(valOff, key, problem, hostSecretsHint)
+			}
+			c.Secrets = names
+			continue
+		}
+		p, err := platform.Parse(key)
+		if err != nil {
+			fix := "Keys are platforms (Nix system names, case-sensitive): " + knownPlatforms() + `; or "secrets".`
+			if s, ok := suggestPlatform(key); ok {
+				fix = fmt.Sprintf("Did you mean %q? ", s) + fix
+			} else if strings.EqualFold(key, secretsKey) {
+				fix = `Did you mean "secrets"? ` + fix
+			}
+			return fail(keyOff, key, "unknown platform", fix)
+		}
+		var addr string
+		if err := json.Unmarshal(raw, &addr); err != nil || bytes.TrimSpace(raw)[0] != '"' { // null decodes to ""
+			var x any
+			_ = json.Unmarshal(raw, &x)
+			return fail(valOff, key, "the address must be a string, not "+jsonKind(x), fmt.Sprintf(
+				`Write the host that runs %s as a string, e.g. "%s": "builder.example.com", or "localhost" for this machine.`, p, p))
+		}
+		if problem := checkHostAddr(addr); problem != "" {
+			return fail(valOff, key, fmt.Sprintf("address %q %s", addr, problem), hostAddrHint)
+		}
+		c.Hosts[p] = addr
+	}
+	return nil
+}
+
+// parseSecrets reads the "secrets" list; problem says what is wrong.
+func parseSecrets(raw json.RawMessage) (names []string, problem string) {
+	var list []any
+	if err := json.Unmarshal(raw, &list); err != nil || bytes.TrimSpace(raw)[0] != '[' { // null decodes to nil
+		var x any
+		_ = json.Unmarshal(raw, &x)
+		return nil, "must be a list of environment variable names, not " + jsonKind(x)
+	}
+	for i, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			return nil, fmt.Sprintf("item %d is %s, not a name", i+1, jsonKind(x))
+		}
+		if !validSecretName(s) {
+			return nil, fmt.Sprintf("%q is not an environment variable name", s)
+		}
+		if !slices.Contains(names, s) {
+			names = append(names, s)
+		}
+	}
+	return names, ""
+}
+
+// validSecretName reports whether s is an environment variable name odu accepts:
+// [A-Za-z_][A-Za-z0-9_]*.
+func validSecretName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+		case i > 0 && '0' <= r && r <= '9':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// checkHostAddr returns what is wrong with an address, or "" when it may be
+// right. It rejects only what cannot be: what ssh resolves (aliases,
+// DNS, IP literals) is ssh's business.
+func checkHostAddr(addr string) string {
+	if strings.TrimSpace(addr) == "" {
+		return "is empty"
+	}
+	for _, r := range addr {
+		switch {
+		case unicode.IsSpace(r):
+			return "contains whitespace"
+		case unicode.IsControl(r) || r == utf8.RuneError:
+			return "contains a control character or invalid UTF-8"
+		}
+	}
+	if addr == Localhost {
+		return ""
+	}
+	if strings.HasPrefix(addr, "-") {
+		return `starts with "-", which ssh would take as an option`
+	}
+	if strings.Contains(addr, "://") {
+		return "is a URL; write user@host:port, without a scheme"
+	}
+	hostport := addr
+	// ssh splits user from host at the last '@'.
+	if i := strings.LastIndex(addr, "@"); i >= 0 {
+		if i == 0 {
+			return `has an empty user before "@"`
+		}
+		hostport = addr[i+1:]
+	}
+	host, port, hasPort := hostport, "", false
+	switch {
+	case strings.HasPrefix(hostport, "["): // [v6] or [v6]:port
+		end := strings.Index(hostport, "]")
+		if end < 0 {
+			return `has "[" without "]"`
+		}
+		host = hostport[1:end]
+		rest := hostport[end+1:]
+		if rest != "" {
+			if !strings.HasPrefix(rest, ":") {
+				return fmt.Sprintf(`has %q after "]"; want [address]:port`, rest)
+			}
+			port, hasPort = rest[1:], true
+		}
+	case strings.Count(hostport, ":") == 1:
+		host, port, hasPort = strings.Cut(hostport, ":")
+	}
+	// More than one ':' without brackets is an IPv6 address, without a port.
+	if host == "" {
+		return "has no host"
+	}
+	if strings.HasPrefix(host, "-") {
+		return `has a host that starts with "-", which ssh would take as an option`
+	}
+	if hasPort {
+		if port == "" {
+			return `has an empty port after ":"`
+		}
+		for _, r := range port {
+			if r < '0' || r > '9' {
+				return fmt.Sprintf("has port %q, which is not a number", port)
+			}
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return fmt.Sprintf("has port %s, out of range 1-65535", port)
+		}
+	}
+	return ""
+}
+
+// suggestPlatform guesses the platform a wrong name meant: another case,
+// Go's or Apple's names for an architecture or system, either order.
+func suggestPlatform(name string) (platform.Platform, bool) {
+	s := strings.ToLower(strings.TrimSpace(name))
+	if p, err := platform.Parse(s); err == nil {
+		return p, true
+	}
+	arch := map[string]string{
+		"x86_64": "x86_64", "amd64": "x86_64", "x64": "x86_64", "x86-64": "x86_64",
+		"aarch64": "aarch64", "arm64": "aarch64",
+		"i686": "i686", "i386": "i686", "i586": "i686", "386": "i686", "x86": "i686",
+	}
+	systems := map[string]string{"linux": "linux", "darwin": "darwin", "macos": "darwin", "osx": "darwin", "mac": "darwin"}
+	for a, ar := range arch {
+		for o, sys := range systems {
+			for _, sep := range []string{"-", "/", "_", " "} {
+				if s == a+sep+o || s == o+sep+a {
+					return platform.Platform(ar + "-" + sys), true
+				}
+			}
+		}
+	}
+	return "", false
+}
+
+// kind names the JSON type of a decoded value, with an article.
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "a boolean"
+	case float64, json.Number:
+		return "a number"
+	case string:
+		return "a string"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "an object"
+	}
+	return "something else"
+}
+
+// position returns the 1-based line and column (in characters) of byte
+// off of data; an off at the end is just past the last character.
+func jsonPosition(data []byte, off int) (line, col int) {
+	off = min(max(off, 0), len(data))
+	before := data[:off]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	start := bytes.LastIndexByte(before, '\n') + 1
+	col = 1 + utf8.RuneCount(before[start:])
+	return line, col
+}
+
+func isJSONSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\r' }
+
+// skipSpace returns the offset of the first non-space byte at or
+// after off.
+func skipSpace(data []byte, off int) int {
+	for off < len(data) && isJSONSpace(data[off]) {
+		off++
+	}
+	return off
+}
+
+// skipToKey skips the space and the comma before a key.
+func skipToKey(data []byte, off int) int {
+	for off < len(data) && (isJSONSpace(data[off]) || data[off] == ',') {
+		off++
+	}
+	return off
+}
+
+// skipToValue skips the space and the colon between a key and its value.
+func skipToValue(data []byte, off int) int {
+	for off < len(data) && (isJSONSpace(data[off]) || data[off] == ':') {
+		off++
+	}
+	return off
+}
+
+func knownPlatforms() string {
+	var names []string
+	for _, p := range platform.Known() {
+		names = append(names, string(p))
+	}
+	return strings.Join(names, ", ")
+}
+
+const (
+	hostsExample    = `{"x86_64-linux": "localhost", "aarch64-darwin": "mac-mini"}`
+	hostsFixJSON    = "the file maps platforms to hosts, e.g. " + hostsExample + "."
+	hostFlagForm    = "--host aarch64-linux=builder.example.com"
+	hostAddrHint    = `An address is "localhost" (this machine, no SSH) or what ssh would dial: host, user@host, user@host:port or a Host alias from ~/.ssh/config.`
+	hostSecretsHint = `"secrets" lists the names of environment variables, letters, digits and _ not starting with a digit, e.g. "secrets": ["NPM_TOKEN"].`
+)
+
+var hostPlatformsHint = "Platforms are Nix system names: " + knownPlatforms() + "; e.g. " + hostFlagForm + "."
+
+// HostsFileError reports a hosts file odu cannot read.
+type HostsFileError struct {
+	Path    string
+	FromEnv bool // named by $ODU_HOSTS
+	Err     error
+}
+
+func (e *HostsFileError) Error() string {
+	if e.FromEnv && errors.Is(e.Err, fs.ErrNotExist) {
+		return fmt.Sprintf("$ODU_HOSTS is %s, and there is no such file", e.Path)
+	}
+	err := e.Err
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err // the path is said already
+	}
+	from := ""
+	if e.FromEnv {
+		from = " (from $ODU_HOSTS)"
+	}
+	return fmt.Sprintf("read hosts file %s%s: %v", e.Path, from, err)
+}
+
+func (e *HostsFileError) Unwrap() error { return e.Err }
+
+// Hint says what to do.
+func (e *HostsFileError) Hint() string {
+	if e.FromEnv {
+		return "Point $ODU_HOSTS at a readable hosts file, or unset it to use ~/.config/odu/hosts.json."
+	}
+	return "Make " + e.Path + " a readable file, or remove it."
+}
+
+// HostsError reports a hosts file whose content is wrong; Line and Col
+// (1-based, 0 when unknown) are where, Key the key concerned, if any.
+type HostsError struct {
+	Path      string
+	Line, Col int
+	Key       string
+	Problem   string
+	Fix       string
+}
+
+func (e *HostsError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Path)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d:%d", e.Line, e.Col)
+	}
+	b.WriteString(": ")
+	if e.Key != "" {
+		fmt.Fprintf(&b, "key %q: ", e.Key)
+	}
+	b.WriteString(e.Problem)
+	return b.String()
+}
+
+// Hint says what to change.
+func (e *HostsError) Hint() string { return e.Fix }
+
+// HostFlagError reports a --host value odu cannot use.
+type HostFlagError struct {
+	Value   string
+	Problem string
+	Fix     string // the hint, when the form alone does not say enough
+}
+
+func (e *HostFlagError) Error() string { return fmt.Sprintf("--host %s: %s", e.Value, e.Problem) }
+
+// Hint shows the form of the flag.
+func (e *HostFlagError) Hint() string {
+	if e.Fix != "" {
+		return e.Fix
+	}
+	return "Give a platform and the host that runs its lane, e.g. " + hostFlagForm + "."
+}
+
+// NoHostError reports platforms a run asks for that have no host, or a
+// configuration with no platform at all (Platforms empty).
+type NoHostError struct {
+	Platforms []platform.Platform
+	Source    string   // the hosts file in use, "" when none
+	Looked    []string // where odu looked
+	create    string   // the file to create when there is none
+}
+
+func (e *NoHostError) Error() string {
+	looked := ""
+	if len(e.Looked) > 0 {
+		looked = " (odu looked at " + strings.Join(e.Looked, ", ") + ")"
+	}
+	if len(e.Platforms) == 0 && e.Source != "" {
+		return "no platform has a host: " + e.Source + " configures none" + looked
+	}
+	if len(e.Platforms) == 0 {
+		return "no platform has a host" + looked
+	}
+	var names []string
+	for _, p := range e.Platforms {
+		names = append(names, string(p))
+	}
+	what := "no host for " + strings.Join(names, ", ")
+	if e.Source != "" {
+		return what + ": not given by --host, nor in " + e.Source + looked
+	}
+	return what + ": not given by --host, and no hosts file exists" + looked
+}
+
+// Hint says how to add a host.
+func (e *NoHostError) Hint() string {
+	ps := e.Platforms
+	if len(ps) == 0 {
+		ps = []platform.Platform{platform.Local()}
+	}
+	var flags, entries []string
+	for _, p := range ps {
+		flags = append(flags, "--host "+string(p)+"=ADDR")
+		entries = append(entries, fmt.Sprintf("%q: %q", p, "ADDR"))
+	}
+	if e.Source != "" {
+		return fmt.Sprintf("Add %s to %s, or pass %s for this run.", strings.Join(entries, ", "), e.Source, strings.Join(flags, " "))
+	}
+	file := e.create
+	if file == "" {
+		file = "~/.config/odu/hosts.json"
+	}
+	// A new file replaces the default local lane; keep it in the example.
+	if local := platform.Local(); !slices.Contains(ps, local) {
+		entries = append([]string{fmt.Sprintf("%q: %q", local, Localhost)}, entries...)
+	}
+	return fmt.Sprintf("Pass %s for this run, or create %s with {%s}.", strings.Join(flags, " "), file, strings.Join(entries, ", "))
+}

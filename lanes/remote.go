@@ -1,0 +1,411 @@
+package lanes
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/odu-ci/odu/platform"
+	"github.com/odu-ci/odu/surface"
+)
+
+// Provisioning a remote lane, in the order it happens (each step is told
+// in the lane's setup log, _setup@<platform>, and its phase):
+//
+//  1. Probe the host: `uname -sm`, its home, cache directory, PATH, and
+//     whether it has just and git. The platform must be the lane's.
+//  2. Push odu's own binary for the host's platform to
+//     <cache>/odu/bin/odu-<hash>, content-addressed: written to a temporary
+//     name, its checksum verified on the host, then renamed. Skipped when
+//     the host has it, so a second run pushes nothing.
+//  3. Send the commit as a thin git pack of only the objects the host
+//     lacks (it keeps a bare repository, <cache>/odu/repos/<repo>.git, and
+//     says which commits it has), then check it out in the workspace
+//     <cache>/odu/work/<repo>/<sha>, which later runs of the commit reuse.
+//     The host needs no access to the origin and no credentials, and an
+//     unpushed commit works. With --no-snapshot, the working tree's
+//     uncommitted changes are applied on top, in a workspace of their own.
+//  4. If the host has no just and this machine's just is for the host's
+//     platform, push it the same content-addressed way.
+//  5. Start `odu-<hash> runner --stdio` over an SSH session.
+
+// remoteLane is what provisioning needs from the coordinator.
+type remoteLane struct {
+	addr     string
+	platform platform.Platform
+	env      sshEnv
+	opts     *Options
+	setup    io.Writer           // the narrative
+	phase    func(surface.Phase) // where it is
+}
+
+// probe is what a host says of itself.
+type probe struct {
+	kernel, machine string
+	home, cache     string
+	path            string
+	just, git       string
+	hasRunner       bool     // the runner odu would push is there
+	wsReady         bool     // the workspace is checked out and ready
+	commits         []string // the commits its repository has
+}
+
+// shq quotes a string for a POSIX shell.
+func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// run runs a command on the host and returns its output; stderr goes to
+// the error.
+func run(l *link, cmd string, stdin io.Reader) (string, error) {
+	s, err := l.client.NewSession()
+	if err != nil {
+		return "", fmt.Errorf("open a session: %w", err)
+	}
+	defer s.Close()
+	var stdout, stderr bytes.Buffer
+	s.Stdout, s.Stderr, s.Stdin = &stdout, &stderr, stdin
+	if err := s.Run(cmd); err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return stdout.String(), errors.New(msg)
+	}
+	return stdout.String(), nil
+}
+
+func (r *remoteLane) say(format string, a ...any) {
+	fmt.Fprintf(r.setup, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
+}
+
+// start provisions the host and starts its runner. A host that has
+// everything (a warm start) costs the handshake, one probe and the
+// runner's session: what odu would send is prepared while the link comes
+// up, and the probe answers every question at once.
+func (r *remoteLane) start(ctx context.Context, runnerLog io.Writer) (*started, error) {
+	r.phase(surface.PhaseConnecting)
+	r.say("connecting to %s", r.addr)
+	prepared := make(chan localFiles, 1)
+	pctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() { prepared <- r.prepare(pctx) }()
+	l, err := r.env.dial(ctx, r.addr, func(note string) { r.say("note: %s", note) })
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			l.close(errors.New("provisioning failed"))
+		}
+	}()
+	r.say("connected to %s@%s:%d", l.target.User, l.target.HostName, l.target.Port)
+	files := <-prepared
+	if files.err != nil {
+		return nil, &HostError{Addr: r.addr, Err: files.err}
+	}
+
+	p, err := r.probe(l, files)
+	if err != nil {
+		return nil, err
+	}
+	if p.just == "" && r.platform != platform.Local() {
+		return nil, errNoJust(r.addr) // before anything is pushed
+	}
+	r.phase(surface.PhasePushing)
+	bin := path.Join(p.cache, "odu", "bin", files.runnerName)
+	if p.hasRunner {
+		r.say("the runner already on the host: %s", bin)
+	} else if err := r.upload(l, files.runner, files.runnerSum, bin, "the runner"); err != nil {
+		return nil, err
+	}
+	env := []string{}
+	if p.just == "" {
+		dir, err := r.pushJust(l, p)
+		if err != nil {
+			return nil, err
+		}
+		env = append(env, "PATH="+dir+":"+p.path)
+	}
+	r.phase(surface.PhaseSource)
+	ws := path.Join(p.cache, "odu", "work", files.repo, files.workspace)
+	if p.wsReady {
+		r.say("commit %s already on the host; workspace reused: %s", short(r.opts.SHA), ws)
+	} else if err := r.sendSource(ctx, l, p, files, ws); err != nil {
+		return nil, err
+	}
+
+	s, err := l.client.NewSession()
+	if err != nil {
+		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("open a session for the runner: %w", err)}
+	}
+	stdin, err := s.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := s.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	s.Stderr = runnerLog
+	if err := s.Start("exec " + shq(bin) + " runner --stdio"); err != nil {
+		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("start the runner: %w", err)}
+	}
+	cl, err := surface.NewClient(ctx, struct {
+		io.Reader
+		io.WriteCloser
+	}{stdout, stdin}, "coordinator", r.opts.Version)
+	if err != nil {
+		s.Close()
+		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("talk to the runner: %w", err)}
+	}
+	r.say("runner started: %s runner --stdio", bin)
+	ok = true
+	go func() {
+		<-l.done
+		cl.Close() // the link is gone: the lane's client with it
+	}()
+	return &started{
+		client: cl, workspace: ws, logDir: ws + ".logs/" + string(r.platform), env: env,
+		lost: func() error { return l.Err() },
+		stop: func(wait time.Duration) {
+			cl.Close() // the runner's stdin closes: it stops its nodes and exits
+			done := make(chan struct{})
+			go func() { s.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(wait):
+			}
+			l.close(errors.New("the run is over"))
+		},
+	}, nil
+}
+
+// localFiles is what odu may send a host, prepared on this machine.
+type localFiles struct {
+	runner     string // the runner binary for the host's platform
+	runnerSum  string // its sha256
+	runnerName string // its name on the host: odu-<hash>
+	repo       string // the repository's name on hosts
+	workspace  string // the workspace's name: the commit, and the changes' hash
+	sha        string // the commit
+	patch      *patch // the working tree's changes, for --no-snapshot
+	err        error
+}
+
+func (r *remoteLane) prepare(ctx context.Context) localFiles {
+	f := localFiles{repo: repoID(r.opts.Root), workspace: r.opts.SHA, sha: r.opts.SHA}
+	f.runner, f.err = runnerBinary(ctx, r.platform, r.opts.Exe, r.opts.Version, r.say)
+	if f.err != nil {
+		return f
+	}
+	if f.runnerSum, f.err = fileSum(f.runner); f.err != nil {
+		return f
+	}
+	f.runnerName = "odu-" + f.runnerSum[:16]
+	if f.patch, f.err = dirtyPatch(ctx, r.opts); f.patch != nil {
+		f.workspace += "-" + f.patch.id
+	}
+	return f
+}
+
+func fileSum(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// probe asks the host, in one session, what it is and what it has.
+func (r *remoteLane) probe(l *link, f localFiles) (*probe, error) {
+	script := fmt.Sprintf(`uname -s; uname -m; c="${XDG_CACHE_HOME:-$HOME/.cache}"
+printf '%%s\n' "$HOME" "$c" "$PATH"; command -v just || echo; command -v git || echo
+if [ -x "$c/odu/bin/%[1]s" ]; then echo yes; else echo no; fi
+w="$c/odu/work/%[2]s/%[3]s"
+if [ -e "$w/.odu-ready" ] && [ "$(git -C "$w" rev-parse HEAD 2>/dev/null)" = %[4]s ]; then echo yes; else echo no; fi
+b="$c/odu/repos/%[2]s.git"; if [ -d "$b" ]; then git --git-dir="$b" for-each-ref --format='%%(objectname)' refs/odu/ | tr '\n' ' '; fi; echo`,
+		f.runnerName, f.repo, f.workspace, f.sha)
+	out, err := run(l, script, nil)
+	if err != nil {
+		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: %w", err)}
+	}
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) < 9 {
+		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: unexpected answer %q", out)}
+	}
+	p := &probe{kernel: lines[0], machine: lines[1], home: lines[2], cache: lines[3], path: lines[4],
+		just: lines[5], git: lines[6], hasRunner: lines[7] == "yes", wsReady: lines[8] == "yes"}
+	if len(lines) > 9 {
+		p.commits = strings.Fields(lines[9])
+	}
+	if err := r.checkProbe(p); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// checkProbe checks that the host is of the lane's platform and has git.
+func (r *remoteLane) checkProbe(p *probe) error {
+	got, known := platform.FromUname(p.kernel, p.machine)
+	r.say("host is %s %s (%s), cache %s, just: %s, git: %s", p.kernel, p.machine, got, p.cache, orNone(p.just), orNone(p.git))
+	if !known || got != r.platform {
+		what := string(got)
+		if !known {
+			what = "an unknown platform (" + p.kernel + " " + p.machine + ")"
+		}
+		return &HostError{Addr: r.addr, Err: fmt.Errorf("the host is %s, not %s", what, r.platform),
+			hint: "Point the " + string(r.platform) + " lane at a " + string(r.platform) + " host in the hosts file."}
+	}
+	if p.git == "" {
+		return &HostError{Addr: r.addr, Err: errors.New("git is not installed on the host"),
+			hint: "odu sends the commit to the host with git: install git there."}
+	}
+	return nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// upload puts a local file on the host at dst: written to a temporary
+// name, its checksum verified on the host, then renamed.
+func (r *remoteLane) upload(l *link, local, sum, dst, what string) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	start := time.Now()
+	script := fmt.Sprintf(`set -e; d=%s; mkdir -p "$d"; t="$d/.tmp.$$"; cat > "$t"; chmod 755 "$t"
+h=$( (sha256sum "$t" 2>/dev/null || shasum -a 256 "$t") | cut -d' ' -f1)
+if [ "$h" != %s ]; then rm -f "$t"; echo "checksum mismatch after the transfer: $h" >&2; exit 3; fi
+mv -f "$t" %s`, shq(path.Dir(dst)), sum, shq(dst))
+	if _, err := run(l, script, f); err != nil {
+		return &HostError{Addr: r.addr, Err: fmt.Errorf("push %s: %w", what, err)}
+	}
+	r.say("pushed %s: %s (%.1f MB in %s)", what, dst, float64(fi.Size())/1e6, time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// pushJust puts this machine's just on a host that has none, when it is
+// for the host's platform, and returns a directory that holds it as
+// `just`, for the runner's PATH.
+func (r *remoteLane) pushJust(l *link, p *probe) (string, error) {
+	local, err := exec.LookPath("just")
+	if err != nil || r.platform != platform.Local() {
+		return "", errNoJust(r.addr)
+	}
+	if real, err := filepath.EvalSymlinks(local); err == nil {
+		local = real
+	}
+	sum, err := fileSum(local)
+	if err != nil {
+		return "", err
+	}
+	dst := path.Join(p.cache, "odu", "bin", "just-"+sum[:16])
+	if out, _ := run(l, "test -x "+shq(dst)+" && echo present", nil); strings.TrimSpace(out) == "present" {
+		r.say("just already on the host: %s", dst)
+	} else if err := r.upload(l, local, sum, dst, "just"); err != nil {
+		return "", err
+	}
+	dir := dst + ".d"
+	if _, err := run(l, "mkdir -p "+shq(dir)+" && ln -sf "+shq(dst)+" "+shq(dir+"/just"), nil); err != nil {
+		return "", &HostError{Addr: r.addr, Err: fmt.Errorf("install just: %w", err)}
+	}
+	return dir, nil
+}
+
+func errNoJust(addr string) error {
+	return &HostError{Addr: addr, Err: errors.New("just is not installed on the host"),
+		hint: "Install just on the host (e.g. `npm install -g rust-just` or `cargo install just`); odu can only bring its own just to a host of its own platform (" + string(platform.Local()) + ")."}
+}
+
+// sendSource makes the commit (and, with --no-snapshot, the working
+// tree's changes) the workspace ws on the host.
+func (r *remoteLane) sendSource(ctx context.Context, l *link, p *probe, f localFiles, ws string) error {
+	o := r.opts
+	bare := path.Join(p.cache, "odu", "repos", f.repo+".git")
+	var bases []string
+	present := false
+	for _, c := range p.commits {
+		if c == o.SHA {
+			present = true
+		}
+		if exec.CommandContext(ctx, "git", "-C", o.Root, "cat-file", "-e", c+"^{commit}").Run() == nil {
+			bases = append(bases, c)
+		}
+	}
+	if present {
+		r.say("commit %s already on the host", short(o.SHA))
+	} else {
+		revs := o.SHA + "\n"
+		for _, b := range bases {
+			revs += "^" + b + "\n"
+		}
+		pack := exec.CommandContext(ctx, "git", "-C", o.Root, "pack-objects", "--revs", "--thin", "--stdout", "-q")
+		pack.Stdin = strings.NewReader(revs)
+		var packed, perr bytes.Buffer
+		pack.Stdout, pack.Stderr = &packed, &perr
+		if err := pack.Run(); err != nil {
+			return fmt.Errorf("pack commit %s: %v: %s", short(o.SHA), err, perr.String())
+		}
+		size := packed.Len()
+		script := fmt.Sprintf(`set -e; b=%s; [ -d "$b" ] || git init -q --bare "$b"
+git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" update-ref refs/odu/%s %s`, shq(bare), o.SHA, o.SHA)
+		if _, err := run(l, script, &packed); err != nil {
+			return &HostError{Addr: r.addr, Err: fmt.Errorf("send commit %s: %w", short(o.SHA), err)}
+		}
+		r.say("sent commit %s: %d bytes, on top of %d commits the host had", short(o.SHA), size, len(bases))
+	}
+
+	script := fmt.Sprintf(`set -e; b=%s; w=%s
+rm -rf "$w"; git --git-dir="$b" worktree prune; mkdir -p "$(dirname "$w")"
+git --git-dir="$b" worktree add --detach --force -q "$w" %s`, shq(bare), shq(ws), o.SHA)
+	var stdin io.Reader
+	if f.patch != nil {
+		// The changes come on stdin: a tar of the diff and the untracked
+		// files (a command line could not hold them).
+		script += "\ncd \"$w\"; tar xf -; if [ -s .odu-patch.diff ]; then git apply --binary .odu-patch.diff; fi; rm -f .odu-patch.diff"
+		stdin = bytes.NewReader(f.patch.tar)
+		r.say("sending the working tree's changes: %d bytes", len(f.patch.tar))
+	}
+	script += "\ntouch \"$w/.odu-ready\""
+	if _, err := run(l, script, stdin); err != nil {
+		return &HostError{Addr: r.addr, Err: fmt.Errorf("check out %s on the host: %w", short(o.SHA), err)}
+	}
+	r.say("workspace checked out: %s", ws)
+	return nil
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// repoID names a checkout on a host: its directory's name and a hash of
+// its path, as on this machine.
+func repoID(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return filepath.Base(root) + "-" + hex.EncodeToString(sum[:4])
+}
