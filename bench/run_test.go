@@ -158,48 +158,60 @@ func dataFile(b *testing.B, size int64) string {
 	return path
 }
 
-// logRun runs a pipeline whose one node cats the file data, and returns
-// the node's time from running to success as a face sees it (the
-// coordinator publishes success only once its log file is whole), and
-// the peak RSS of the coordinator and of its runner.
-func logRun(b *testing.B, data string) (node time.Duration, coordKB, runnerKB int64) {
-	dir := repoWith(b, "[metadata(\"ci\")]\nci:\n    @cat "+data+"\n")
+// progress runs `odu run --progress json` in dir, with env added to its
+// environment, and times its first node's running and success as they
+// arrive (the run must pass). It returns when the run ended after how
+// long, and the peak RSS of the coordinator and of its runner.
+type progress struct {
+	started, running, success time.Time
+	ended                     time.Duration
+	peak                      [2]int64 // kB: coordinator, runner
+}
+
+func runProgress(b *testing.B, dir string, env ...string) progress {
 	bin, _ := odutest.BinDir()
 	cmd := exec.Command(filepath.Join(bin, "odu"), "run", "--progress", "json")
 	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		b.Fatal(err)
 	}
+	p := progress{started: time.Now()}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
 	peaks := watchRSS(cmd.Process.Pid)
-	var running, success time.Time
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		var t struct {
 			Status string `json:"status"`
 		}
 		json.Unmarshal(sc.Bytes(), &t)
-		switch t.Status {
-		case "running":
-			running = time.Now()
-		case "success":
-			success = time.Now()
+		switch {
+		case t.Status == "running" && p.running.IsZero():
+			p.running = time.Now()
+		case t.Status == "success":
+			p.success = time.Now()
 		}
 	}
 	if err := cmd.Wait(); err != nil {
 		b.Fatalf("odu run: %v", err)
 	}
-	p := <-peaks
-	if running.IsZero() || success.IsZero() {
+	p.ended, p.peak = time.Since(p.started), <-peaks
+	if p.running.IsZero() || p.success.IsZero() {
 		b.Fatal("no running and success transitions")
 	}
-	if fi, err := os.Stat(filepath.Join(dir, ".ci")); err != nil || !fi.IsDir() {
-		b.Fatal("no .ci")
-	}
-	return success.Sub(running), p[0], p[1]
+	return p
+}
+
+// logRun runs a pipeline whose one node cats the file data, and returns
+// the node's time from running to success as a face sees it (the
+// coordinator publishes success only once its log file is whole), and the
+// peak RSS of the coordinator and of its runner.
+func logRun(b *testing.B, data string) (node time.Duration, coordKB, runnerKB int64) {
+	p := runProgress(b, repoWith(b, "[metadata(\"ci\")]\nci:\n    @cat "+data+"\n"))
+	return p.success.Sub(p.running), p.peak[0], p.peak[1]
 }
 
 // watchRSS samples the peak RSS (VmHWM) of a process and of its child

@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odu-ci/odu/internal/odutest"
 	"github.com/odu-ci/odu/internal/sshtest"
 )
 
@@ -44,32 +41,17 @@ func sshServer(b *testing.B, home string, key sshtest.Key) *sshtest.Server {
 // long after its start the first node was running (as `--progress json`
 // says), and how long the whole run took. The run must pass.
 func firstRunning(b *testing.B, dir, home, addr string) (first, whole time.Duration) {
-	bin, _ := odutest.BinDir()
+	p := runProgress(b, dir, sshEnv(b, home, addr)...)
+	return p.running.Sub(p.started), p.ended
+}
+
+// sshEnv is the environment for odu with its lane on addr.
+func sshEnv(b *testing.B, home, addr string) []string {
 	hosts := filepath.Join(home, "hosts.json")
-	os.WriteFile(hosts, []byte(`{"x86_64-linux": "`+addr+`"}`), 0o600)
-	cmd := exec.Command(filepath.Join(bin, "odu"), "run", "--progress", "json")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+home, "ODU_HOSTS="+hosts)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
+	if err := os.WriteFile(hosts, []byte(`{"x86_64-linux": "`+addr+`"}`), 0o600); err != nil {
 		b.Fatal(err)
 	}
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		var t struct{ Status string }
-		json.Unmarshal(sc.Bytes(), &t)
-		if t.Status == "running" && first == 0 {
-			first = time.Since(start)
-		}
-	}
-	if err := cmd.Wait(); err != nil {
-		b.Fatalf("odu run: %v", err)
-	}
-	return first, time.Since(start)
+	return []string{"HOME=" + home, "ODU_HOSTS=" + hosts}
 }
 
 // BenchmarkSSHFirstNode measures the time from `odu run` to its first node
@@ -153,31 +135,6 @@ func BenchmarkSSHLogStream(b *testing.B) {
 // node's time from running to success as published (once the
 // coordinator's copy of the log is whole), and the coordinator's peak RSS.
 func sshLogRun(b *testing.B, dir, home, addr string) (time.Duration, int64) {
-	bin, _ := odutest.BinDir()
-	hosts := filepath.Join(home, "hosts.json")
-	os.WriteFile(hosts, []byte(`{"x86_64-linux": "`+addr+`"}`), 0o600)
-	cmd := exec.Command(filepath.Join(bin, "odu"), "run", "--progress", "json")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "HOME="+home, "ODU_HOSTS="+hosts)
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	peaks := watchRSS(cmd.Process.Pid)
-	var running, success time.Time
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		var t struct{ Status string }
-		json.Unmarshal(sc.Bytes(), &t)
-		switch t.Status {
-		case "running":
-			running = time.Now()
-		case "success":
-			success = time.Now()
-		}
-	}
-	if err := cmd.Wait(); err != nil || success.IsZero() {
-		b.Fatalf("odu run: %v", err)
-	}
-	return success.Sub(running), (<-peaks)[0]
+	p := runProgress(b, dir, sshEnv(b, home, addr)...)
+	return p.success.Sub(p.running), p.peak[0]
 }
