@@ -408,7 +408,8 @@ func gone(pid int) bool {
 }
 
 // A recipe that starts a grandchild in the background and waits: cancel
-// kills the whole tree.
+// kills the whole tree. It prints before it writes the pid file the test
+// waits for, so that its output is in the pipe when the cancel comes.
 const tree = `
 [metadata("ci")]
 ci: slow
@@ -417,8 +418,8 @@ ci: slow
 slow:
     #!/bin/sh
     sleep 300 &
-    echo $! > grandchild.pid
     echo started
+    echo $! > grandchild.pid
     wait
 `
 
