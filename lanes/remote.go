@@ -109,7 +109,17 @@ func (r *remoteLane) start(ctx context.Context, runnerLog io.Writer) (*started, 
 		}
 	}()
 	r.say("connected to %s@%s:%d", l.target.User, l.target.HostName, l.target.Port)
-	files := <-prepared
+	var files localFiles
+	select {
+	case files = <-prepared:
+	default:
+		// Still preparing (cross-compiling a runner): first make sure the
+		// host is of the lane's platform, rather than build for nothing.
+		if err := r.checkPlatform(l); err != nil {
+			return nil, err
+		}
+		files = <-prepared
+	}
 	if files.err != nil {
 		return nil, &HostError{Addr: r.addr, Err: files.err}
 	}
@@ -257,6 +267,19 @@ b="$c/odu/repos/%[2]s.git"; if [ -d "$b" ]; then git --git-dir="$b" for-each-ref
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkPlatform asks the host only what it is.
+func (r *remoteLane) checkPlatform(l *link) error {
+	out, err := run(l, "uname -s; uname -m", nil)
+	if err != nil {
+		return &HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: %w", err)}
+	}
+	f := strings.Fields(out)
+	if len(f) != 2 {
+		return &HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: unexpected answer %q", out)}
+	}
+	return r.checkProbe(&probe{kernel: f[0], machine: f[1], git: "(not asked yet)"})
 }
 
 // checkProbe checks that the host is of the lane's platform and has git.
