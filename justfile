@@ -2,7 +2,7 @@
 # everything it depends on; `odu dump` and `odu graph` show the pipeline.
 
 [metadata("ci")]
-ci: build vet fmt test
+ci: build vet fmt test fuzz
     @echo "odu: all green"
 
 # Compile every package and the odu binary.
@@ -23,3 +23,7 @@ fmt:
 # The whole test suite, with the race detector.
 test: build
     go test -race -timeout 15m ./...
+
+# A short fuzzing pass over every fuzz target (ODU_FUZZTIME each, 10s).
+fuzz: build
+    bash .ci/fuzz

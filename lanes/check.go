@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/odu-ci/odu/platform"
 )
@@ -23,7 +25,7 @@ type HostCheck struct {
 // odu's key, is known to odu, is of the lane's platform, and has just (or
 // can be given this machine's).
 func CheckHost(ctx context.Context, addr string, plat platform.Platform, home string, getenv func(string) string) []HostCheck {
-	names := []string{"reachable", "host key known", "authenticated", "platform", "just"}
+	names := []string{"reachable", "host key known", "authenticated", "platform", "just", "workspaces"}
 	var out []HostCheck
 	fail := func(i int, err error) []HostCheck {
 		fix := ""
@@ -77,8 +79,34 @@ func CheckHost(ctx context.Context, addr string, plat platform.Platform, home st
 		out = append(out, HostCheck{Name: names[4], Detail: "not installed",
 			Fix: "Install just on the host (e.g. `npm install -g rust-just` or `cargo install just`)."})
 	}
+	out = append(out, workspaces(l, p.cache))
 	return out
 }
+
+// workspaces tells the disk odu's workspaces take on a host, and how many
+// are stale: unused for longer than the runners' pruning bound, so the
+// next runner started there removes them.
+func workspaces(l *link, cache string) HostCheck {
+	dir := cache + "/odu/work"
+	script := fmt.Sprintf(`w=%s; if [ -d "$w" ]; then du -sk "$w" | cut -f1
+find "$w" -mindepth 3 -maxdepth 3 -name .odu-ready | wc -l
+find "$w" -mindepth 3 -maxdepth 3 -name .odu-ready -mtime +%d | wc -l
+find "$w" -mindepth 4 -maxdepth 4 -name runner.sock | wc -l; else echo 0; echo 0; echo 0; echo 0; fi`, shq(dir), int(PruneAfter.Hours()/24))
+	out, err := run(l, script, nil)
+	f := strings.Fields(out)
+	if err != nil || len(f) != 4 {
+		return HostCheck{Name: "workspaces", OK: true, Detail: "could not tell the disk they use: " + strings.TrimSpace(out+" "+fmt.Sprint(err))}
+	}
+	kb, _ := strconv.ParseFloat(f[0], 64)
+	return HostCheck{Name: "workspaces", OK: true, Detail: fmt.Sprintf("%s in %s: %.1f MB; %s unused for over %d days (removed when a runner next starts there); %s runners live",
+		f[1], dir, kb/1024, f[2], int(PruneAfter.Hours()/24), f[3])}
+}
+
+// PruneAfter is how long a workspace on a build host may go unused before
+// the next runner started on that host removes it (`odu runner --attach`
+// prunes): a week keeps the workspaces of the branches someone works on,
+// and bounds the disk that old commits take.
+const PruneAfter = 7 * 24 * time.Hour
 
 func errText(err error) string {
 	var h *HostError

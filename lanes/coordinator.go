@@ -36,6 +36,9 @@ type Options struct {
 	Exe     string        // the odu binary a local runner is started from
 	Version string        // odu's version
 	Env     []string      // the environment of a local runner (tokens are removed)
+	// Secrets go to every lane's recipes, masked in their output; only
+	// inside the runner's configuration (see [Secret]).
+	Secrets []Secret
 	// CopyLogs streams a local lane's log bytes to the coordinator, as a
 	// remote lane's are, instead of having its runner write the
 	// coordinator's log files: for comparing the two paths.
@@ -47,7 +50,27 @@ type Options struct {
 	// coordinator's environment (SSH_AUTH_SOCK).
 	Home   string
 	Getenv func(string) string
+	// ReconnectTimeout bounds how long a remote lane whose link dropped
+	// is dialled again before its unfinished nodes become errors;
+	// DefaultReconnectTimeout when 0.
+	ReconnectTimeout time.Duration
+	// Fresh stops the runners still running this commit's lanes on the
+	// hosts (left by a coordinator that died) and starts over, instead of
+	// re-attaching to them.
+	Fresh bool
+	// RunnerIdle and RunnerFinishedIdle override a detached runner's
+	// bounds with no coordinator attached (runner.DefaultIdle,
+	// runner.DefaultFinishedIdle): for tests.
+	RunnerIdle, RunnerFinishedIdle time.Duration
+	// Notef tells the user something worth a line of its own: a lane
+	// re-attached to a runner that was still running.
+	Notef func(format string, a ...any)
 }
+
+// DefaultReconnectTimeout is how long a dropped link is dialled again:
+// long enough for a Wi-Fi hand-over, a VPN that reconnects or a router
+// that reboots; a host still unreachable after it is likely down.
+const DefaultReconnectTimeout = 2 * time.Minute
 
 // started is a lane's runner, up.
 type started struct {
@@ -55,10 +78,16 @@ type started struct {
 	workspace string   // where its nodes run
 	logDir    string   // where it keeps their logs
 	env       []string // more environment for its nodes
+	remote    bool     // a detached runner on a build host
 	// lost says why the lane's link ended, if it did.
 	lost func() error
-	// stop ends the runner (its nodes stopped) within wait.
-	stop func(wait time.Duration)
+	// redial dials the host again and re-attaches to its runner, after
+	// the link dropped; nil for a lane whose runner ends with its link
+	// (a local child runner).
+	redial func(ctx context.Context) (*surface.Client, error)
+	// stop ends the runner (its nodes stopped) within wait; cl is the
+	// client of it, the last one when the lane reconnected.
+	stop func(cl *surface.Client, wait time.Duration)
 }
 
 // Coordinator runs a pipeline on its lanes and holds the merged state: a
@@ -83,9 +112,16 @@ type lane struct {
 	host     string
 	nodes    []*dag.Node
 
-	ready  chan struct{} // closed once client is set, or the lane failed
-	client *surface.Client
-	failed bool // set by fail
+	ready  chan struct{} // closed once the first client is set, or the lane failed
+	failed bool          // set by fail
+
+	// The client of the lane's runner: replaced when the lane reconnects
+	// after its link dropped, nil once the lane is over.
+	cmu      sync.Mutex
+	client   *surface.Client
+	swapped  chan struct{} // closed, and replaced, when client changes
+	over     bool          // the lane will have no client again
+	cancelOn bool          // the run was cancelled: tell every new client
 	// shared is set when the runner writes the coordinator's log files
 	// itself (a local lane): the coordinator follows their growth, not
 	// their bytes.
@@ -147,7 +183,8 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{})}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	for _, p := range plats {
-		l := &lane{c: c, platform: p, host: hostOf(opts, p), shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{}}
+		l := &lane{c: c, platform: p, host: hostOf(opts, p), shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
+			swapped: make(chan struct{})}
 		for _, n := range pl.Nodes {
 			if string(n.Platform) == p {
 				l.nodes = append(l.nodes, n)
@@ -219,17 +256,24 @@ func (l *lane) run() {
 		l.fail(err)
 		return
 	}
-	l.client = st.client
+	l.swap(st.client)
 	close(l.ready)
-	defer st.stop(c.opts.Grace + 5*time.Second)
+	var follow sync.WaitGroup
+	defer func() {
+		cl, _ := l.current()
+		l.end()
+		follow.Wait()
+		st.stop(cl, c.opts.Grace+5*time.Second)
+	}()
 
 	var specs []surface.NodeSpec
 	for _, n := range l.nodes {
 		specs = append(specs, surface.NodeSpec{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Deps: n.Deps, Command: n.Command})
 	}
+	senv, snames := secretEnv(c.opts.Secrets) // only ever in this message
 	err = st.client.Configure(c.ctx, surface.Config{
 		SHA: c.opts.SHA, Platform: l.platform, Workspace: st.workspace,
-		LogDir: st.logDir, Nodes: specs, Env: st.env,
+		LogDir: st.logDir, Nodes: specs, Env: append(slices.Clip(st.env), senv...), Secrets: snames,
 		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
 	})
 	if err != nil {
@@ -244,7 +288,6 @@ func (l *lane) run() {
 	fmt.Fprintf(l.setup, "%s running %d nodes\n", time.Now().Format("15:04:05.000"), len(l.nodes))
 	l.setLane(surface.PhaseRunning, "")
 
-	var follow sync.WaitGroup
 	for _, n := range l.nodes {
 		follow.Add(1)
 		go func() {
@@ -252,18 +295,132 @@ func (l *lane) run() {
 			l.follow(n.ID)
 		}()
 	}
-	err = l.watch()
-	if c.ctx.Err() == nil && err != nil {
-		l.fail(l.lostLink(st, err))
+	first := true
+	for {
+		cl, _ := l.current()
+		err = l.watch(cl, first)
+		first = false
+		if c.ctx.Err() != nil || err == nil {
+			return
+		}
+		lost := l.lostLink(st, err)
+		if st.redial == nil {
+			l.fail(lost)
+			return
+		}
+		if !l.reconnect(st, lost) {
+			return
+		}
 	}
-	st.client.Close()
-	follow.Wait()
+}
+
+// reconnect dials a lane's host again after its link dropped, with
+// backoff, until it re-attaches to the runner there or the reconnect
+// timeout passes; then the lane fails. Its nodes run on meanwhile: the
+// runner is detached from the link.
+func (l *lane) reconnect(st *started, lost *linkLostError) bool {
+	c := l.c
+	timeout := c.opts.ReconnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultReconnectTimeout
+	}
+	cut := time.Now()
+	deadline := cut.Add(timeout)
+	l.setLane(surface.PhaseReconnecting, lost.Error())
+	l.sayf("%v; dialling again (for up to %s)", lost, timeout)
+	// Backoff: the first redial at once (a connection that was killed
+	// comes back at once), then 250 ms doubling to 5 s between tries, so
+	// that a link back after a while is found within seconds without
+	// hammering a host that is down.
+	delay := 250 * time.Millisecond
+	for try := 1; ; try++ {
+		ctx, cancel := context.WithDeadline(c.ctx, deadline)
+		cl, err := st.redial(ctx)
+		cancel()
+		if err == nil {
+			l.swap(cl)
+			l.sayf("re-attached to the runner after %s (try %d): its nodes ran on; their logs resume where they were", time.Since(cut).Round(time.Millisecond), try)
+			l.setLane(surface.PhaseRunning, "")
+			return true
+		}
+		if c.ctx.Err() != nil {
+			return false
+		}
+		if errors.Is(err, errRunnerGone) || !time.Now().Add(delay).Before(deadline) {
+			why := fmt.Errorf("%v; not back within %s: %v", lost.err, timeout, err)
+			if errors.Is(err, errRunnerGone) {
+				why = fmt.Errorf("%v; dialled again: %v", lost.err, err)
+			}
+			l.sayf("giving up: %v", why)
+			l.fail(&linkLostError{host: l.host, err: why})
+			return false
+		}
+		l.sayf("dial %d failed: %v; next in %s", try, err, delay)
+		select {
+		case <-time.After(delay):
+		case <-c.ctx.Done():
+			return false
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
+}
+
+// sayf adds a line to the lane's setup log.
+func (l *lane) sayf(format string, a ...any) {
+	fmt.Fprintf(l.setup, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
+}
+
+// current returns the lane's client (nil once the lane is over) and a
+// channel closed when it changes.
+func (l *lane) current() (*surface.Client, <-chan struct{}) {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	return l.client, l.swapped
+}
+
+// swap makes cl the lane's client.
+func (l *lane) swap(cl *surface.Client) {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	if l.over {
+		cl.Close()
+		return
+	}
+	l.client = cl
+	close(l.swapped)
+	l.swapped = make(chan struct{})
+	if l.cancelOn {
+		go cl.CancelRun(l.c.ctx)
+	}
+}
+
+// end ends the lane: it has no client any more.
+func (l *lane) end() {
+	l.cmu.Lock()
+	defer l.cmu.Unlock()
+	if !l.over {
+		l.over = true
+		l.client = nil
+		close(l.swapped)
+	}
+}
+
+// waitSwap waits for the lane's client to change from the one swapped
+// belongs to, and reports whether there is a new one.
+func (l *lane) waitSwap(swapped <-chan struct{}) bool {
+	select {
+	case <-swapped:
+	case <-l.c.ctx.Done():
+		return false
+	}
+	cl, _ := l.current()
+	return cl != nil
 }
 
 // lostLink explains a connection to a runner that ended: the link's own
 // reason (an SSH connection that closed, keep-alives unanswered) when it
 // has one, else what the client saw.
-func (l *lane) lostLink(st *started, err error) error {
+func (l *lane) lostLink(st *started, err error) *linkLostError {
 	if lerr := st.lost(); lerr != nil {
 		err = lerr
 	}
@@ -293,16 +450,20 @@ func (l *lane) startLocal(stderr *os.File) (*started, error) {
 	return &started{
 		client: client, workspace: c.opts.Workspace, logDir: logDir,
 		lost: func() error { return nil },
-		stop: func(wait time.Duration) {
+		stop: func(_ *surface.Client, wait time.Duration) {
 			client.Close() // the runner stops its nodes and exits
 			runner.stop(wait)
 		},
 	}, nil
 }
 
-// watch mirrors the runner's cell until the connection ends.
-func (l *lane) watch() error {
-	w, err := l.client.Watch()
+// watch mirrors the runner's cell over cl until the connection ends.
+// Each connection starts with a snapshot: after a reconnect, it brings
+// what changed while the link was down. On the lane's first connection,
+// a runner that was configured by an earlier coordinator (one that was
+// killed) says so by its run: the coordinator re-attached to it.
+func (l *lane) watch(cl *surface.Client, first bool) error {
+	w, err := cl.Watch()
 	if err != nil {
 		return err
 	}
@@ -314,6 +475,23 @@ func (l *lane) watch() error {
 				return nil
 			}
 			return err
+		}
+		if ev.Snapshot != nil && first {
+			first = false
+			if was := ev.Snapshot.Run; !was.Started.Equal(l.c.store.Run().Started) {
+				done := 0
+				for _, n := range ev.Snapshot.Nodes {
+					if n.Status.Terminal() {
+						done++
+					}
+				}
+				msg := fmt.Sprintf("re-attached to the %s lane's runner still running on %s (started %s by odu pid %d; %d of %d nodes finished)",
+					l.platform, l.host, was.Started.Local().Format("15:04:05"), was.PID, done, len(ev.Snapshot.Nodes))
+				l.sayf("%s", msg)
+				if l.c.opts.Notef != nil {
+					l.c.opts.Notef("%s", msg)
+				}
+			}
 		}
 		if ev.Snapshot != nil {
 			for _, n := range ev.Snapshot.Nodes {
@@ -380,15 +558,30 @@ func (l *lane) publishLocked(m *mirror, n surface.Node) {
 
 // follow copies a node's log from the runner into the coordinator's log
 // file as it arrives (or, when the runner writes that file itself, follows
-// its growth), attempt after attempt, until the connection ends.
+// its growth), attempt after attempt, until the lane is over. When the
+// link drops, it waits for the lane to reconnect and resumes the attempt
+// from the offset it has: the runner keeps the whole log on its disk, so
+// no byte is lost and none is written twice.
 func (l *lane) follow(id string) {
 	log := l.c.store.Log(id)
 	attempt := 1
 	for {
-		ls, err := l.client.Log(surface.NodeLogParams{ID: id, Attempt: attempt, SizeOnly: l.shared})
-		if err != nil {
+		cl, swapped := l.current()
+		if cl == nil {
 			return
 		}
+		from := int64(0)
+		if ls := log.Status(); ls.Attempt == attempt {
+			from = ls.Size
+		}
+		ls, err := cl.Log(surface.NodeLogParams{ID: id, Attempt: attempt, From: from, SizeOnly: l.shared})
+		if err != nil {
+			if !l.waitSwap(swapped) {
+				return
+			}
+			continue
+		}
+		broken := false
 		for {
 			c, err := ls.Next(l.c.ctx)
 			if errors.Is(err, io.EOF) {
@@ -396,7 +589,8 @@ func (l *lane) follow(id string) {
 			}
 			if err != nil {
 				ls.Close()
-				return // the connection ended; the watch reports why
+				broken = true // the connection ended; the watch reports why
+				break
 			}
 			if c.Attempt != attempt {
 				// Rerun since we asked: the runner sends the new attempt.
@@ -407,13 +601,28 @@ func (l *lane) follow(id string) {
 				log.Grow(attempt, c.Offset+c.Len())
 				continue
 			}
-			_, err = log.Write(c.Data)
+			data := c.Data
+			if have := log.Status().Size; c.Offset != have {
+				// Never happens with a runner that honours from; were it
+				// to, the log would get a gap or a repeat: refuse both.
+				c.Release()
+				ls.Close()
+				l.logFailed(id, attempt, fmt.Errorf("the runner sent bytes at %d when the log holds %d", c.Offset, have))
+				return
+			}
+			_, err = log.Write(data)
 			c.Release()
 			if err != nil {
 				ls.Close()
 				l.logFailed(id, attempt, err)
 				return
 			}
+		}
+		if broken {
+			if !l.waitSwap(swapped) {
+				return
+			}
+			continue
 		}
 		end := ls.End()
 		if end.Attempt != attempt {
@@ -444,10 +653,13 @@ func (l *lane) nextAttempt(id string, attempt int) (int, bool) {
 		if cur > attempt {
 			return cur, true
 		}
+		_, swapped := l.current()
 		select {
 		case <-moved:
-		case <-l.client.Done():
-			return 0, false
+		case <-swapped:
+			if cl, _ := l.current(); cl == nil {
+				return 0, false
+			}
 		case <-l.c.ctx.Done():
 			return 0, false
 		}
@@ -474,10 +686,15 @@ func (l *lane) logFailed(id string, attempt int, err error) {
 	// Its own changes stop here; the others' go on.
 	l.queue = slices.DeleteFunc(l.queue, func(n surface.Node) bool { return n.ID == id })
 	m.final = true
-	size := l.c.store.Log(id).Status().Size
+	// The log says where it stops being whole, as its last line.
+	log := l.c.store.Log(id)
+	if terr := log.EndTruncated(err.Error()); terr != nil {
+		fmt.Fprintf(os.Stderr, "odu: %s: log truncated (%v), and the line that says so could not be written: %v\n", id, err, terr)
+	}
+	size := log.Status().Size
 	l.c.store.UpdateNode(id, func(x *surface.Node) {
 		x.Status, x.Attempt, x.LogSize = surface.Errored, attempt, size
-		x.Reason = "the log could not be written: " + err.Error()
+		x.Reason = "log truncated: " + err.Error()
 	})
 	l.drainLocked()
 }
@@ -638,7 +855,7 @@ func (c *Coordinator) Configure(context.Context, surface.Config) error {
 	return &surface.Error{Code: surface.CodeMethodNotFound, Message: "the coordinator is not a runner"}
 }
 
-func (c *Coordinator) laneOf(ctx context.Context, id string) (*lane, error) {
+func (c *Coordinator) laneOf(ctx context.Context, id string) (*surface.Client, error) {
 	if c.store.Closed() {
 		return nil, &surface.Error{Code: surface.CodeNotReady, Message: "the run is over"}
 	}
@@ -651,28 +868,29 @@ func (c *Coordinator) laneOf(ctx context.Context, id string) (*lane, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if l.client == nil {
-		return nil, &surface.Error{Code: surface.CodeNotReady, Message: "the lane of " + id + " did not start"}
+	cl, _ := l.current()
+	if cl == nil {
+		return nil, &surface.Error{Code: surface.CodeNotReady, Message: "the lane of " + id + " is not running"}
 	}
-	return l, nil
+	return cl, nil
 }
 
 // Rerun reruns a node and its dependents on its lane.
 func (c *Coordinator) Rerun(ctx context.Context, id string) ([]string, error) {
-	l, err := c.laneOf(ctx, id)
+	cl, err := c.laneOf(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return l.client.Rerun(ctx, id)
+	return cl.Rerun(ctx, id)
 }
 
 // CancelNode stops a node on its lane.
 func (c *Coordinator) CancelNode(ctx context.Context, id string) error {
-	l, err := c.laneOf(ctx, id)
+	cl, err := c.laneOf(ctx, id)
 	if err != nil {
 		return err
 	}
-	return l.client.CancelNode(ctx, id)
+	return cl.CancelNode(ctx, id)
 }
 
 // CancelRun stops every node on every lane, and marks the run cancelled.
@@ -691,8 +909,13 @@ func (c *Coordinator) CancelRun(ctx context.Context) error {
 				case <-ctx.Done():
 					return
 				}
-				if l.client != nil {
-					l.client.CancelRun(ctx)
+				// A lane that is reconnecting is told once it is back.
+				l.cmu.Lock()
+				l.cancelOn = true
+				cl := l.client
+				l.cmu.Unlock()
+				if cl != nil {
+					cl.CancelRun(ctx)
 				}
 			}()
 		}

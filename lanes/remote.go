@@ -13,7 +13,10 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
@@ -37,7 +40,12 @@ import (
 //     uncommitted changes are applied on top, in a workspace of their own.
 //  4. If the host has no just and this machine's just is for the host's
 //     platform, push it the same content-addressed way.
-//  5. Start `odu-<hash> runner --stdio` over an SSH session.
+//  5. Start `odu-<hash> runner --attach <workspace>.logs/<platform>` over an
+//     SSH session: it starts the lane's runner detached from the session
+//     (unless one runs there already: a coordinator that comes back
+//     re-attaches) and bridges the session's stdio to the runner's socket.
+//     A dropped link ends the bridge, not the runner; the coordinator
+//     dials again and attaches with --existing.
 
 // remoteLane is what provisioning needs from the coordinator.
 type remoteLane struct {
@@ -91,7 +99,7 @@ func (r *remoteLane) say(format string, a ...any) {
 // everything (a warm start) costs the handshake, one probe and the
 // runner's session: what odu would send is prepared while the link comes
 // up, and the probe answers every question at once.
-func (r *remoteLane) start(ctx context.Context, runnerLog io.Writer) (*started, error) {
+func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, error) {
 	r.phase(surface.PhaseConnecting)
 	r.say("connecting to %s", r.addr)
 	prepared := make(chan localFiles, 1)
@@ -154,6 +162,104 @@ func (r *remoteLane) start(ctx context.Context, runnerLog io.Writer) (*started, 
 		return nil, err
 	}
 
+	laneDir := ws + ".logs/" + string(r.platform)
+	att := &attachment{l: l}
+	cl, err := r.attach(ctx, att, bin, laneDir, runnerErr, false)
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return &started{
+		client: cl, workspace: ws, logDir: laneDir, env: env, remote: true,
+		lost: att.err,
+		redial: func(ctx context.Context) (*surface.Client, error) {
+			nl, err := r.env.dial(ctx, r.addr, func(note string) { r.say("note: %s", note) })
+			if err != nil {
+				return nil, err
+			}
+			next := &attachment{l: nl}
+			cl, err := r.attach(ctx, next, bin, laneDir, runnerErr, true)
+			if err != nil {
+				nl.close(err)
+				return nil, err
+			}
+			att.swap(next)
+			return cl, nil
+		},
+		stop: func(cl *surface.Client, wait time.Duration) {
+			// The run is over: the runner exits now rather than wait out
+			// its idle bound. A runner that cannot be told (the link is
+			// gone) exits by itself after that bound.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			cl.Exit(ctx)
+			cancel()
+			cl.Close() // the bridge's stdin closes: it exits
+			att.wait(wait)
+			att.close(errors.New("the run is over"))
+		},
+	}, nil
+}
+
+// errRunnerGone reports a host whose runner is no longer there when the
+// coordinator dials it again: it exited (its idle bound passed, or it was
+// killed), so its nodes' state is lost with it.
+var errRunnerGone = errors.New("the runner is no longer running on the host")
+
+// exitNoRunner is how `odu runner --attach --existing` exits when no
+// runner serves the lane.
+const exitNoRunner = 3
+
+// attachment is the link to a host and the session that bridges to its
+// runner; a reconnect replaces both.
+type attachment struct {
+	mu sync.Mutex
+	l  *link
+	s  *ssh.Session
+}
+
+func (a *attachment) swap(b *attachment) {
+	a.mu.Lock()
+	old := a.l
+	a.l, a.s = b.l, b.s
+	a.mu.Unlock()
+	old.close(errors.New("replaced by a new link"))
+}
+
+// err says why the current link ended, if it did.
+func (a *attachment) err() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.l.Err()
+}
+
+func (a *attachment) close(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.l.close(err)
+}
+
+// wait waits at most d for the session to end.
+func (a *attachment) wait(d time.Duration) {
+	a.mu.Lock()
+	s := a.s
+	a.mu.Unlock()
+	if s == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { s.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
+}
+
+// attach opens a session on a's link that runs `odu runner --attach`:
+// the lane's detached runner (started if none runs, unless existing: a
+// reconnect must find the runner it left), bridged to the session's
+// stdio. It sets a.s, and returns a client of the runner.
+func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir string, stderr io.Writer, existing bool) (*surface.Client, error) {
+	l := a.l
 	s, err := l.client.NewSession()
 	if err != nil {
 		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("open a session for the runner: %w", err)}
@@ -166,38 +272,58 @@ func (r *remoteLane) start(ctx context.Context, runnerLog io.Writer) (*started, 
 	if err != nil {
 		return nil, err
 	}
-	s.Stderr = runnerLog
-	if err := s.Start("exec " + shq(bin) + " runner --stdio"); err != nil {
+	s.Stderr = stderr
+	cmd := "exec " + shq(bin) + " runner --attach " + shq(laneDir)
+	o := r.opts
+	switch {
+	case existing:
+		cmd += " --existing"
+	case o.Fresh:
+		cmd += " --fresh"
+	}
+	if o.RunnerIdle > 0 {
+		cmd += " --idle " + o.RunnerIdle.String()
+	}
+	if o.RunnerFinishedIdle > 0 {
+		cmd += " --finished-idle " + o.RunnerFinishedIdle.String()
+	}
+	if err := s.Start(cmd); err != nil {
+		s.Close()
 		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("start the runner: %w", err)}
 	}
 	cl, err := surface.NewClient(ctx, struct {
 		io.Reader
 		io.WriteCloser
-	}{stdout, stdin}, "coordinator", r.opts.Version)
+	}{stdout, stdin}, "coordinator", o.Version)
 	if err != nil {
+		// Did the bridge say there is no runner?
+		done := make(chan error, 1)
+		go func() { done <- s.Wait() }()
+		var exit *ssh.ExitError
+		select {
+		case werr := <-done:
+			if errors.As(werr, &exit) && exit.ExitStatus() == exitNoRunner {
+				s.Close()
+				return nil, errRunnerGone
+			}
+		case <-time.After(2 * time.Second):
+		}
 		s.Close()
 		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("talk to the runner: %w", err)}
 	}
-	r.say("runner started: %s runner --stdio", bin)
-	ok = true
+	if existing {
+		r.say("re-attached to the runner: %s runner --attach %s", bin, laneDir)
+	} else {
+		r.say("runner attached: %s runner --attach %s", bin, laneDir)
+	}
+	a.mu.Lock()
+	a.s = s
+	a.mu.Unlock()
 	go func() {
 		<-l.done
 		cl.Close() // the link is gone: the lane's client with it
 	}()
-	return &started{
-		client: cl, workspace: ws, logDir: ws + ".logs/" + string(r.platform), env: env,
-		lost: func() error { return l.Err() },
-		stop: func(wait time.Duration) {
-			cl.Close() // the runner's stdin closes: it stops its nodes and exits
-			done := make(chan struct{})
-			go func() { s.Wait(); close(done) }()
-			select {
-			case <-done:
-			case <-time.After(wait):
-			}
-			l.close(errors.New("the run is over"))
-		},
-	}, nil
+	return cl, nil
 }
 
 // localFiles is what odu may send a host, prepared on this machine.

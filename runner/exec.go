@@ -40,7 +40,17 @@ func (r *Runner) run(n *node, started time.Time, stop <-chan struct{}, exited ch
 	defer close(exited)
 	log := r.store.Log(n.spec.ID)
 	res := r.exec(n, log, stop)
-	if res.reason != "" && res.status == surface.Errored {
+	res.reason = r.mask.maskString(res.reason) // a reason may quote the node's words
+	if werr := log.Status().Err; werr != nil {
+		// The log could not be written (the disk is full): say so at its
+		// end, and never report the node green on what is left of it.
+		why := r.mask.maskString(werr.Error())
+		res.status, res.exitCode = surface.Errored, nil
+		res.reason = "log truncated: " + why
+		if err := log.EndTruncated(why); err != nil {
+			r.Logf("%s: %s, and the line that says so could not be written either: %v", n.spec.ID, res.reason, err)
+		}
+	} else if res.reason != "" && res.status == surface.Errored {
 		fmt.Fprintf(log, "\n[odu] %s\n", res.reason)
 	}
 	log.Finish()
@@ -73,6 +83,10 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 
 	copied := make(chan error, 1)
 	go func() {
+		if r.mask != nil {
+			copied <- copyMasked(log, pr, r.mask)
+			return
+		}
 		err := spliceOutput(log, pr)
 		if errors.Is(err, errNoSplice) {
 			buf := buffers.Get().(*[copyBuffer]byte)
@@ -165,3 +179,30 @@ func lookPath(name string, env []string) string {
 type onlyWriter struct{ w io.Writer }
 
 func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+
+// copyMasked copies a node's output into its log through a masker: the
+// path of a lane with secrets, instead of splice, since every byte must be
+// looked at. What the masker holds back is written when the output ends,
+// however it ends.
+func copyMasked(log *surface.Log, pr *os.File, a *automaton) error {
+	buf := buffers.Get().(*[copyBuffer]byte)
+	defer buffers.Put(buf)
+	m := newMasker(a, onlyWriter{log})
+	for {
+		n, err := pr.Read(buf[:])
+		if n > 0 {
+			if _, werr := m.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err != nil {
+			if cerr := m.Close(); cerr != nil {
+				return cerr
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+	}
+}

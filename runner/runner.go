@@ -22,9 +22,20 @@
 // Stopping a node (cancel, rerun, the end of the run) sends SIGTERM to its
 // group, waits the grace period, then sends SIGKILL: no process of the
 // node survives, grandchildren included. When the leader exits by itself,
-// whatever it left running in its group is stopped the same way. When
-// stdin closes (the coordinator is gone), the runner stops every node and
-// exits.
+// whatever it left running in its group is stopped the same way.
+//
+// Two ways to serve, for the two kinds of lane:
+//
+//   - [Runner.Serve]: one coordinator over stdin and stdout (`odu runner
+//     --stdio`, the local lane's child runner). When stdin closes (the
+//     coordinator is gone), the runner stops every node and exits.
+//   - [Runner.ServeDetached]: any number of coordinators, one after
+//     another, on a Unix socket (a build host's runner, detached from the
+//     SSH session; see detached.go). A dropped link costs nothing: the
+//     nodes run on, their logs stay on the host's disk, and the next
+//     coordinator resumes each from its offset. It stops everything and
+//     exits when told the run is over (runner.exit), on a signal, or after
+//     an idle bound with no coordinator attached.
 package runner
 
 import (
@@ -51,8 +62,9 @@ type Runner struct {
 	Version string                        // odu's version, checked at hello
 	Logf    func(format string, a ...any) // diagnostics; never stdout
 
-	srv *surface.Server
-	ctx context.Context // the runner's life; set by Serve
+	srv  *surface.Server
+	ctx  context.Context // the runner's life; set by Serve
+	exit chan string     // runner.exit, with why; read by ServeDetached
 
 	mu         sync.Mutex
 	configured bool
@@ -65,6 +77,7 @@ type Runner struct {
 	running    int
 	grace      time.Duration
 	env        []string
+	mask       *automaton // the secrets to mask in the nodes' output; nil for none
 	wake       chan struct{}
 	stopping   bool
 	work       sync.WaitGroup // node goroutines and the scheduler
@@ -84,25 +97,40 @@ type node struct {
 // Serve serves the runner's surface over rwc until the coordinator goes
 // away or ctx ends; then it stops every node and returns.
 func (r *Runner) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
-	if r.Logf == nil {
-		r.Logf = func(string, ...any) {}
-	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	r.ctx = ctx
-	r.srv = &surface.Server{Name: "runner", Version: r.Version, Controller: r}
+	r.init(ctx)
 	err := r.srv.Serve(ctx, rwc)
 	cancel() // the scheduler stops with the runner's context
 	r.shutdown("the coordinator went away")
 	return err
 }
 
+// init prepares the runner to serve until ctx ends.
+func (r *Runner) init(ctx context.Context) {
+	if r.Logf == nil {
+		r.Logf = func(string, ...any) {}
+	}
+	r.ctx = ctx
+	r.exit = make(chan string, 1)
+	r.srv = &surface.Server{Name: "runner", Version: r.Version, Controller: r}
+}
+
 // Configure takes the lane's configuration, once, and starts scheduling.
+// A runner already configured for the same lane (commit, platform,
+// workspace and nodes) takes it again as a no-op: a coordinator that
+// re-attaches to a detached runner configures it as it would a new one,
+// and follows what it runs. Its cell tells it the runner was already
+// running: the run there is the one the first coordinator configured.
 func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.configured {
-		return &surface.Error{Code: surface.CodeNotReady, Message: "the runner is already configured"}
+		if sameLane(r.cfg, cfg) {
+			return nil
+		}
+		return &surface.Error{Code: surface.CodeNotReady, Message: fmt.Sprintf(
+			"the runner there already runs other nodes of commit %s on %s (left by an earlier odu run); `odu run --fresh` stops it and starts over", short(r.cfg.SHA), r.cfg.Platform)}
 	}
 	if err := validate(cfg); err != nil {
 		return err
@@ -140,6 +168,7 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 	if r.grace <= 0 {
 		r.grace = DefaultGrace
 	}
+	r.mask = newAutomaton(maskPatterns(secretValues(cfg)))
 	r.env = append(os.Environ(), cfg.Env...)
 	r.env = append(r.env, "CI=true", "ODU=1", "ODU_PLATFORM="+cfg.Platform, "ODU_SHA="+cfg.SHA)
 	r.wake = make(chan struct{}, 1)
@@ -149,6 +178,26 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 	go r.schedule()
 	r.kick()
 	return nil
+}
+
+func short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
+// sameLane reports whether two configurations are of the same lane.
+func sameLane(a, b surface.Config) bool {
+	if a.SHA != b.SHA || a.Platform != b.Platform || a.Workspace != b.Workspace || a.LogDir != b.LogDir || len(a.Nodes) != len(b.Nodes) {
+		return false
+	}
+	for i := range a.Nodes {
+		if a.Nodes[i].ID != b.Nodes[i].ID || !slices.Equal(a.Nodes[i].Command, b.Nodes[i].Command) {
+			return false
+		}
+	}
+	return true
 }
 
 func validate(cfg surface.Config) error {
@@ -177,6 +226,9 @@ func validate(cfg surface.Config) error {
 				return bad("node %s depends on %s, which is not in the lane", n.ID, d)
 			}
 		}
+	}
+	if err := validateSecrets(cfg); err != nil {
+		return bad("%v", err)
 	}
 	return nil
 }

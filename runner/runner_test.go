@@ -68,16 +68,23 @@ type pipeConn struct {
 // lane is a real odu runner, started from the built binary, and a client
 // of its surface over its stdin and stdout.
 type lane struct {
-	cl    *surface.Client
-	cmd   *exec.Cmd
-	rec   *recorder
-	dir   string // the workspace
-	nodes []surface.NodeSpec
+	cl     *surface.Client
+	cmd    *exec.Cmd
+	rec    *recorder
+	dir    string // the workspace
+	logDir string // where the runner keeps the logs
+	nodes  []surface.NodeSpec
 }
 
 // start resolves the justfile in a new workspace and starts a runner for
 // its pipeline.
 func start(t *testing.T, justfile string, jobs int) *lane {
+	t.Helper()
+	return startWith(t, justfile, jobs, nil)
+}
+
+// startWith is start with a configuration that tweak changes.
+func startWith(t *testing.T, justfile string, jobs int, tweak func(*surface.Config)) *lane {
 	t.Helper()
 	bin, err := odutest.BinDir()
 	if err != nil {
@@ -145,11 +152,16 @@ func start(t *testing.T, justfile string, jobs int) *lane {
 			t.Logf("runner stderr:\n%s", stderr.String())
 		}
 	})
-	err = cl.Configure(ctx, surface.Config{
+	cfg := surface.Config{
 		SHA: "0123456789abcdef0123456789abcdef01234567", Platform: string(plat),
 		Workspace: dir, LogDir: filepath.Join(t.TempDir(), "logs"),
 		Nodes: specs, Jobs: jobs, GraceMS: 2000,
-	})
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	l.logDir = cfg.LogDir
+	err = cl.Configure(ctx, cfg)
 	if err != nil {
 		t.Fatalf("configure: %v", err)
 	}

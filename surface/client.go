@@ -116,6 +116,13 @@ func (cl *Client) readLoop() {
 			case isStream:
 				cl.deliver(stream, m)
 			}
+		case isNotification(m) && m.Method == NoteDisconnect:
+			var p struct {
+				Reason string `json:"reason"`
+			}
+			json.Unmarshal(m.Params, &p)
+			cl.c.close(&DisconnectedError{Reason: p.Reason})
+			return
 		case isNotification(m):
 			stream, ok := streamOf(m)
 			if !ok {
@@ -245,6 +252,11 @@ func (cl *Client) CancelRun(ctx context.Context) error {
 	return cl.call(ctx, MethodRunCancel, struct{}{}, nil)
 }
 
+// Exit tells a detached runner that the run is over: it exits.
+func (cl *Client) Exit(ctx context.Context) error {
+	return cl.call(ctx, MethodRunnerExit, struct{}{}, nil)
+}
+
 // stream is the client's end of a stream.
 type stream struct {
 	cl   *Client
@@ -350,6 +362,9 @@ func (w *Watch) Next(ctx context.Context) (Event, error) {
 		}
 		w.state = n.State
 		st := n.State
+		// The event's own slices: later deltas change w.state's in place
+		// while a face may still read the snapshot in another goroutine.
+		st.Nodes, st.Lanes = slices.Clone(st.Nodes), slices.Clone(st.Lanes)
 		return Event{Snapshot: &st}, nil
 	case m.Method == NoteDelta:
 		var n DeltaNote

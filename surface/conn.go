@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 )
 
 // conn is one end of a connection: it writes whole frames, one at a time,
@@ -13,8 +14,11 @@ type conn struct {
 	rwc io.ReadWriteCloser
 	fr  *frameReader
 
-	wmu  sync.Mutex
-	wbuf []byte
+	wmu     sync.Mutex
+	wbuf    []byte
+	rbuf    []byte        // the log chunks' buffer (see sendLog)
+	timeout time.Duration // for a frame to be written; 0: no bound (see slow.go)
+	peer    string        // the client's name, from hello (a server's conn)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -38,12 +42,6 @@ func (c *conn) send(m *message) error {
 	return c.writeLocked(buf)
 }
 
-func (c *conn) sendChunk(ch *ChunkNote) error {
-	c.wmu.Lock()
-	defer c.wmu.Unlock()
-	return c.writeLocked(appendChunk(c.wbuf[:0], ch))
-}
-
 func (c *conn) writeLocked(buf []byte) error {
 	c.wbuf = buf
 	if cap(c.wbuf) > 4*MaxChunk {
@@ -54,7 +52,7 @@ func (c *conn) writeLocked(buf []byte) error {
 		return c.err
 	default:
 	}
-	if _, err := c.rwc.Write(buf); err != nil {
+	if err := c.writeFrame(buf); err != nil {
 		c.close(err)
 		return c.err
 	}

@@ -109,11 +109,56 @@ func (l *Log) AppendFunc(write func(f *os.File, off int64) (int, error)) (int, e
 		l.size = off + int64(n)
 	}
 	if err != nil && !isAgain(err) {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // the path is said once
+		}
 		l.err = fmt.Errorf("write log %s: %w", l.path, err)
 		err = l.err
 	}
 	l.broadcastLocked()
 	return n, err
+}
+
+// EndTruncated ends an attempt that a write error cut short (the disk is
+// full) with a line that says so, "[odu] log truncated: " and why, and
+// finishes it. A disk that refused the output may refuse the line too:
+// then the line takes the place of the output's last bytes, in space the
+// file already has, since a log that ends without saying it is incomplete
+// would mislead more than one that lost a few more bytes. It fails only
+// when even that cannot be written (an empty file on a full disk).
+func (l *Log) EndTruncated(why string) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	off := l.size
+	l.mu.Unlock()
+	if l.view {
+		if fi, err := l.f.Stat(); err == nil && fi.Size() > off {
+			off = fi.Size()
+		}
+	}
+	note := []byte("\n[odu] log truncated: " + why + "\n")
+	at := off
+	n, err := l.f.WriteAt(note, at)
+	if err != nil {
+		at = max(0, off-int64(len(note)))
+		n, err = l.f.WriteAt(note, at)
+	}
+	if err == nil {
+		err = l.f.Truncate(at + int64(n)) // what a failed write left past it
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n > 0 {
+		l.size = at + int64(n)
+	}
+	if l.err == nil {
+		l.err = fmt.Errorf("write log %s: log truncated: %s", l.path, why)
+	}
+	l.finished = true
+	l.broadcastLocked()
+	return err
 }
 
 // Finish marks the current attempt complete: readers that reach its end

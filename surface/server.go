@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Controller carries out the procedures a server is asked for. A runner
@@ -25,12 +26,25 @@ type Controller interface {
 	CancelRun(ctx context.Context) error
 }
 
+// Exiter is a controller that can be told to exit (runner.exit): a
+// detached runner, which outlives its connections.
+type Exiter interface {
+	Exit(ctx context.Context) error
+}
+
 // Server serves a store's surface, and a controller's procedures, to one
 // peer at a time per [Server.Serve].
 type Server struct {
 	Name       string // "runner" or "coordinator", told to clients at hello
 	Version    string // odu's version; a client of another version is refused
 	Controller Controller
+	// WriteTimeout, when set, is how long a frame may take to be
+	// written before the peer is disconnected as stalled (see slow.go):
+	// for the coordinator's socket, whose clients are faces. A runner
+	// serving its coordinator sets none.
+	WriteTimeout time.Duration
+	// Logf, when set, is told of peers disconnected as stalled.
+	Logf func(format string, a ...any)
 
 	mu    sync.Mutex
 	store *Store // nil until the first store is set
@@ -78,12 +92,17 @@ func (s *Server) storeOf(ctx context.Context) (*Store, error) {
 // malformed, or ctx ends; it closes rwc. A peer that hangs up returns nil.
 func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 	c := newConn(rwc)
+	c.timeout = s.WriteTimeout
 	ctx, cancel := context.WithCancel(ctx)
 	var handlers sync.WaitGroup
 	defer func() {
 		cancel()
 		c.close(nil)
 		handlers.Wait()
+		var slow *SlowPeerError
+		if errors.As(c.err, &slow) && s.Logf != nil {
+			s.Logf("disconnected a client (%s) that read nothing for %s", orUnnamed(c.peer), slow.Timeout)
+		}
 	}()
 	go func() {
 		select {
@@ -183,6 +202,7 @@ func (s *Server) hello(c *conn) error {
 		c.send(&message{ID: m.ID, Error: &Error{Code: CodeVersion, Message: verr.Error()}})
 		return verr
 	}
+	c.peer = p.Client
 	return s.reply(c, m.ID, HelloResult{Protocol: Protocol, Version: s.Version, Server: s.Name})
 }
 
@@ -256,6 +276,13 @@ func (s *Server) handle(ctx context.Context, c *conn, m *message) {
 		}
 	case MethodRunCancel:
 		if err = s.Controller.CancelRun(ctx); err == nil {
+			err = s.reply(c, m.ID, struct{}{})
+		}
+	case MethodRunnerExit:
+		x, ok := s.Controller.(Exiter)
+		if !ok {
+			err = &Error{Code: CodeMethodNotFound, Message: "no method " + m.Method + ": the server is not a detached runner"}
+		} else if err = x.Exit(ctx); err == nil {
 			err = s.reply(c, m.ID, struct{}{})
 		}
 	case MethodHello:
@@ -349,11 +376,13 @@ func (s *Server) log(ctx context.Context, c *conn, m *message) error {
 		off = 0 // that attempt is gone; the current one starts empty
 	}
 	stream, _ := streamID(m.ID)
-	buf := make([]byte, MaxChunk)
 	var stopAt int64 = -1 // for NoFollow: the size when asked
 	for {
 		ls := l.Status()
-		size, finished, werr, changed := ls.Size, ls.Finished, ls.Err, ls.Changed
+		// A write error (a full disk) does not end the stream: its
+		// writer ends the attempt with a line that says so, and
+		// finishes it.
+		size, finished, changed := ls.Size, ls.Finished, ls.Changed
 		if ls.Attempt != attempt {
 			return s.reply(c, m.ID, LogEnd{Attempt: attempt, End: off, Restarted: true})
 		}
@@ -371,20 +400,20 @@ func (s *Server) log(ctx context.Context, c *conn, m *message) error {
 			continue
 		}
 		if off < size && (stopAt < 0 || off < stopAt) {
-			n, err := l.ReadAt(buf, attempt, off)
-			if errors.Is(err, ErrRestarted) {
+			n, rerr, werr := c.sendLog(l, stream, attempt, off)
+			if errors.Is(rerr, ErrRestarted) {
 				continue
 			}
-			if err != nil && n == 0 {
-				return &Error{Code: CodeInternal, Message: "read log: " + err.Error()}
+			if rerr != nil {
+				return &Error{Code: CodeInternal, Message: "read log: " + rerr.Error()}
 			}
-			if err := c.sendChunk(&ChunkNote{Stream: stream, Attempt: attempt, Offset: off, Data: buf[:n]}); err != nil {
-				return err
+			if werr != nil {
+				return werr
 			}
 			off += int64(n)
 			continue
 		}
-		if finished || werr != nil || (stopAt >= 0 && off >= stopAt) {
+		if finished || (stopAt >= 0 && off >= stopAt) {
 			return s.reply(c, m.ID, LogEnd{Attempt: attempt, End: off, Finished: finished})
 		}
 		select {
@@ -410,4 +439,11 @@ func streamID(id json.RawMessage) (n int64, ok bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+func orUnnamed(client string) string {
+	if client == "" {
+		return "unnamed"
+	}
+	return client
 }

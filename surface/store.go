@@ -108,11 +108,31 @@ func (s *Store) UpdateNode(id string, fn func(*Node)) (Node, bool) {
 	if s.closed {
 		return n, true
 	}
+	post := n.Post
 	fn(&n)
-	n.ID = id
+	n.ID, n.Post = id, post // only SetPost changes Post
 	s.state.Nodes[i] = n
 	s.publishLocked(Delta{Node: &n})
 	return n, true
+}
+
+// SetPost publishes how far the node with id's commit status got to
+// GitHub. It reports false for an unknown id.
+func (s *Store) SetPost(id string, p PostState) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.index[id]
+	if !ok {
+		return false
+	}
+	if s.closed {
+		return true
+	}
+	n := s.state.Nodes[i]
+	n.Post = &p
+	s.state.Nodes[i] = n
+	s.publishLocked(Delta{Node: &n})
+	return true
 }
 
 // UpdateRun changes the run with fn and publishes the change.

@@ -58,6 +58,21 @@ type Node struct {
 	// Log is where the coordinator keeps the log, relative to the
 	// repository root; empty on a runner's surface.
 	Log string `json:"log,omitempty"`
+	// Post is the node's commit status on GitHub, when the coordinator
+	// posts them (a strict run); only [Store.SetPost] changes it.
+	Post *PostState `json:"post,omitempty"`
+}
+
+// PostState is how far a node's commit status got to GitHub: the status
+// it should have now, and whether GitHub has it. A status GitHub does not
+// have yet is owed.
+type PostState struct {
+	State       string `json:"state"`       // the GitHub state: pending, success, failure, error
+	Description string `json:"description"` // as GitHub shows it, at most 140 characters
+	Posted      bool   `json:"posted"`      // GitHub has this state and description
+	// Attempts counts the requests that failed since GitHub last took one.
+	Attempts int    `json:"attempts,omitempty"`
+	Error    string `json:"error,omitempty"` // why the last attempt failed
 }
 
 // Run describes a run as a whole.
@@ -104,6 +119,12 @@ const (
 	PhaseDone       Phase = "done"           // its runner stopped after the run
 	PhaseFailed     Phase = "failed"         // it could not run, or its link was lost; Error says why
 )
+
+// PhaseReconnecting: the link to a remote lane's host dropped; the
+// coordinator dials it again (within --reconnect-timeout) while the
+// runner there goes on running the nodes. Error says why the link
+// dropped.
+const PhaseReconnecting Phase = "reconnecting"
 
 // State is a whole run: what a subscriber to the cell gets first.
 type State struct {
@@ -167,6 +188,10 @@ const (
 	MethodRerun     = "node.rerun"       // Procedure
 	MethodCancel    = "node.cancel"      //
 	MethodRunCancel = "run.cancel"       //
+	// MethodRunnerExit tells a detached runner that its coordinator is
+	// done with it (the run is over): it stops and exits without waiting
+	// out its idle bound. A runner only.
+	MethodRunnerExit = "runner.exit"
 	// MethodStreamCancel is a notification from a client that ends one of
 	// its streams: {"id": <the stream's request id>}.
 	MethodStreamCancel = "stream.cancel"
@@ -198,10 +223,14 @@ type Config struct {
 	Workspace string     `json:"workspace"` // where the nodes run
 	LogDir    string     `json:"log_dir"`   // where the runner keeps their logs
 	Nodes     []NodeSpec `json:"nodes"`
-	Env       []string   `json:"env"`      // KEY=VALUE added to the runner's own environment
-	Jobs      int        `json:"jobs"`     // nodes run at once; 0 is the host's CPU count
-	GraceMS   int64      `json:"grace_ms"` // from SIGTERM to SIGKILL when stopping a node
-	Run       Run        `json:"run"`      // the run this lane belongs to
+	Env       []string   `json:"env"` // KEY=VALUE added to the runner's own environment
+	// Secrets names variables of Env whose values are secrets: the runner
+	// masks them in every node's output. Their values travel only in this
+	// message, which nothing writes down.
+	Secrets []string `json:"secrets,omitempty"`
+	Jobs    int      `json:"jobs"`     // nodes run at once; 0 is the host's CPU count
+	GraceMS int64    `json:"grace_ms"` // from SIGTERM to SIGKILL when stopping a node
+	Run     Run      `json:"run"`      // the run this lane belongs to
 }
 
 // NodeSpec is a node as a runner is given it.

@@ -29,6 +29,7 @@ type CLI struct {
 	Dump    DumpCmd    `cmd:"" help:"Print the resolved pipeline as JSON."`
 	Graph   GraphCmd   `cmd:"" help:"Print the pipeline as a Mermaid flowchart."`
 	Doctor  DoctorCmd  `cmd:"" help:"Check that odu has what it needs, and say how to fix what is missing."`
+	Protect ProtectCmd `cmd:"" help:"Make a branch's protection on GitHub require exactly the nodes."`
 
 	Runner RunnerCmd `cmd:"" hidden:"" help:"Run a lane's nodes for a coordinator (started by odu run)."`
 }

@@ -199,7 +199,13 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 		fmt.Fprintln(w, "No run is live in this checkout; the last one:")
 	}
 	fmt.Fprintf(w, "%s, %s\n", runLine(st), when)
-	fmt.Fprintf(w, "%s\n\n", counts(st))
+	fmt.Fprintf(w, "%s\n", counts(st))
+	for _, l := range st.Lanes {
+		if l.Phase == surface.PhaseReconnecting || l.Phase == surface.PhaseFailed {
+			fmt.Fprintf(w, "lane %s on %s: %s (%s)\n", l.Platform, l.Host, l.Phase, l.Error)
+		}
+	}
+	fmt.Fprintln(w)
 	width := 0
 	for _, n := range st.Nodes {
 		width = max(width, len(n.ID))
@@ -207,6 +213,7 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 	for _, n := range st.Nodes {
 		fmt.Fprintf(w, "%s %-9s %-*s  %-6s%s\n", paint(colour, n.Status, glyphs[n.Status]), n.Status, width, n.ID, clock(n), reasonOf(n))
 	}
+	postStatus(w, st, live)
 }
 
 // LogsCmd prints a node's log.
@@ -418,19 +425,26 @@ func (quiet) end(st surface.State) {}
 
 // MonitorCmd follows the run.
 type MonitorCmd struct {
-	Output string `short:"o" enum:"auto,json" default:"auto" placeholder:"auto|json" help:"One JSON object per node transition (json); plain lines on a terminal (auto)."`
+	Output       string `short:"o" enum:"auto,json" default:"auto" placeholder:"auto|json" help:"One JSON object per node transition (json); the live dashboard on a terminal (auto)."`
+	ExitOnSettle bool   `help:"Leave the dashboard as soon as the run is over, instead of on q."`
 }
 
 // Help is the long description of `odu monitor`.
 func (*MonitorCmd) Help() string {
-	return `Follow the live run from another terminal, until it is over; wait for one to start
-if none is live. Prints one JSON object per node transition when its output is not a
-terminal or with -o json (the state it attaches to counts as a transition of every
-node), and a line per transition on a terminal. Leaving it leaves the run going.`
+	return `Follow the live run from another terminal; wait for one to start if none is live.
+On a terminal, a live dashboard: the nodes as a matrix (recipes × platforms), the
+focused node's log, recent transitions; ? lists the keys (r reruns the focused node,
+c cancels it, q leaves and the run goes on). Without a terminal (or TERM=dumb) or with
+-o json, one line per node transition until the run is over: JSON with -o json or
+when the output is not a terminal (the state it attaches to counts as a transition of
+every node).`
 }
 
 // Run follows the cell.
 func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
+	if c.Output == "auto" && dashboardOK(env) {
+		return monitorDashboard(ctx, env, c.ExitOnSettle)
+	}
 	w, done, err := watchRun(ctx, env, "odu monitor")
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/surface"
+	"github.com/odu-ci/odu/tui"
 )
 
 // transition is one line of `odu run --progress json` and `odu monitor
@@ -26,11 +27,15 @@ type transition struct {
 	DurationMS *int64         `json:"duration_ms,omitempty"`
 	Reason     string         `json:"reason,omitempty"`
 	Log        string         `json:"log,omitempty"`
+	// GitHub is the node's commit status, in a run that posts them; a
+	// line with Event "github" says it changed (posted, or owed).
+	GitHub *surface.PostState `json:"github,omitempty"`
+	Event  string             `json:"event,omitempty"`
 }
 
 func transitionOf(n surface.Node) transition {
 	t := transition{Time: time.Now().UTC(), Node: n.ID, Recipe: n.Recipe, Platform: n.Platform,
-		Status: n.Status, Attempt: n.Attempt, ExitCode: n.ExitCode, Reason: n.Reason, Log: n.Log}
+		Status: n.Status, Attempt: n.Attempt, ExitCode: n.ExitCode, Reason: n.Reason, Log: n.Log, GitHub: n.Post}
 	if n.Status.Terminal() && n.Started != nil {
 		d := n.DurationMS
 		t.DurationMS = &d
@@ -84,6 +89,9 @@ func follow(ctx context.Context, w *surface.Watch, p printer, stop func(surface.
 	defer tick.Stop()
 	status := map[string]surface.Status{}
 	attempt := map[string]int{}
+	post := map[string]surface.PostState{}
+	pp, _ := p.(postPrinter)
+	phases := map[string]surface.Phase{} // lane -> phase
 	var st surface.State
 	started := false
 	for {
@@ -99,11 +107,19 @@ func follow(ctx context.Context, w *surface.Watch, p printer, stop func(surface.
 					p.start(*u.ev.Snapshot)
 				}
 			}
+			if u.ev.Delta != nil && u.ev.Delta.Lane != nil {
+				showLane(p, phases, *u.ev.Delta.Lane)
+			}
 			if u.ev.Delta != nil && u.ev.Delta.Node != nil {
 				n := *u.ev.Delta.Node
 				if status[n.ID] != n.Status || attempt[n.ID] != n.Attempt {
 					status[n.ID], attempt[n.ID] = n.Status, n.Attempt
 					p.change(n)
+				} else if pp != nil && n.Post != nil && postNews(post[n.ID], *n.Post) {
+					pp.postChange(n)
+				}
+				if n.Post != nil {
+					post[n.ID] = *n.Post
 				}
 			}
 			if stop != nil && stop(st) {
@@ -135,6 +151,27 @@ func (p jsonPrinter) start(st surface.State) {
 
 func (p jsonPrinter) change(n surface.Node) {
 	data, _ := json.Marshal(transitionOf(n))
+	fmt.Fprintf(p.w, "%s\n", data)
+}
+
+// postPrinter is a printer that also shows a node's commit status
+// changing while its status does not.
+type postPrinter interface{ postChange(n surface.Node) }
+
+// postNews reports whether a commit status change is worth a line: it
+// reached GitHub, or failed to once more. (That a status is owed at all
+// shows on the transition that made it so.)
+func postNews(old, cur surface.PostState) bool {
+	if cur.Posted {
+		return !old.Posted || old.State != cur.State || old.Description != cur.Description
+	}
+	return cur.Error != "" && (cur.Error != old.Error || cur.Attempts != old.Attempts)
+}
+
+func (p jsonPrinter) postChange(n surface.Node) {
+	t := transitionOf(n)
+	t.Event = "github"
+	data, _ := json.Marshal(t)
 	fmt.Fprintf(p.w, "%s\n", data)
 }
 
@@ -205,17 +242,8 @@ func detail(n surface.Node) string {
 	return " (" + strings.Join(parts, ", ") + ")"
 }
 
-// duration rounds a duration for people: 0.4s, 12.3s, 4m5s, 1h2m.
-func duration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		return d.Round(time.Second).String()
-	default:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
-	}
-}
+// duration rounds a duration for people, as the dashboard does.
+var duration = tui.Duration
 
 // glyphs mark statuses in a terminal.
 var glyphs = map[surface.Status]string{
@@ -341,14 +369,7 @@ func summary(w io.Writer, st surface.State, record string) {
 	if st.Run.Ended != nil {
 		elapsed = " in " + duration(st.Run.Ended.Sub(st.Run.Started))
 	}
-	verdict := "passed"
-	switch {
-	case st.Run.Cancelled:
-		verdict = "was cancelled"
-	case !green(st):
-		verdict = "failed"
-	}
-	fmt.Fprintf(w, "odu: %s %s%s: %s\n", runWhat(st), verdict, elapsed, counts(st))
+	fmt.Fprintf(w, "odu: %s %s%s: %s\n", runWhat(st), verdict(st), elapsed, counts(st))
 	var bad []surface.Node
 	for _, n := range st.Nodes {
 		if n.Status != surface.Success {
@@ -402,4 +423,15 @@ func rank(s surface.Status) int {
 		return 3
 	}
 	return 4
+}
+
+// verdict says how a run that is over went.
+func verdict(st surface.State) string {
+	switch {
+	case st.Run.Cancelled:
+		return "was cancelled"
+	case !green(st):
+		return "failed"
+	}
+	return "passed"
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -27,9 +29,18 @@ type RunCmd struct {
 	Jobs       int           `placeholder:"N" help:"Nodes to run at once on each lane (default: the host's CPU count)."`
 	Progress   string        `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"How to show progress: a live view on a terminal and plain lines otherwise (auto), plain lines, or one JSON object per node transition."`
 	NoSnapshot bool          `help:"Run the working tree as it is, uncommitted changes included, instead of a snapshot of HEAD; implies --no-post."`
-	NoPost     bool          `help:"Post no commit statuses to GitHub. (Posting is not built yet: odu posts nothing either way.)"`
+	NoPost     bool          `help:"Post no commit statuses to GitHub (a strict run posts one per node to the commit, with GH_TOKEN, GITHUB_TOKEN or gh's token)."`
 	NoStrict   bool          `help:"The same as --no-snapshot --no-post."`
 	Grace      time.Duration `default:"10s" placeholder:"DURATION" help:"How long a stopped node gets between SIGTERM and SIGKILL."`
+	// GitHub commit statuses (post.go).
+	Remote      string        `placeholder:"NAME" help:"The git remote whose GitHub repository gets the commit statuses (default: origin)."`
+	PostTimeout time.Duration `default:"30s" placeholder:"DURATION" help:"How long the end of the run waits for its last commit statuses to reach GitHub."`
+	// Lanes that survive a dropped link or a dead coordinator.
+	ReconnectTimeout time.Duration `default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors."`
+	Fresh            bool          `help:"Stop the runners still running this commit on the build hosts (left by an odu run that died) and start over, instead of re-attaching to them."`
+	RunnerIdle       time.Duration `hidden:"" placeholder:"DURATION" help:"A build host's runner exits after this long with no odu run attached (default 10m); for tests."`
+	RunnerDoneIdle   time.Duration `hidden:"" placeholder:"DURATION" help:"The same, once its nodes are finished (default 1m); for tests."`
+	Secret           []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (repeatable; also the hosts file's \"secrets\" list)."`
 }
 
 // Help is the long description of `odu run`.
@@ -58,6 +69,9 @@ func (*RunCmd) Examples() []string {
 
 // Run runs the pipeline and returns how it went as the exit code.
 func (c *RunCmd) Run(ctx context.Context, env *Env) error {
+	// Leaving the dashboard (q) stops the run as Ctrl-C does: by ending ctx.
+	ctx, leave := context.WithCancel(ctx)
+	defer leave()
 	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
 		return err
@@ -67,6 +81,13 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	laneList, err := hosts.Lanes(asked)
+	if err != nil {
+		return err
+	}
+	secrets, err := lanes.LoadSecrets(append(slices.Clone(c.Secret), hosts.Secrets...), func(name string) (string, bool) {
+		v := env.Getenv(name)
+		return v, v != ""
+	})
 	if err != nil {
 		return err
 	}
@@ -121,11 +142,15 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		grace = runner.DefaultGrace
 	}
 
+	ghTarget := c.githubTarget(ctx, env, l.root)
+
 	coord, err := lanes.Start(ctx, lanes.Options{
 		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
-		Exe: exe, Version: version(), Env: os.Environ(),
+		Exe: exe, Version: version(), Env: lanes.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
 		Hosts: addrs, Home: home(env), Getenv: env.Getenv,
+		ReconnectTimeout: c.ReconnectTimeout, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
+		Notef: func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) },
 	})
 	if err != nil {
 		return err
@@ -134,7 +159,10 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 
 	// The coordinator's surface: on the socket for other terminals, and
 	// to this command's own progress output, which is a face like them.
-	srv := &surface.Server{Name: "coordinator", Version: version(), Controller: coord}
+	srv := &surface.Server{Name: "coordinator", Version: version(), Controller: coord,
+		WriteTimeout: clientTimeout, Logf: func(format string, a ...any) {
+			fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...)
+		}}
 	srv.SetStore(coord.Store())
 	srvCtx, stopServing := context.WithCancel(context.WithoutCancel(ctx))
 	var serving sync.WaitGroup
@@ -155,16 +183,19 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	serving.Add(1)
 	go func() {
 		defer serving.Done()
-		srv.Serve(srvCtx, a)
+		srv.Serve(srvCtx, struct{ io.ReadWriteCloser }{a}) // no deadlines: this face is never cut off
 	}()
-	p := c.printer(env)
+	face := c.face(env, leave)
 	go func() {
-		st, err := show(context.WithoutCancel(ctx), b, p)
+		st, err := face(context.WithoutCancel(ctx), b)
 		shown <- st
 		showErr <- err
 	}()
 
+	posts := startPosting(ctx, env, ghTarget, sha, srv, coord.Store())
+
 	coord.Wait(ctx)
+	posts.flush(ctx, coord.Store().Snapshot(), c.PostTimeout)
 	st, record, err := coord.Finish()
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "odu: %v\n", err)
@@ -179,6 +210,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		out = env.Stderr // stdout holds only JSON lines
 	}
 	summary(out, st, record)
+	postSummary(out, st)
 
 	switch {
 	case ctx.Err() != nil:
@@ -255,3 +287,10 @@ func workDirFor(root, sha string) (string, error) {
 }
 
 var errNoRun = errors.New("no run is live in this checkout")
+
+// clientTimeout is how long a client of the socket may go without
+// reading before it is disconnected (see surface's slow.go): far longer
+// than a busy face ever pauses, short enough that a stopped one (Ctrl-Z)
+// does not keep goroutines and a socket for the rest of the run. It
+// loses nothing: the state is a snapshot away when it connects again.
+const clientTimeout = 30 * time.Second

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/odu-ci/odu/runner"
 )
@@ -14,11 +16,28 @@ import (
 // RunnerCmd is the host side of a lane, started by the coordinator: it is
 // not for users, so it is hidden from help.
 type RunnerCmd struct {
-	Stdio bool `required:"" help:"Serve the lane's surface on stdin and stdout."`
+	Stdio bool `help:"Serve the lane's surface on stdin and stdout; stop everything when stdin closes."`
+	// A build host's runner is detached from the SSH session that
+	// starts it (see runner_detached.go).
+	Attach       string        `placeholder:"DIR" help:"Bridge stdin and stdout to the detached runner of the lane directory DIR, starting it if none runs."`
+	Existing     bool          `help:"With --attach: only attach to a runner that runs; exit 3 if none does."`
+	Fresh        bool          `help:"With --attach: stop the runner that runs, if any, and start a new one."`
+	Serve        string        `placeholder:"DIR" help:"Be the detached runner of the lane directory DIR (started by --attach)."`
+	Idle         time.Duration `placeholder:"DURATION" help:"With --attach or --serve: exit after this long with no coordinator attached (default 10m)."`
+	FinishedIdle time.Duration `placeholder:"DURATION" help:"The same, once every node is finished (default 1m)."`
+	PruneAfter   time.Duration `placeholder:"DURATION" help:"With --attach: remove workspaces on the host unused for this long (default 7 days)."`
 }
 
 // Run serves the runner until the coordinator goes away.
 func (c *RunnerCmd) Run(ctx context.Context, env *Env) error {
+	switch {
+	case c.Attach != "" && c.Serve == "" && !c.Stdio:
+		return c.attach(ctx, env)
+	case c.Serve != "" && c.Attach == "" && !c.Stdio:
+		return c.serve(ctx, env)
+	case !c.Stdio || c.Attach != "" || c.Serve != "":
+		return &ExitError{Code: 2, Err: errors.New("odu runner takes one of --stdio, --attach DIR, --serve DIR")}
+	}
 	// When the coordinator dies, writing to stdout meets a broken pipe; a
 	// Go program dies of SIGPIPE there unless it asked for the signal, and
 	// the runner must live on to stop its nodes. Asking (rather than

@@ -67,15 +67,23 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exits":     cmdExits,
-			"commit":    cmdCommit,
-			"start":     cmdStart,
-			"signal":    cmdSignal,
-			"await":     cmdAwait,
-			"waitfor":   cmdWaitfor,
-			"gone":      cmdGone,
-			"sshd":      cmdSSHD,
-			"sshd-kill": cmdSSHDKill,
+			"exits":       cmdExits,
+			"commit":      cmdCommit,
+			"start":       cmdStart,
+			"signal":      cmdSignal,
+			"await":       cmdAwait,
+			"waitfor":     cmdWaitfor,
+			"gone":        cmdGone,
+			"sshd":        cmdSSHD,
+			"sshd-kill":   cmdSSHDKill,
+			"sshd-refuse": cmdSSHDRefuse,
+			"sshd-link":   cmdSSHDLink,
+			"nolinger":    cmdNoLinger,
+			"lingers":     cmdLingers,
+			"waitsize":    cmdWaitSize,
+			"nosecret":    cmdNoSecret,
+			"tmpfs":       cmdTmpfs,
+			"headsha":     cmdHeadSHA,
 		},
 	}
 }
@@ -235,6 +243,7 @@ func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("signal: unknown signal %s", args[1])
 	}
 	ts.Check(started(ts, args[0]).cmd.Process.Signal(sig))
+	ts.Logf("sent %s at %s", args[1], time.Now().Format("15:04:05.000"))
 }
 
 // awaitLimit bounds how long a script waits for anything: far beyond

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -42,7 +44,9 @@ var (
 //	sshd NAME HOST [aarch64] [nojust] [unknown] [key=PATH] [env=K=V ...]
 //
 // aarch64: the host says it is aarch64 (arm64 binaries run under qemu);
-// nojust: sessions do not find just; unknown: its key is not added to
+// HOST "netns": the server listens in a network namespace of its own,
+// through a veth pair, so that sshd-link can cut it; nojust: sessions do
+// not find just; unknown: its key is not added to
 // known_hosts; key=PATH authorizes that public key instead. It sets
 // $NAME_ADDR (user@host:port), $NAME_HOST, $NAME_PORT and $NAME_CACHE
 // (the cache directory its sessions get).
@@ -51,6 +55,9 @@ func cmdSSHD(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: sshd NAME HOST [aarch64] [nojust] [unknown] [key=PATH] [env=K=V ...]")
 	}
 	name, opts := args[0], sshtest.Options{Host: args[1]}
+	if args[1] == "netns" {
+		opts = sshtest.Options{NetNS: true}
+	}
 	home := ts.Getenv("HOME")
 	sshDir := filepath.Join(home, ".ssh")
 	ts.Check(os.MkdirAll(sshDir, 0o700))
@@ -118,11 +125,113 @@ func cmdSSHDKill(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: sshd-kill NAME")
 	}
+	n := server(ts, args[0]).KillConnections()
+	ts.Logf("killed %d connections at %s", n, time.Now().Format("15:04:05.000"))
+}
+
+// server returns a server started with sshd.
+func server(ts *testscript.TestScript, name string) *sshtest.Server {
 	serversMu.Lock()
-	s := servers[ts][args[0]]
+	s := servers[ts][name]
 	serversMu.Unlock()
 	if s == nil {
-		ts.Fatalf("no sshd %s", args[0])
+		ts.Fatalf("no sshd %s", name)
 	}
-	ts.Logf("killed %d connections", s.KillConnections())
+	return s
+}
+
+// cmdSSHDRefuse makes a server drop new connections at once, as a host
+// that is down would (on), or serve them again (off):
+//
+//	sshd-refuse NAME on|off
+func cmdSSHDRefuse(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 || (args[1] != "on" && args[1] != "off") {
+		ts.Fatalf("usage: sshd-refuse NAME on|off")
+	}
+	server(ts, args[0]).Refuse(args[1] == "on")
+}
+
+// cmdNoLinger waits until nothing that a server started is left on its
+// host (its cgroup is empty: no session, no runner, no recipe), and
+// fails listing what is left after awaitLimit:
+//
+//	nolinger NAME
+func cmdNoLinger(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: nolinger NAME")
+	}
+	s := server(ts, args[0])
+	start := time.Now()
+	deadline := start.Add(awaitLimit)
+	for {
+		left := s.Processes()
+		if len(left) == 0 {
+			ts.Logf("nothing left on %s at %s (waited %s)", args[0], time.Now().Format("15:04:05.000"), time.Since(start).Round(time.Millisecond))
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("still running on %s %s later:\n%s", args[0], awaitLimit, strings.Join(left, "\n"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cmdLingers checks that something a server started still runs on its
+// host, matching a regular expression (a detached runner):
+//
+//	lingers NAME REGEXP
+func cmdLingers(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: [!] lingers NAME REGEXP")
+	}
+	re := regexp.MustCompile(args[1])
+	left := server(ts, args[0]).Processes()
+	found := false
+	for _, p := range left {
+		found = found || re.MatchString(p)
+	}
+	if found == neg {
+		ts.Fatalf("processes on %s (want %q: %v):\n%s", args[0], args[1], !neg, strings.Join(left, "\n"))
+	}
+}
+
+// cmdWaitSize waits until the file a glob names (one) holds at least N
+// bytes: a log that has come that far.
+//
+//	waitsize .ci/*/x86_64-linux/stream.log 10000000
+func cmdWaitSize(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitsize GLOB BYTES")
+	}
+	want, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	deadline := time.Now().Add(awaitLimit)
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(ts.MkAbs(args[0]))
+		if len(files) == 1 {
+			if fi, err := os.Stat(files[0]); err == nil && fi.Size() >= want {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not reach %d bytes within %s", args[0], want, awaitLimit)
+}
+
+// cmdSSHDLink cuts the link to a server started with `sshd NAME netns` at
+// the network level (the namespace side of its veth goes down: packets
+// are dropped, nobody is told), or restores it:
+//
+//	sshd-link NAME down|up
+func cmdSSHDLink(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 || (args[1] != "down" && args[1] != "up") {
+		ts.Fatalf("usage: sshd-link NAME down|up")
+	}
+	s := server(ts, args[0])
+	if args[1] == "down" {
+		s.LinkDown()
+	} else {
+		s.LinkUp()
+	}
+	ts.Logf("link %s at %s", args[1], time.Now().Format("15:04:05.000"))
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -41,8 +42,8 @@ func (s *Server) serve(c *net.TCPConn) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopped {
-		return
+	if s.stopped || s.refusing {
+		return // closing f drops the connection: the host is unreachable
 	}
 	logFile, err := os.OpenFile(s.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
@@ -120,4 +121,27 @@ func (s *Server) Connections() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.conns)
+}
+
+// Refuse makes the server drop every new connection as soon as it is
+// accepted (true), as a host that is down or unreachable would, or
+// serve them again (false). Live connections are not touched.
+func (s *Server) Refuse(refuse bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refusing = refuse
+}
+
+// Processes describes the processes in the server's cgroup, one per
+// line ("PID COMMAND LINE"): everything it started that still runs,
+// sessions and what they left behind (detached daemons included). An
+// empty list means nothing of the server is left on the host.
+func (s *Server) Processes() []string {
+	pids, _ := s.cg.pids()
+	var out []string
+	for _, pid := range pids {
+		cmd, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		out = append(out, fmt.Sprintf("%d %s", pid, strings.TrimSpace(strings.ReplaceAll(string(cmd), "\x00", " "))))
+	}
+	return out
 }

@@ -151,6 +151,11 @@ type Options struct {
 	// Env holds extra KEY=VALUE pairs for the sessions. They win over the
 	// harness's PATH and XDG_CACHE_HOME.
 	Env []string
+	// NetNS puts the server's listening socket in a network namespace of
+	// its own, reached through a veth pair (see netns_linux.go), so that
+	// [Server.LinkDown] can cut its link at the network level. Host is
+	// then the namespace's address, and must be empty.
+	NetNS bool
 }
 
 // Server is a running sshd that accepts connections for the test user.
@@ -178,7 +183,10 @@ type Server struct {
 	stop    sync.Once
 	mu      sync.Mutex
 	stopped bool
-	conns   map[int]*conn // by pid of sshd -i, which is also its pgid
+	// refusing drops new connections at once (Refuse).
+	refusing bool
+	ns       *netns        // with Options.NetNS
+	conns    map[int]*conn // by pid of sshd -i, which is also its pgid
 }
 
 // conn is one accepted connection's sshd -i.
@@ -198,8 +206,11 @@ func Start(t T, opts Options) *Server {
 	if host == "" {
 		host = "127.0.0.1"
 	}
-	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+	if ip := net.ParseIP(host); (ip == nil || !ip.IsLoopback()) && !opts.NetNS {
 		t.Fatalf("start sshd: Host %q is not a loopback address", host)
+	}
+	if opts.NetNS && opts.Host != "" {
+		t.Fatalf("start sshd: Host %q with NetNS: the namespace has its own address", host)
 	}
 	if opts.Arch != "" && opts.Arch != "aarch64" {
 		t.Fatalf("start sshd: Arch %q: want \"\" or \"aarch64\"", opts.Arch)
@@ -240,7 +251,15 @@ func Start(t T, opts Options) *Server {
 	if s.cg, err = newCgroup(); err != nil {
 		t.Fatalf("start sshd: %v", err)
 	}
-	s.ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+	if opts.NetNS {
+		if s.ns, err = newNetns(); err != nil {
+			t.Fatalf("start sshd: %v", err)
+		}
+		s.Host = s.ns.addr
+		s.ln, err = s.ns.listen()
+	} else {
+		s.ln, err = net.Listen("tcp", net.JoinHostPort(host, "0"))
+	}
 	if err != nil {
 		t.Fatalf("start sshd: %v", err)
 	}
@@ -377,6 +396,27 @@ func (s *Server) stopOnce() {
 	}
 	if err := os.RemoveAll(s.Dir); err != nil {
 		t.Errorf("stop sshd on %s: %v", s.Host, err)
+	}
+	if s.ns != nil {
+		if err := s.ns.remove(); err != nil {
+			t.Errorf("stop sshd on %s: %v", s.Host, err)
+		}
+	}
+}
+
+// LinkDown cuts the link to a server started with Options.NetNS at the
+// network level: the namespace side of its veth goes down, and packets
+// are dropped without a word to either end. LinkUp restores it.
+func (s *Server) LinkDown() {
+	if err := s.ns.setLink(false); err != nil {
+		s.t.Fatalf("cut the link to %s: %v", s.Host, err)
+	}
+}
+
+// LinkUp restores the link that LinkDown cut.
+func (s *Server) LinkUp() {
+	if err := s.ns.setLink(true); err != nil {
+		s.t.Fatalf("restore the link to %s: %v", s.Host, err)
 	}
 }
 

@@ -38,6 +38,7 @@ func orphaned(name string) bool {
 func sweepStale() {
 	sweepDirs(os.TempDir())
 	sweepCgroups()
+	sweepNetns()
 }
 
 // sweepDirs removes the server directories in parent that were left by

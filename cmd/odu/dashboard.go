@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"github.com/odu-ci/odu/repo"
+	"github.com/odu-ci/odu/surface"
+	"github.com/odu-ci/odu/tui"
+)
+
+// dashboardOK reports whether the dashboard can run: a terminal to draw
+// on and to read keys from, that can do more than print lines.
+func dashboardOK(env *Env) bool {
+	in, ok := env.Stdin.(*os.File)
+	return ok && isatty(in) && isTerminal(env) && env.Getenv("TERM") != "dumb"
+}
+
+// monitorDashboard is `odu monitor` on a terminal: the dashboard, until
+// the user leaves (the run goes on) or, with exitOnSettle, the run is
+// over; then a one-line recap.
+func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool) error {
+	root, err := repo.Root(ctx, env.Dir)
+	if err != nil {
+		return err
+	}
+	res, err := tui.Run(ctx, tui.Options{
+		Attach: func(ctx context.Context) (tui.Client, error) {
+			cl, _, err := attach(ctx, env, "odu monitor", true)
+			if err != nil {
+				return nil, err
+			}
+			return cl, nil
+		},
+		Dir: root, Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
+		ExitOnSettle: exitOnSettle, Quit: "leave (the run goes on)",
+	})
+	if err != nil {
+		return fmt.Errorf("show the dashboard: %w", err)
+	}
+	fmt.Fprintln(env.Stdout, recap(res))
+	return nil
+}
+
+// recap says in one line how the run was when the dashboard ended.
+func recap(res tui.Result) string {
+	st := res.State
+	switch {
+	case st.Run.SHA == "" && res.Lost != nil:
+		return "odu: no run: " + res.Lost.Error()
+	case st.Run.SHA == "":
+		return "odu: left before a run started"
+	case res.Lost != nil:
+		return fmt.Sprintf("odu: lost the %s (%v): %s", runWhat(st), res.Lost, counts(st))
+	case st.Run.Ended != nil:
+		return fmt.Sprintf("odu: %s %s in %s: %s", runWhat(st), verdict(st), duration(st.Run.Ended.Sub(st.Run.Started)), counts(st))
+	}
+	return fmt.Sprintf("odu: left the %s going (%s so far): %s", runWhat(st), duration(time.Since(st.Run.Started)), counts(st))
+}
+
+// face returns how `odu run` shows its progress, over its own surface:
+// the dashboard on a terminal (q cancels the run, as Ctrl-C does, by
+// calling stop), or a printer.
+func (c *RunCmd) face(env *Env, stop func()) func(ctx context.Context, conn net.Conn) (surface.State, error) {
+	if c.Progress != "auto" || !dashboardOK(env) {
+		p := c.printer(env)
+		return func(ctx context.Context, conn net.Conn) (surface.State, error) { return show(ctx, conn, p) }
+	}
+	return func(ctx context.Context, conn net.Conn) (surface.State, error) {
+		res, err := tui.Run(ctx, tui.Options{
+			Attach: func(ctx context.Context) (tui.Client, error) {
+				cl, err := surface.NewClient(ctx, conn, "odu run", version())
+				if err != nil {
+					return nil, err
+				}
+				return cl, nil
+			},
+			Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
+			// odu run returns when the run is over, with its summary.
+			ExitOnSettle: true, Quit: "cancel the run",
+		})
+		if res.Quit {
+			fmt.Fprintln(env.Stderr, "odu: stopping the run…")
+			stop()
+		}
+		return res.State, err
+	}
+}

@@ -1,0 +1,590 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+
+	"github.com/odu-ci/odu/internal/odutest"
+)
+
+// dashJustfile is a pipeline for the dashboard: a node that passes, one
+// that fails, one that draws a progress line with \r, one that runs until
+// the test says stop, and one that passes at first and, run again, runs
+// until the test says stop.
+const dashJustfile = `[metadata("ci")]
+ci: ok bad progress slow again
+
+ok:
+    @echo ok-output
+
+bad:
+    @echo bad-output; exit 3
+
+progress:
+    @printf 'fetch 10%%\rfetch 50%%\rfetch 100%%\n'
+    @printf '\033[32mgreen-done\033[0m\n'
+
+slow:
+    @while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done
+
+again:
+    @if [ -e "$DASH_MARK" ]; then while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done; fi; touch "$DASH_MARK"
+`
+
+// tmuxTerm is a terminal: a tmux server of its own running one command
+// in a detached session, read with capture-pane, typed into with
+// send-keys.
+type tmuxTerm struct {
+	t    *testing.T
+	sock string
+}
+
+func newTmux(t *testing.T, w, h int, script string) *tmuxTerm {
+	t.Helper()
+	// The socket's name is unique to this test's temporary directory
+	// (TestName123456789/001): tests elsewhere may run tmux at once.
+	tmp := t.TempDir()
+	tm := &tmuxTerm{t: t, sock: "odu-test-" + filepath.Base(filepath.Dir(tmp)) + "-" + filepath.Base(tmp)}
+	tm.run("new-session", "-d", "-s", "s", "-x", itoa(w), "-y", itoa(h), "sh", script)
+	var socket string
+	t.Cleanup(func() {
+		exec.Command("tmux", "-L", tm.sock, "kill-server").Run()
+		if socket != "" {
+			os.Remove(socket) // the server leaves it behind
+		}
+	})
+	socket = strings.TrimSpace(tm.run("display-message", "-p", "#{socket_path}"))
+	return tm
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+func (tm *tmuxTerm) run(args ...string) string {
+	tm.t.Helper()
+	out, err := exec.Command("tmux", append([]string{"-L", tm.sock}, args...)...).CombinedOutput()
+	if err != nil {
+		tm.t.Fatalf("tmux %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// screen returns what the terminal shows; with colour, SGR sequences
+// included.
+func (tm *tmuxTerm) screen(colour bool) string {
+	args := []string{"capture-pane", "-p", "-t", "s"}
+	if colour {
+		args = append(args, "-e")
+	}
+	return tm.run(args...)
+}
+
+// key types one key.
+func (tm *tmuxTerm) key(k string) { tm.run("send-keys", "-t", "s", k) }
+
+// waitFor waits until the screen satisfies ok. The deadline only ends a
+// test that hangs: it is not a measure of speed.
+func (tm *tmuxTerm) waitFor(what string, colour bool, ok func(screen string) bool) string {
+	tm.t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	var s string
+	for time.Now().Before(deadline) {
+		s = tm.screen(colour)
+		if ok(s) {
+			return s
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tm.t.Fatalf("the screen never showed %s; it shows:\n%s", what, s)
+	return ""
+}
+
+func (tm *tmuxTerm) waitText(texts ...string) string {
+	tm.t.Helper()
+	return tm.waitFor(strings.Join(texts, ", "), false, func(s string) bool {
+		for _, t := range texts {
+			if !strings.Contains(s, t) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// rowOf returns the matrix row showing recipe: its number key and line.
+func rowOf(screen, recipe string) (string, string) {
+	re := regexp.MustCompile(`(?m)^([1-9]) ` + regexp.QuoteMeta(recipe) + ` .*$`)
+	m := re.FindStringSubmatch(screen)
+	if m == nil {
+		return "", ""
+	}
+	return m[1], m[0]
+}
+
+// dash is a checkout with dashJustfile committed, and the environment
+// odu runs in there: the odu under test and the fast just first on PATH,
+// colours on.
+type dash struct {
+	t                   *testing.T
+	bin, tmp, dir, stop string
+	env                 []string
+}
+
+func newDash(t *testing.T, justfile string) *dash {
+	t.Helper()
+	bin, err := odutest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux is missing: run `bash .ci/setup`")
+	}
+	tmp := t.TempDir()
+	d := &dash{t: t, bin: bin, tmp: tmp, dir: filepath.Join(tmp, "repo"), stop: filepath.Join(tmp, "stop")}
+	home := filepath.Join(tmp, "home")
+	for _, dir := range []string{home, d.dir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(d.dir, "justfile"), []byte(justfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), odutest.GitEnv(home)...)
+	env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"XDG_CACHE_HOME="+filepath.Join(tmp, "cache"), "DASH_STOP="+d.stop, "DASH_MARK="+filepath.Join(tmp, "mark"),
+		"DASH_PID="+filepath.Join(tmp, "pid"))
+	d.env = slicesDeleteEnv(env, "NO_COLOR")
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "dashboard"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = d.dir, d.env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", args[0], err, out)
+		}
+	}
+	// Whatever a test leaves waiting on the stop file ends.
+	t.Cleanup(func() { os.WriteFile(d.stop, nil, 0o644) })
+	return d
+}
+
+// terminal starts a tmux terminal of w×h running `odu ARGS` in the
+// checkout; when odu returns, the terminal says "odu exited CODE" under
+// what odu left on it.
+func (d *dash) terminal(w, h int, args string) *tmuxTerm {
+	d.t.Helper()
+	script := filepath.Join(d.tmp, "term-"+strconv.Itoa(w)+"x"+strconv.Itoa(h)+".sh")
+	var sh strings.Builder
+	for _, kv := range d.env {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" || strings.ContainsAny(k, "();%") || strings.HasPrefix(k, "TMUX") {
+			continue
+		}
+		sh.WriteString("export " + k + "='" + strings.ReplaceAll(v, "'", `'\''`) + "'\n")
+	}
+	sh.WriteString("cd '" + d.dir + "'\nodu " + args + "\necho \"odu exited $?\"\nexec sleep 600\n")
+	if err := os.WriteFile(script, []byte(sh.String()), 0o755); err != nil {
+		d.t.Fatal(err)
+	}
+	return newTmux(d.t, w, h, script)
+}
+
+// background starts `odu run --progress plain` in the checkout, in a
+// process group of its own, its output in run.out. The run ends when
+// the test does (the stop file, then SIGKILL to the group if need be).
+func (d *dash) background() (*exec.Cmd, chan error) {
+	d.t.Helper()
+	runOut, err := os.Create(filepath.Join(d.tmp, "run.out"))
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { runOut.Close() })
+	run := exec.Command(filepath.Join(d.bin, "odu"), "run", "--progress", "plain")
+	run.Dir, run.Env, run.Stdout, run.Stderr = d.dir, d.env, runOut, runOut
+	run.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := run.Start(); err != nil {
+		d.t.Fatal(err)
+	}
+	runDone := make(chan error, 1)
+	go func() { runDone <- run.Wait() }()
+	d.t.Cleanup(func() {
+		os.WriteFile(d.stop, nil, 0o644)
+		select {
+		case err := <-runDone:
+			runDone <- err
+		case <-time.After(30 * time.Second):
+			syscall.Kill(-run.Process.Pid, syscall.SIGKILL)
+			runDone <- <-runDone
+		}
+	})
+	return run, runDone
+}
+
+func (d *dash) runOutput() string {
+	out, _ := os.ReadFile(filepath.Join(d.tmp, "run.out"))
+	return string(out)
+}
+
+// TestDashboard attaches `odu monitor` in a real terminal (tmux) to a
+// real `odu run` on this machine's lane, and reads the screen as a user
+// would.
+func TestDashboard(t *testing.T) {
+	d := newDash(t, dashJustfile)
+	bin, dir, env := d.bin, d.dir, d.env
+	_, runDone := d.background()
+	tm := d.terminal(120, 40, "monitor")
+
+	// Nodes appear and turn green and red.
+	s := tm.waitFor("ok green and bad red", false, func(s string) bool {
+		_, okRow := rowOf(s, "ok")
+		_, badRow := rowOf(s, "bad")
+		return strings.Contains(okRow, "✓") && strings.Contains(badRow, "✗")
+	})
+	for _, r := range []string{"ok", "bad", "progress", "slow", "again"} {
+		if k, _ := rowOf(s, r); k == "" {
+			t.Errorf("the matrix has no row for %s:\n%s", r, s)
+		}
+	}
+	colour := tm.screen(true)
+	if !regexp.MustCompile(`\x1b\[3?2m✓`).MatchString(colour) || !regexp.MustCompile(`\x1b\[(3)?1m✗`).MatchString(colour) {
+		t.Errorf("✓ is not green or ✗ not red:\n%q", colour)
+	}
+
+	// The focused log shows a node's output, the \r progress collapsed.
+	k, _ := rowOf(s, "progress")
+	tm.key(k)
+	s = tm.waitText("fetch 100%", "green-done")
+	if strings.Contains(s, "fetch 10%") || strings.Contains(s, "fetch 50%") {
+		t.Errorf("the \\r progress did not collapse:\n%s", s)
+	}
+
+	// r reruns the focused node: `again` goes back to running.
+	tm.waitFor("again green", false, func(s string) bool { _, row := rowOf(s, "again"); return strings.Contains(row, "✓") })
+	k, _ = rowOf(s, "again")
+	tm.key(k)
+	tm.key("r")
+	s = tm.waitFor("again running again", false, func(s string) bool {
+		_, row := rowOf(s, "again")
+		return strings.Contains(row, "●")
+	})
+	if !strings.Contains(s, "rerunning again@") {
+		t.Errorf("the dashboard does not say it reruns again:\n%s", s)
+	}
+
+	// A narrow terminal stacks the layout: the matrix's header row is no
+	// longer beside the log.
+	tm.run("resize-window", "-t", "s", "-x", "80", "-y", "24")
+	s = tm.waitFor("the stacked layout", false, func(s string) bool {
+		lines := strings.Split(s, "\n")
+		for i, l := range lines {
+			if strings.Contains(l, "recipe") && strings.Contains(l, "x86_64-linux") {
+				return !strings.Contains(l, "│") && i+1 < len(lines)
+			}
+		}
+		return false
+	})
+	if !strings.Contains(s, "─ again@") {
+		t.Errorf("the stacked layout lost the log pane:\n%s", s)
+	}
+
+	// q leaves, and the run goes on.
+	tm.key("q")
+	s = tm.waitText("odu exited 0")
+	if !strings.Contains(s, "odu: left the run of") || !strings.Contains(s, "going") {
+		t.Errorf("no recap after q:\n%s", s)
+	}
+	select {
+	case err := <-runDone:
+		runDone <- err
+		t.Fatalf("q in the monitor ended the run (%v):\n%s", err, d.runOutput())
+	default:
+	}
+	st := exec.Command(filepath.Join(bin, "odu"), "status")
+	st.Dir, st.Env = dir, env
+	out, err := st.CombinedOutput()
+	if err != nil || !regexp.MustCompile(`running\s+slow@`).Match(out) {
+		t.Errorf("odu status after q: %v\n%s", err, out)
+	}
+}
+
+// slicesDeleteEnv drops a variable from an environment.
+func slicesDeleteEnv(env []string, name string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, name+"=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// TestDashboardNoTerminalQuery runs odu commands on a terminal that never
+// answers, and checks that none asks it anything: not the background
+// colour (OSC 11), not the cursor position (DSR). A query there makes
+// every command wait for an answer that never comes (termenv gives up
+// after 5 s); only the dashboard may touch the terminal, and it does not
+// ask either. The assertion is on the bytes the commands write, not on
+// how long they take.
+func TestDashboardNoTerminalQuery(t *testing.T) {
+	bin, err := odutest.BinDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A terminal termenv would ask: an xterm, not tmux or screen (which
+	// it skips), not CI (which it takes for no terminal).
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "CI", "TERM", "TMUX", "STY", "NO_COLOR", "COLORFGBG":
+			continue
+		}
+		env = append(env, kv)
+	}
+	env = append(env, "TERM=xterm-256color")
+	// A checkout with no run: `odu monitor` shows the dashboard, waiting.
+	dir := t.TempDir()
+	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "empty"}} {
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = dir, append(env, odutest.GitEnv(filepath.Join(dir, ".home"))...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %s: %v\n%s", args[0], err, out)
+		}
+	}
+	for _, args := range [][]string{{"--help"}, {"--version"}, {"dump"}, {"status"}, {"monitor", "--help"}, {"monitor"}} {
+		cmd := exec.Command(filepath.Join(bin, "odu"), args...)
+		cmd.Dir, cmd.Env = dir, env
+		tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Read everything it writes, answering nothing, until it exits
+		// (the read fails once the terminal has no process left).
+		out := &lockedBuffer{}
+		copied := make(chan struct{})
+		go func() { io.Copy(out, tty); close(copied) }()
+		if args[0] == "monitor" && len(args) == 1 {
+			// The dashboard is up once it says it waits; then q.
+			deadline := time.Now().Add(60 * time.Second)
+			for !strings.Contains(out.String(), "waiting for a run") {
+				if time.Now().After(deadline) {
+					cmd.Process.Kill()
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			tty.Write([]byte("q"))
+		}
+		cmd.Wait()
+		<-copied
+		tty.Close()
+		got := out.String()
+		for _, q := range []string{"\x1b]11;?", "\x1b]10;?", "\x1b[6n"} {
+			if strings.Contains(got, q) {
+				t.Errorf("odu %s asked the terminal %q:\n%q", strings.Join(args, " "), q, got)
+			}
+		}
+		if args[0] == "--help" && !strings.Contains(got, "USAGE") {
+			t.Errorf("odu --help did not write its help on the terminal:\n%q", got)
+		}
+		if args[0] == "monitor" && len(args) == 1 && !strings.Contains(got, "odu: left before a run started") {
+			t.Errorf("odu monitor did not show the dashboard and leave on q:\n%q", got)
+		}
+	}
+}
+
+// lockedBuffer is a buffer written by one goroutine and read by another.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// runJustfile is a pipeline for `odu run` on a terminal: a node that
+// passes, one that fails, and one that notes its PID and runs until the
+// test says stop.
+const runJustfile = `[metadata("ci")]
+ci: ok bad slow
+
+ok:
+    @echo ok-output
+
+bad:
+    @echo bad-output; exit 3
+
+slow:
+    @echo $$ > "$DASH_PID"; while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done
+`
+
+// TestDashboardRun: `odu run` on a terminal shows the dashboard, the
+// nodes move on it, and when the run is over it leaves, prints the
+// per-node summary and exits 1 (a node failed).
+func TestDashboardRun(t *testing.T) {
+	d := newDash(t, runJustfile)
+	tm := d.terminal(120, 40, "run")
+	s := tm.waitFor("ok green, bad red and slow running", false, func(s string) bool {
+		_, ok := rowOf(s, "ok")
+		_, bad := rowOf(s, "bad")
+		_, slow := rowOf(s, "slow")
+		return strings.Contains(ok, "✓") && strings.Contains(bad, "✗") && strings.Contains(slow, "●")
+	})
+	if !strings.Contains(s, "q cancel the run") {
+		t.Errorf("the dashboard of odu run does not say q cancels the run:\n%s", s)
+	}
+	os.WriteFile(d.stop, nil, 0o644)
+	s = tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 1") {
+		t.Errorf("odu run with a failed node did not exit 1:\n%s", s)
+	}
+	// The dashboard left the alternate screen; the summary is in the
+	// normal one.
+	if !regexp.MustCompile(`odu: run of \w+ failed in `).MatchString(s) ||
+		!regexp.MustCompile(`failure\s+bad@\S+\s+exit 3`).MatchString(s) {
+		t.Errorf("no per-node summary after the dashboard:\n%s", s)
+	}
+	if strings.Contains(s, "? all keys") {
+		t.Errorf("the dashboard is still on the screen:\n%s", s)
+	}
+}
+
+// TestDashboardRunQuit: q in `odu run`'s dashboard cancels the run, as
+// Ctrl-C does: exit 130, and the recipe that was running is gone.
+func TestDashboardRunQuit(t *testing.T) {
+	d := newDash(t, runJustfile)
+	tm := d.terminal(120, 40, "run")
+	tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
+	var pid int
+	for deadline := time.Now().Add(30 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
+		data, _ := os.ReadFile(filepath.Join(d.tmp, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		if pid == 0 && time.Now().After(deadline) {
+			t.Fatal("the slow recipe never wrote its PID")
+		}
+	}
+	if !alive(pid) {
+		t.Fatalf("the slow recipe (%d) is not running before q", pid)
+	}
+	tm.key("q")
+	s := tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 130") {
+		t.Errorf("q in odu run's dashboard did not exit 130:\n%s", s)
+	}
+	if !strings.Contains(s, "was cancelled") || !regexp.MustCompile(`cancelled\s+slow@`).MatchString(s) {
+		t.Errorf("no summary of a cancelled run:\n%s", s)
+	}
+	if alive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL) // the test's own: the recipe it made
+		t.Errorf("the slow recipe (%d) still runs after odu run returned", pid)
+	}
+}
+
+// alive reports whether a process exists and is not a zombie waiting
+// for its parent.
+func alive(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(data, ')')
+	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
+}
+
+// TestDashboardMonitorExitOnSettle: `odu monitor --exit-on-settle` shows
+// the run and returns with its recap as soon as the run is over.
+func TestDashboardMonitorExitOnSettle(t *testing.T) {
+	d := newDash(t, runJustfile)
+	_, runDone := d.background()
+	tm := d.terminal(120, 40, "monitor --exit-on-settle")
+	tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
+	os.WriteFile(d.stop, nil, 0o644)
+	s := tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 0") || !regexp.MustCompile(`odu: run of \w+ failed in \S+: `).MatchString(s) {
+		t.Errorf("odu monitor --exit-on-settle did not return with the recap of a failed run:\n%s", s)
+	}
+	if err := <-runDone; err == nil {
+		t.Errorf("odu run with a failed node exited 0:\n%s", d.runOutput())
+	} else {
+		runDone <- err
+	}
+}
+
+// TestDashboardConnectionLost: when the run is killed, the monitor says
+// on screen that the connection is lost, instead of freezing, and q
+// leaves with a recap that says so.
+func TestDashboardConnectionLost(t *testing.T) {
+	d := newDash(t, runJustfile)
+	run, runDone := d.background()
+	tm := d.terminal(120, 40, "monitor")
+	tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
+	// What the run started, to end what the kill leaves behind.
+	procs := descendants(run.Process.Pid)
+	t.Cleanup(func() {
+		for _, p := range procs {
+			if alive(p) {
+				syscall.Kill(p, syscall.SIGKILL)
+			}
+		}
+	})
+	if err := run.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	runDone <- <-runDone
+	tm.waitText("connection to the run lost")
+	tm.key("q")
+	s := tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 0") || !strings.Contains(s, "odu: lost the run of") {
+		t.Errorf("no recap of a lost run after q:\n%s", s)
+	}
+}
+
+// descendants returns the PIDs of a process's children, theirs, and so
+// on.
+func descendants(pid int) []int {
+	parent := map[int][]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		data, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		i := bytes.LastIndexByte(data, ')')
+		f := strings.Fields(string(data[i+1:]))
+		if len(f) > 1 {
+			pp, _ := strconv.Atoi(f[1])
+			parent[pp] = append(parent[pp], p)
+		}
+	}
+	var out []int
+	for todo := []int{pid}; len(todo) > 0; {
+		p := todo[0]
+		todo = todo[1:]
+		out = append(out, parent[p]...)
+		todo = append(todo, parent[p]...)
+	}
+	return out
+}

@@ -1,0 +1,82 @@
+package ghstatus
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/odu-ci/odu/surface"
+)
+
+func TestParseRemote(t *testing.T) {
+	for _, tc := range []struct{ in, host, owner, name string }{
+		{"https://github.com/octo/hello.git", "github.com", "octo", "hello"},
+		{"https://github.com/octo/hello", "github.com", "octo", "hello"},
+		{"https://x-access-token:secret@github.com/octo/hello.git/", "github.com", "octo", "hello"},
+		{"git@github.com:octo/hello.git", "github.com", "octo", "hello"},
+		{"github.com:octo/hello", "github.com", "octo", "hello"},
+		{"ssh://git@github.example.com:2222/octo/hello.git", "github.example.com", "octo", "hello"},
+	} {
+		host, owner, name, err := ParseRemote(tc.in)
+		if err != nil || host != tc.host || owner != tc.owner || name != tc.name {
+			t.Errorf("ParseRemote(%q) = %q, %q, %q, %v, want %q, %q, %q", tc.in, host, owner, name, err, tc.host, tc.owner, tc.name)
+		}
+	}
+	for _, in := range []string{"/srv/git/hello.git", "file:///srv/git/hello.git", "https://github.com/octo", "https://github.com/a/b/c"} {
+		if _, _, _, err := ParseRemote(in); err == nil {
+			t.Errorf("ParseRemote(%q) succeeded, want an error", in)
+		}
+	}
+}
+
+func TestAPIBase(t *testing.T) {
+	env := func(kv ...string) Getenv {
+		return func(k string) string {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		host string
+		env  Getenv
+		want string
+		ok   bool
+	}{
+		{"github.com", env(), "https://api.github.com/", true},
+		{"github.example.com", env(), "https://github.example.com/api/v3/", true},
+		{"octo.ghe.com", env(), "https://api.octo.ghe.com/", true},
+		{"gitlab.com", env(), "", false},
+		{"git.example.com", env("GITHUB_API_URL", "https://git.example.com/api/v3"), "https://git.example.com/api/v3/", true},
+	} {
+		if got, ok := APIBase(tc.host, tc.env); got != tc.want || ok != tc.ok {
+			t.Errorf("APIBase(%q) = %q, %v, want %q, %v", tc.host, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	code := 2
+	for _, tc := range []struct {
+		n    surface.Node
+		want Status
+	}{
+		{surface.Node{Status: surface.Running}, Status{"pending", "Running"}},
+		{surface.Node{Status: surface.Success, DurationMS: (time.Minute + 2*time.Second).Milliseconds()}, Status{"success", "Succeeded in 1m2s"}},
+		{surface.Node{Status: surface.Failure, DurationMS: 12_000, ExitCode: &code}, Status{"failure", "Failed in 12s (exit 2)"}},
+		{surface.Node{Status: surface.Errored, Reason: "link to builder lost:\nEOF"}, Status{"error", "Errored: link to builder lost: EOF"}},
+		{surface.Node{Status: surface.Skipped, Reason: "build@x86_64-linux did not succeed"}, Status{"error", "Skipped: build@x86_64-linux did not succeed"}},
+		{surface.Node{Status: surface.Cancelled}, Status{"error", "Cancelled"}},
+	} {
+		if got, ok := Describe(tc.n); !ok || got != tc.want {
+			t.Errorf("Describe(%s) = %v, want %v", tc.n.Status, got, tc.want)
+		}
+	}
+	long, _ := Describe(surface.Node{Status: surface.Errored, Reason: strings.Repeat("é", 300)})
+	if n := len([]rune(long.Description)); n != maxDescription {
+		t.Errorf("a long reason's description has %d characters, want %d", n, maxDescription)
+	}
+}

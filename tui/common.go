@@ -1,0 +1,167 @@
+package tui
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/odu-ci/odu/surface"
+)
+
+// Common is what every component shares: the terminal's size, the
+// styles, the keys and the clock.
+type Common struct {
+	Width, Height int
+	Colour        bool // colours on: not NO_COLOR, not TERM=dumb
+	Styles        Styles
+	Keys          KeyMap
+	// Now is the clock of the elapsed times; tests fix it.
+	Now func() time.Time
+}
+
+// NewCommon returns the shared state for a terminal, with colours or
+// without.
+func NewCommon(colour bool) *Common {
+	// Styles go out as ANSI-256 whatever the terminal says it is (the
+	// profile is fixed, so that tests see what users see); without
+	// colour, only bold, faint and reverse video remain: NO_COLOR is
+	// about colours.
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.ANSI256)
+	return &Common{Colour: colour, Styles: newStyles(r, colour), Keys: DefaultKeys(), Now: time.Now}
+}
+
+// Styles are the dashboard's lipgloss styles.
+type Styles struct {
+	Bold, Dim, Title, Focus, Error, Match lipgloss.Style
+	Status                                map[surface.Status]lipgloss.Style
+}
+
+func newStyles(r *lipgloss.Renderer, colour bool) Styles {
+	fg := func(st lipgloss.Style, c string) lipgloss.Style {
+		if colour {
+			return st.Foreground(lipgloss.Color(c))
+		}
+		return st
+	}
+	s := Styles{
+		Bold:   r.NewStyle().Bold(true),
+		Dim:    r.NewStyle().Faint(true),
+		Title:  r.NewStyle().Bold(true),
+		Focus:  r.NewStyle().Reverse(true),
+		Error:  fg(r.NewStyle(), "1").Bold(true),
+		Match:  r.NewStyle().Reverse(true),
+		Status: map[surface.Status]lipgloss.Style{},
+	}
+	for st, c := range map[surface.Status]string{
+		surface.Pending: "8", surface.Running: "3", surface.Success: "2", surface.Failure: "1",
+		surface.Errored: "1", surface.Skipped: "8", surface.Cancelled: "8",
+	} {
+		s.Status[st] = fg(r.NewStyle(), c)
+	}
+	return s
+}
+
+// Glyphs mark statuses, as `odu status` does.
+var Glyphs = map[surface.Status]string{
+	surface.Pending: "·", surface.Running: "●", surface.Success: "✓", surface.Failure: "✗",
+	surface.Errored: "!", surface.Skipped: "-", surface.Cancelled: "⊘",
+}
+
+// order is how statuses are counted in the header.
+var order = []surface.Status{surface.Success, surface.Running, surface.Pending, surface.Failure,
+	surface.Errored, surface.Skipped, surface.Cancelled}
+
+// KeyMap is every key of the dashboard, shown by the help footer.
+type KeyMap struct {
+	Up, Down, Left, Right key.Binding
+	Jump                  key.Binding // 1–9
+	Follow                key.Binding // follow the tail, or pin
+	PageUp, PageDown      key.Binding
+	Top, Bottom           key.Binding
+	Search, Next, Escape  key.Binding
+	Rerun, Cancel         key.Binding
+	Help, Quit            key.Binding
+}
+
+// DefaultKeys are the keys of the issue and the README.
+func DefaultKeys() KeyMap {
+	return KeyMap{
+		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
+		Right:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
+		Jump:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "jump to row")),
+		Follow:   key.NewBinding(key.WithKeys("enter", "f"), key.WithHelp("f/enter", "follow/pin log")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("pgdn", "log page down")),
+		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "log top")),
+		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "log tail")),
+		Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search log")),
+		Next:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
+		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel search")),
+		Rerun:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rerun node")),
+		Cancel:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel node")),
+		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
+		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+}
+
+// ShortHelp is the footer's one line.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Up, k.Follow, k.Search, k.Rerun, k.Cancel, k.Help, k.Quit}
+}
+
+// FullHelp is every key, for `?`.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.Left, k.Right, k.Jump},
+		{k.Follow, k.PageUp, k.PageDown, k.Top, k.Bottom},
+		{k.Search, k.Next, k.Escape},
+		{k.Rerun, k.Cancel, k.Help, k.Quit},
+	}
+}
+
+// Duration rounds a duration for people: 0.4s, 12.3s, 4m5s, 1h2m.
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	case d < time.Hour:
+		return d.Round(time.Second).String()
+	default:
+		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
+	}
+}
+
+// Clock is how long a node has run: live while it runs, its duration
+// once finished, nothing before it started.
+func (c *Common) Clock(n *surface.Node) string {
+	switch {
+	case n.Status == surface.Running && n.Started != nil:
+		return Duration(c.Now().Sub(*n.Started))
+	case n.Status.Terminal() && n.Started != nil:
+		return Duration(time.Duration(n.DurationMS) * time.Millisecond)
+	}
+	return ""
+}
+
+// Counts summarises statuses: "3 ✓ success · 1 ● running".
+func (c *Common) Counts(st *surface.State) string {
+	n := map[surface.Status]int{}
+	for _, nd := range st.Nodes {
+		n[nd.Status]++
+	}
+	var parts []string
+	for _, s := range order {
+		if n[s] > 0 {
+			parts = append(parts, c.Styles.Status[s].Render(fmt.Sprintf("%d %s %s", n[s], Glyphs[s], s)))
+		}
+	}
+	return strings.Join(parts, "  ")
+}

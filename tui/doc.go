@@ -1,0 +1,51 @@
+// Package tui is odu's live terminal dashboard, the face of `odu monitor`
+// and of `odu run` on a terminal. It is fed only by a surface client:
+// the run's cell (a snapshot, then numbered changes) and the focused
+// node's log stream; it never talks to lanes.
+//
+// # Components
+//
+// A [Common] (size, styles, keys, clock) is shared by the components,
+// each a model with SetSize and a View: the header (the run, the counts,
+// each lane's phase until it runs), the [Matrix] (recipes as rows,
+// platforms as columns), the [LogPane] (the focused node's output), the
+// events lane (recent transitions) and a help footer (bubbles/help).
+//
+// Bubble Tea and bubbles/help are copies kept in internal/tea and
+// internal/help: Bubble Tea v1's init asks the terminal for its
+// background colour, and waits up to 5 s for the answer, in every
+// program that links it (see internal/tea). The dashboard asks the
+// terminal nothing: its colours are ANSI colours, right on any
+// background.
+// [Model] lays them out: on a wide terminal the matrix sits beside the
+// log, which gets the full height; on a narrow one they stack, the log
+// keeps [minLogHeight] rows and the matrix becomes a window that follows
+// the focus and says how many rows it holds back.
+//
+// # The log pane is a terminal
+//
+// A recipe's output is what it wrote to a terminal-like stream: `\r`
+// progress lines, colours, cursor movement. The pane feeds it through a
+// terminal emulator, internal/vt10x (hinshun/vt10x, kept in this module
+// with three small changes its doc lists: a scrollback hook, wide
+// characters, and a parser that does not allocate per byte), so that
+// progress collapses to one line, styles come through, wide characters
+// take two cells and no escape shows as text. The emulator's screen is
+// [emuRows] rows; what scrolls off its top goes to a scrollback of
+// [Scrollback] rendered lines, and older lines are forgotten: memory does
+// not grow with a log's size. The whole log stays on disk
+// (.ci/<sha>/<platform>/<recipe>.log, and `odu logs`).
+//
+// # Events in, frames out
+//
+// [Run] starts the program with tea.WithContext, and every outside event
+// enters it through one goroutine calling program.Send. State changes are
+// queued without bound and delivered in order, never dropped; log bytes
+// are coalesced into batches while the program is busy, and when more is
+// waiting than the pane could ever show ([maxPending]) the oldest waiting
+// bytes are skipped, and the pane says how many: never reordered. A batch
+// is at most [maxBatch] bytes, so that a key waits behind little; the
+// model feeds it to the emulator and nothing more, and makes its view
+// again at the next frame, not per batch. The renderer draws at most 60
+// frames a second.
+package tui

@@ -1,0 +1,476 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/bubbles/key"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/odu-ci/odu/surface"
+	"github.com/odu-ci/odu/tui/internal/help"
+	tea "github.com/odu-ci/odu/tui/internal/tea"
+)
+
+// wideWidth is the width from which the matrix sits beside the log.
+const wideWidth = 100
+
+// Source is what the model asks of the run: the log to stream, and the
+// node procedures. Rerun and CancelNode may block; the model calls them
+// from commands, never from Update.
+type Source interface {
+	// Follow asks for a log, from its start, and returns the generation
+	// that the LogMsgs of that log carry. It does not block.
+	Follow(id string, attempt int) int
+	Rerun(id string) ([]string, error)
+	CancelNode(id string) error
+}
+
+// StateMsg carries changes of the run, in the order they happened.
+type StateMsg struct{ Events []surface.Event }
+
+// LogMsg carries bytes of the followed log.
+type LogMsg struct {
+	Gen     int   // the Follow they answer
+	Skipped int64 // bytes skipped before Data, because the pane lagged
+	Data    []byte
+}
+
+// WaitingMsg says the dashboard waits for a run in Dir.
+type WaitingMsg struct{ Dir string }
+
+// EndMsg says the cell ended: Err is nil when the run is over, and says
+// why when the connection to the run was lost.
+type EndMsg struct{ Err error }
+
+type tickMsg struct{}
+
+// frameMsg is the frame after log bytes came: the log pane is drawn
+// again then, at most once a frame however many batches came.
+type frameMsg struct{}
+
+type actionMsg struct {
+	text string
+	err  error
+}
+
+// tick is how often the clocks move.
+const tick = 250 * time.Millisecond
+
+// frame is how often the log pane is drawn again while bytes flow: the
+// renderer's rate (60 frames a second).
+const frame = time.Second / 60
+
+// Model is the dashboard.
+type Model struct {
+	c      *Common
+	header Header
+	matrix *Matrix
+	log    *LogPane
+	events Events
+	help   help.Model
+
+	src  Source
+	gen  int // of the log followed
+	st   surface.State
+	seen bool // a snapshot came
+
+	wide         bool
+	ended        bool
+	lost         error
+	note         string
+	alert        bool
+	waiting      string
+	quit         bool
+	ExitOnSettle bool
+	ticking      bool
+
+	// The program asks for the view after every message, and log bytes
+	// come in hundreds of batches a second: the view is kept, and made
+	// again after anything but log bytes, or at the next frame after log
+	// bytes (see [frameMsg]).
+	view     string
+	viewOK   bool
+	logDirty bool // log bytes came since the view was made
+	frameDue bool // a frameMsg is on its way
+}
+
+// NewModel returns a dashboard fed by src (nil: nothing is asked); quit
+// says what q does, for the help ("leave", "cancel the run").
+func NewModel(c *Common, src Source, quit string) *Model {
+	m := &Model{c: c, src: src, matrix: NewMatrix(c), log: NewLogPane(c)}
+	m.header = Header{c: c}
+	m.events = Events{c: c}
+	m.help = help.New()
+	s := c.Styles
+	m.help.Styles = help.Styles{Ellipsis: s.Dim, ShortKey: s.Bold, ShortDesc: s.Dim, ShortSeparator: s.Dim,
+		FullKey: s.Bold, FullDesc: s.Dim, FullSeparator: s.Dim}
+	if quit != "" {
+		c.Keys.Quit.SetHelp("q", quit)
+	}
+	return m
+}
+
+// State returns the run's state as the dashboard last saw it.
+func (m *Model) State() surface.State { return m.st }
+
+// Quit reports whether the user left (q, ctrl+c), rather than the run
+// settling with ExitOnSettle.
+func (m *Model) Quit() bool { return m.quit }
+
+// Lost returns why the connection to the run was lost, or nil.
+func (m *Model) Lost() error { return m.lost }
+
+// Init starts the clock.
+func (m *Model) Init() tea.Cmd { return nil }
+
+func (m *Model) tick() tea.Cmd {
+	if m.ticking {
+		return nil
+	}
+	m.ticking = true
+	return tea.Tick(tick, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+// Update handles a message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.c.Width, m.c.Height = msg.Width, msg.Height
+	case WaitingMsg:
+		m.waiting = msg.Dir
+	case StateMsg:
+		m.apply(msg.Events)
+		if m.st.Run.Ended == nil {
+			cmd = m.tick()
+		}
+	case LogMsg:
+		// The hot path: feed the emulator and nothing else; the pane is
+		// drawn at the next frame. Nothing here changes the layout or
+		// the focus.
+		if msg.Gen != m.gen {
+			return m, nil
+		}
+		if msg.Skipped > 0 {
+			m.log.Skip(msg.Skipped)
+		}
+		m.log.Write(msg.Data)
+		m.logDirty = true
+		if m.frameDue {
+			return m, nil
+		}
+		m.frameDue = true
+		return m, tea.Tick(frame, func(time.Time) tea.Msg { return frameMsg{} })
+	case frameMsg:
+		m.frameDue = false
+		if m.logDirty {
+			m.viewOK = false
+		}
+		return m, nil
+	case EndMsg:
+		if msg.Err != nil {
+			m.lost = msg.Err
+		} else {
+			m.ended = true
+		}
+		if m.ExitOnSettle || (m.lost != nil && !m.seen) {
+			m.quit = false
+			return m, tea.Quit
+		}
+	case tickMsg:
+		m.ticking = false
+		if m.st.Run.Ended == nil && !m.ended && m.lost == nil {
+			cmd = m.tick()
+		}
+	case actionMsg:
+		m.note, m.alert = msg.text, msg.err != nil
+		if msg.err != nil {
+			m.note = msg.err.Error()
+		}
+	case tea.KeyMsg:
+		cmd = m.key(msg)
+	case tea.MouseMsg:
+		m.mouse(msg)
+	}
+	m.viewOK = false
+	m.relayout()
+	m.followFocus()
+	return m, cmd
+}
+
+// apply applies changes of the run, recording transitions as events.
+func (m *Model) apply(evs []surface.Event) {
+	now := m.c.Now()
+	for _, ev := range evs {
+		switch {
+		case ev.Snapshot != nil:
+			old := map[string]surface.Status{}
+			for _, n := range m.st.Nodes {
+				old[n.ID] = n.Status
+			}
+			m.st = *ev.Snapshot
+			for _, n := range m.st.Nodes {
+				if o, ok := old[n.ID]; m.seen && ok && o != n.Status {
+					m.events.Add(Event{When: now, Node: n.ID, From: o, To: n.Status, Attempt: n.Attempt})
+				}
+			}
+			m.seen = true
+			m.waiting = ""
+		case ev.Delta != nil:
+			var from surface.Status
+			if d := ev.Delta.Node; d != nil {
+				if n := m.st.Node(d.ID); n != nil {
+					from = n.Status
+				}
+			}
+			m.st.Apply(*ev.Delta)
+			if d := ev.Delta.Node; d != nil && from != d.Status {
+				m.events.Add(Event{When: now, Node: d.ID, From: from, To: d.Status, Attempt: d.Attempt})
+			}
+		}
+	}
+	m.matrix.SetState(&m.st)
+	m.header.st = &m.st
+}
+
+// target is the log the focus calls for: the focused node's, or, while
+// its lane is being brought up, the lane's setup log.
+func (m *Model) target() (id string, attempt int, n *surface.Node, label string) {
+	n = m.matrix.Focused()
+	if n == nil {
+		return "", 0, nil, ""
+	}
+	if n.Status == surface.Pending {
+		for _, l := range m.st.Lanes {
+			if l.Platform == n.Platform && l.Phase != surface.PhaseRunning && l.Phase != surface.PhaseDone && l.Phase != "" {
+				return surface.SetupID(l.Platform), 0, nil, fmt.Sprintf("setup of %s (%s)", l.Platform, l.Phase)
+			}
+		}
+	}
+	return n.ID, n.Attempt, n, ""
+}
+
+// followFocus points the log pane at the focused node's log.
+func (m *Model) followFocus() {
+	id, attempt, n, label := m.target()
+	m.log.SetNode(n, label)
+	if id == "" || (id == m.log.ID() && attempt == m.log.Attempt()) {
+		return
+	}
+	m.log.Reset(id, attempt)
+	if m.src != nil {
+		m.gen = m.src.Follow(id, attempt)
+	}
+}
+
+func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+	k := m.c.Keys
+	if m.log.Searching() {
+		switch msg.Type {
+		case tea.KeyEnter:
+			m.log.EndSearch(true)
+		case tea.KeyEsc:
+			m.log.EndSearch(false)
+		case tea.KeyBackspace:
+			m.log.Type("backspace")
+		case tea.KeyRunes, tea.KeySpace:
+			m.log.Type(string(msg.Runes))
+		case tea.KeyCtrlC:
+			m.quit = true
+			return tea.Quit
+		}
+		return nil
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		m.quit = true
+		return tea.Quit
+	case key.Matches(msg, k.Up):
+		m.matrix.Move(-1, 0)
+	case key.Matches(msg, k.Down):
+		m.matrix.Move(1, 0)
+	case key.Matches(msg, k.Left):
+		m.matrix.Move(0, -1)
+	case key.Matches(msg, k.Right):
+		m.matrix.Move(0, 1)
+	case key.Matches(msg, k.Jump):
+		m.matrix.Jump(int(msg.Runes[0] - '0'))
+	case key.Matches(msg, k.Follow):
+		m.log.ToggleFollow()
+	case key.Matches(msg, k.PageUp):
+		m.log.Scroll(-m.log.rows())
+	case key.Matches(msg, k.PageDown):
+		m.log.Scroll(m.log.rows())
+	case key.Matches(msg, k.Top):
+		m.log.Home()
+	case key.Matches(msg, k.Bottom):
+		m.log.End()
+	case key.Matches(msg, k.Search):
+		m.log.StartSearch()
+	case key.Matches(msg, k.Next):
+		m.log.Next()
+	case key.Matches(msg, k.Escape):
+		m.log.CancelSearch()
+		m.note = ""
+	case key.Matches(msg, k.Help):
+		m.help.ShowAll = !m.help.ShowAll
+	case key.Matches(msg, k.Rerun):
+		return m.act("rerun", func(id string) (string, error) {
+			reset, err := m.src.Rerun(id)
+			return "rerunning " + strings.Join(reset, ", "), err
+		})
+	case key.Matches(msg, k.Cancel):
+		return m.act("cancel", func(id string) (string, error) {
+			return "cancelled " + id, m.src.CancelNode(id)
+		})
+	}
+	return nil
+}
+
+// act runs a node procedure on the focused node in a command.
+func (m *Model) act(verb string, do func(id string) (string, error)) tea.Cmd {
+	n := m.matrix.Focused()
+	if n == nil || m.src == nil {
+		return nil
+	}
+	if m.lost != nil {
+		m.note, m.alert = "cannot "+verb+": the connection to the run is lost", true
+		return nil
+	}
+	id := n.ID
+	m.note, m.alert = verb+" "+id+"…", false
+	return func() tea.Msg {
+		text, err := do(id)
+		if err != nil {
+			err = fmt.Errorf("%s %s: %w", verb, id, err)
+		}
+		return actionMsg{text: text, err: err}
+	}
+}
+
+func (m *Model) mouse(msg tea.MouseMsg) {
+	switch {
+	case msg.Button == tea.MouseButtonWheelUp:
+		m.log.Scroll(-3)
+	case msg.Button == tea.MouseButtonWheelDown:
+		m.log.Scroll(3)
+	case msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft:
+		m.matrix.Click(msg.X, msg.Y)
+	}
+}
+
+// notes sets the header's message line from the dashboard's state.
+func (m *Model) notes() {
+	h := &m.header
+	h.Note, h.Alert = m.note, m.alert
+	switch {
+	case m.lost != nil:
+		h.Note, h.Alert = "connection to the run lost: "+m.lost.Error()+" — q to leave", true
+	case m.waiting != "" && !m.seen:
+		h.Note = "waiting for a run in " + m.waiting + " (start one with `odu run`)"
+	case m.ended && h.Note == "":
+		h.Note = "the run is over — q to leave"
+	case !m.seen && h.Note == "":
+		h.Note = "attaching…"
+	}
+}
+
+// relayout sizes the components for the terminal.
+func (m *Model) relayout() {
+	w, h := m.c.Width, m.c.Height
+	if w <= 0 || h <= 0 {
+		return
+	}
+	m.notes()
+	m.header.SetSize(w)
+	m.help.Width = w
+	headH := m.header.Height()
+	footH := strings.Count(m.help.View(m.c.Keys), "\n") + 1
+	body := max(h-headH-footH, 1)
+	m.wide = w >= wideWidth
+	if m.wide {
+		left := min(max(m.matrix.Width(), 48), w*45/100)
+		evH := 0
+		if body >= 16 {
+			evH = min(7, body/3)
+		}
+		m.matrix.SetSize(left, body-evH)
+		m.matrix.SetOrigin(0, headH)
+		m.events.SetSize(left, evH)
+		m.log.SetSize(w-left-1, body)
+		return
+	}
+	evH := 0
+	if body >= 18 {
+		evH = 3
+	}
+	want := len(m.matrix.names) + 1
+	if want > 1 {
+		want = max(want, 2)
+	}
+	matH := min(want, max(body-minLogHeight-evH, 2))
+	m.matrix.SetSize(w, matH)
+	m.matrix.SetOrigin(0, headH)
+	m.events.SetSize(w, evH)
+	m.log.SetSize(w, max(body-matH-evH, 1))
+}
+
+// View renders the whole screen: as it was last made, until a message
+// other than log bytes comes, or the frame after log bytes.
+func (m *Model) View() string {
+	if !m.viewOK {
+		m.view, m.viewOK, m.logDirty = m.render(), true, false
+	}
+	return m.view
+}
+
+func (m *Model) render() string {
+	w, h := m.c.Width, m.c.Height
+	if w <= 0 || h <= 0 {
+		return ""
+	}
+	var lines []string
+	lines = append(lines, strings.Split(m.header.View(), "\n")...)
+	if m.wide {
+		left := block(m.matrix.View(), m.matrix.width, m.matrix.height)
+		if m.events.height > 0 {
+			left = append(left, block(m.events.View(), m.events.width, m.events.height)...)
+		}
+		right := block(m.log.View(), m.log.width, m.log.height)
+		sep := m.c.Styles.Dim.Render("│")
+		for i := range right {
+			l := strings.Repeat(" ", m.matrix.width)
+			if i < len(left) {
+				l = left[i]
+			}
+			lines = append(lines, l+sep+right[i])
+		}
+	} else {
+		lines = append(lines, block(m.matrix.View(), w, m.matrix.height)...)
+		if m.events.height > 0 {
+			lines = append(lines, block(m.events.View(), w, m.events.height)...)
+		}
+		lines = append(lines, block(m.log.View(), w, m.log.height)...)
+	}
+	lines = append(lines, strings.Split(m.help.View(m.c.Keys), "\n")...)
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// block cuts or pads s to exactly h lines of exactly w cells.
+func block(s string, w, h int) []string {
+	lines := strings.Split(s, "\n")
+	out := make([]string, h)
+	for i := range out {
+		if i < len(lines) {
+			out[i] = pad(ansi.Truncate(lines[i], w, ""), w)
+		} else {
+			out[i] = strings.Repeat(" ", w)
+		}
+	}
+	return out
+}

@@ -1,0 +1,330 @@
+package tui
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/odu-ci/odu/surface"
+	tea "github.com/odu-ci/odu/tui/internal/tea"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// golden compares got with testdata/NAME.golden, or rewrites it with
+// -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to write it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("view differs from %s (-update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+// recorder is a Source that records what the model asks.
+type recorder struct {
+	follows []string
+	reruns  []string
+	cancels []string
+}
+
+func (r *recorder) Follow(id string, attempt int) int {
+	r.follows = append(r.follows, fmt.Sprintf("%s#%d", id, attempt))
+	return len(r.follows)
+}
+func (r *recorder) Rerun(id string) ([]string, error) {
+	r.reruns = append(r.reruns, id)
+	return []string{id}, nil
+}
+func (r *recorder) CancelNode(id string) error { r.cancels = append(r.cancels, id); return nil }
+
+func at(d time.Duration) *time.Time { t := t0.Add(d); return &t }
+
+// fixture is a run of recipes on two platforms, in every status.
+func fixture(recipes int) surface.State {
+	st := surface.State{Run: surface.Run{Repo: "/home/me/proj", SHA: "0123456789abcdef", Branch: "main",
+		Snapshot: true, Root: "ci", Platforms: []string{"x86_64-linux", "aarch64-linux"}, Started: t0}}
+	statuses := []surface.Status{surface.Success, surface.Running, surface.Failure, surface.Pending,
+		surface.Skipped, surface.Cancelled, surface.Errored}
+	for i := range recipes {
+		name := fmt.Sprintf("recipe%02d", i)
+		if i == 0 {
+			name = "build(release)"
+		}
+		for j, plat := range st.Run.Platforms {
+			s := statuses[(i+j)%len(statuses)]
+			n := surface.Node{ID: name + "@" + plat, Name: name, Recipe: name, Platform: plat, Status: s, Attempt: 1}
+			if s != surface.Pending && s != surface.Skipped {
+				n.Started = at(time.Duration(i) * time.Second)
+				n.DurationMS = int64(1500 + 100*i)
+			}
+			st.Nodes = append(st.Nodes, n)
+		}
+	}
+	st.Lanes = []surface.Lane{{Platform: "x86_64-linux", Host: "localhost", Phase: surface.PhaseRunning},
+		{Platform: "aarch64-linux", Host: "builder", Phase: surface.PhaseRunning}}
+	return st
+}
+
+func newModel(t *testing.T, w, h int, colour bool, st surface.State) (*Model, *recorder) {
+	t.Helper()
+	c := NewCommon(colour)
+	c.Now = func() time.Time { return t0.Add(90 * time.Second) }
+	r := &recorder{}
+	m := NewModel(c, r, "leave")
+	m.Update(tea.WindowSizeMsg{Width: w, Height: h})
+	m.Update(StateMsg{Events: []surface.Event{{Snapshot: &st}}})
+	return m, r
+}
+
+func keys(m *Model, ks ...string) {
+	for _, k := range ks {
+		var msg tea.KeyMsg
+		switch k {
+		case "enter":
+			msg = tea.KeyMsg{Type: tea.KeyEnter}
+		case "esc":
+			msg = tea.KeyMsg{Type: tea.KeyEsc}
+		case "pgup":
+			msg = tea.KeyMsg{Type: tea.KeyPgUp}
+		case "down":
+			msg = tea.KeyMsg{Type: tea.KeyDown}
+		default:
+			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+		}
+		m.Update(msg)
+	}
+}
+
+// checkSize fails unless the view is exactly the terminal's size.
+func checkSize(t *testing.T, view string, w, h int) {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	if len(lines) != h {
+		t.Errorf("view has %d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if got := ansi.StringWidth(l); got > w {
+			t.Errorf("line %d is %d cells wide, want at most %d: %q", i, got, w, ansi.Strip(l))
+		}
+	}
+}
+
+func TestWideLayout(t *testing.T) {
+	m, r := newModel(t, 120, 30, true, fixture(6))
+	m.Update(LogMsg{Gen: 1, Data: []byte("\x1b[1;32mcompiling\x1b[0m odu\r\nok\r\n")})
+	v := m.View()
+	checkSize(t, v, 120, 30)
+	golden(t, "wide", v)
+	if want := []string{"build(release)@x86_64-linux#1"}; fmt.Sprint(r.follows) != fmt.Sprint(want) {
+		t.Errorf("follows = %v, want %v", r.follows, want)
+	}
+	// The log sits beside the matrix: the header row of the matrix and
+	// the log's title share a line.
+	line := strings.Split(ansi.Strip(v), "\n")[2]
+	if !strings.Contains(line, "recipe") || !strings.Contains(line, "build(release)@x86_64-linux") {
+		t.Errorf("wide layout: line 3 = %q, want the matrix header beside the log title", line)
+	}
+}
+
+func TestNarrowLayoutStacksAndWindows(t *testing.T) {
+	m, _ := newModel(t, 80, 24, true, fixture(30))
+	v := m.View()
+	checkSize(t, v, 80, 24)
+	golden(t, "narrow", v)
+	plain := ansi.Strip(v)
+	if !strings.Contains(plain, "of 30 rows: 0 above") {
+		t.Errorf("narrow view does not say how many rows it holds back:\n%s", plain)
+	}
+	// The focus moves down past the window, which follows it.
+	for range 20 {
+		keys(m, "j")
+	}
+	v = m.View()
+	golden(t, "narrow-scrolled", v)
+	if f := m.matrix.Focused(); f == nil || f.Name != "recipe20" {
+		t.Errorf("focus after 20 × j = %v, want recipe20", f)
+	}
+	if !strings.Contains(ansi.Strip(v), "recipe20") {
+		t.Errorf("the window does not follow the focus to recipe20:\n%s", ansi.Strip(v))
+	}
+	if h := m.log.height; h < minLogHeight {
+		t.Errorf("log pane is %d rows, want at least %d", h, minLogHeight)
+	}
+}
+
+func TestResizeRelayouts(t *testing.T) {
+	m, _ := newModel(t, 120, 30, false, fixture(4))
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	v := m.View()
+	checkSize(t, v, 80, 24)
+	golden(t, "resized-narrow", v)
+	if m.wide {
+		t.Error("still the wide layout at 80 columns")
+	}
+	m.Update(tea.WindowSizeMsg{Width: 140, Height: 40})
+	checkSize(t, m.View(), 140, 40)
+	if !m.wide {
+		t.Error("not the wide layout at 140 columns")
+	}
+}
+
+func TestNoColour(t *testing.T) {
+	m, _ := newModel(t, 80, 24, false, fixture(3))
+	m.Update(LogMsg{Gen: 1, Data: []byte("\x1b[31mred\x1b[0m\r\n")})
+	v := m.View()
+	golden(t, "nocolour", v)
+	// Without colour only reverse video (the focus) and bold remain.
+	for _, sgr := range []string{"\x1b[31", "\x1b[32", "\x1b[33", "38;5"} {
+		if strings.Contains(v, sgr) {
+			t.Errorf("NO_COLOR view has colour %q", sgr)
+		}
+	}
+}
+
+func TestKeys(t *testing.T) {
+	m, r := newModel(t, 120, 30, true, fixture(4))
+	keys(m, "j", "l")
+	if f := m.matrix.Focused(); f == nil || f.ID != "recipe01@aarch64-linux" {
+		t.Fatalf("focus after j l = %v, want recipe01@aarch64-linux", f)
+	}
+	keys(m, "3")
+	if f := m.matrix.Focused(); f == nil || f.ID != "recipe02@aarch64-linux" {
+		t.Fatalf("focus after 3 = %v, want recipe02@aarch64-linux", f)
+	}
+	keys(m, "k", "h", "h", "k", "k") // stops at the edges
+	if f := m.matrix.Focused(); f == nil || f.ID != "build(release)@x86_64-linux" {
+		t.Fatalf("focus after k h h k k = %v, want build(release)@x86_64-linux", f)
+	}
+	// Each focus follows the node's log.
+	want := "[build(release)@x86_64-linux#1 recipe01@x86_64-linux#1 recipe01@aarch64-linux#1 recipe02@aarch64-linux#1 recipe01@aarch64-linux#1 recipe01@x86_64-linux#1 build(release)@x86_64-linux#1]"
+	if got := fmt.Sprint(r.follows); got != want {
+		t.Errorf("follows = %s\nwant      %s", got, want)
+	}
+	// r and c act on the focused node, through a command.
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
+	if cmd == nil {
+		t.Fatal("r gave no command")
+	}
+	m.Update(cmd())
+	_, cmd = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("c")})
+	m.Update(cmd())
+	if fmt.Sprint(r.reruns, r.cancels) != "[build(release)@x86_64-linux] [build(release)@x86_64-linux]" {
+		t.Errorf("reruns, cancels = %v %v, want the focused node", r.reruns, r.cancels)
+	}
+	if !strings.Contains(ansi.Strip(m.View()), "cancelled build(release)@x86_64-linux") {
+		t.Errorf("the view does not say what c did:\n%s", ansi.Strip(m.View()))
+	}
+	// ? shows every key.
+	keys(m, "?")
+	v := m.View()
+	golden(t, "help", v)
+	for _, k := range []string{"pgup", "search log", "next match", "cancel search", "rerun node", "log top"} {
+		if !strings.Contains(ansi.Strip(v), k) {
+			t.Errorf("full help lacks %q", k)
+		}
+	}
+	// q leaves.
+	_, cmd = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")})
+	if cmd == nil || !m.Quit() {
+		t.Error("q does not quit")
+	}
+}
+
+func TestMouse(t *testing.T) {
+	m, _ := newModel(t, 120, 30, true, fixture(4))
+	// The matrix starts under the 2-line header: its header row, then a
+	// row per recipe. Column 2 of row 3 is recipe02@aarch64-linux.
+	_, name, cell := m.matrix.layout()
+	m.Update(tea.MouseMsg{X: 2 + name + 1 + cell + 1, Y: 2 + 1 + 2, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft})
+	if f := m.matrix.Focused(); f == nil || f.ID != "recipe02@aarch64-linux" {
+		t.Errorf("focus after a click = %v, want recipe02@aarch64-linux", f)
+	}
+}
+
+func TestStateChangesBecomeEvents(t *testing.T) {
+	st := fixture(2)
+	m, _ := newModel(t, 80, 24, true, st)
+	n := st.Nodes[3] // recipe01@aarch64-linux, failure
+	n.Status, n.Attempt = surface.Running, 2
+	m.Update(StateMsg{Events: []surface.Event{{Delta: &surface.Delta{Seq: 1, Node: &n}}}})
+	if got := m.st.Node(n.ID).Status; got != surface.Running {
+		t.Errorf("status after the delta = %s, want running", got)
+	}
+	v := ansi.Strip(m.View())
+	if !strings.Contains(v, "recipe01@aarch64-linux failure → running") {
+		t.Errorf("events lane lacks the transition:\n%s", v)
+	}
+}
+
+func TestConnectionLost(t *testing.T) {
+	m, _ := newModel(t, 80, 24, false, fixture(2))
+	_, cmd := m.Update(EndMsg{Err: fmt.Errorf("connection lost: EOF")})
+	if cmd != nil {
+		t.Error("a lost connection quits the dashboard; it should say so and stay")
+	}
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "connection to the run lost: connection lost: EOF") {
+		t.Errorf("view does not say the connection is lost:\n%s", v)
+	}
+}
+
+func TestWaiting(t *testing.T) {
+	c := NewCommon(false)
+	m := NewModel(c, nil, "leave")
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	m.Update(WaitingMsg{Dir: "/home/me/proj"})
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "waiting for a run in /home/me/proj") {
+		t.Errorf("view does not say it waits:\n%s", v)
+	}
+}
+
+// TestLogDrawnOncePerFrame: log bytes go to the emulator at once, but the
+// view is made again only at the next frame, however many batches came;
+// a key is drawn at once.
+func TestLogDrawnOncePerFrame(t *testing.T) {
+	m, _ := newModel(t, 120, 30, false, fixture(3))
+	before := m.View()
+	_, cmd := m.Update(LogMsg{Gen: 1, Data: []byte("first-batch\r\n")})
+	if cmd == nil {
+		t.Fatal("log bytes asked for no frame")
+	}
+	if _, again := m.Update(LogMsg{Gen: 1, Data: []byte("second-batch\r\n")}); again != nil {
+		t.Error("a second batch asked for a second frame")
+	}
+	if m.View() != before {
+		t.Errorf("the view changed before the frame:\n%s", ansi.Strip(m.View()))
+	}
+	m.Update(cmd())
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "first-batch") || !strings.Contains(v, "second-batch") {
+		t.Errorf("the frame does not show the log:\n%s", v)
+	}
+	_, cmd = m.Update(LogMsg{Gen: 1, Data: []byte("third-batch\r\n")})
+	if cmd == nil {
+		t.Fatal("log bytes after the frame asked for no frame")
+	}
+	keys(m, "?")
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "all keys") || !strings.Contains(v, "third-batch") {
+		t.Errorf("a key was not drawn at once, with the log as it is:\n%s", v)
+	}
+}
