@@ -122,6 +122,7 @@ type lane struct {
 	swapped  chan struct{} // closed, and replaced, when client changes
 	over     bool          // the lane will have no client again
 	cancelOn bool          // the run was cancelled: tell every new client
+	down     bool          // the link dropped: dialling the host again
 	// shared is set when the runner writes the coordinator's log files
 	// itself (a local lane): the coordinator follows their growth, not
 	// their bytes.
@@ -320,12 +321,17 @@ func (l *lane) run() {
 // runner is detached from the link.
 func (l *lane) reconnect(st *started, lost *linkLostError) bool {
 	c := l.c
-	timeout := c.opts.ReconnectTimeout
-	if timeout <= 0 {
-		timeout = DefaultReconnectTimeout
-	}
+	timeout := c.reconnectTimeout()
 	cut := time.Now()
 	deadline := cut.Add(timeout)
+	l.cmu.Lock()
+	l.down = true
+	l.cmu.Unlock()
+	defer func() {
+		l.cmu.Lock()
+		l.down = false
+		l.cmu.Unlock()
+	}()
 	l.setLane(surface.PhaseReconnecting, lost.Error())
 	l.sayf("%v; dialling again (for up to %s)", lost, timeout)
 	// Backoff: the first redial at once (a connection that was killed
@@ -387,9 +393,11 @@ func (l *lane) swap(cl *surface.Client) {
 		return
 	}
 	l.client = cl
+	l.down = false
 	close(l.swapped)
 	l.swapped = make(chan struct{})
 	if l.cancelOn {
+		l.sayf("telling the runner the run was cancelled")
 		go cl.CancelRun(l.c.ctx)
 	}
 }
@@ -741,7 +749,9 @@ func (l *lane) fail(err error) {
 // Wait waits until every node has finished. When ctx ends first, it
 // cancels the run and waits for the nodes to stop (their grace period,
 // and a few seconds more), then ends what is still unfinished as
-// cancelled.
+// cancelled; except on a lane whose link is down, which it waits for
+// while the lane dials its host again, so that the runner there gets the
+// cancel.
 func (c *Coordinator) Wait(ctx context.Context) {
 	st := c.store.Snapshot()
 	open := map[string]bool{} // nodes not finished
@@ -758,7 +768,7 @@ func (c *Coordinator) Wait(ctx context.Context) {
 		return k
 	}
 	left, seq := count(), st.Seq
-	cancelled := false
+	cancelled, waited := false, false
 	var deadline <-chan time.Time
 	for left > 0 {
 		deltas, reset, wait, _ := c.store.Since(seq)
@@ -793,15 +803,61 @@ func (c *Coordinator) Wait(ctx context.Context) {
 			}
 			ctx = context.WithoutCancel(ctx)
 		case <-deadline:
-			c.abandon("the run was cancelled, and the node did not stop in time")
+			const why = "the run was cancelled, and the node did not stop in time"
+			// A lane whose link is down has not told its runner yet: its
+			// nodes would run on on the host until the runner's idle
+			// bound (10 minutes). Wait for the link as long as the lane
+			// dials (then the runner is told, and its nodes stop within
+			// their grace) or until the lane gives up; a second Ctrl-C
+			// exits at once.
+			if down := c.reconnecting(); len(down) > 0 && !waited {
+				waited = true
+				c.abandon(why, func(l *lane) bool { return !slices.Contains(down, l) })
+				for _, l := range down {
+					if c.opts.Notef != nil {
+						c.opts.Notef("the %s lane's link to %s is down: waiting for it to come back (up to %s) to stop its nodes there; Ctrl-C again to exit now, and its runner stops them by itself after its idle bound",
+							l.platform, l.host, c.reconnectTimeout())
+					}
+				}
+				// A lane gives up by itself when its reconnect timeout
+				// passes; this bounds the wait all the same.
+				deadline = time.After(c.reconnectTimeout() + c.opts.Grace + 5*time.Second)
+				continue
+			}
+			c.abandon(why, nil)
 			return
 		}
 	}
 }
 
-// abandon ends every unfinished node as cancelled.
-func (c *Coordinator) abandon(reason string) {
+// reconnecting returns the lanes whose link is down, being dialled again.
+func (c *Coordinator) reconnecting() []*lane {
+	var down []*lane
 	for _, l := range c.lanes {
+		l.cmu.Lock()
+		if l.down {
+			down = append(down, l)
+		}
+		l.cmu.Unlock()
+	}
+	return down
+}
+
+// reconnectTimeout is how long a lane whose link dropped dials again.
+func (c *Coordinator) reconnectTimeout() time.Duration {
+	if c.opts.ReconnectTimeout > 0 {
+		return c.opts.ReconnectTimeout
+	}
+	return DefaultReconnectTimeout
+}
+
+// abandon ends every unfinished node as cancelled, on the lanes for
+// which which is true (on every lane when which is nil).
+func (c *Coordinator) abandon(reason string, which func(*lane) bool) {
+	for _, l := range c.lanes {
+		if which != nil && !which(l) {
+			continue
+		}
 		l.mu.Lock()
 		for _, n := range l.nodes {
 			if cur, _ := c.store.Node(n.ID); !cur.Status.Terminal() {
@@ -912,8 +968,12 @@ func (c *Coordinator) CancelRun(ctx context.Context) error {
 				// A lane that is reconnecting is told once it is back.
 				l.cmu.Lock()
 				l.cancelOn = true
-				cl := l.client
+				cl, down := l.client, l.down
 				l.cmu.Unlock()
+				if down {
+					l.sayf("the run was cancelled while the link is down: the runner will be told once the lane is back")
+					return
+				}
 				if cl != nil {
 					cl.CancelRun(ctx)
 				}

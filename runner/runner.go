@@ -452,6 +452,7 @@ func (r *Runner) CancelRun(context.Context) error {
 		r.mu.Unlock()
 		return nil
 	}
+	r.Logf("the run was cancelled: stopping every node")
 	var waits []chan struct{}
 	for _, id := range r.order {
 		if w := r.cancelLocked(r.nodes[id], "the run was cancelled"); w != nil {
