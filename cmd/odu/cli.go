@@ -19,7 +19,7 @@ type CLI struct {
 	Chdir   string           `short:"C" placeholder:"DIR" help:"Run as if odu was started in DIR."`
 	Version kong.VersionFlag `help:"Show odu's version."`
 
-	Run     RunCmd     `cmd:"" help:"Run the pipeline on this machine."`
+	Run     RunCmd     `cmd:"" help:"Run the pipeline on every configured platform."`
 	Status  StatusCmd  `cmd:"" help:"Show the nodes of the live run, or of the last one."`
 	Logs    LogsCmd    `cmd:"" help:"Print a node's log; follow it with -f."`
 	Monitor MonitorCmd `cmd:"" help:"Follow the live run from another terminal."`
