@@ -60,3 +60,23 @@ func FuzzDecodeFrame(f *testing.F) {
 		}
 	})
 }
+
+// A full chunk decodes into a pooled buffer: the bound base64 gives for
+// its size is over MaxChunk, and was once taken for its size.
+func TestDecodeChunkPooled(t *testing.T) {
+	for _, size := range []int{MaxChunk, MaxChunk - 1, MaxChunk - 2, 1, 2, 3} {
+		data := bytes.Repeat([]byte{0xfe}, size)
+		frame := bytes.TrimSuffix(appendChunk(nil, &ChunkNote{Stream: 1, Attempt: 1, Data: data}), []byte("\n"))
+		c, ok := decodeChunk(frame)
+		if !ok {
+			t.Fatalf("%d bytes: not decoded", size)
+		}
+		if c.pooled == nil {
+			t.Errorf("%d bytes: not decoded into a pooled buffer", size)
+		}
+		if !bytes.Equal(c.Data, data) {
+			t.Errorf("%d bytes: decoded %d bytes, not the same", size, len(c.Data))
+		}
+		c.Release()
+	}
+}

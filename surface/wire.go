@@ -157,7 +157,16 @@ func decodeChunk(frame []byte) (c *ChunkNote, ok bool) {
 	if !ok || bytes.IndexByte(b64, '"') >= 0 {
 		return nil, false
 	}
+	// The exact size, padding taken off: DecodedLen's bound of a full
+	// chunk (262,146 for 262,144 bytes) is over MaxChunk, and every full
+	// chunk then got a new buffer, not a pooled one.
 	size := base64.StdEncoding.DecodedLen(len(b64))
+	if n := len(b64); n >= 4 && n%4 == 0 && b64[n-1] == '=' {
+		size--
+		if b64[n-2] == '=' {
+			size--
+		}
+	}
 	if size <= MaxChunk {
 		c.pooled = chunks.Get().(*[MaxChunk]byte)
 		c.Data = c.pooled[:size]
