@@ -156,7 +156,23 @@ func (p *Poster) readExisting(ctx context.Context) {
 			p.mu.Unlock()
 			return
 		}
-		if out.v != retry || !sleep(ctx, backoff(try)) {
+		switch out.v {
+		case wait:
+			// A rate limit: nothing may be posted before it ends either,
+			// and what GitHub has must be known before posting over it.
+			p.mu.Lock()
+			if out.until.After(p.pauseUntil) {
+				p.pauseUntil = out.until
+			}
+			p.mu.Unlock()
+			if !sleep(ctx, time.Until(out.until)) {
+				return
+			}
+		case retry:
+			if !sleep(ctx, backoff(try)) {
+				return
+			}
+		default:
 			return
 		}
 	}

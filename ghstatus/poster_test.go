@@ -173,6 +173,30 @@ func TestPosterDoesNotRepostWhatGitHubHas(t *testing.T) {
 	}
 }
 
+// TestPosterReadsWhatGitHubHasAfterARateLimit: when the first read of
+// the commit's statuses meets a rate limit, the poster waits it out and
+// reads again, rather than posting "Waiting" over a status GitHub has.
+func TestPosterReadsWhatGitHubHasAfterARateLimit(t *testing.T) {
+	h := newHarness(t, "")
+	h.repo.SetStatus(sha, "success", "build@x86_64-linux", "Succeeded in 2s")
+	h.gh.Fail(ghfake.Fault{Method: "GET", Path: "/repos/octo/hello/commits/", Answer: ghfake.RetryAfter(http.StatusTooManyRequests, 1)})
+	h.start()
+	h.p.Update(node("build@x86_64-linux", surface.Pending, 0))
+	h.flush([]surface.Node{node("build@x86_64-linux", surface.Pending, 0)}, false)
+	if got := h.sequence("build@x86_64-linux"); !equal(got, []string{"success: Succeeded in 2s"}) {
+		t.Errorf("build's statuses = %q, want only the success it had", got)
+	}
+	var gets []int
+	for _, r := range h.gh.Requests() {
+		if r.Method == http.MethodGet {
+			gets = append(gets, r.Status)
+		}
+	}
+	if len(gets) != 2 || gets[0] != http.StatusTooManyRequests || gets[1] != http.StatusOK {
+		t.Errorf("reads answered %v, want 429 and then 200", gets)
+	}
+}
+
 func TestPosterRetries(t *testing.T) {
 	for _, tc := range []struct {
 		name   string

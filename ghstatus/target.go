@@ -141,23 +141,37 @@ func ParseRemote(remote string) (host, owner, name string, err error) {
 }
 
 // APIBase returns the REST API's base URL for a remote host, ending in
-// "/": $GITHUB_API_URL when set, api.github.com for github.com,
-// api.HOST for GitHub Enterprise Cloud (*.ghe.com), https://HOST/api/v3/
-// for a host that names itself GitHub (github.example.com). Any other
+// "/": api.github.com for github.com, api.HOST for GitHub Enterprise
+// Cloud (*.ghe.com), https://HOST/api/v3/ for a host that names itself
+// GitHub (github.example.com). $GITHUB_API_URL, when set (as GitHub
+// Actions and Enterprise users set it), takes the place of that URL for
+// such a host, and makes any other host GitHub when it, or
+// $GITHUB_SERVER_URL, names that host: a remote on another forge is not
+// posted to because the environment has an API URL for GitHub. Any other
 // host is not known to be GitHub: ok is false.
 func APIBase(host string, getenv Getenv) (base string, ok bool) {
-	if u := getenv("GITHUB_API_URL"); u != "" {
-		return strings.TrimSuffix(u, "/") + "/", true
-	}
 	switch {
 	case host == "github.com" || host == "ssh.github.com":
-		return "https://api.github.com/", true
+		base = "https://api.github.com/"
 	case strings.HasSuffix(host, ".ghe.com"):
-		return "https://api." + host + "/", true
+		base = "https://api." + host + "/"
 	case strings.Contains(host, "github"):
-		return "https://" + host + "/api/v3/", true
+		base = "https://" + host + "/api/v3/"
 	}
-	return "", false
+	if u := getenv("GITHUB_API_URL"); u != "" && (base != "" || names(u, host) || names(getenv("GITHUB_SERVER_URL"), host)) {
+		return strings.TrimSuffix(u, "/") + "/", true
+	}
+	return base, base != ""
+}
+
+// names reports whether the URL u is on host, or on its api. subdomain.
+func names(u, host string) bool {
+	p, err := url.Parse(u)
+	if err != nil || u == "" {
+		return false
+	}
+	h := strings.ToLower(p.Hostname())
+	return h == host || h == "api."+host
 }
 
 // FindToken returns a token for host and where it came from: $GH_TOKEN,

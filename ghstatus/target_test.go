@@ -51,6 +51,11 @@ func TestAPIBase(t *testing.T) {
 		{"octo.ghe.com", env(), "https://api.octo.ghe.com/", true},
 		{"gitlab.com", env(), "", false},
 		{"git.example.com", env("GITHUB_API_URL", "https://git.example.com/api/v3"), "https://git.example.com/api/v3/", true},
+		{"git.example.com", env("GITHUB_API_URL", "https://api.example.net", "GITHUB_SERVER_URL", "https://git.example.com"), "https://api.example.net/", true},
+		{"github.com", env("GITHUB_API_URL", "http://127.0.0.1:8080/api/v3/"), "http://127.0.0.1:8080/api/v3/", true},
+		// In GitHub Actions the variable is always set: a remote on
+		// another forge is still not GitHub.
+		{"gitlab.com", env("GITHUB_API_URL", "https://api.github.com", "GITHUB_SERVER_URL", "https://github.com"), "", false},
 	} {
 		if got, ok := APIBase(tc.host, tc.env); got != tc.want || ok != tc.ok {
 			t.Errorf("APIBase(%q) = %q, %v, want %q, %v", tc.host, got, ok, tc.want, tc.ok)

@@ -86,8 +86,10 @@ type started struct {
 	// (a local child runner).
 	redial func(ctx context.Context) (*surface.Client, error)
 	// stop ends the runner (its nodes stopped) within wait; cl is the
-	// client of it, the last one when the lane reconnected.
-	stop func(cl *surface.Client, wait time.Duration)
+	// client of it, the last one when the lane reconnected. Without exit,
+	// a detached runner is only left (it refused this coordinator's
+	// configuration: it runs another's nodes).
+	stop func(cl *surface.Client, exit bool, wait time.Duration)
 }
 
 // Coordinator runs a pipeline on its lanes and holds the merged state: a
@@ -123,6 +125,8 @@ type lane struct {
 	over     bool          // the lane will have no client again
 	cancelOn bool          // the run was cancelled: tell every new client
 	down     bool          // the link dropped: dialling the host again
+	pings    bool          // its runner is detached: ping every client
+	told     bool          // its runner acknowledged the run's cancel
 	// shared is set when the runner writes the coordinator's log files
 	// itself (a local lane): the coordinator follows their growth, not
 	// their bytes.
@@ -257,14 +261,16 @@ func (l *lane) run() {
 		l.fail(err)
 		return
 	}
+	l.pings = st.remote
 	l.swap(st.client)
 	close(l.ready)
 	var follow sync.WaitGroup
+	configured := false
 	defer func() {
 		cl, _ := l.current()
 		l.end()
 		follow.Wait()
-		st.stop(cl, c.opts.Grace+5*time.Second)
+		st.stop(cl, configured, c.opts.Grace+5*time.Second)
 	}()
 
 	var specs []surface.NodeSpec
@@ -286,6 +292,7 @@ func (l *lane) run() {
 		l.fail(err)
 		return
 	}
+	configured = true
 	fmt.Fprintf(l.setup, "%s running %d nodes\n", time.Now().Format("15:04:05.000"), len(l.nodes))
 	l.setLane(surface.PhaseRunning, "")
 
@@ -396,9 +403,41 @@ func (l *lane) swap(cl *surface.Client) {
 	l.down = false
 	close(l.swapped)
 	l.swapped = make(chan struct{})
+	if l.pings {
+		go l.ping(cl)
+	}
 	if l.cancelOn {
 		l.sayf("telling the runner the run was cancelled")
-		go cl.CancelRun(l.c.ctx)
+		go l.tell(cl)
+	}
+}
+
+// tell tells the lane's runner over cl that the run is cancelled, and
+// records that it took it.
+func (l *lane) tell(cl *surface.Client) {
+	if cl.CancelRun(l.c.ctx) == nil {
+		l.cmu.Lock()
+		l.told = true
+		l.cmu.Unlock()
+	}
+}
+
+// ping tells a detached runner, every surface.PingEvery, that this
+// coordinator is there, until cl is closed: a runner takes a coordinator
+// silent for a few times as long for gone, as when the link died without
+// a word and the SSH session to the runner stays open regardless.
+func (l *lane) ping(cl *surface.Client) {
+	t := time.NewTicker(surface.PingEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			cl.Ping()
+		case <-cl.Done():
+			return
+		case <-l.c.ctx.Done():
+			return
+		}
 	}
 }
 
@@ -458,7 +497,7 @@ func (l *lane) startLocal(stderr *os.File) (*started, error) {
 	return &started{
 		client: client, workspace: c.opts.Workspace, logDir: logDir,
 		lost: func() error { return nil },
-		stop: func(_ *surface.Client, wait time.Duration) {
+		stop: func(_ *surface.Client, _ bool, wait time.Duration) {
 			client.Close() // the runner stops its nodes and exits
 			runner.stop(wait)
 		},
@@ -573,6 +612,16 @@ func (l *lane) publishLocked(m *mirror, n surface.Node) {
 func (l *lane) follow(id string) {
 	log := l.c.store.Log(id)
 	attempt := 1
+	// awaitRerun waits for the node's next attempt and restarts its log.
+	awaitRerun := func() bool {
+		next, ok := l.nextAttempt(id, attempt)
+		if ok {
+			attempt = next
+			log.RestartAt(attempt)
+		}
+		return ok
+	}
+attempts:
 	for {
 		cl, swapped := l.current()
 		if cl == nil {
@@ -613,17 +662,19 @@ func (l *lane) follow(id string) {
 			if have := log.Status().Size; c.Offset != have {
 				// Never happens with a runner that honours from; were it
 				// to, the log would get a gap or a repeat: refuse both.
-				c.Release()
-				ls.Close()
-				l.logFailed(id, attempt, fmt.Errorf("the runner sent bytes at %d when the log holds %d", c.Offset, have))
-				return
+				err = fmt.Errorf("the runner sent bytes at %d when the log holds %d", c.Offset, have)
+			} else {
+				_, err = log.Write(data)
 			}
-			_, err = log.Write(data)
 			c.Release()
 			if err != nil {
+				// This attempt's log stops here; a rerun is followed.
 				ls.Close()
 				l.logFailed(id, attempt, err)
-				return
+				if !awaitRerun() {
+					return
+				}
+				continue attempts
 			}
 		}
 		if broken {
@@ -642,12 +693,9 @@ func (l *lane) follow(id string) {
 			l.logged(id, attempt)
 		}
 		// Wait for the next attempt (a rerun), then follow it from 0.
-		next, ok := l.nextAttempt(id, attempt)
-		if !ok {
+		if !awaitRerun() {
 			return
 		}
-		attempt = next
-		log.RestartAt(attempt)
 	}
 }
 
@@ -693,11 +741,13 @@ func (l *lane) logFailed(id string, attempt int, err error) {
 	m := l.mirrors[id]
 	// Its own changes stop here; the others' go on.
 	l.queue = slices.DeleteFunc(l.queue, func(n surface.Node) bool { return n.ID == id })
-	m.final = true
+	// Its log is as whole as it will get: a finish the runner reports
+	// later must not wait for more of it, holding up the lane's queue.
+	m.final, m.logged = true, max(m.logged, attempt)
 	// The log says where it stops being whole, as its last line.
 	log := l.c.store.Log(id)
-	if terr := log.EndTruncated(err.Error()); terr != nil {
-		fmt.Fprintf(os.Stderr, "odu: %s: log truncated (%v), and the line that says so could not be written: %v\n", id, err, terr)
+	if terr := log.EndTruncated(err.Error()); terr != nil && l.c.opts.Notef != nil {
+		l.c.opts.Notef("%s: log truncated (%v), and the line that says so could not be written: %v", id, err, terr)
 	}
 	size := log.Status().Size
 	l.c.store.UpdateNode(id, func(x *surface.Node) {
@@ -810,12 +860,12 @@ func (c *Coordinator) Wait(ctx context.Context) {
 			// dials (then the runner is told, and its nodes stop within
 			// their grace) or until the lane gives up; a second Ctrl-C
 			// exits at once.
-			if down := c.reconnecting(); len(down) > 0 && !waited {
+			if down := c.untold(); len(down) > 0 && !waited {
 				waited = true
 				c.abandon(why, func(l *lane) bool { return !slices.Contains(down, l) })
 				for _, l := range down {
 					if c.opts.Notef != nil {
-						c.opts.Notef("the %s lane's link to %s is down: waiting for it to come back (up to %s) to stop its nodes there; Ctrl-C again to exit now, and its runner stops them by itself after its idle bound",
+						c.opts.Notef("the %s lane's runner on %s has not been told of the cancel (its link is down, or not answering): waiting for the link (up to %s) to stop its nodes there; Ctrl-C again to exit now, and its runner stops them by itself after its idle bound",
 							l.platform, l.host, c.reconnectTimeout())
 					}
 				}
@@ -830,12 +880,18 @@ func (c *Coordinator) Wait(ctx context.Context) {
 	}
 }
 
-// reconnecting returns the lanes whose link is down, being dialled again.
-func (c *Coordinator) reconnecting() []*lane {
+// untold returns the lanes whose runner has not taken the run's cancel
+// yet, and may still: those whose link is down, being dialled again, or
+// whose link died without a word, not noticed yet (keep-alives take
+// longer than the grace period to notice).
+func (c *Coordinator) untold() []*lane {
 	var down []*lane
 	for _, l := range c.lanes {
+		l.mu.Lock()
+		failed := l.failed
+		l.mu.Unlock()
 		l.cmu.Lock()
-		if l.down {
+		if !failed && !l.over && l.pings && (l.down || !l.told) {
 			down = append(down, l)
 		}
 		l.cmu.Unlock()
@@ -975,7 +1031,7 @@ func (c *Coordinator) CancelRun(ctx context.Context) error {
 					return
 				}
 				if cl != nil {
-					cl.CancelRun(ctx)
+					l.tell(cl)
 				}
 			}()
 		}

@@ -28,6 +28,13 @@ func start(t *testing.T, justfile, exe string) (*lanes.Coordinator, string) {
 // startWith is start, copying the logs' bytes over the surface if copy.
 func startWith(t *testing.T, justfile, exe string, copyLogs bool) (*lanes.Coordinator, string) {
 	t.Helper()
+	return startPrepared(t, justfile, exe, copyLogs, nil)
+}
+
+// startPrepared is startWith, calling prepare with the repository root
+// before the coordinator starts.
+func startPrepared(t *testing.T, justfile, exe string, copyLogs bool, prepare func(root string)) (*lanes.Coordinator, string) {
+	t.Helper()
 	bin, err := odutest.BinDir()
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +58,9 @@ func startWith(t *testing.T, justfile, exe string, copyLogs bool) (*lanes.Coordi
 	version, err := odutest.Version()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if prepare != nil {
+		prepare(root)
 	}
 	c, err := lanes.Start(context.Background(), lanes.Options{
 		Root: root, Pipeline: pl, SHA: sha, Workspace: root, WorkDir: t.TempDir(),
@@ -214,5 +224,39 @@ func TestLaneThatCannotStart(t *testing.T) {
 	}
 	if l := st.Lanes[0]; l.Phase != surface.PhaseFailed || !strings.Contains(l.Error, "start the runner") {
 		t.Errorf("lane = %+v, want failed, saying why", l)
+	}
+}
+
+// TestLogWriteFailureHoldsUpNothing: when the coordinator cannot write a
+// node's copy of its log (here the file is /dev/full, as a full disk
+// would be), that node ends in error with its log truncated, and the
+// lane's other nodes still finish and are published.
+func TestLogWriteFailureHoldsUpNothing(t *testing.T) {
+	jf := "[metadata(\"ci\")]\nall: a b\n\na:\n    @echo xxxxx; sleep 0.5\n\nb:\n    @sleep 1.5; echo done\n"
+	c, _ := startPrepared(t, jf, "", true, func(root string) {
+		p := filepath.Join(root, lanes.LogRel(sha, string(platform.Local()), "a"))
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("/dev/full", p); err != nil {
+			t.Fatal(err)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c.Wait(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("the run did not finish: a failed log held up the lane")
+	}
+	st := c.Store().Snapshot()
+	want := map[string]surface.Status{"a": surface.Errored, "b": surface.Success, "all": surface.Skipped}
+	for _, n := range st.Nodes {
+		name := strings.Split(n.ID, "@")[0]
+		if n.Status != want[name] {
+			t.Errorf("%s ended %s (%s), want %s", n.ID, n.Status, n.Reason, want[name])
+		}
+		if name == "a" && !strings.HasPrefix(n.Reason, "log truncated: ") {
+			t.Errorf("a's reason is %q, want log truncated: ...", n.Reason)
+		}
 	}
 }

@@ -186,13 +186,15 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 			att.swap(next)
 			return cl, nil
 		},
-		stop: func(cl *surface.Client, wait time.Duration) {
+		stop: func(cl *surface.Client, exit bool, wait time.Duration) {
 			// The run is over: the runner exits now rather than wait out
 			// its idle bound. A runner that cannot be told (the link is
 			// gone) exits by itself after that bound.
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			cl.Exit(ctx)
-			cancel()
+			if exit {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				cl.Exit(ctx)
+				cancel()
+			}
 			cl.Close() // the bridge's stdin closes: it exits
 			att.wait(wait)
 			att.close(errors.New("the run is over"))

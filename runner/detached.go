@@ -7,6 +7,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/odu-ci/odu/surface"
 )
 
 // A detached runner (`odu runner --attach` on a build host) outlives the
@@ -58,6 +60,10 @@ func (r *Runner) ServeDetached(ctx context.Context, ln net.Listener, b Bounds) e
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	r.init(runCtx)
+	// A coordinator pings every PingEvery: one silent for four times as
+	// long is behind a link that died without a word, and counts as gone
+	// (its connection closed), so that the idle bounds start.
+	r.srv.ReadTimeout = 4 * surface.PingEvery
 
 	var work sync.WaitGroup // the accept loop and one server per connection
 	accepted := make(chan net.Conn)

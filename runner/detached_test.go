@@ -150,9 +150,9 @@ func TestDetachedRunnerOutlivesItsConnections(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	log, _ := os.ReadFile(filepath.Join(laneDir, "runner.log"))
+	log, _ := os.ReadFile(filepath.Join(laneDir, ".runner.log"))
 	if !strings.Contains(string(log), "stopping every node and exiting: no coordinator was attached for 2s, with nodes unfinished") {
-		t.Errorf("runner.log does not say why it exited:\n%s", log)
+		t.Errorf(".runner.log does not say why it exited:\n%s", log)
 	}
 
 	// --existing finds none now, and says so with its exit code.
@@ -208,7 +208,7 @@ func TestAttachPrunesStaleWorkspaces(t *testing.T) {
 	// The runner it started, never configured, exits after 1 s.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		log, _ := os.ReadFile(filepath.Join(laneDir, "runner.log"))
+		log, _ := os.ReadFile(filepath.Join(laneDir, ".runner.log"))
 		if strings.Contains(string(log), "odu runner: exited") {
 			break
 		}

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"time"
 )
 
 // Client is a connection to a surface: a runner's over its stdio, or the
@@ -298,6 +299,16 @@ func (s *stream) next(ctx context.Context) (*message, error) {
 		}
 		return nil, fmt.Errorf("connection lost: %w", s.cl.c.err)
 	}
+}
+
+// PingEvery is how often a coordinator pings a detached runner, which
+// takes a coordinator silent for a few times as long for gone.
+const PingEvery = 10 * time.Second
+
+// Ping tells the server the client is still there: a notification
+// (MethodPing), which a server takes and answers nothing to.
+func (cl *Client) Ping() error {
+	return cl.c.send(&message{Method: MethodPing})
 }
 
 // close ends the stream; the server is told to stop sending it.

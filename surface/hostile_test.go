@@ -266,3 +266,59 @@ func TestClientToldWhyDisconnected(t *testing.T) {
 		t.Errorf("Err() = %v, want the server's reason", err)
 	}
 }
+
+// TestSilentPeerTakenForGone: a server with a read timeout (a detached
+// runner) closes a connection whose peer says nothing for that long (a
+// coordinator behind a link that died without a word), and keeps one
+// whose peer pings.
+func TestSilentPeerTakenForGone(t *testing.T) {
+	store := newStore(t, "a@p")
+	h := newHostileServer(t, store, 0)
+	h.srv.ReadTimeout = time.Second
+
+	silent, err := surface.NewClient(context.Background(), h.dial(t), "silent", version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	pinging, err := surface.NewClient(context.Background(), h.dial(t), "pinging", version)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pinging.Close()
+	stop, pinged := make(chan struct{}), make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				pinged <- nil
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			if err := pinging.Ping(); err != nil {
+				pinged <- err
+				return
+			}
+		}
+	}()
+
+	select {
+	case <-silent.Done():
+	case <-time.After(time.Minute):
+		t.Fatal("a client that said nothing is still connected after a minute")
+	}
+	// The pinging one outlives the silent one by several read timeouts.
+	time.Sleep(3 * time.Second)
+	close(stop)
+	if err := <-pinged; err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	select {
+	case <-pinging.Done():
+		t.Fatalf("a client that pinged was disconnected: %v", pinging.Err())
+	default:
+	}
+	if _, err := pinging.Rerun(context.Background(), "a@p"); err != nil && pinging.Err() != nil {
+		t.Fatalf("the pinging client's connection ended: %v", err)
+	}
+}

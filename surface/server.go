@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +44,13 @@ type Server struct {
 	// for the coordinator's socket, whose clients are faces. A runner
 	// serving its coordinator sets none.
 	WriteTimeout time.Duration
+	// ReadTimeout, when set, is how long a peer may say nothing before
+	// it is taken for gone: for a detached runner, whose coordinator
+	// pings ([Client.Ping]) every [PingEvery]. A link that died without
+	// a word (a laptop closed, a cable pulled) leaves sshd's session, and
+	// the runner's connection to it, open for hours; without this, the
+	// runner would count the dead coordinator as attached all that time.
+	ReadTimeout time.Duration
 	// Logf, when set, is told of peers disconnected as stalled.
 	Logf func(format string, a ...any)
 
@@ -118,8 +126,15 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 
 	var mu sync.Mutex
 	streams := map[string]context.CancelFunc{} // request id -> its cancel
+	rd, _ := rwc.(interface{ SetReadDeadline(time.Time) error })
 	for {
+		if rd != nil && s.ReadTimeout > 0 {
+			rd.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+		}
 		m, err := c.read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return fmt.Errorf("the peer said nothing for %s: taken for gone", s.ReadTimeout)
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) || ctx.Err() != nil {
 				return nil

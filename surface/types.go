@@ -195,6 +195,9 @@ const (
 	// MethodStreamCancel is a notification from a client that ends one of
 	// its streams: {"id": <the stream's request id>}.
 	MethodStreamCancel = "stream.cancel"
+	// MethodPing is a notification from a client that says it is still
+	// there; it has no params and no answer.
+	MethodPing = "ping"
 
 	// Notifications of a stream, each carrying the stream's request id.
 	NoteSnapshot = "nodes.snapshot" // SnapshotNote

@@ -238,12 +238,12 @@ func (*LogsCmd) Examples() []string {
 func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	cl, root, err := attach(ctx, env, "odu logs", c.Follow)
 	if errors.Is(err, errNoRun) {
-		return c.fromRecord(env, root)
+		return c.fromRecord(env, root, surface.NodeLogParams{})
 	}
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	defer func() { cl.Close() }()
 	st, err := current(ctx, cl)
 	if err != nil {
 		return err
@@ -253,6 +253,7 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	p := surface.NodeLogParams{ID: id, NoFollow: !c.Follow}
+	resumed := int64(-1) // the offset of the last resumption: once per progress
 	for {
 		ls, err := cl.Log(p)
 		if err != nil {
@@ -263,10 +264,27 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 			if errors.Is(err, io.EOF) {
 				break
 			}
+			if err != nil && ctx.Err() == nil && cl.Err() != nil && p.From > resumed {
+				// The connection ended: the run cut this client off for
+				// not reading (a pager left on one page), or the run is
+				// over. Attach again and go on from the offset reached,
+				// or read the rest from the record.
+				resumed = p.From
+				cl.Close()
+				cl, _, err = attach(ctx, env, "odu logs", false)
+				if errors.Is(err, errNoRun) {
+					return c.fromRecord(env, root, p)
+				}
+				if err != nil {
+					return &ExitError{Code: 1, Err: err}
+				}
+				break
+			}
 			if err != nil {
-				return fmt.Errorf("read the log of %s: %w", id, err)
+				return &ExitError{Code: 1, Err: fmt.Errorf("read the log of %s: %w", id, err)}
 			}
 			_, err = env.Stdout.Write(chunk.Data)
+			p.Attempt, p.From = chunk.Attempt, chunk.Offset+chunk.Len()
 			chunk.Release()
 			if err != nil {
 				ls.Close()
@@ -274,6 +292,9 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 			}
 		}
 		end := ls.End()
+		if end == nil {
+			continue // attached again: resume at p
+		}
 		if !end.Restarted || !c.Follow {
 			return nil
 		}
@@ -282,8 +303,9 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	}
 }
 
-// fromRecord prints a node's log from the last run's record.
-func (c *LogsCmd) fromRecord(env *Env, root string) error {
+// fromRecord prints a node's log from the last run's record: from p.From
+// when the record holds the attempt p was reading, else whole.
+func (c *LogsCmd) fromRecord(env *Env, root string, p surface.NodeLogParams) error {
 	st, _, err := lanes.LastRecord(root)
 	if errors.Is(err, lanes.ErrNoRecord) {
 		return noRun()
@@ -300,6 +322,11 @@ func (c *LogsCmd) fromRecord(env *Env, root string) error {
 		return fmt.Errorf("read the log of %s: %w", id, err)
 	}
 	defer f.Close()
+	if n := st.Node(id); n != nil && p.Attempt == n.Attempt && p.From > 0 {
+		if _, err := f.Seek(p.From, io.SeekStart); err != nil {
+			return fmt.Errorf("read the log of %s: %w", id, err)
+		}
+	}
 	io.Copy(env.Stdout, f)
 	return nil
 }

@@ -391,9 +391,8 @@ func TestGitHubOff(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newGHCheckout(t, tc.origin)
-			if tc.origin == "https://gitlab.com/octo/hello.git" {
-				c.setenv("GITHUB_API_URL", "")
-			}
+			// GITHUB_API_URL stays set (at the double), as in GitHub
+			// Actions: it does not make another forge GitHub.
 			if tc.noToken {
 				c.setenv("GH_TOKEN", "")
 			}

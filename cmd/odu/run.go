@@ -40,7 +40,12 @@ type RunCmd struct {
 	Fresh            bool          `help:"Stop the runners still running this commit on the build hosts (left by an odu run that died) and start over, instead of re-attaching to them."`
 	RunnerIdle       time.Duration `hidden:"" placeholder:"DURATION" help:"A build host's runner exits after this long with no odu run attached (default 10m); for tests."`
 	RunnerDoneIdle   time.Duration `hidden:"" placeholder:"DURATION" help:"The same, once its nodes are finished (default 1m); for tests."`
-	Secret           []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (repeatable; also the hosts file's \"secrets\" list)."`
+	// How long a socket client may not read: far longer than a busy face
+	// ever pauses, short enough that a stopped one (Ctrl-Z) does not keep
+	// goroutines and a socket for the rest of the run. It loses nothing:
+	// the state is a snapshot away, and `odu logs` resumes at its offset.
+	ClientTimeout time.Duration `hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
+	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (repeatable; also the hosts file's \"secrets\" list)."`
 }
 
 // Help is the long description of `odu run`.
@@ -160,7 +165,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	// The coordinator's surface: on the socket for other terminals, and
 	// to this command's own progress output, which is a face like them.
 	srv := &surface.Server{Name: "coordinator", Version: version(), Controller: coord,
-		WriteTimeout: clientTimeout, Logf: func(format string, a ...any) {
+		WriteTimeout: c.ClientTimeout, Logf: func(format string, a ...any) {
 			fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...)
 		}}
 	srv.SetStore(coord.Store())
@@ -287,10 +292,3 @@ func workDirFor(root, sha string) (string, error) {
 }
 
 var errNoRun = errors.New("no run is live in this checkout")
-
-// clientTimeout is how long a client of the socket may go without
-// reading before it is disconnected (see surface's slow.go): far longer
-// than a busy face ever pauses, short enough that a stopped one (Ctrl-Z)
-// does not keep goroutines and a socket for the rest of the run. It
-// loses nothing: the state is a snapshot away when it connects again.
-const clientTimeout = 30 * time.Second

@@ -25,19 +25,19 @@ import (
 //	runner.sock  the runner's surface, a Unix socket (0600, in a 0700 directory)
 //	runner.lock  flock'ed by the runner while it lives: one runner per lane
 //	runner.pid   its pid, for `odu run --fresh`
-//	runner.log   what it says: when coordinators attach and detach, why it exits
+//	.runner.log  what it says: when coordinators attach and detach, why it exits
 //	used         touched at every attach: when the workspace was last used
 //
 // `odu runner --attach DIR` is what the coordinator's SSH session runs: it
 // starts the runner if none serves DIR (in its own session and process
-// group, stdio to runner.log, so that nothing ties it to the session),
+// group, stdio to .runner.log, so that nothing ties it to the session),
 // then bridges its stdin and stdout to the socket until either ends. A
 // dropped link ends the bridge, never the runner.
 const (
 	runnerSock = "runner.sock"
 	runnerLock = "runner.lock"
 	runnerPID  = "runner.pid"
-	runnerLog  = "runner.log"
+	runnerLog  = ".runner.log" // a dot: no recipe's log (NAME.log) can be it
 	runnerUsed = "used"
 )
 
@@ -174,6 +174,7 @@ func stopRunner(ctx context.Context, env *Env) error {
 // bridge copies stdin to conn and conn to stdout until either ends.
 func bridge(conn net.Conn, in io.Reader, out io.Writer) error {
 	defer conn.Close()
+	out = pollable(out)
 	done := make(chan struct{}, 2)
 	go func() {
 		io.Copy(conn, in)
@@ -185,6 +186,40 @@ func bridge(conn net.Conn, in io.Reader, out io.Writer) error {
 	}()
 	<-done
 	return nil
+}
+
+// pollable returns stdout, when it is a pipe or a socket (sshd's), as a
+// non-blocking file that Go's poller waits on. io.Copy from the socket to
+// a file moves the bytes with splice(2), in the kernel; into a blocking
+// file that the poller does not know, Go's splice loop retries EAGAIN
+// without waiting (internal/poll.splicePump), and while sshd was behind
+// it spun a whole core: 8.5 s of CPU for a 1 GiB log, on a host of two
+// cores that sshd and the runner need. The descriptor is a duplicate of
+// stdout's, and O_NONBLOCK is set on a pipe or socket only, whose other
+// end is sshd's: never on a terminal that a shell shares.
+func pollable(w io.Writer) io.Writer {
+	f, ok := w.(*os.File)
+	if !ok {
+		return w
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&(os.ModeNamedPipe|os.ModeSocket) == 0 {
+		return w
+	}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return w
+	}
+	fd := -1
+	rc.Control(func(s uintptr) { fd, _ = syscall.Dup(int(s)) })
+	if fd < 0 {
+		return w
+	}
+	if err := syscall.SetNonblock(fd, true); err != nil {
+		syscall.Close(fd)
+		return w
+	}
+	return os.NewFile(uintptr(fd), f.Name())
 }
 
 // serve is the detached runner itself.

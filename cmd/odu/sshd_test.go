@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -152,19 +153,27 @@ func cmdSSHDRefuse(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdNoLinger waits until nothing that a server started is left on its
-// host (its cgroup is empty: no session, no runner, no recipe), and
-// fails listing what is left after awaitLimit:
+// host (its cgroup is empty: no session, no runner, no recipe), or
+// nothing whose command line matches REGEXP, and fails listing what is
+// left after awaitLimit:
 //
-//	nolinger NAME
+//	nolinger NAME [REGEXP]
 func cmdNoLinger(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 1 {
-		ts.Fatalf("usage: nolinger NAME")
+	if neg || len(args) < 1 || len(args) > 2 {
+		ts.Fatalf("usage: nolinger NAME [REGEXP]")
 	}
 	s := server(ts, args[0])
+	var re *regexp.Regexp
+	if len(args) == 2 {
+		re = regexp.MustCompile(args[1])
+	}
 	start := time.Now()
 	deadline := start.Add(awaitLimit)
 	for {
 		left := s.Processes()
+		if re != nil {
+			left = slices.DeleteFunc(left, func(p string) bool { return !re.MatchString(p) })
+		}
 		if len(left) == 0 {
 			ts.Logf("nothing left on %s at %s (waited %s)", args[0], time.Now().Format("15:04:05.000"), time.Since(start).Round(time.Millisecond))
 			return
