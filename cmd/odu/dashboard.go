@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/odu-ci/odu/repo"
@@ -70,6 +73,13 @@ func (c *RunCmd) face(env *Env, stop func()) func(ctx context.Context, conn net.
 		return func(ctx context.Context, conn net.Conn) (surface.State, error) { return show(ctx, conn, p) }
 	}
 	return func(ctx context.Context, conn net.Conn) (surface.State, error) {
+		// What the run says on stderr meanwhile (a lane re-attached, a
+		// status that could not be posted) would be drawn over the
+		// dashboard: it is held, and said when the dashboard is gone.
+		if h, ok := env.Stderr.(*heldWriter); ok {
+			h.hold()
+			defer h.release()
+		}
 		res, err := tui.Run(ctx, tui.Options{
 			Attach: func(ctx context.Context) (tui.Client, error) {
 				cl, err := surface.NewClient(ctx, conn, "odu run", version())
@@ -88,4 +98,48 @@ func (c *RunCmd) face(env *Env, stop func()) func(ctx context.Context, conn net.
 		}
 		return res.State, err
 	}
+}
+
+// heldWriter passes writes through, except while held: then it keeps
+// them (up to heldMax bytes), and writes them out when released.
+type heldWriter struct {
+	mu      sync.Mutex
+	w       io.Writer
+	holding bool
+	buf     bytes.Buffer
+	dropped int
+}
+
+// heldMax bounds what a held writer keeps.
+const heldMax = 1 << 20
+
+func (h *heldWriter) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.holding {
+		return h.w.Write(p)
+	}
+	if h.buf.Len()+len(p) > heldMax {
+		h.dropped += len(p)
+		return len(p), nil
+	}
+	return h.buf.Write(p)
+}
+
+func (h *heldWriter) hold() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holding = true
+}
+
+func (h *heldWriter) release() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.holding = false
+	h.w.Write(h.buf.Bytes())
+	if h.dropped > 0 {
+		fmt.Fprintf(h.w, "odu: %d more bytes of messages were dropped while the dashboard showed\n", h.dropped)
+	}
+	h.buf.Reset()
+	h.dropped = 0
 }

@@ -77,6 +77,10 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	// Leaving the dashboard (q) stops the run as Ctrl-C does: by ending ctx.
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
+	// The dashboard holds what the run says on stderr while it shows.
+	held := *env
+	held.Stderr = &heldWriter{w: env.Stderr}
+	env = &held
 	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
 		return err

@@ -468,6 +468,36 @@ func TestDashboardRun(t *testing.T) {
 	}
 }
 
+// TestDashboardRunHoldsMessages: what `odu run` says on stderr while its
+// dashboard shows (here: a client of the socket cut off for not reading)
+// is not drawn over the dashboard, and is said once it is gone.
+func TestDashboardRunHoldsMessages(t *testing.T) {
+	d := newDash(t, `[metadata("ci")]
+ci: big
+
+big:
+    @seq 1 1000000; while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done
+`)
+	tm := d.terminal(120, 40, "run --client-timeout 1s")
+	tm.waitFor("big running", false, func(s string) bool { _, big := rowOf(s, "big"); return strings.Contains(big, "●") })
+	// A reader that pauses longer than the client timeout, with more of
+	// the log than the socket and the pipe hold: it is cut off.
+	logs := exec.Command("sh", "-c", "odu logs big | (sleep 3; cat > /dev/null)")
+	logs.Dir, logs.Env = d.dir, d.env
+	if out, err := logs.CombinedOutput(); err != nil {
+		t.Fatalf("odu logs big: %v\n%s", err, out)
+	}
+	s := tm.waitFor("the dashboard still showing", false, func(s string) bool { return strings.Contains(s, "? all keys") })
+	if strings.Contains(s, "disconnected a client") {
+		t.Errorf("a message is drawn over the dashboard:\n%s", s)
+	}
+	os.WriteFile(d.stop, nil, 0o644)
+	s = tm.waitText("odu exited")
+	if !strings.Contains(s, "odu: disconnected a client (odu logs) that read nothing for 1s") {
+		t.Errorf("the message held while the dashboard showed was not said after it:\n%s", s)
+	}
+}
+
 // TestDashboardRunQuit: q in `odu run`'s dashboard cancels the run, as
 // Ctrl-C does: exit 130, and the recipe that was running is gone.
 func TestDashboardRunQuit(t *testing.T) {
