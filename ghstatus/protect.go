@@ -97,11 +97,12 @@ func NewPlan(ctx context.Context, cl *github.Client, t Target, branch string, wa
 		return nil, apiError("read the protection of branch "+p.Branch, err)
 	}
 	for _, s := range sources {
-		if s.kind == "Organization" {
+		if s.kind != "Repository" && s.kind != "" {
+			owner := strings.ToLower(s.kind)
 			return nil, &ConflictError{
-				Msg: fmt.Sprintf("the status checks branch %s requires come from a ruleset of the organization %s (id %d), which odu does not change",
-					p.Branch, s.name, s.id),
-				Fix: "GitHub requires the checks of every ruleset that applies, so odu cannot make them exactly the nodes: ask an organization admin to take required checks out of that ruleset, then run odu protect again.",
+				Msg: fmt.Sprintf("the status checks branch %s requires come from a ruleset of the %s %s (id %d), which odu does not change",
+					p.Branch, owner, s.name, s.id),
+				Fix: "GitHub requires the checks of every ruleset that applies, so odu cannot make them exactly the nodes: ask an admin of that " + owner + " to take required checks out of that ruleset, then run odu protect again.",
 			}
 		}
 	}
@@ -251,7 +252,11 @@ func (p *Plan) Apply(ctx context.Context, create bool) error {
 	case InClassic:
 		var checks []*github.RequiredStatusCheck
 		for _, w := range p.Want {
-			c := &github.RequiredStatusCheck{Context: w}
+			// -1: any app may set it. An omitted app_id would let
+			// GitHub pin the check to the app that last provided it
+			// (github-actions, for a status posted with a workflow's
+			// token), and odu's own statuses would no longer count.
+			c := &github.RequiredStatusCheck{Context: w, AppID: github.Int64(-1)}
 			for _, o := range p.classic.GetChecks() {
 				if o.Context == w && o.AppID != nil {
 					c.AppID = github.Int64(*o.AppID)

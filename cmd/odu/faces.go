@@ -118,11 +118,13 @@ func attachNode(ctx context.Context, env *Env, name, arg string) (*surface.Clien
 		return nil, surface.Node{}, err
 	}
 	st, err := current(ctx, cl)
+	if err != nil {
+		cl.Close()
+		return nil, surface.Node{}, failed(ctx, err)
+	}
+	n, err := pick(st, arg)
 	if err == nil {
-		var n surface.Node
-		if n, err = pick(st, arg); err == nil {
-			return cl, n, nil
-		}
+		return cl, n, nil
 	}
 	cl.Close()
 	return nil, surface.Node{}, err
@@ -168,7 +170,7 @@ func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
 	case live:
 		defer cl.Close()
 		if st, err = current(ctx, cl); err != nil {
-			return err
+			return failed(ctx, err)
 		}
 	case errors.Is(err, errNoRun):
 		st, _, err = lanes.LastRecord(root)
@@ -241,12 +243,15 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 		return c.fromRecord(env, root, surface.NodeLogParams{})
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return &ExitError{Code: 130} // Ctrl-C while waiting for a run
+		}
 		return err
 	}
 	defer func() { cl.Close() }()
 	st, err := current(ctx, cl)
 	if err != nil {
-		return err
+		return failed(ctx, err)
 	}
 	id, _, err := pickLog(st, c.Node)
 	if err != nil {
@@ -281,7 +286,7 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 				break
 			}
 			if err != nil {
-				return &ExitError{Code: 1, Err: fmt.Errorf("read the log of %s: %w", id, err)}
+				return failed(ctx, fmt.Errorf("read the log of %s: %w", id, err))
 			}
 			_, err = env.Stdout.Write(chunk.Data)
 			p.Attempt, p.From = chunk.Attempt, chunk.Offset+chunk.Len()
@@ -351,7 +356,7 @@ func (c *RerunCmd) Run(ctx context.Context, env *Env) error {
 	defer cl.Close()
 	reset, err := cl.Rerun(ctx, n.ID)
 	if err != nil {
-		return fmt.Errorf("rerun %s: %w", n.ID, err)
+		return failed(ctx, fmt.Errorf("rerun %s: %w", n.ID, err))
 	}
 	fmt.Fprintf(env.Stdout, "rerunning %s\n", strings.Join(reset, ", "))
 	return nil
@@ -381,7 +386,7 @@ func (c *CancelCmd) Run(ctx context.Context, env *Env) error {
 		}
 		defer cl.Close()
 		if err := cl.CancelRun(ctx); err != nil {
-			return fmt.Errorf("cancel the run: %w", err)
+			return failed(ctx, fmt.Errorf("cancel the run: %w", err))
 		}
 		fmt.Fprintln(env.Stdout, "cancelled the run")
 		return nil
@@ -392,7 +397,7 @@ func (c *CancelCmd) Run(ctx context.Context, env *Env) error {
 	}
 	defer cl.Close()
 	if err := cl.CancelNode(ctx, n.ID); err != nil {
-		return fmt.Errorf("cancel %s: %w", n.ID, err)
+		return failed(ctx, fmt.Errorf("cancel %s: %w", n.ID, err))
 	}
 	fmt.Fprintf(env.Stdout, "cancelled %s\n", n.ID)
 	return nil
@@ -413,6 +418,9 @@ if every node succeeded, 1 if any did not.`
 func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
 	w, done, err := watchRun(ctx, env, "odu wait")
 	if err != nil {
+		if ctx.Err() != nil {
+			return &ExitError{Code: 130}
+		}
 		return err
 	}
 	defer done()
@@ -429,7 +437,7 @@ func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
 	}
 	st, err := follow(ctx, w, quiet{}, stop)
 	if err != nil {
-		return fmt.Errorf("follow the run: %w", err)
+		return failed(ctx, fmt.Errorf("follow the run: %w", err))
 	}
 	if !green(st) {
 		for _, n := range st.Nodes {
@@ -491,4 +499,14 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 func isTerminal(env *Env) bool {
 	f, ok := env.Stdout.(*os.File)
 	return ok && isatty(f)
+}
+
+// failed is how a face ends when the run failed it (a procedure refused,
+// the connection lost): exit 1 with why, or 130 without a word when the
+// user interrupted it (Ctrl-C). Exit 2 is for what the user typed.
+func failed(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return &ExitError{Code: 130}
+	}
+	return &ExitError{Code: 1, Err: err}
 }

@@ -483,6 +483,10 @@ func TestProtectClassic(t *testing.T) {
 	c.repo.Protect("release", &ghfake.Protection{RequiredReviews: 2, RequiredChecks: &ghfake.RequiredChecks{
 		Strict: true, Checks: []ghfake.Check{{Context: "ci/old"}, {Context: "test@x86_64-linux", AppID: 7}},
 	}})
+	// github-actions last posted build's status (a workflow's token): a
+	// check whose update omits its app would be pinned to that app, and
+	// odu's own statuses would no longer satisfy it.
+	c.repo.SetProvider("build@x86_64-linux", 15368)
 	stdout, stderr, code := c.odu("protect", "--branch", "release", "--platform", "x86_64-linux")
 	if code != 0 {
 		t.Fatalf("odu protect exited %d:\n%s\n%s", code, stdout, stderr)

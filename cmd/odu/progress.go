@@ -100,11 +100,19 @@ func follow(ctx context.Context, w *surface.Watch, p printer, stop func(surface.
 			st = u.st
 			if u.ev.Snapshot != nil {
 				for _, n := range u.ev.Snapshot.Nodes {
+					// A later snapshot (this face fell behind) brings
+					// what changed meanwhile: each change is shown.
+					if started && (status[n.ID] != n.Status || attempt[n.ID] != n.Attempt) {
+						p.change(n)
+					}
 					status[n.ID], attempt[n.ID] = n.Status, n.Attempt
 				}
 				if !started {
 					started = true
 					p.start(*u.ev.Snapshot)
+				}
+				for _, l := range u.ev.Snapshot.Lanes {
+					showLane(p, phases, l)
 				}
 			}
 			if u.ev.Delta != nil && u.ev.Delta.Lane != nil {

@@ -22,6 +22,25 @@ type Repo struct {
 	statuses      []*Status // oldest first
 	rulesets      []*ruleset
 	created       time.Time
+	// providers is the app that most recently provided each check
+	// context: what GitHub pins a required check to when an update
+	// omits its app_id.
+	providers map[string]int64
+}
+
+// SetProvider records that the GitHub App appID most recently provided
+// the check context (as github-actions does for statuses posted with a
+// workflow's GITHUB_TOKEN). An update of classic protection that omits a
+// check's app_id pins the check to that app, as GitHub does ("Omit this
+// field to automatically select the GitHub App that has recently
+// provided this check"); app_id -1 allows any app.
+func (r *Repo) SetProvider(context string, appID int64) {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	if r.providers == nil {
+		r.providers = map[string]int64{}
+	}
+	r.providers[context] = appID
 }
 
 // Protection is a branch's classic protection, as far as odu cares.
@@ -411,7 +430,10 @@ func (s *Server) patchRequiredChecks(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 			var app int64
-			if c.AppID != nil && *c.AppID > 0 {
+			switch {
+			case c.AppID == nil:
+				app = rp.providers[*c.Context] // 0 when no app provided it
+			case *c.AppID > 0:
 				app = *c.AppID
 			}
 			rc.Checks = append(rc.Checks, Check{Context: *c.Context, AppID: app})
