@@ -202,15 +202,23 @@ func (p *LogPane) total() int { return p.scrolled + p.screenRows() }
 // first is the absolute number of the oldest line kept.
 func (p *LogPane) first() int { return p.scrolled - p.n }
 
-// line returns the rendered absolute line i.
+// line returns the rendered absolute line i; empty for a line not kept
+// (or not yet written).
 func (p *LogPane) line(i int) string {
+	if i < p.first() {
+		return ""
+	}
 	if i < p.scrolled {
 		return p.back[(p.head+i-p.first())%Scrollback]
 	}
-	cols, _ := p.term.Size()
+	cols, rows := p.term.Size()
+	y := i - p.scrolled
+	if y >= rows {
+		return ""
+	}
 	row := make([]vt10x.Glyph, cols)
 	for x := range row {
-		row[x] = p.term.Cell(x, i-p.scrolled)
+		row[x] = p.term.Cell(x, y)
 	}
 	return renderRow(row, p.c.Colour)
 }
@@ -293,19 +301,28 @@ func (p *LogPane) Next() {
 	if p.query == "" {
 		return
 	}
-	total := p.total()
+	total, first := p.total(), p.first()
+	n := total - first
+	if n <= 0 {
+		p.match, p.notFound = -1, true
+		return
+	}
+	// A match that has scrolled out of the scrollback counts as none.
 	start := p.match - 1
-	if p.match < 0 {
+	if p.match < first {
 		start = p.viewTop() + p.rows() - 1
 	}
-	n := total - p.first()
+	// The bottom of the view is past the last line when the log is
+	// shorter than the pane; a match may be past it when the screen was
+	// cleared. Before the oldest line, it wraps round to the last.
+	start = min(start, total-1)
+	if start < first {
+		start = total - 1
+	}
 	for k := 0; k < n; k++ {
 		i := start - k
-		if i < p.first() {
+		if i < first {
 			i += n
-		}
-		if i >= total {
-			continue
 		}
 		if strings.Contains(ansi.Strip(p.line(i)), p.query) {
 			p.match, p.notFound = i, false

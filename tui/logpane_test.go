@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/odu-ci/odu/tui/internal/vt10x"
 )
 
 func newPane(t *testing.T, w, h int) *LogPane {
@@ -177,6 +179,119 @@ func TestLogPaneSGRArguments(t *testing.T) {
 	for _, want := range []string{"\x1b[0;38;5;208mA", "\x1b[0;38;5;208;48;2;10;20;30mB", "\x1b[0;1;38;5;208;48;2;10;20;30mC"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("the view lacks %q:\n%q", want, v)
+		}
+	}
+}
+
+// screenRow is row y of the pane's emulator screen, as plain text.
+func screenRow(p *LogPane, y int) string {
+	cols, _ := p.term.Size()
+	row := make([]vt10x.Glyph, cols)
+	for x := range row {
+		row[x] = p.term.Cell(x, y)
+	}
+	return renderRow(row, false)
+}
+
+// TestLogPaneHugeCounts feeds the emulator sequences whose counts are far
+// past the screen, or negative: each does what the screen's size (or a
+// count of 1) does. A CHT or CBT looped once per count, for ever at this
+// size, and an ICH or DCH with a negative count sliced out of the line.
+func TestLogPaneHugeCounts(t *testing.T) {
+	const big = "999999999999999999" // the longest count the parser takes
+	last := emuRows - 1
+	for _, c := range []struct {
+		name, in string
+		row      int
+		want     string
+	}{
+		{"CHT", "x\x1b[" + big + "Iy", 0, "x" + strings.Repeat(" ", 78) + "y"},
+		{"CBT", "abcdefghijkl\x1b[" + big + "Zy", 0, "ybcdefghijkl"},
+		{"CUF", "x\x1b[" + big + "Cy", 0, "x" + strings.Repeat(" ", 78) + "y"},
+		{"CUB", "abc\x1b[" + big + "Dy", 0, "ybc"},
+		{"CUD", "abc\x1b[" + big + "By", last, "   y"},
+		{"CUU", "\n\nabc\x1b[" + big + "Ay", 0, "   y"},
+		{"CNL", "abc\x1b[" + big + "Ey", last, "y"},
+		{"CPL", "\n\nabc\x1b[" + big + "Fy", 0, "y"},
+		{"ICH", "abc\r\x1b[" + big + "@y", 0, "y"},
+		{"ICH negative", "abc\r\x1b[-5@y", 0, "yabc"},
+		{"DCH", "abc\r\x1b[" + big + "Py", 0, "y"},
+		{"DCH negative", "abc\r\x1b[-2Py", 0, "yc"},
+		{"DCH zero", "abc\r\x1b[0Py", 0, "yc"},
+		{"ECH", "abc\r\x1b[" + big + "Xy", 0, "y"},
+		{"ECH negative", "abc\x1b[-2Xy", 0, "abcy"},
+		{"IL", "abc\r\x1b[" + big + "Ly", 0, "y"},
+		{"DL", "abc\r\ndef\x1b[H\x1b[" + big + "My", 0, "y"},
+		{"SU", "abc\x1b[" + big + "Sy", 0, "   y"},
+		{"SD", "abc\x1b[" + big + "Ty", 0, "   y"},
+		{"RIS", "\x1b[70Gx\x1bc", 0, ""},
+	} {
+		p := newPane(t, 80, 20)
+		p.Write([]byte(c.in))
+		if got := screenRow(p, c.row); got != c.want {
+			t.Errorf("%s: row %d is %q, want %q", c.name, c.row, got, c.want)
+		}
+	}
+}
+
+// TestLogPaneSearchShortLog searches a log shorter than the pane: the
+// bottom of the view is past its last line.
+func TestLogPaneSearchShortLog(t *testing.T) {
+	p := newPane(t, 80, 20)
+	p.Write([]byte("error: one\r\nfine\r\nerror: two\r\n"))
+	p.StartSearch()
+	p.Type("error")
+	p.EndSearch(true)
+	if p.match != 2 || p.notFound {
+		t.Fatalf("match at %d (not found: %v), want line 2", p.match, p.notFound)
+	}
+	if !strings.Contains(ansi.Strip(p.View()), "match at line 3") {
+		t.Errorf("the title does not say the match:\n%s", ansi.Strip(p.View()))
+	}
+	p.Next()
+	if p.match != 0 {
+		t.Errorf("n went to line %d, want 0", p.match)
+	}
+	p.Next() // wraps round to the last line
+	if p.match != 2 {
+		t.Errorf("n from the oldest match went to line %d, want 2", p.match)
+	}
+}
+
+// TestLogPaneSearchMatchScrolledOut searches again (n) after the match
+// scrolled out of the scrollback: it counts as none.
+func TestLogPaneSearchMatchScrolledOut(t *testing.T) {
+	for _, again := range []bool{false, true} {
+		p := newPane(t, 80, 20)
+		p.Write([]byte("needle\r\n"))
+		for range 100 {
+			p.Write([]byte("filler\r\n"))
+		}
+		p.StartSearch()
+		p.Type("needle")
+		p.EndSearch(true)
+		if p.match != 0 {
+			t.Fatalf("match at %d, want 0", p.match)
+		}
+		var b strings.Builder
+		for i := range 3 * Scrollback {
+			if again && i == 2*Scrollback+Scrollback/2 {
+				b.WriteString("needle again\r\n")
+				continue
+			}
+			fmt.Fprintf(&b, "line %d\r\n", i)
+		}
+		p.Write([]byte(b.String()))
+		if p.first() <= 0 {
+			t.Fatalf("the first match is still kept (first line %d)", p.first())
+		}
+		p.Next()
+		_ = p.View()
+		switch {
+		case !again && (p.match != -1 || !p.notFound):
+			t.Errorf("match at %d (not found: %v), want none", p.match, p.notFound)
+		case again && (p.match < p.first() || ansi.Strip(p.line(p.match)) != "needle again"):
+			t.Errorf("match at %d (%q, first line %d), want the one kept", p.match, p.line(p.match), p.first())
 		}
 	}
 }

@@ -23,6 +23,7 @@ type Matrix struct {
 	names     []string // rows
 	platforms []string // columns
 	grid      [][]int  // node index per row and column, -1 for none
+	ids       []string // the IDs of the nodes the grid was built from
 	st        *surface.State
 
 	row, col int
@@ -41,11 +42,21 @@ func (m *Matrix) SetOrigin(x, y int) { m.x, m.y = x, y }
 // SetState rebuilds the grid from the run's nodes, in their order (the
 // pipeline's topological order), keeping the focus on the same node.
 func (m *Matrix) SetState(st *surface.State) {
-	focused := m.Focused()
+	// The focused node's ID, from the grid and the nodes it was built
+	// from: st may be the state the grid was built from, replaced since,
+	// whose node indices are not the grid's.
+	focused := ""
+	if m.row < len(m.grid) && m.col < len(m.grid[m.row]) {
+		if i := m.grid[m.row][m.col]; i >= 0 && i < len(m.ids) {
+			focused = m.ids[i]
+		}
+	}
 	m.st = st
 	rows := map[string]int{}
 	cols := map[string]int{}
-	m.names, m.platforms, m.grid = m.names[:0], m.platforms[:0], m.grid[:0]
+	m.names, m.platforms, m.grid, m.ids = m.names[:0], m.platforms[:0], m.grid[:0], m.ids[:0]
+	found := false
+	var frow, fcol int
 	for _, p := range st.Run.Platforms {
 		if _, ok := cols[p]; !ok {
 			cols[p] = len(m.platforms)
@@ -71,12 +82,14 @@ func (m *Matrix) SetState(st *surface.State) {
 			m.grid = append(m.grid, line)
 		}
 		m.grid[r][cols[n.Platform]] = i
+		m.ids = append(m.ids, n.ID)
+		if focused != "" && n.ID == focused {
+			found, frow, fcol = true, r, cols[n.Platform]
+		}
 	}
 	m.row, m.col = min(m.row, max(len(m.names)-1, 0)), min(m.col, max(len(m.platforms)-1, 0))
-	if focused != nil {
-		if r, ok := rows[focused.Name]; ok {
-			m.row, m.col = r, cols[focused.Platform]
-		}
+	if found {
+		m.row, m.col = frow, fcol
 	}
 	m.scrollToFocus()
 }
@@ -86,7 +99,7 @@ func (m *Matrix) Focused() *surface.Node {
 	if m.row >= len(m.grid) || m.col >= len(m.platforms) {
 		return nil
 	}
-	if i := m.grid[m.row][m.col]; i >= 0 {
+	if i := m.grid[m.row][m.col]; i >= 0 && i < len(m.st.Nodes) {
 		return &m.st.Nodes[i]
 	}
 	return nil

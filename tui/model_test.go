@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -326,5 +327,45 @@ func TestLogDrawnOncePerFrame(t *testing.T) {
 	keys(m, "?")
 	if v := ansi.Strip(m.View()); !strings.Contains(v, "all keys") || !strings.Contains(v, "third-batch") {
 		t.Errorf("a key was not drawn at once, with the log as it is:\n%s", v)
+	}
+}
+
+// TestSnapshotKeepsFocusByID: a new snapshot may order the nodes
+// differently, or hold fewer: the focus stays on the node it was on,
+// found by its ID, not by its index in the old list.
+func TestSnapshotKeepsFocusByID(t *testing.T) {
+	m, r := newModel(t, 120, 40, true, fixture(10))
+	keys(m, "down", "down", "down", "down", "down", "l")
+	const want = "recipe05@aarch64-linux"
+	if f := m.matrix.Focused(); f == nil || f.ID != want {
+		t.Fatalf("focus = %v, want %s", f, want)
+	}
+	follows := len(r.follows)
+
+	// The same nodes, the other way round.
+	st := fixture(10)
+	slices.Reverse(st.Nodes)
+	m.Update(StateMsg{Events: []surface.Event{{Snapshot: &st}}})
+	if f := m.matrix.Focused(); f == nil || f.ID != want {
+		t.Errorf("focus after a reordered snapshot = %v, want %s", f, want)
+	}
+	if m.log.ID() != want || len(r.follows) != follows {
+		t.Errorf("the log pane shows %s (follows %v), want %s still", m.log.ID(), r.follows, want)
+	}
+
+	// Fewer nodes: the focused one is gone.
+	small := fixture(2)
+	m.Update(StateMsg{Events: []surface.Event{{Snapshot: &small}}})
+	f := m.matrix.Focused()
+	if f == nil || small.Node(f.ID) == nil {
+		t.Errorf("focus after a smaller snapshot = %v, want one of its nodes", f)
+	}
+	checkSize(t, m.View(), 120, 40)
+
+	// And back: the focus is on a node of the new state.
+	big := fixture(10)
+	m.Update(StateMsg{Events: []surface.Event{{Snapshot: &big}}})
+	if g := m.matrix.Focused(); g == nil || f == nil || g.ID != f.ID {
+		t.Errorf("focus after a larger snapshot = %v, want %v", g, f)
 	}
 }

@@ -69,6 +69,7 @@ type Result struct {
 // run is over, with ExitOnSettle), or ctx ends. Leaving does nothing to
 // the run: what it means is the caller's to decide.
 func Run(ctx context.Context, o Options) (Result, error) {
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	c := NewCommon(o.Colour)
@@ -88,10 +89,18 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cancel()
 	wg.Wait()
 	src.close()
-	if errors.Is(err, tea.ErrProgramKilled) {
-		err = nil // ctx ended: the caller knows
+	return Result{State: m.State(), Quit: m.Quit(), Lost: m.Lost()}, runErr(parent, err)
+}
+
+// runErr is what Run returns for the program's error: none when the
+// program was killed because the caller's ctx ended (the caller knows).
+// A panic in Update or View also comes as ErrProgramKilled, wrapping
+// ErrProgramPanic: that one is returned, whatever ctx says.
+func runErr(ctx context.Context, err error) error {
+	if errors.Is(err, tea.ErrProgramKilled) && !errors.Is(err, tea.ErrProgramPanic) && ctx.Err() != nil {
+		return nil
 	}
-	return Result{State: m.State(), Quit: m.Quit(), Lost: m.Lost()}, err
+	return err
 }
 
 // feed holds what waits for the program: messages that are never

@@ -97,29 +97,38 @@ func (c *csiEscape) maxarg(i, def int) int {
 	return max(c.arg(i, def), def)
 }
 
+// count (odu) is the first argument as a repeat count: 1 when it is
+// missing, zero or negative (as st reads it), and at most limit, the
+// screen's size in the direction it counts. A count past the screen
+// does what the screen's size does, and a sequence such as
+// `ESC[999999999999999999I` must not loop that many times.
+func (c *csiEscape) count(limit int) int {
+	return min(c.maxarg(0, 1), max(limit, 1))
+}
+
 func (t *State) handleCSI() {
 	c := &t.csi
 	switch c.mode {
 	default:
 		goto unknown
 	case '@': // ICH - insert <n> blank char
-		t.insertBlanks(c.arg(0, 1))
+		t.insertBlanks(c.count(t.cols))
 	case 'A': // CUU - cursor <n> up
-		t.moveTo(t.cur.X, t.cur.Y-c.maxarg(0, 1))
+		t.moveTo(t.cur.X, t.cur.Y-c.count(t.rows))
 	case 'B', 'e': // CUD, VPR - cursor <n> down
-		t.moveTo(t.cur.X, t.cur.Y+c.maxarg(0, 1))
+		t.moveTo(t.cur.X, t.cur.Y+c.count(t.rows))
 	case 'c': // DA - device attributes
 		if c.arg(0, 0) == 0 {
 			// TODO: write vt102 id
 		}
 	case 'C', 'a': // CUF, HPR - cursor <n> forward
-		t.moveTo(t.cur.X+c.maxarg(0, 1), t.cur.Y)
+		t.moveTo(t.cur.X+c.count(t.cols), t.cur.Y)
 	case 'D': // CUB - cursor <n> backward
-		t.moveTo(t.cur.X-c.maxarg(0, 1), t.cur.Y)
+		t.moveTo(t.cur.X-c.count(t.cols), t.cur.Y)
 	case 'E': // CNL - cursor <n> down and first col
-		t.moveTo(0, t.cur.Y+c.arg(0, 1))
+		t.moveTo(0, t.cur.Y+c.count(t.rows))
 	case 'F': // CPL - cursor <n> up and first col
-		t.moveTo(0, t.cur.Y-c.arg(0, 1))
+		t.moveTo(0, t.cur.Y-c.count(t.rows))
 	case 'g': // TBC - tabulation clear
 		switch c.arg(0, 0) {
 		// clear current tab stop
@@ -138,7 +147,7 @@ func (t *State) handleCSI() {
 	case 'H', 'f': // CUP, HVP - move to <row> <col>
 		t.moveAbsTo(c.arg(1, 1)-1, c.arg(0, 1)-1)
 	case 'I': // CHT - cursor forward tabulation <n> tab stops
-		n := c.arg(0, 1)
+		n := c.count(t.cols)
 		for i := 0; i < n; i++ {
 			t.putTab(true)
 		}
@@ -170,21 +179,21 @@ func (t *State) handleCSI() {
 			t.clear(0, t.cur.Y, t.cols-1, t.cur.Y)
 		}
 	case 'S': // SU - scroll <n> lines up
-		t.scrollUp(t.top, c.arg(0, 1))
+		t.scrollUp(t.top, c.count(t.rows))
 	case 'T': // SD - scroll <n> lines down
-		t.scrollDown(t.top, c.arg(0, 1))
+		t.scrollDown(t.top, c.count(t.rows))
 	case 'L': // IL - insert <n> blank lines
-		t.insertBlankLines(c.arg(0, 1))
+		t.insertBlankLines(c.count(t.rows))
 	case 'l': // RM - reset mode
 		t.setMode(c.priv, false, c.args)
 	case 'M': // DL - delete <n> lines
-		t.deleteLines(c.arg(0, 1))
+		t.deleteLines(c.count(t.rows))
 	case 'X': // ECH - erase <n> chars
-		t.clear(t.cur.X, t.cur.Y, t.cur.X+c.arg(0, 1)-1, t.cur.Y)
+		t.clear(t.cur.X, t.cur.Y, t.cur.X+c.count(t.cols)-1, t.cur.Y)
 	case 'P': // DCH - delete <n> chars
-		t.deleteChars(c.arg(0, 1))
+		t.deleteChars(c.count(t.cols))
 	case 'Z': // CBT - cursor backward tabulation <n> tab stops
-		n := c.arg(0, 1)
+		n := c.count(t.cols)
 		for i := 0; i < n; i++ {
 			t.putTab(false)
 		}

@@ -338,7 +338,7 @@ func (t *State) reset() {
 	t.top = 0
 	t.bottom = t.rows - 1
 	t.mode = ModeWrap
-	t.clear(0, 0, t.rows-1, t.cols-1)
+	t.clear(0, 0, t.cols-1, t.rows-1) // odu: was (rows-1, cols-1), which left columns past rows-1 uncleared
 	t.moveTo(0, 0)
 }
 
@@ -505,6 +505,9 @@ func between(val, min, max int) bool {
 
 func (t *State) scrollDown(orig, n int) {
 	n = clamp(n, 0, t.bottom-orig+1)
+	if n == 0 {
+		return // odu: the clear below would clear the bottom row
+	}
 	t.clear(0, t.bottom-n+1, t.cols-1, t.bottom)
 	t.changed |= ChangedScreen
 	for i := t.bottom; i >= orig+n; i-- {
@@ -518,6 +521,9 @@ func (t *State) scrollDown(orig, n int) {
 
 func (t *State) scrollUp(orig, n int) {
 	n = clamp(n, 0, t.bottom-orig+1)
+	if n == 0 {
+		return // odu: the clear below would clear the row above orig
+	}
 	if orig == 0 && t.scrollOut != nil && t.mode&ModeAltScreen == 0 {
 		for i := 0; i < n; i++ {
 			t.scrollOut(t.lines[i])
@@ -740,6 +746,12 @@ func (t *State) setAttr(attr []int) {
 }
 
 func (t *State) insertBlanks(n int) {
+	// odu: a count past the line, or a negative one, is bounded: the
+	// copy below would slice out of the line.
+	n = clamp(n, 0, t.cols)
+	if n == 0 {
+		return
+	}
 	src := t.cur.X
 	dst := src + n
 	size := t.cols - dst
@@ -769,6 +781,11 @@ func (t *State) deleteLines(n int) {
 }
 
 func (t *State) deleteChars(n int) {
+	// odu: bounded as in insertBlanks.
+	n = clamp(n, 0, t.cols)
+	if n == 0 {
+		return
+	}
 	src := t.cur.X + n
 	dst := t.cur.X
 	size := t.cols - src

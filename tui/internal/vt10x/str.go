@@ -154,7 +154,9 @@ func (t *State) handleSTR() {
 }
 
 func (t *State) setColorName(j int, p *string) error {
-	if !between(j, 0, 1<<24) {
+	// odu: only the 256 palette entries and the default colours can be
+	// set, so that a log cannot grow the overrides without bound.
+	if !between(j, 0, 255) && Color(j) != DefaultFG && Color(j) != DefaultBG && Color(j) != DefaultCursor {
 		return fmt.Errorf("invalid color value %d", j)
 	}
 
