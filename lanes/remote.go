@@ -311,6 +311,15 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 		case <-time.After(2 * time.Second):
 		}
 		s.Close()
+		var verr *surface.VersionError
+		if errors.As(err, &verr) {
+			// The runner there was left by an odu run of another version
+			// (odu was rebuilt or upgraded since): this one cannot take
+			// it over.
+			return nil, &HostError{Addr: r.addr, Err: fmt.Errorf(
+				"a runner of another odu version still runs this commit's %s lane there (left by an earlier odu run): %v; `odu run --fresh` stops it and starts over",
+				r.platform, err)}
+		}
 		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("talk to the runner: %w", err)}
 	}
 	if existing {

@@ -68,6 +68,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exits":       cmdExits,
+			"otherodu":    cmdOtherOdu,
 			"commit":      cmdCommit,
 			"start":       cmdStart,
 			"signal":      cmdSignal,

@@ -237,3 +237,23 @@ func MermaidDir() (string, error) {
 	}
 	return dir, nil
 }
+
+// BuildVersion builds odu into dir as a binary that says it is version:
+// another odu, for the tests of what meets an odu of another version.
+func BuildVersion(dir, version string) (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	out := filepath.Join(dir, "odu")
+	args := []string{"build", "-o", out, "-ldflags", "-X main.versionOverride=" + version}
+	if raceEnabled {
+		args = append(args, "-race")
+	}
+	cmd := exec.Command("go", append(args, "./cmd/odu")...)
+	cmd.Dir = root
+	if data, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build odu %s: %v\n%s", version, err, data)
+	}
+	return out, nil
+}
