@@ -27,7 +27,7 @@ type RunCmd struct {
 	PipelineFlags
 	Host       []string      `placeholder:"PLATFORM=ADDR" help:"Run PLATFORM's lane on ADDR (localhost, or what ssh would dial) for this run, over the hosts file."`
 	Jobs       int           `placeholder:"N" help:"Nodes to run at once on each lane (default: the host's CPU count)."`
-	Progress   string        `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"How to show progress: a live view on a terminal and plain lines otherwise (auto), plain lines, or one JSON object per node transition."`
+	Progress   string        `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"How to show progress: the dashboard on a terminal and plain lines otherwise (auto), plain lines, or one JSON object per node transition."`
 	NoSnapshot bool          `help:"Run the working tree as it is, uncommitted changes included, instead of a snapshot of HEAD; implies --no-post."`
 	NoPost     bool          `help:"Post no commit statuses to GitHub (a strict run posts one per node to the commit, with GH_TOKEN, GITHUB_TOKEN or gh's token)."`
 	NoStrict   bool          `help:"The same as --no-snapshot --no-post."`
@@ -45,7 +45,7 @@ type RunCmd struct {
 	// goroutines and a socket for the rest of the run. It loses nothing:
 	// the state is a snapshot away, and `odu logs` resumes at its offset.
 	ClientTimeout time.Duration `hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
-	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (repeatable; also the hosts file's \"secrets\" list)."`
+	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (also the hosts file's \"secrets\" list)."`
 }
 
 // Help is the long description of `odu run`.
