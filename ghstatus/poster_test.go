@@ -74,18 +74,6 @@ func (h *harness) flush(final []surface.Node, interrupted bool) []Owed {
 	return h.p.Flush(ctx, final, interrupted)
 }
 
-// sequence returns the statuses GitHub got for a context, as
-// "state: description".
-func (h *harness) sequence(id string) []string {
-	var out []string
-	for _, st := range h.repo.Statuses(sha) {
-		if st.Context == id {
-			out = append(out, st.State+": "+st.Description)
-		}
-	}
-	return out
-}
-
 func (h *harness) postsSent() []ghfake.Request {
 	var out []ghfake.Request
 	for _, r := range h.gh.Requests() {
@@ -122,11 +110,11 @@ func TestPosterPostsEveryTransition(t *testing.T) {
 	}
 	// Waiting and Running may be coalesced away: the last status is what
 	// must be there, once.
-	got := h.sequence("build@x86_64-linux")
+	got := h.repo.Sequence(sha, "build@x86_64-linux")
 	if len(got) == 0 || got[len(got)-1] != "failure: Failed in 12s (exit 2)" {
 		t.Errorf("build's statuses = %q, want them to end with the failure", got)
 	}
-	if got := h.sequence("test@x86_64-linux"); got[len(got)-1] != "error: Skipped: build@x86_64-linux did not succeed" {
+	if got := h.repo.Sequence(sha, "test@x86_64-linux"); got[len(got)-1] != "error: Skipped: build@x86_64-linux did not succeed" {
 		t.Errorf("test's statuses = %q, want them to end skipped", got)
 	}
 	for _, id := range []string{"build@x86_64-linux", "test@x86_64-linux"} {
@@ -152,7 +140,7 @@ func TestPosterCoalescesWhileAPostIsInFlight(t *testing.T) {
 	gate.Release()
 	h.flush(nil, false)
 	want := []string{"pending: Running", "failure: Failed in 1m2s (exit 2)"}
-	if got := h.sequence(id); !equal(got, want) {
+	if got := h.repo.Sequence(sha, id); !equal(got, want) {
 		t.Errorf("statuses = %q, want %q: what came while a post was in flight is coalesced to the latest", got, want)
 	}
 }
@@ -168,7 +156,7 @@ func TestPosterDoesNotRepostWhatGitHubHas(t *testing.T) {
 	if got, want := h.gh.Writes(), []string{"POST /repos/octo/hello/statuses/" + sha}; !equal(got, want) {
 		t.Errorf("writes = %q, want %q: only test's new status", got, want)
 	}
-	if got := h.sequence("test@x86_64-linux"); got[len(got)-1] != "success: Succeeded in 4s" {
+	if got := h.repo.Sequence(sha, "test@x86_64-linux"); got[len(got)-1] != "success: Succeeded in 4s" {
 		t.Errorf("test's statuses = %q", got)
 	}
 }
@@ -183,7 +171,7 @@ func TestPosterReadsWhatGitHubHasAfterARateLimit(t *testing.T) {
 	h.start()
 	h.p.Update(node("build@x86_64-linux", surface.Pending, 0))
 	h.flush([]surface.Node{node("build@x86_64-linux", surface.Pending, 0)}, false)
-	if got := h.sequence("build@x86_64-linux"); !equal(got, []string{"success: Succeeded in 2s"}) {
+	if got := h.repo.Sequence(sha, "build@x86_64-linux"); !equal(got, []string{"success: Succeeded in 2s"}) {
 		t.Errorf("build's statuses = %q, want only the success it had", got)
 	}
 	var gets []int
@@ -223,7 +211,7 @@ func TestPosterRetries(t *testing.T) {
 				}
 				t.Errorf("posts answered %v, want a refusal and then 201", codes)
 			}
-			if got := h.sequence("build@x86_64-linux"); !equal(got, []string{"success: Succeeded in 1s"}) {
+			if got := h.repo.Sequence(sha, "build@x86_64-linux"); !equal(got, []string{"success: Succeeded in 1s"}) {
 				t.Errorf("statuses = %q", got)
 			}
 		})
@@ -306,7 +294,7 @@ func TestPosterInterrupted(t *testing.T) {
 	h.p.Update(node("c@x86_64-linux", surface.Success, 1000))
 	h.flush(nil, true)
 	for id, want := range map[string]string{"a@x86_64-linux": "error: Interrupted", "b@x86_64-linux": "error: Interrupted", "c@x86_64-linux": "success: Succeeded in 1s"} {
-		got := h.sequence(id)
+		got := h.repo.Sequence(sha, id)
 		if len(got) == 0 || got[len(got)-1] != want {
 			t.Errorf("%s's statuses = %q, want them to end %q", id, got, want)
 		}

@@ -125,7 +125,7 @@ type lane struct {
 	over     bool          // the lane will have no client again
 	cancelOn bool          // the run was cancelled: tell every new client
 	down     bool          // the link dropped: dialling the host again
-	pings    bool          // its runner is detached: ping every client
+	detached bool          // its runner is on a build host, detached: ping it, and tell it of a cancel
 	told     bool          // its runner acknowledged the run's cancel
 	// shared is set when the runner writes the coordinator's log files
 	// itself (a local lane): the coordinator follows their growth, not
@@ -261,7 +261,7 @@ func (l *lane) run() {
 		l.fail(err)
 		return
 	}
-	l.pings = st.remote
+	l.detached = st.remote
 	l.swap(st.client)
 	close(l.ready)
 	var follow sync.WaitGroup
@@ -403,7 +403,7 @@ func (l *lane) swap(cl *surface.Client) {
 	l.down = false
 	close(l.swapped)
 	l.swapped = make(chan struct{})
-	if l.pings {
+	if l.detached {
 		go l.ping(cl)
 	}
 	if l.cancelOn {
@@ -891,7 +891,7 @@ func (c *Coordinator) untold() []*lane {
 		failed := l.failed
 		l.mu.Unlock()
 		l.cmu.Lock()
-		if !failed && !l.over && l.pings && (l.down || !l.told) {
+		if !failed && !l.over && l.detached && (l.down || !l.told) {
 			down = append(down, l)
 		}
 		l.cmu.Unlock()

@@ -104,6 +104,18 @@ func watchAll(t *testing.T, cl *surface.Client, subscribed chan struct{}) ([]uin
 	}
 }
 
+// watchProduce has cl follow the cell while the store goes through n
+// transitions to the run's end, and returns what watchAll saw.
+func watchProduce(t *testing.T, cl *surface.Client, st *surface.Store, ids []string, n int) ([]uint64, surface.State) {
+	t.Helper()
+	subscribed := make(chan struct{})
+	go func() {
+		<-subscribed
+		produce(st, ids, n)
+	}()
+	return watchAll(t, cl, subscribed)
+}
+
 // TestStalledClientDisconnected: a client that asks for a big log and the
 // cell and then reads nothing holds up neither the run nor another
 // client, which sees every change and the whole log; the stalled one is
@@ -126,17 +138,7 @@ func TestStalledClientDisconnected(t *testing.T) {
 	io.WriteString(stalled, `{"jsonrpc":"2.0","id":3,"method":"nodes.get"}`+"\n")
 
 	good := client(t, h.dial(t))
-	done := make(chan struct{})
-	var seqs []uint64
-	var final surface.State
-	subscribed := make(chan struct{})
-	go func() {
-		defer close(done)
-		seqs, final = watchAll(t, good, subscribed)
-	}()
-	<-subscribed
-	go produce(st, ids, 2000)
-	<-done
+	seqs, final := watchProduce(t, good, st, ids, 2000)
 	for i := 1; i < len(seqs); i++ {
 		if seqs[i] != seqs[i-1]+1 {
 			t.Fatalf("the good client got delta %d after %d", seqs[i], seqs[i-1])
@@ -214,17 +216,7 @@ func TestFloodingClient(t *testing.T) {
 			}()
 
 			good := client(t, h.dial(t))
-			done := make(chan struct{})
-			var seqs []uint64
-			var final surface.State
-			subscribed := make(chan struct{})
-			go func() {
-				defer close(done)
-				seqs, final = watchAll(t, good, subscribed)
-			}()
-			<-subscribed
-			go produce(st, ids, 1000)
-			<-done
+			seqs, final := watchProduce(t, good, st, ids, 1000)
 			close(stop)
 			t.Logf("the flooding client sent %d frames", <-flooded)
 			if len(seqs) < 1000 {

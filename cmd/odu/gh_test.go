@@ -124,18 +124,6 @@ func (c *ghCheckout) oduCmd(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// sequence returns the statuses GitHub got for a context, oldest first,
-// as "state: description".
-func (c *ghCheckout) sequence(id string) []string {
-	var out []string
-	for _, st := range c.repo.Statuses(c.sha) {
-		if st.Context == id {
-			out = append(out, st.State+": "+st.Description)
-		}
-	}
-	return out
-}
-
 func (c *ghCheckout) statusPosts() []ghfake.Request {
 	var out []ghfake.Request
 	for _, r := range c.gh.Requests() {
@@ -151,7 +139,7 @@ func (c *ghCheckout) statusPosts() []ghfake.Request {
 // twice in a row.
 func (c *ghCheckout) checkSequence(id string) {
 	c.t.Helper()
-	got := c.sequence(id)
+	got := c.repo.Sequence(c.sha, id)
 	if len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "success: Succeeded in ") {
 		c.t.Errorf("%s: statuses %q, want them to end with its success", id, got)
 		return
@@ -243,7 +231,7 @@ func TestGitHubStrictRunPostsEveryNode(t *testing.T) {
 		t.Fatalf("second odu run exited %d:\n%s", code, stderr)
 	}
 	for _, id := range ghNodes {
-		got := c.sequence(id)
+		got := c.repo.Sequence(c.sha, id)
 		for i := 1; i < len(got); i++ {
 			if got[i] == got[i-1] {
 				t.Errorf("%s: statuses %q: %q posted twice in a row", id, got, got[i])
@@ -300,7 +288,7 @@ func TestGitHubCoalescesUnderASlowAPI(t *testing.T) {
 	}
 	for _, id := range ghNodes {
 		c.checkSequence(id)
-		if got := c.sequence(id); len(got) > 2 {
+		if got := c.repo.Sequence(c.sha, id); len(got) > 2 {
 			t.Errorf("%s: statuses %q: what came while a post was held should have been coalesced to the last", id, got)
 		}
 	}

@@ -38,6 +38,18 @@ func (r *Repo) Statuses(sha string) []Status {
 	return out
 }
 
+// Sequence returns the statuses of one context of sha, oldest first, as
+// "state: description": what a test compares with what odu should post.
+func (r *Repo) Sequence(sha, context string) []string {
+	var out []string
+	for _, st := range r.Statuses(sha) {
+		if st.Context == context {
+			out = append(out, st.State+": "+st.Description)
+		}
+	}
+	return out
+}
+
 // Latest returns the latest status of each context of sha, by context,
 // as the combined status shows them.
 func (r *Repo) Latest(sha string) map[string]Status {
