@@ -240,7 +240,7 @@ func (*LogsCmd) Examples() []string {
 func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	cl, root, err := attach(ctx, env, "odu logs", c.Follow)
 	if errors.Is(err, errNoRun) {
-		return c.fromRecord(env, root, surface.NodeLogParams{})
+		return c.fromRecord(env, root, nil, surface.NodeLogParams{})
 	}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -248,7 +248,12 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 		}
 		return err
 	}
-	defer func() { cl.Close() }()
+	// cl changes when the loop attaches again, and is nil if that failed.
+	defer func() {
+		if cl != nil {
+			cl.Close()
+		}
+	}()
 	st, err := current(ctx, cl)
 	if err != nil {
 		return failed(ctx, err)
@@ -259,10 +264,11 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	}
 	p := surface.NodeLogParams{ID: id, NoFollow: !c.Follow}
 	resumed := int64(-1) // the offset of the last resumption: once per progress
+	wrote := false       // whether this attempt had any bytes
 	for {
 		ls, err := cl.Log(p)
 		if err != nil {
-			return err
+			return failed(ctx, fmt.Errorf("read the log of %s: %w", id, err))
 		}
 		for {
 			chunk, err := ls.Next(ctx)
@@ -273,15 +279,15 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 				// The connection ended: the run cut this client off for
 				// not reading (a pager left on one page), or the run is
 				// over. Attach again and go on from the offset reached,
-				// or read the rest from the record.
+				// or read the rest from the run's record.
 				resumed = p.From
 				cl.Close()
-				cl, _, err = attach(ctx, env, "odu logs", false)
-				if errors.Is(err, errNoRun) {
-					return c.fromRecord(env, root, p)
-				}
+				cl, err = reattach(ctx, env, st.Run)
 				if err != nil {
-					return &ExitError{Code: 1, Err: err}
+					return failed(ctx, err)
+				}
+				if cl == nil {
+					return c.fromRecord(env, root, &st, p)
 				}
 				break
 			}
@@ -290,6 +296,7 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 			}
 			_, err = env.Stdout.Write(chunk.Data)
 			p.Attempt, p.From = chunk.Attempt, chunk.Offset+chunk.Len()
+			wrote = wrote || chunk.Len() > 0
 			chunk.Release()
 			if err != nil {
 				ls.Close()
@@ -301,17 +308,31 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 			continue // attached again: resume at p
 		}
 		if !end.Restarted || !c.Follow {
+			if !wrote && end.Finished {
+				if now, err := current(ctx, cl); err == nil {
+					if n := now.Node(id); n != nil && n.Status == surface.Skipped {
+						return skipped(*n)
+					}
+				}
+			}
 			return nil
 		}
 		fmt.Fprintf(env.Stderr, "odu: %s was rerun; following attempt %d\n", id, end.Attempt+1)
-		p.Attempt, p.From = end.Attempt+1, 0
+		p.Attempt, p.From, wrote = end.Attempt+1, 0, false
 	}
 }
 
-// fromRecord prints a node's log from the last run's record: from p.From
-// when the record holds the attempt p was reading, else whole.
-func (c *LogsCmd) fromRecord(env *Env, root string, p surface.NodeLogParams) error {
+// fromRecord prints a node's log from the last run's record. Following
+// a live run that went away (live is its state when attached), it prints
+// the rest of the attempt it was reading, from p.From, and only from that
+// run's own record: another run's log, of this commit or another, is not
+// the rest of this one. A run killed before it recorded the node finished
+// ends the log with an error.
+func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surface.NodeLogParams) error {
 	st, _, err := lanes.LastRecord(root)
+	if live != nil && (err != nil || !sameRun(st.Run, live.Run)) {
+		return lostRun(env, root, *live, p.ID)
+	}
 	if errors.Is(err, lanes.ErrNoRecord) {
 		return noRun()
 	}
@@ -322,18 +343,82 @@ func (c *LogsCmd) fromRecord(env *Env, root string, p surface.NodeLogParams) err
 	if err != nil {
 		return err
 	}
+	n := st.Node(id)
+	if live == nil && n != nil && n.Status == surface.Skipped {
+		return skipped(*n)
+	}
 	f, err := os.Open(filepath.Join(root, path))
 	if err != nil {
 		return fmt.Errorf("read the log of %s: %w", id, err)
 	}
 	defer f.Close()
-	if n := st.Node(id); n != nil && p.Attempt == n.Attempt && p.From > 0 {
-		if _, err := f.Seek(p.From, io.SeekStart); err != nil {
-			return fmt.Errorf("read the log of %s: %w", id, err)
+	if live != nil {
+		switch {
+		case n != nil && p.Attempt != 0 && n.Attempt != p.Attempt:
+			fmt.Fprintf(env.Stderr, "odu: %s was rerun; following attempt %d\n", id, n.Attempt)
+		case p.From > 0:
+			if _, err := f.Seek(p.From, io.SeekStart); err != nil {
+				return fmt.Errorf("read the log of %s: %w", id, err)
+			}
 		}
 	}
 	io.Copy(env.Stdout, f)
+	if live != nil && n != nil && !n.Status.Terminal() {
+		return lostRun(env, root, *live, id) // the record of a run that was killed
+	}
 	return nil
+}
+
+// reattach connects again to the run that `odu logs` follows. It returns
+// no client when that run is over, or another took its place.
+func reattach(ctx context.Context, env *Env, run surface.Run) (*surface.Client, error) {
+	cl, _, err := attach(ctx, env, "odu logs", false)
+	if err != nil && !errors.Is(err, errNoRun) && ctx.Err() == nil {
+		// A run that is being killed may still take a connection as it
+		// dies, and reset it; once it did, its socket refuses: look again.
+		cl, _, err = attach(ctx, env, "odu logs", false)
+	}
+	if errors.Is(err, errNoRun) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	now, err := current(ctx, cl)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	if !sameRun(now.Run, run) {
+		cl.Close()
+		return nil, nil
+	}
+	return cl, nil
+}
+
+// sameRun reports whether two states are of one run.
+func sameRun(a, b surface.Run) bool {
+	return a.SHA == b.SHA && a.PID == b.PID && a.Started.Equal(b.Started)
+}
+
+// lostRun is how `odu logs -f` ends when the run it follows ended before
+// the node finished and left no record of it finishing: odu run was killed.
+func lostRun(env *Env, root string, live surface.State, id string) error {
+	h := &hinted{msg: "the run ended before " + id + " finished (was odu run killed?)",
+		hint: "`odu status` shows the last recorded run."}
+	if n := live.Node(id); n != nil && n.Log != "" {
+		h.hint = "What it wrote is in " + here(env, root, n.Log) + "; `odu status` shows the last recorded run."
+	}
+	return &ExitError{Code: 1, Err: h}
+}
+
+// skipped is what `odu logs` says of a node that never ran.
+func skipped(n surface.Node) error {
+	why := ""
+	if n.Reason != "" {
+		why = " (" + n.Reason + ")"
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("%s was skipped%s: it never ran, so it has no log", n.ID, why)}
 }
 
 // RerunCmd reruns a node.
