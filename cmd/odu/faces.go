@@ -567,6 +567,9 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 	}
 	w, done, err := watchRun(ctx, env, "odu monitor")
 	if err != nil {
+		if ctx.Err() != nil {
+			return &ExitError{Code: 130} // Ctrl-C while waiting for a run
+		}
 		return err
 	}
 	defer done()
@@ -576,7 +579,7 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 	}
 	_, err = follow(ctx, w, p, nil)
 	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("follow the run: %w", err)
+		return failed(ctx, fmt.Errorf("follow the run: %w", err))
 	}
 	return nil
 }
