@@ -51,17 +51,17 @@ func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Cli
 }
 
 // watchRun waits for a live run and follows its cell; done closes both.
-func watchRun(ctx context.Context, env *Env, name string) (*surface.Watch, func(), error) {
-	cl, _, err := attach(ctx, env, name, true)
+func watchRun(ctx context.Context, env *Env, name string) (*surface.Watch, string, func(), error) {
+	cl, root, err := attach(ctx, env, name, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, root, nil, err
 	}
 	w, err := cl.Watch()
 	if err != nil {
 		cl.Close()
-		return nil, nil, err
+		return nil, root, nil, err
 	}
-	return w, func() { w.Close(); cl.Close() }, nil
+	return w, root, func() { w.Close(); cl.Close() }, nil
 }
 
 // current returns the state of a live run: the cell's first event.
@@ -501,7 +501,7 @@ if every node succeeded, 1 if any did not.`
 
 // Run follows the cell until the end.
 func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
-	w, done, err := watchRun(ctx, env, "odu wait")
+	w, _, done, err := watchRun(ctx, env, "odu wait")
 	if err != nil {
 		if ctx.Err() != nil {
 			return &ExitError{Code: 130}
@@ -565,7 +565,7 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 	if c.Output == "auto" && dashboardOK(env) {
 		return monitorDashboard(ctx, env, c.ExitOnSettle)
 	}
-	w, done, err := watchRun(ctx, env, "odu monitor")
+	w, root, done, err := watchRun(ctx, env, "odu monitor")
 	if err != nil {
 		if ctx.Err() != nil {
 			return &ExitError{Code: 130} // Ctrl-C while waiting for a run
@@ -573,7 +573,7 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer done()
-	var p printer = jsonPrinter{env.Stdout}
+	var p printer = jsonPrinter{w: env.Stdout, root: root}
 	if c.Output == "auto" && isTerminal(env) {
 		p = plainPrinter{env.Stdout}
 	}
