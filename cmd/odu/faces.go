@@ -220,7 +220,7 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 
 // LogsCmd prints a node's log.
 type LogsCmd struct {
-	Follow bool   `short:"f" help:"Follow the log as it grows, until the node finishes; wait for a run if none is live."`
+	Follow bool   `short:"f" help:"Follow the log as it grows, until the node finishes; with no run live or starting, print the last run's if it is of HEAD's commit, else wait for a run."`
 	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
 }
 
@@ -238,15 +238,28 @@ func (*LogsCmd) Examples() []string {
 
 // Run copies the log to stdout.
 func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
-	cl, root, err := attach(ctx, env, "odu logs", c.Follow)
-	if errors.Is(err, errNoRun) {
-		return c.fromRecord(env, root, nil, surface.NodeLogParams{})
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return &ExitError{Code: 130} // Ctrl-C while waiting for a run
+	var cl *surface.Client
+	var root string
+	var err error
+	if c.Follow {
+		// Like odu wait: the live or starting run, else the last of HEAD's
+		// commit, else the next.
+		a, err := awaitRun(ctx, env, "odu logs", time.Second, false)
+		if err != nil {
+			return err
 		}
-		return err
+		if a.last != nil {
+			return c.fromRecord(env, a.root, nil, surface.NodeLogParams{})
+		}
+		cl, root = a.cl, a.root
+	} else {
+		cl, root, err = attach(ctx, env, "odu logs", false)
+		if errors.Is(err, errNoRun) {
+			return c.fromRecord(env, root, nil, surface.NodeLogParams{})
+		}
+		if err != nil {
+			return err
+		}
 	}
 	// cl changes when the loop attaches again, and is nil if that failed.
 	defer func() {
@@ -491,24 +504,42 @@ func (c *CancelCmd) Run(ctx context.Context, env *Env) error {
 // WaitCmd waits for the run to settle.
 type WaitCmd struct {
 	FailFast bool `help:"Return as soon as any node does not succeed."`
+	Next     bool `help:"When no run is live, wait for the next one to start, instead of answering with the last run of HEAD's commit."`
+	// How long a wait that finds no run gives one to announce itself
+	// before it answers from the record: odu run announces itself within
+	// milliseconds of starting (before it reads the justfile), so a second
+	// covers a loaded machine many times.
+	Settle time.Duration `hidden:"" default:"1s" placeholder:"DURATION" help:"How long to give a run that is being started to announce itself; for tests."`
 }
 
 // Help is the long description of `odu wait`.
 func (*WaitCmd) Help() string {
-	return `Wait until the live run is over (waiting for one to start if none is live); exit 0
-if every node succeeded, 1 if any did not.`
+	return `Wait until the run is over; exit 0 if every node succeeded, 1 if any did not.
+The run is the live one, or the one being started, so that a script's
+` + "`odu run & …; odu wait`" + ` gets that run's verdict however late wait starts. With
+none, the last run of HEAD's commit answers from its record; with no such record
+(or with --next), wait waits for a run to start.`
 }
 
 // Run follows the cell until the end.
 func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
-	w, _, done, err := watchRun(ctx, env, "odu wait")
+	a, err := awaitRun(ctx, env, "odu wait", c.Settle, c.Next)
 	if err != nil {
-		if ctx.Err() != nil {
-			return &ExitError{Code: 130}
-		}
 		return err
 	}
-	defer done()
+	if a.last != nil {
+		return recordVerdict(env, *a.last)
+	}
+	cl := a.cl
+	defer cl.Close()
+	w, err := cl.Watch()
+	if err != nil {
+		if rec, ok := a.recordOf(surface.State{}); ok && ctx.Err() == nil {
+			return recordVerdict(env, rec)
+		}
+		return failed(ctx, fmt.Errorf("follow the run: %w", err))
+	}
+	defer w.Close()
 	var stop func(surface.State) bool
 	if c.FailFast {
 		stop = func(st surface.State) bool {
@@ -521,8 +552,16 @@ func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
 		}
 	}
 	st, err := follow(ctx, w, quiet{}, stop)
-	if err != nil {
-		return failed(ctx, fmt.Errorf("follow the run: %w", err))
+	if err != nil && ctx.Err() == nil {
+		// Lost: the run ended as wait attached, or was killed. Its record,
+		// if it wrote one, has the verdict.
+		rec, ok := a.recordOf(st)
+		if !ok {
+			return failed(ctx, fmt.Errorf("follow the run: %w", err))
+		}
+		st = rec
+	} else if err != nil {
+		return failed(ctx, err)
 	}
 	if !green(st) {
 		for _, n := range st.Nodes {

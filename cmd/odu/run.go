@@ -83,6 +83,10 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	held := *env
 	held.Stderr = &heldWriter{w: env.Stderr}
 	env = &held
+	// Say at once that a run is coming, for `odu run & odu wait` (faces.go).
+	if root, err := repo.Root(ctx, env.Dir); err == nil {
+		defer lanes.AnnounceStart(root)()
+	}
 	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
 		return err
