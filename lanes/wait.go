@@ -70,8 +70,8 @@ func AnnounceStart(root string) func() {
 	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return func() {}
 	}
-	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() {
-		return func() {} // not odu's to write in (a symlink, a file)
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || !ownDir(fi) {
+		return func() {} // not odu's to write in (a symlink, a file, another's)
 	}
 	f, err := os.OpenFile(startingPath(root), os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
@@ -125,4 +125,10 @@ func DialStarting(ctx context.Context, root, client, version string) (*surface.C
 			return nil, ctx.Err()
 		}
 	}
+}
+
+// ownDir reports whether this process's user owns a directory.
+func ownDir(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Getuid()
 }
