@@ -119,9 +119,12 @@ func awaitRun(ctx context.Context, env *Env, name string, settle time.Duration, 
 }
 
 // attachFailed is how a face ends when it could not attach: 130 when the
-// user stopped it, else 1 with why (the run's connection failed).
+// user stopped it (Ctrl-C while waiting), else as attach says.
 func attachFailed(ctx context.Context, err error) error {
-	return failed(ctx, fmt.Errorf("attach to the run: %w", err))
+	if ctx.Err() != nil {
+		return &ExitError{Code: 130}
+	}
+	return fmt.Errorf("attach to the run: %w", err)
 }
 
 func stderrTerminal(env *Env) bool {
