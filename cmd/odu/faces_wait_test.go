@@ -25,7 +25,8 @@ const waitLimit = 2 * time.Minute
 // the last record of the commit is red: wait must wait for the run being
 // started, say so on a terminal, and give that run's verdict (green), not
 // the record's. Then, after a new commit, wait finds a record of another
-// commit, says it waits for a run of HEAD, and gets the next run's. And a
+// commit, says it waits for a run of HEAD, and gets the next run's (so
+// does logs -f, which prints that run's log). And a
 // run being started that is refused ends wait with exit 1.
 func TestWaitStartingRun(t *testing.T) {
 	bin, err := odutest.BinDir()
@@ -97,11 +98,19 @@ func TestWaitStartingRun(t *testing.T) {
 	git("commit", "-q", "--allow-empty", "-m", "second")
 	w = startTTY(t, dir, env, "wait", "--settle", "0")
 	w.waitText(t, ", not of HEAD ", "; waiting for one to start in "+dir+"… (Ctrl-C to stop)")
+	logs := startTTY(t, dir, env, "logs", "-f", "ci")
+	logs.waitText(t, ", not of HEAD ", "; waiting for one to start in "+dir+"… (Ctrl-C to stop)")
 	if code := runOdu(t, dir, env, nil, "run", "--progress", "plain"); code != 0 {
 		t.Fatalf("odu run exited %d, want 0", code)
 	}
 	if code := w.exit(t); code != 0 {
 		t.Fatalf("odu wait exited %d, want 0; it wrote:\n%s", code, w.out.String())
+	}
+	if code := logs.exit(t); code != 0 {
+		t.Fatalf("odu logs -f exited %d, want 0; it wrote:\n%s", code, logs.out.String())
+	}
+	if out := logs.out.String(); !strings.Contains(out, "ci\r\n") {
+		t.Errorf("odu logs -f ci did not print the run's log (ci):\n%q", out)
 	}
 
 	// A run being started that is refused (a dirty tree) ends wait with
