@@ -304,9 +304,10 @@ func (l *lane) run() {
 		}()
 	}
 	first := true
+	var seen uint64 // the runner's changes mirrored so far
 	for {
 		cl, _ := l.current()
-		err = l.watch(cl, first)
+		err = l.watch(cl, first, &seen)
 		first = false
 		if c.ctx.Err() != nil || err == nil {
 			return
@@ -509,8 +510,13 @@ func (l *lane) startLocal(stderr *os.File) (*started, error) {
 // what changed while the link was down. On the lane's first connection,
 // a runner that was configured by an earlier coordinator (one that was
 // killed) says so by its run: the coordinator re-attached to it.
-func (l *lane) watch(cl *surface.Client, first bool) error {
-	w, err := cl.Watch()
+//
+// It asks for every change after seen, the runner's changes mirrored so
+// far (none, on the first connection): the runner starts its nodes when
+// configured, before this subscribes, and a node that takes a few
+// milliseconds would otherwise show only its end, never running.
+func (l *lane) watch(cl *surface.Client, first bool, seen *uint64) error {
+	w, err := cl.WatchFrom(surface.NodesGetParams{From: seen})
 	if err != nil {
 		return err
 	}
@@ -548,6 +554,7 @@ func (l *lane) watch(cl *surface.Client, first bool) error {
 		if ev.Delta != nil && ev.Delta.Node != nil {
 			l.mirror(*ev.Delta.Node)
 		}
+		*seen = w.Seq()
 	}
 }
 

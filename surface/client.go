@@ -337,7 +337,14 @@ type Watch struct {
 
 // Watch subscribes to the cell.
 func (cl *Client) Watch() (*Watch, error) {
-	s, err := cl.openStream(MethodNodesGet, NodesGetParams{})
+	return cl.WatchFrom(NodesGetParams{})
+}
+
+// WatchFrom subscribes to the cell from an earlier state (p.From): its
+// first snapshot is that state, when the server still has it, and every
+// change since follows.
+func (cl *Client) WatchFrom(p NodesGetParams) (*Watch, error) {
+	s, err := cl.openStream(MethodNodesGet, p)
 	if err != nil {
 		return nil, err
 	}
@@ -399,6 +406,9 @@ func (w *Watch) State() State {
 	st.Lanes = slices.Clone(st.Lanes)
 	return st
 }
+
+// Seq returns the seq of the state as of the last event.
+func (w *Watch) Seq() uint64 { return w.state.Seq }
 
 // Close stops following the cell.
 func (w *Watch) Close() { w.s.close() }

@@ -332,8 +332,18 @@ func (s *Server) cell(ctx context.Context, c *conn, m *message) error {
 	if err != nil {
 		return err
 	}
+	var p NodesGetParams
+	if err := m.params(&p); err != nil {
+		return err
+	}
 	stream, _ := streamID(m.ID)
-	snap := st.Snapshot()
+	snap, ok := State{}, false
+	if p.From != nil {
+		snap, ok = st.SnapshotAt(*p.From)
+	}
+	if !ok {
+		snap = st.Snapshot()
+	}
 	if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: snap})); err != nil {
 		return err
 	}
