@@ -105,6 +105,12 @@ type Coordinator struct {
 	work   sync.WaitGroup
 	ended  chan struct{} // closed once the run is over
 	cancel sync.Once     // run.cancel, once
+
+	// Procedures forwarded to a lane's runner, in flight: the end of the
+	// run waits for their replies before it closes the lanes' links.
+	pmu    sync.Mutex
+	procs  int
+	idle   chan struct{} // closed when procs is 0, for awaitForwarded
 }
 
 // lane is one platform's runner, as the coordinator drives it.
@@ -955,6 +961,7 @@ func (c *Coordinator) Finish() (surface.State, string, error) {
 	rel, err := WriteRecord(c.opts.Root, st)
 	c.store.Close()
 	close(c.ended)
+	c.awaitForwarded()
 	c.stop()
 	c.work.Wait()
 	return st, rel, err
@@ -994,8 +1001,53 @@ func (c *Coordinator) laneOf(ctx context.Context, id string) (*surface.Client, e
 	return cl, nil
 }
 
+// forwardTimeout bounds how long the end of the run waits for the replies
+// of procedures forwarded to the lanes: the runner answers a cancel
+// once the node stopped, which the run's end already saw.
+const forwardTimeout = 5 * time.Second
+
+// forward counts a procedure forwarded to a lane until done is called.
+// The cancel of the run's last live node ends the run: its lane's link
+// must stay open until the runner's reply came, or the face that asked
+// is told `connection closed` of a cancel that was done.
+func (c *Coordinator) forward() (done func()) {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	c.procs++
+	return func() {
+		c.pmu.Lock()
+		defer c.pmu.Unlock()
+		c.procs--
+		if c.procs == 0 && c.idle != nil {
+			close(c.idle)
+			c.idle = nil
+		}
+	}
+}
+
+// awaitForwarded waits, up to forwardTimeout, for the procedures
+// forwarded to the lanes to be answered. Later ones are refused: the
+// store is closed.
+func (c *Coordinator) awaitForwarded() {
+	c.pmu.Lock()
+	if c.procs == 0 {
+		c.pmu.Unlock()
+		return
+	}
+	idle := make(chan struct{})
+	c.idle = idle
+	c.pmu.Unlock()
+	t := time.NewTimer(forwardTimeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
+}
+
 // Rerun reruns a node and its dependents on its lane.
 func (c *Coordinator) Rerun(ctx context.Context, id string) ([]string, error) {
+	defer c.forward()()
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
 		return nil, err
@@ -1005,6 +1057,7 @@ func (c *Coordinator) Rerun(ctx context.Context, id string) ([]string, error) {
 
 // CancelNode stops a node on its lane.
 func (c *Coordinator) CancelNode(ctx context.Context, id string) error {
+	defer c.forward()()
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
 		return err

@@ -64,6 +64,62 @@ type Server struct {
 // without limit.
 const maxInflight = 4096
 
+// drainTimeout bounds how long a connection whose server stops waits for
+// the procedures in flight to be answered: they normally are within
+// milliseconds (the node they stopped has stopped); a runner that does
+// not answer must not hold up the end of the run.
+const drainTimeout = 5 * time.Second
+
+// testHookDraining, when set by a test, is called when a connection's
+// server stops and starts answering the procedures in flight.
+var testHookDraining func()
+
+// inflight counts a connection's procedures in flight; once drained is
+// asked for, it takes no more.
+type inflight struct {
+	mu       sync.Mutex
+	n        int
+	stopping bool
+	idle     chan struct{} // closed when n is 0 and stopping
+}
+
+func (f *inflight) add() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.stopping {
+		return false
+	}
+	f.n++
+	return true
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n--
+	if f.n == 0 && f.idle != nil {
+		close(f.idle)
+		f.idle = nil
+	}
+}
+
+// drained stops taking procedures and returns a channel closed once
+// those in flight are done.
+func (f *inflight) drained() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopping = true
+	ch := make(chan struct{})
+	if f.n == 0 {
+		close(ch)
+	} else {
+		f.idle = ch
+	}
+	return ch
+}
+
+func isStream(method string) bool { return method == MethodNodesGet || method == MethodNodeLog }
+
 // SetStore gives the server the store to serve. A runner gets its store
 // when configured; requests that need it wait until then.
 func (s *Server) SetStore(st *Store) {
@@ -101,11 +157,16 @@ func (s *Server) storeOf(ctx context.Context) (*Store, error) {
 func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 	c := newConn(rwc)
 	c.timeout = s.WriteTimeout
+	// Procedures run on when ctx ends (the run is over), so that their
+	// replies still reach the peer: they end with the connection.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithCancel(ctx)
 	var handlers sync.WaitGroup
+	var procs inflight
 	defer func() {
 		cancel()
 		c.close(nil)
+		pcancel()
 		handlers.Wait()
 		var slow *SlowPeerError
 		if errors.As(c.err, &slow) && s.Logf != nil {
@@ -115,6 +176,19 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 	go func() {
 		select {
 		case <-ctx.Done():
+			// Answer every procedure asked before closing: a cancel of
+			// the run's last node ends the run, and its reply must not
+			// be lost with it. Streams end with ctx.
+			if testHookDraining != nil {
+				testHookDraining()
+			}
+			t := time.NewTimer(drainTimeout)
+			defer t.Stop()
+			select {
+			case <-procs.drained():
+			case <-t.C:
+			case <-c.closed:
+			}
 			c.close(ErrClosed)
 		case <-c.closed:
 		}
@@ -172,7 +246,15 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 				c.send(&message{ID: m.ID, Error: &Error{Code: CodeInvalidRequest, Message: msg}})
 				continue
 			}
-			rctx, stop := context.WithCancel(ctx)
+			parent := ctx
+			if !isStream(m.Method) {
+				if !procs.add() {
+					c.send(&message{ID: m.ID, Error: &Error{Code: CodeCancelled, Message: "the server is stopping: the run is over"}})
+					continue
+				}
+				parent = pctx
+			}
+			rctx, stop := context.WithCancel(parent)
 			mu.Lock()
 			streams[id] = stop
 			mu.Unlock()
@@ -184,6 +266,9 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 					mu.Lock()
 					delete(streams, id)
 					mu.Unlock()
+					if !isStream(m.Method) {
+						procs.done()
+					}
 				}()
 				s.handle(rctx, c, m)
 			}()
