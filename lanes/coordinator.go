@@ -108,9 +108,9 @@ type Coordinator struct {
 
 	// Procedures forwarded to a lane's runner, in flight: the end of the
 	// run waits for their replies before it closes the lanes' links.
-	pmu    sync.Mutex
-	procs  int
-	idle   chan struct{} // closed when procs is 0, for awaitForwarded
+	pmu   sync.Mutex
+	procs int
+	idle  chan struct{} // closed when procs is 0, for awaitForwarded
 }
 
 // lane is one platform's runner, as the coordinator drives it.

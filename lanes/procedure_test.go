@@ -102,4 +102,3 @@ func waitStatus(t *testing.T, st *surface.Store, id string, status surface.Statu
 		}
 	}
 }
-
