@@ -129,6 +129,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer ln.Close()
+	ln.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) }
 
 	exe, err := os.Executable()
 	if err != nil {
