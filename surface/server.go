@@ -54,9 +54,10 @@ type Server struct {
 	// Logf, when set, is told of peers disconnected as stalled.
 	Logf func(format string, a ...any)
 
-	mu    sync.Mutex
-	store *Store // nil until the first store is set
-	ready chan struct{}
+	mu     sync.Mutex
+	store  *Store // nil until the first store is set
+	ready  chan struct{}
+	frames *budget // for the frames its connections gather (see budget.go)
 }
 
 // maxInflight bounds the requests one connection may have running at
@@ -136,6 +137,17 @@ func (s *Server) initLocked() {
 	if s.ready == nil {
 		s.ready = make(chan struct{})
 	}
+	if s.frames == nil {
+		s.frames = &budget{}
+	}
+}
+
+// budget returns the frame budget the server's connections share.
+func (s *Server) budget() *budget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	return s.frames
 }
 
 // storeOf waits for the store.
@@ -157,6 +169,7 @@ func (s *Server) storeOf(ctx context.Context) (*Store, error) {
 func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 	c := newConn(rwc)
 	c.timeout = s.WriteTimeout
+	c.fr.budget = s.budget()
 	// Procedures run on when ctx ends (the run is over), so that their
 	// replies still reach the peer: they end with the connection.
 	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -168,6 +181,7 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 		c.close(nil)
 		pcancel()
 		handlers.Wait()
+		c.fr.release()
 		var slow *SlowPeerError
 		if errors.As(c.err, &slow) && s.Logf != nil {
 			s.Logf("disconnected a client (%s) that read nothing for %s", orUnnamed(c.peer), slow.Timeout)
@@ -195,7 +209,7 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 	}()
 
 	if err := s.hello(c); err != nil {
-		return err
+		return s.refused(c, err)
 	}
 
 	var mu sync.Mutex
@@ -218,7 +232,7 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 				return nil
 			default:
 			}
-			return err
+			return s.refused(c, err)
 		}
 		switch {
 		case isNotification(m) && m.Method == MethodStreamCancel:
@@ -276,6 +290,20 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 		// Other notifications, and responses (a server asks nothing),
 		// are ignored, as JSON-RPC has it.
 	}
+}
+
+// refused tells a peer whose frame was refused for the server's memory
+// why its connection ends, as far as it reads, and returns err.
+func (s *Server) refused(c *conn, err error) error {
+	var busy *BusyError
+	if errors.As(err, &busy) {
+		data, _ := json.Marshal(map[string]string{"reason": err.Error()})
+		c.send(&message{Method: NoteDisconnect, Params: data})
+		if s.Logf != nil {
+			s.Logf("disconnected a client (%s): %v", orUnnamed(c.peer), err)
+		}
+	}
+	return err
 }
 
 // hello reads the first message, which must be a hello of the same
