@@ -41,9 +41,15 @@ func otherUsers(root string) error {
 			name = u.Username
 			who = u.Username + " (uid " + strconv.Itoa(int(st.Uid)) + ")"
 		}
-		rel, _ := filepath.Rel(root, p)
+		msg := fmt.Sprintf("the run live in this checkout belongs to another user, %s: its socket %s serves its own user only",
+			who, filepath.Join(StateDir, "odu.sock"))
+		if p != SocketPath(root) {
+			// Without search permission in .ci, whether a run is live
+			// cannot be known: only whose the checkout's runs are.
+			msg = fmt.Sprintf("this checkout's runs belong to another user, %s: %s, where odu keeps them, is theirs alone", who, StateDir)
+		}
 		return &SocketError{
-			msg: fmt.Sprintf("the run live in this checkout belongs to another user, %s: %s is theirs, and serves no one else", who, rel),
+			msg: msg,
 			hint: fmt.Sprintf("Only %s can attach to it: run odu as %s (e.g. `sudo -u %s odu status`), or work in a checkout of your own.",
 				name, name, name),
 		}
