@@ -553,6 +553,9 @@ func (l *lane) watch(cl *surface.Client, first bool, seen *uint64) error {
 			}
 		}
 		if ev.Snapshot != nil {
+			for _, n := range ev.Missed { // the transitions before it, when behind
+				l.mirror(n)
+			}
 			for _, n := range ev.Snapshot.Nodes {
 				l.mirror(n)
 			}

@@ -464,7 +464,8 @@ func (s *Server) cell(ctx context.Context, c *conn, m *message) error {
 	for {
 		deltas, reset, wait, closed := st.Since(seq)
 		if reset != nil {
-			if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: *reset})); err != nil {
+			missed := st.Missed(seq, reset.Seq)
+			if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: *reset, Missed: missed})); err != nil {
 				return err
 			}
 			seq = reset.Seq

@@ -2,6 +2,7 @@ package surface
 
 import (
 	"slices"
+	"sort"
 	"sync"
 )
 
@@ -9,9 +10,11 @@ import (
 // behind, and for those that ask for every change since an earlier seq
 // ([Store.SnapshotAt]: the coordinator, which subscribes to a runner
 // after configuring it, and the run's own progress face). A subscriber
-// further behind gets a fresh snapshot instead: it loses no state, only
-// the intermediate steps. A run of 1,000 nodes makes about 4,000
-// transitions, so a subscriber normally never needs one.
+// further behind gets a fresh snapshot instead, with the transitions it
+// missed ([Store.Missed]): it loses no state and no transition, only the
+// changes between (durations, log sizes, posts). A run of 1,000 nodes
+// makes about 4,000 transitions, so a subscriber normally never needs
+// one.
 const historyLen = 4096
 
 // Store holds a run's live state: what a surface serves. Changes go
@@ -28,6 +31,11 @@ type Store struct {
 	index   map[string]int // node id -> index in state.Nodes
 	history []Delta        // the last historyLen deltas, oldest first
 	base    State          // the state history[0] applies to (seq history[0].Seq-1)
+	// transitions are the deltas that changed a node's status or
+	// attempt, for the run's life (a few per node): what a subscriber
+	// that fell behind the history is sent with its fresh snapshot, so
+	// that states are never coalesced, only other changes.
+	transitions []Delta
 	changed chan struct{}  // closed, and replaced, at every change
 	closed  bool           // the run is over: no more changes
 	logs    map[string]*Log
@@ -89,6 +97,23 @@ func (s *Store) Since(seq uint64) (deltas []Delta, reset *State, wait <-chan str
 	return deltas, reset, s.changed, s.closed
 }
 
+// Missed returns the nodes' transitions after seq, up to and with upto,
+// in order: what a subscriber at seq that is sent the state at upto
+// missed.
+func (s *Store) Missed(seq, upto uint64) []Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := sort.Search(len(s.transitions), func(i int) bool { return s.transitions[i].Seq > seq })
+	var missed []Node
+	for _, d := range s.transitions[i:] {
+		if d.Seq > upto {
+			break
+		}
+		missed = append(missed, *d.Node)
+	}
+	return missed
+}
+
 // SnapshotAt returns the state as it was at seq, for a subscriber that
 // must see every change after it (one that subscribes after the run
 // started, but must show every transition): ok is false when seq is older
@@ -143,11 +168,14 @@ func (s *Store) UpdateNode(id string, fn func(*Node)) (Node, bool) {
 	if s.closed {
 		return n, true
 	}
-	post := n.Post
+	old, post := n, n.Post
 	fn(&n)
 	n.ID, n.Post = id, post // only SetPost changes Post
 	s.state.Nodes[i] = n
 	s.publishLocked(Delta{Node: &n})
+	if n.Status != old.Status || n.Attempt != old.Attempt {
+		s.transitions = append(s.transitions, s.history[len(s.history)-1])
+	}
 	return n, true
 }
 

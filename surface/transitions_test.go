@@ -113,3 +113,32 @@ func TestWatchFromStartSeesEveryTransition(t *testing.T) {
 		t.Errorf("a face watching from 0 saw %v, want %v", got, want)
 	}
 }
+
+// TestMissedKeepsEveryTransition: a subscriber that fell behind the
+// history is sent a fresh state, and with it every transition (a node's
+// new status or attempt) it did not get, in order; other changes
+// (durations, log sizes, posts) are what is coalesced.
+func TestMissedKeepsEveryTransition(t *testing.T) {
+	st := newStore(t, "a@p", "b@p")
+	st.UpdateNode("a@p", func(n *surface.Node) { n.Status = surface.Running })
+	for i := range 10_000 {
+		if i == 5_000 {
+			st.UpdateNode("b@p", func(n *surface.Node) { n.Status = surface.Running })
+		}
+		st.UpdateNode("b@p", func(n *surface.Node) { n.DurationMS = int64(i) })
+	}
+	st.UpdateNode("b@p", func(n *surface.Node) { n.Status = surface.Success })
+	st.UpdateNode("a@p", func(n *surface.Node) { n.Status, n.Attempt = surface.Pending, 2 })
+	_, reset, _, _ := st.Since(1)
+	if reset == nil {
+		t.Fatal("Since(1) after 10,000 changes: no fresh state")
+	}
+	var got []string
+	for _, n := range st.Missed(1, reset.Seq) {
+		got = append(got, fmt.Sprintf("%s %s %d", n.ID, n.Status, n.Attempt))
+	}
+	want := []string{"b@p running 1", "b@p success 1", "a@p pending 2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Missed(1, %d) = %q, want %q", reset.Seq, got, want)
+	}
+}

@@ -262,6 +262,11 @@ type NodesGetParams struct {
 type SnapshotNote struct {
 	Stream int64 `json:"stream"`
 	State  State `json:"state"`
+	// Missed are the transitions (a node's new status or attempt) that
+	// a subscriber which fell behind did not get as changes, in order,
+	// before the state: so that it can show every transition, though
+	// not every change.
+	Missed []Node `json:"missed,omitempty"`
 }
 
 // DeltaNote carries one change.

@@ -3,16 +3,20 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/odu-ci/odu/internal/odutest"
+	"github.com/odu-ci/odu/surface"
 )
 
 // TestProgressShowsEveryTransition: `odu run --progress json` shows each
@@ -77,5 +81,61 @@ func TestProgressShowsEveryTransition(t *testing.T) {
 				t.Errorf("run %d: %s went %v, want %v", run, node, got, want)
 			}
 		}
+	}
+}
+
+// TestFollowShowsEveryTransitionAfterFallingBehind: a face that falls so
+// far behind that it is sent a fresh state instead of the changes it
+// missed still shows every transition, in order, not only each node's
+// latest: b's running, between thousands of other changes, too.
+func TestFollowShowsEveryTransitionAfterFallingBehind(t *testing.T) {
+	dir := t.TempDir()
+	nodes := []surface.Node{{ID: "a@p", Name: "a", Status: surface.Pending, Attempt: 1}, {ID: "b@p", Name: "b", Status: surface.Pending, Attempt: 1}}
+	store, err := surface.NewStore(surface.Run{SHA: "abc"}, nodes, func(n surface.Node) (*surface.Log, error) {
+		return surface.OpenLog(filepath.Join(dir, surface.LogName(n.Name)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.CloseLogs()
+	srv := &surface.Server{Name: "coordinator", Version: version(), Controller: noControl{}}
+	srv.SetStore(store)
+	a, b := net.Pipe()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(ctx, a)
+	}()
+	defer func() { cancel(); <-served }()
+
+	p := &gatedPrinter{started: make(chan struct{}), entered: make(chan struct{}), gate: make(chan struct{})}
+	done := make(chan error, 1)
+	go func() {
+		_, err := show(ctx, b, p)
+		done <- err
+	}()
+	<-p.started
+	store.UpdateNode("a@p", func(n *surface.Node) { n.Status = surface.Running })
+	<-p.entered
+	// b's running comes between many more changes than the server keeps
+	// for a face, and than the connection buffers.
+	for i := range 20_000 {
+		if i == 10_000 {
+			store.UpdateNode("b@p", func(n *surface.Node) { n.Status = surface.Running })
+		}
+		store.UpdateNode("b@p", func(n *surface.Node) { n.DurationMS = int64(i) })
+	}
+	store.UpdateNode("b@p", func(n *surface.Node) { n.Status = surface.Success })
+	store.UpdateNode("a@p", func(n *surface.Node) { n.Status = surface.Failure })
+	store.Close()
+	close(p.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a@p running 1", "b@p running 1", "b@p success 1", "a@p failure 1"}
+	if !slices.Equal(p.changes, want) {
+		t.Errorf("the face showed %q, want %q", p.changes, want)
 	}
 }
