@@ -31,14 +31,15 @@ type Store struct {
 	index   map[string]int // node id -> index in state.Nodes
 	history []Delta        // the last historyLen deltas, oldest first
 	base    State          // the state history[0] applies to (seq history[0].Seq-1)
+	changed chan struct{}  // closed, and replaced, at every change
+	closed  bool           // the run is over: no more changes
+	logs    map[string]*Log
+
 	// transitions are the deltas that changed a node's status or
 	// attempt, for the run's life (a few per node): what a subscriber
 	// that fell behind the history is sent with its fresh snapshot, so
 	// that states are never coalesced, only other changes.
 	transitions []Delta
-	changed chan struct{}  // closed, and replaced, at every change
-	closed  bool           // the run is over: no more changes
-	logs    map[string]*Log
 }
 
 // NewStore makes a store for a run and its nodes, with the log openLog
