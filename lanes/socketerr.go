@@ -35,11 +35,10 @@ func otherUsers(root string) error {
 		if !ok || int(st.Uid) == os.Getuid() {
 			return nil
 		}
-		who := "uid " + strconv.Itoa(int(st.Uid))
-		name := who
-		if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
-			name = u.Username
-			who = u.Username + " (uid " + strconv.Itoa(int(st.Uid)) + ")"
+		uid := strconv.Itoa(int(st.Uid))
+		who, name, sudo := "uid "+uid, "uid "+uid, "'#"+uid+"'"
+		if u, err := user.LookupId(uid); err == nil {
+			who, name, sudo = u.Username+" (uid "+uid+")", u.Username, u.Username
 		}
 		msg := fmt.Sprintf("the run live in this checkout belongs to another user, %s: its socket %s serves its own user only",
 			who, filepath.Join(StateDir, "odu.sock"))
@@ -51,7 +50,7 @@ func otherUsers(root string) error {
 		return &SocketError{
 			msg: msg,
 			hint: fmt.Sprintf("Only %s can attach to it: run odu as %s (e.g. `sudo -u %s odu status`), or work in a checkout of your own.",
-				name, name, name),
+				name, name, sudo),
 		}
 	}
 	return nil
