@@ -3,6 +3,8 @@ package lanes_test
 import (
 	"context"
 	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -100,5 +102,41 @@ func waitStatus(t *testing.T, st *surface.Store, id string, status surface.Statu
 		case <-deadline:
 			t.Fatalf("%s did not become %s; it is %s", id, status, n.Status)
 		}
+	}
+}
+
+// TestRunEndWaitsForForwardedReplies: the run ending while a procedure
+// it forwarded to a lane's runner is in flight (a cancel the runner
+// answers once the node stopped, here after its grace, for it ignores
+// SIGTERM) keeps the lane's link until the reply came, and the procedure
+// is answered, not failed with `connection closed`.
+func TestRunEndWaitsForForwardedReplies(t *testing.T) {
+	const justfile = "[metadata(\"ci\")]\nhold:\n    #!/bin/sh\n    trap 'echo got TERM' TERM\n    echo holding\n    while true; do sleep 0.05; done\n"
+	c, root := start(t, justfile, "")
+	n := c.Store().Snapshot().Nodes[0]
+	log := filepath.Join(root, n.Log)
+	waitLog(t, log, "holding") // its trap is set
+	replied := make(chan error, 1)
+	go func() { replied <- c.CancelNode(context.Background(), n.ID) }()
+	waitLog(t, log, "got TERM") // the runner has the cancel
+	c.Finish()
+	if err := <-replied; err != nil {
+		t.Errorf("cancel %s, in flight when the run ended: %v", n.ID, err)
+	}
+}
+
+// waitLog waits until the log file holds s.
+func waitLog(t *testing.T, log, s string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		data, _ := os.ReadFile(log)
+		if strings.Contains(string(data), s) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not say %q within a minute; it holds:\n%s", log, s, data)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
