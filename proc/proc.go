@@ -3,11 +3,25 @@
 // it, so that nothing a command starts outlives it.
 //
 // A [Group] is a command started as the leader of its own process group;
-// whatever it starts joins the group unless it leaves on purpose (setsid).
+// whatever it starts joins the group unless it leaves on purpose (setsid,
+// a double-forking daemon). So that those are stopped too, a group is
+// also tracked by what a process cannot leave by itself:
+//
+//   - on Linux, where the host lets the process make one (root, or a
+//     delegated cgroup), a cgroup v2 of its own, which the leader is
+//     cloned into: every descendant is in it, whatever it did since;
+//   - otherwise (no cgroup v2, not delegated, macOS, or [NoCgroupVar]
+//     set), an environment token ([TokenVar]) given to the leader and
+//     inherited by every descendant, found in /proc/PID/environ (Linux)
+//     or `ps -E` (macOS). A process that clears its environment (env -i)
+//     escapes that one.
+//
 // Stopping a group sends SIGTERM to all of it, gives it a grace period,
 // then sends SIGKILL to what is left. When the leader exits by itself, its
 // leftovers (a server started in the background and never stopped) are
-// stopped the same way.
+// stopped the same way. Groups nest: a group started by a process of
+// another group is inside it (its cgroup below, its token extended), so
+// stopping a local runner's group stops its nodes too.
 //
 // The group's id is the leader's pid. While the leader is an unreaped
 // zombie the group counts as alive, so the leader is reaped first; after
@@ -23,6 +37,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -31,21 +46,39 @@ import (
 type Group struct {
 	cmd   *exec.Cmd
 	pgid  int
+	token string        // in every process's environment
+	cg    *cgroup       // nil where the host allows none: the token tracks
 	done  chan struct{} // closed once the leader exited and was reaped
 	state *os.ProcessState
 	err   error
+	once  sync.Once // releases the cgroup
 }
 
-// Start starts cmd as the leader of a new process group.
+// Start starts cmd as the leader of a new process group, in a cgroup of
+// its own where the host allows, and with a token in its environment
+// (cmd.Env, or the process's own when that is nil).
 func Start(cmd *exec.Cmd) (*Group, error) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
 	cmd.SysProcAttr.Setpgid = true
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	tok := newToken(tokenOf(env))
+	cmd.Env = withToken(env, tok)
+	cg := newCgroup()
+	if cg != nil {
+		cg.attach(cmd.SysProcAttr)
+	}
 	if err := cmd.Start(); err != nil {
+		if cg != nil {
+			cg.release()
+		}
 		return nil, err
 	}
-	g := &Group{cmd: cmd, pgid: cmd.Process.Pid, done: make(chan struct{})}
+	g := &Group{cmd: cmd, pgid: cmd.Process.Pid, token: tok, cg: cg, done: make(chan struct{})}
 	go func() {
 		err := cmd.Wait()
 		g.state = cmd.ProcessState
@@ -71,21 +104,51 @@ func (g *Group) Wait() (*os.ProcessState, error) {
 	return g.state, g.err
 }
 
-// Signal sends sig to every process of the group. A group that is gone
-// is not an error.
+// Tracking says how the group is tracked beyond its process group:
+// "cgroup" or "token".
+func (g *Group) Tracking() string {
+	if g.cg != nil {
+		return "cgroup"
+	}
+	return "token"
+}
+
+// Signal sends sig to every process of the group, and to those that left
+// it but are tracked with it. A group that is gone is not an error.
 func (g *Group) Signal(sig syscall.Signal) error {
 	err := syscall.Kill(-g.pgid, sig)
+	if g.cg != nil {
+		g.cg.signal(sig)
+	} else {
+		for _, pid := range tokenPids(g.token) {
+			syscall.Kill(pid, sig)
+		}
+	}
 	if errors.Is(err, syscall.ESRCH) {
 		return nil
 	}
 	return err
 }
 
-// Alive reports whether any process of the group is left, once the
-// leader has been reaped (before that, the leader counts). A zombie does
-// not count: it has exited, and only waits for its parent (init, for an
-// orphan) to reap it, which some inits in containers do late or never.
+// Alive reports whether any process of the group, or tracked with it, is
+// left, once the leader has been reaped (before that, the leader
+// counts). A zombie does not count: it has exited, and only waits for its
+// parent (init, for an orphan) to reap it, which some inits in containers
+// do late or never.
 func (g *Group) Alive() bool {
+	if g.cg != nil {
+		if alive, ok := g.cg.populated(); ok {
+			return alive
+		}
+	}
+	if g.groupAlive() {
+		return true
+	}
+	return len(tokenPids(g.token)) > 0
+}
+
+// groupAlive reports whether the process group has a live member.
+func (g *Group) groupAlive() bool {
 	if syscall.Kill(-g.pgid, 0) != nil {
 		return false
 	}
@@ -93,6 +156,15 @@ func (g *Group) Alive() bool {
 		return n > 0
 	}
 	return true
+}
+
+// release removes the group's cgroup, once.
+func (g *Group) release() {
+	g.once.Do(func() {
+		if g.cg != nil {
+			g.cg.release()
+		}
+	})
 }
 
 // poll is how often a stopping group is checked for being gone: small
@@ -107,24 +179,29 @@ const killWait = 5 * time.Second
 // left, SIGKILL. It returns once the leader has exited and nothing of the
 // group is left, or the SIGKILL had killWait to act.
 func (g *Group) Stop(grace time.Duration) {
+	defer g.release()
 	g.Signal(syscall.SIGTERM)
-	if !g.waitGone(grace) {
+	if !g.waitGone(grace, 0) {
 		g.Signal(syscall.SIGKILL)
-		g.waitGone(killWait)
+		g.waitGone(killWait, syscall.SIGKILL)
 	}
 }
 
 // Cleanup stops what is left of the group once the leader has exited by
-// itself: nothing, usually, at the cost of one syscall.
+// itself: nothing, usually, at the cost of reading one cgroup file (or
+// scanning /proc, where the token tracks).
 func (g *Group) Cleanup(grace time.Duration) {
 	<-g.done
 	if g.Alive() {
 		g.Stop(grace)
 	}
+	g.release()
 }
 
 // waitGone waits up to d for the leader to exit and the group to empty.
-func (g *Group) waitGone(d time.Duration) bool {
+// With again, it sends that signal again at every poll: a process being
+// killed one pid at a time (the token) may have forked meanwhile.
+func (g *Group) waitGone(d time.Duration, again syscall.Signal) bool {
 	deadline := time.NewTimer(d)
 	defer deadline.Stop()
 	select {
@@ -135,6 +212,9 @@ func (g *Group) waitGone(d time.Duration) bool {
 	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for g.Alive() {
+		if again != 0 {
+			g.Signal(again)
+		}
 		select {
 		case <-tick.C:
 		case <-deadline.C:
