@@ -168,11 +168,12 @@ func (c *cgroup) populated() (alive, ok bool) {
 	return false, false
 }
 
-// signal sends sig to every process in the cgroup and below. SIGKILL
-// goes through cgroup.kill where the kernel has it (5.14), which no fork
-// can race; elsewhere the cgroup is frozen while its processes are
-// signalled one by one (a frozen process still dies of SIGKILL).
-func (c *cgroup) signal(sig syscall.Signal) {
+// signal sends sig to every process in the cgroup and below, but those
+// of process group pgid, which had it already. SIGKILL goes to all,
+// through cgroup.kill where the kernel has it (5.14), which no fork can
+// race; elsewhere the cgroup is frozen while its processes are signalled
+// one by one (a frozen process still dies of SIGKILL).
+func (c *cgroup) signal(sig syscall.Signal, pgid int) {
 	if sig == syscall.SIGKILL {
 		if os.WriteFile(filepath.Join(c.dir, "cgroup.kill"), []byte("1"), 0) == nil {
 			return
@@ -181,10 +182,9 @@ func (c *cgroup) signal(sig syscall.Signal) {
 		if os.WriteFile(freeze, []byte("1"), 0) == nil {
 			defer os.WriteFile(freeze, []byte("0"), 0)
 		}
+		pgid = 0
 	}
-	for _, pid := range c.pids() {
-		syscall.Kill(pid, sig)
-	}
+	signalOutside(c.pids(), sig, pgid)
 }
 
 // release removes the cgroup and those below it, deepest first; one that

@@ -11,7 +11,7 @@ type cgroup struct{}
 func newCgroup() *cgroup                      { return nil }
 func (c *cgroup) attach(*syscall.SysProcAttr) {}
 func (c *cgroup) populated() (alive, ok bool) { return false, false }
-func (c *cgroup) signal(syscall.Signal)       {}
+func (c *cgroup) signal(syscall.Signal, int)  {}
 func (c *cgroup) release()                    {}
 
 // LeaveCgroup does nothing without cgroups.

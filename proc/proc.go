@@ -118,11 +118,9 @@ func (g *Group) Tracking() string {
 func (g *Group) Signal(sig syscall.Signal) error {
 	err := syscall.Kill(-g.pgid, sig)
 	if g.cg != nil {
-		g.cg.signal(sig)
+		g.cg.signal(sig, g.pgid)
 	} else {
-		for _, pid := range tokenPids(g.token) {
-			syscall.Kill(pid, sig)
-		}
+		signalOutside(tokenPids(g.token), sig, g.pgid)
 	}
 	if errors.Is(err, syscall.ESRCH) {
 		return nil
@@ -145,6 +143,17 @@ func (g *Group) Alive() bool {
 		return true
 	}
 	return len(tokenPids(g.token)) > 0
+}
+
+// signalOutside sends sig to those of pids that are not in process group
+// pgid, which had it already: a second SIGTERM or SIGINT means "now" to
+// many programs (just exits at once, without its last line).
+func signalOutside(pids []int, sig syscall.Signal, pgid int) {
+	for _, pid := range pids {
+		if pg, err := syscall.Getpgid(pid); err == nil && pg != pgid {
+			syscall.Kill(pid, sig)
+		}
+	}
 }
 
 // groupAlive reports whether the process group has a live member.
@@ -175,13 +184,32 @@ const poll = 10 * time.Millisecond
 // uninterruptible sleep (a hung NFS read) can outlast it.
 const killWait = 5 * time.Second
 
+// leaderFirst bounds how long the rest of a stopping group waits for its
+// SIGTERM while the leader, told first, has not exited.
+const leaderFirst = time.Second
+
 // Stop stops the whole group: SIGTERM, then, after grace if anything is
 // left, SIGKILL. It returns once the leader has exited and nothing of the
 // group is left, or the SIGKILL had killWait to act.
+//
+// SIGTERM goes to the leader first, and to the rest once the leader has
+// exited (or after leaderFirst): the leader is just, which forwards it to
+// the recipe and then writes its last line ("error: recipe … was
+// terminated"), but exits at once without it when its child died of the
+// same signal before just handled its own, as a signal to the whole
+// group at once sometimes made happen.
 func (g *Group) Stop(grace time.Duration) {
 	defer g.release()
+	start := time.Now()
+	syscall.Kill(g.pgid, syscall.SIGTERM)
+	lead := time.NewTimer(min(leaderFirst, grace))
+	select {
+	case <-g.done:
+	case <-lead.C:
+	}
+	lead.Stop()
 	g.Signal(syscall.SIGTERM)
-	if !g.waitGone(grace, 0) {
+	if !g.waitGone(grace-time.Since(start), 0) {
 		g.Signal(syscall.SIGKILL)
 		g.waitGone(killWait, syscall.SIGKILL)
 	}
