@@ -197,13 +197,24 @@ func (c *cgroup) release() {
 	}
 }
 
+// madeByStart reports whether a cgroup's name is one that makeCgroup
+// gives (os.MkdirTemp's "odu-" and digits).
+func madeByStart(name string) bool {
+	digits, ok := strings.CutPrefix(name, "odu-")
+	if !ok || digits == "" {
+		return false
+	}
+	_, err := strconv.ParseUint(digits, 10, 64)
+	return err == nil
+}
+
 // LeaveCgroup moves the process out of the cgroup a [Group] made for it,
 // into the parent, and removes that cgroup: a local runner does so as it
 // exits, since the coordinator that would remove it may be gone (kill -9).
 // Anything else it does nothing.
 func LeaveCgroup() {
 	own, err := ownCgroupDir()
-	if err != nil || !strings.HasPrefix(filepath.Base(own), "odu-") {
+	if err != nil || !madeByStart(filepath.Base(own)) {
 		return
 	}
 	procs := filepath.Join(filepath.Dir(own), "cgroup.procs")

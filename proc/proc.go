@@ -177,8 +177,13 @@ func (g *Group) release() {
 }
 
 // poll is how often a stopping group is checked for being gone: small
-// against a grace period, and a syscall costs a microsecond.
-const poll = 10 * time.Millisecond
+// against a grace period, and reading a cgroup file costs microseconds.
+// Where the token tracks, each check reads every process's environment
+// (a few milliseconds): tokenPoll.
+const (
+	poll      = 10 * time.Millisecond
+	tokenPoll = 50 * time.Millisecond
+)
 
 // killWait bounds the wait for SIGKILL to take effect; a process in
 // uninterruptible sleep (a hung NFS read) can outlast it.
@@ -237,7 +242,11 @@ func (g *Group) waitGone(d time.Duration, again syscall.Signal) bool {
 	case <-deadline.C:
 		return false
 	}
-	tick := time.NewTicker(poll)
+	every := poll
+	if g.cg == nil {
+		every = tokenPoll
+	}
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for g.Alive() {
 		if again != 0 {

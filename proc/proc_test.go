@@ -109,6 +109,11 @@ func TestTokens(t *testing.T) {
 	if got := tokenOf([]string{TokenVar + "=x", TokenVar + "=y"}); got != "y" {
 		t.Errorf("tokenOf = %q, want the last one, y", got)
 	}
+	for name, want := range map[string]bool{"odu-123": true, "odu-": false, "odu-sshtest-1-2": false, "user.slice": false} {
+		if got := madeByStart(name); got != want {
+			t.Errorf("madeByStart(%q) = %v, want %v", name, got, want)
+		}
+	}
 }
 
 func waitPid(t *testing.T, path string) int {

@@ -15,7 +15,7 @@ import (
 // own processes). A value with a space in it cannot be told apart from
 // the next word; tokens have none.
 func tokenPids(tok string) []int {
-	out, err := exec.Command("/bin/ps", "-A", "-E", "-ww", "-o", "pid=,stat=,command=").Output()
+	out, err := exec.Command("/bin/ps", "-A", "-E", "-ww", "-o", "pid=", "-o", "stat=", "-o", "command=").Output()
 	if err != nil {
 		return nil
 	}
