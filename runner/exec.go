@@ -128,9 +128,11 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 	// exec.Cmd's WaitDelay does.
 	if !copyDone {
 		var cut bool
+		from := time.Now()
 		cut, cerr = drain(pr, copied)
 		if cut {
-			fmt.Fprintf(log, "\n[odu] stopped reading the output %s after the recipe's processes ended: a process that escaped them still holds it\n", drainWait)
+			fmt.Fprintf(log, "\n[odu] stopped reading the output %s after the recipe's processes ended: a process that escaped them still holds it\n",
+				time.Since(from).Round(time.Second))
 		}
 	}
 
