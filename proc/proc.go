@@ -206,7 +206,11 @@ const leaderFirst = time.Second
 func (g *Group) Stop(grace time.Duration) {
 	defer g.release()
 	start := time.Now()
-	syscall.Kill(g.pgid, syscall.SIGTERM)
+	select {
+	case <-g.done: // reaped: its pid may be another process's by now
+	default:
+		syscall.Kill(g.pgid, syscall.SIGTERM)
+	}
 	lead := time.NewTimer(min(leaderFirst, grace))
 	select {
 	case <-g.done:
