@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // cgroup is a group's cgroup (v2): its leader is cloned into it
@@ -155,8 +156,10 @@ func (c *cgroup) pids() []int {
 
 // populated reports whether a live process is in the cgroup or below it;
 // ok is false when that cannot be read.
-func (c *cgroup) populated() (alive, ok bool) {
-	data, err := os.ReadFile(filepath.Join(c.dir, "cgroup.events"))
+func (c *cgroup) populated() (alive, ok bool) { return populated(c.dir) }
+
+func populated(dir string) (alive, ok bool) {
+	data, err := os.ReadFile(filepath.Join(dir, "cgroup.events"))
 	if err != nil {
 		return false, false
 	}
@@ -193,7 +196,23 @@ func (c *cgroup) release() {
 	c.fd.Close()
 	dirs := c.dirs()
 	for i := len(dirs) - 1; i >= 0; i-- {
-		os.Remove(dirs[i])
+		removeCgroup(dirs[i])
+	}
+}
+
+// removeCgroup removes an empty cgroup. rmdir can fail with EBUSY for a
+// moment after the last process was reaped, while the kernel lets go of
+// it: try again for a little while, as long as nothing lives there.
+func removeCgroup(dir string) {
+	for try := 0; ; try++ {
+		err := os.Remove(dir)
+		if err == nil || !errors.Is(err, syscall.EBUSY) || try == 50 {
+			return
+		}
+		if alive, ok := populated(dir); !ok || alive {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
 	}
 }
 
