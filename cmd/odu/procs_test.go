@@ -12,13 +12,17 @@ import (
 )
 
 // cmdKillChild kills (SIGKILL, as the OOM killer would) the child of a
-// process started with `start` whose command line holds WORD, waits until
-// it is gone, and writes its pid to FILE:
+// process started with `start` whose command line holds WORD, or stops it
+// (SIGSTOP, a process that hangs), and writes its pid to FILE:
 //
-//	killchild NAME WORD FILE
+//	killchild NAME WORD FILE [STOP]
 func cmdKillChild(ts *testscript.TestScript, neg bool, args []string) {
-	if neg || len(args) != 3 {
-		ts.Fatalf("usage: killchild NAME WORD FILE")
+	if neg || len(args) < 3 || len(args) > 4 || (len(args) == 4 && args[3] != "STOP") {
+		ts.Fatalf("usage: killchild NAME WORD FILE [STOP]")
+	}
+	sig := syscall.SIGKILL
+	if len(args) == 4 {
+		sig = syscall.SIGSTOP
 	}
 	parent := started(ts, args[0]).cmd.Process.Pid
 	pid := 0
@@ -32,9 +36,9 @@ func cmdKillChild(ts *testscript.TestScript, neg bool, args []string) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	ts.Check(syscall.Kill(pid, syscall.SIGKILL))
+	ts.Check(syscall.Kill(pid, sig))
 	ts.Check(os.WriteFile(ts.MkAbs(args[2]), []byte(strconv.Itoa(pid)+"\n"), 0o644))
-	ts.Logf("killed %s's child %d (%s) at %s", args[0], pid, args[1], time.Now().Format("15:04:05.000"))
+	ts.Logf("sent %s to %s's child %d (%s) at %s", sig, args[0], pid, args[1], time.Now().Format("15:04:05.000"))
 }
 
 // childWith returns the pid of a child of parent whose command line holds
