@@ -940,6 +940,9 @@ func (c *Coordinator) abandon(reason string, which func(*lane) bool) {
 				size := log.Status().Size
 				c.store.UpdateNode(n.ID, func(x *surface.Node) {
 					x.Status, x.Reason, x.LogSize = surface.Cancelled, reason, size
+					if x.Started != nil {
+						x.DurationMS = time.Since(*x.Started).Milliseconds()
+					}
 				})
 			}
 		}

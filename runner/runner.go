@@ -21,8 +21,9 @@
 //
 // Stopping a node (cancel, rerun, the end of the run) sends SIGTERM to its
 // group, waits the grace period, then sends SIGKILL: no process of the
-// node survives, grandchildren included. When the leader exits by itself,
-// whatever it left running in its group is stopped the same way.
+// node survives, grandchildren included, nor those that left the group
+// (proc tracks them by cgroup or token). When the leader exits by itself,
+// whatever it left running is stopped the same way.
 //
 // Two ways to serve, for the two kinds of lane:
 //
