@@ -132,7 +132,7 @@ type lane struct {
 	// their bytes.
 	shared bool
 
-	setup *surface.Log // the setup narrative, _setup@<platform>
+	setup *surface.Log // the setup narrative, .setup@<platform>
 
 	mu      sync.Mutex
 	mirrors map[string]*mirror

@@ -23,7 +23,7 @@ import (
 )
 
 // Provisioning a remote lane, in the order it happens (each step is told
-// in the lane's setup log, _setup@<platform>, and its phase):
+// in the lane's setup log, .setup@<platform>, and its phase):
 //
 //  1. Probe the host: `uname -sm`, its home, cache directory, PATH, and
 //     whether it has just and git. The platform must be the lane's.
