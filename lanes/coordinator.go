@@ -166,6 +166,11 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	var plats []string
 	for _, p := range pl.Platforms {
 		plats = append(plats, string(p))
+		// A platform with no host runs on this machine: only this
+		// machine's may, or its nodes would be green untested.
+		if hostOf(opts, string(p)) == Localhost && p != platform.Local() {
+			return nil, &LocalPlatformError{Platform: p}
+		}
 	}
 	run := surface.Run{
 		Repo: opts.Root, SHA: opts.SHA, Branch: opts.Branch, Dirty: opts.Dirty, Snapshot: opts.Snapshot,

@@ -49,6 +49,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -229,6 +230,11 @@ func validate(cfg surface.Config) error {
 	}
 	if err := validateSecrets(cfg); err != nil {
 		return bad("%v", err)
+	}
+	// A runner runs its nodes where it is: on another platform than the
+	// lane's, their success would be a false green for the lane's.
+	if local := platform.Local(); cfg.Platform != string(local) {
+		return bad("this runner runs on %s, not on the lane's platform %q", local, cfg.Platform)
 	}
 	return nil
 }

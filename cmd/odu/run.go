@@ -93,6 +93,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	if err := hosts.CheckLocal(laneList); err != nil {
+		return err
+	}
 	secrets, err := lanes.LoadSecrets(append(slices.Clone(c.Secret), hosts.Secrets...), func(name string) (string, bool) {
 		v := env.Getenv(name)
 		return v, v != ""
