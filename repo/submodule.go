@@ -14,8 +14,10 @@ package repo
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"strings"
@@ -159,4 +161,20 @@ func shortSHA(sha string) string {
 		return sha[:7]
 	}
 	return sha
+}
+
+// UsesLFS reports whether commit sha stores files with Git LFS: a
+// .gitattributes of it, at any depth, names the lfs filter.
+func UsesLFS(ctx context.Context, root, sha string) (bool, error) {
+	// Without a pathspec's magic, '*' matches across '/': every
+	// .gitattributes. git grep exits 1 when nothing matches.
+	_, err := Git(ctx, root, "grep", "-q", "-F", "filter=lfs", sha, "--", "*.gitattributes")
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.As(err, &exit) && exit.ExitCode() == 1:
+		return false, nil
+	}
+	return false, err
 }
