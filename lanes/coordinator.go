@@ -589,10 +589,27 @@ func (l *lane) drainLocked() {
 		case n.Status.Terminal() && m.logged < n.Attempt:
 			return // its log is on its way
 		default:
-			l.publishLocked(m, n)
+			l.publishLocked(m, l.vouch(n))
 		}
 		l.queue = l.queue[1:]
 	}
+}
+
+// vouch returns n, unless it is a success whose log did not reach the
+// coordinator whole (as long as the runner says it is): odu reports a
+// node green only with its whole log, so that is an error.
+func (l *lane) vouch(n surface.Node) surface.Node {
+	if n.Status != surface.Success {
+		return n
+	}
+	ls := l.c.store.Log(n.ID).Status()
+	if ls.Attempt == n.Attempt && ls.Size == n.LogSize {
+		return n
+	}
+	n.Status = surface.Errored
+	n.Reason = fmt.Sprintf("log incomplete: %d of the %d bytes the runner logged reached odu", ls.Size, n.LogSize)
+	n.LogSize = ls.Size
+	return n
 }
 
 func (l *lane) publishLocked(m *mirror, n surface.Node) {
