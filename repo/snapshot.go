@@ -108,10 +108,13 @@ func AddWorktree(ctx context.Context, root, dir, sha string) error {
 		return err
 	}
 	subs, err := Submodules(ctx, root, sha)
-	if err != nil {
-		return err
+	if err == nil {
+		err = CheckoutSubmodules(ctx, dir, subs)
 	}
-	return CheckoutSubmodules(ctx, dir, subs)
+	if err != nil {
+		RemoveWorktree(ctx, root, dir) // a snapshot without its submodules is no snapshot
+	}
+	return err
 }
 
 // RemoveWorktree removes a worktree AddWorktree made, with whatever the
