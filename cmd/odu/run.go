@@ -148,8 +148,8 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 			return fmt.Errorf("check out %s in a worktree: %w", short(sha), err)
 		}
 		defer repo.RemoveWorktree(context.WithoutCancel(ctx), l.root, workspace)
-		warnDotenv(env.Stderr, l.jf, l.root, workspace, sha)
 	}
+	warnDotenv(ctx, env.Stderr, l.jf, l.root, workspace, sha, snapshot, addrs)
 	grace := c.Grace
 	if grace <= 0 {
 		grace = runner.DefaultGrace
