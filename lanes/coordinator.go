@@ -266,6 +266,16 @@ func (l *lane) run() {
 		l.fail(err)
 		return
 	}
+	if got := st.client.Server.Platform; got != l.platform {
+		// A runner runs its nodes where it is: on another platform, their
+		// success would be a false green for the lane's.
+		err := fmt.Errorf("the runner on %s runs on %s, not on the lane's platform %s", l.host, orNone(got), l.platform)
+		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
+		st.stop(st.client, false, c.opts.Grace+5*time.Second)
+		close(l.ready)
+		l.fail(err)
+		return
+	}
 	l.detached = st.remote
 	l.swap(st.client)
 	close(l.ready)

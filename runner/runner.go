@@ -114,7 +114,7 @@ func (r *Runner) init(ctx context.Context) {
 	}
 	r.ctx = ctx
 	r.exit = make(chan string, 1)
-	r.srv = &surface.Server{Name: "runner", Version: r.Version, Controller: r}
+	r.srv = &surface.Server{Name: "runner", Version: r.Version, Platform: string(platform.Local()), Controller: r}
 }
 
 // Configure takes the lane's configuration, once, and starts scheduling.

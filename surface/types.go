@@ -237,6 +237,8 @@ type HelloResult struct {
 	Protocol int    `json:"protocol"`
 	Version  string `json:"version"`
 	Server   string `json:"server"` // "runner" or "coordinator"
+	// Platform is where a runner runs its nodes ("x86_64-linux").
+	Platform string `json:"platform,omitempty"`
 }
 
 // Config configures a runner with its lane, once.
