@@ -235,8 +235,10 @@ type LogsCmd struct {
 func (*LogsCmd) Help() string {
 	return `Print a node's log, byte for byte as the recipe wrote it, from the live run or, when
 none is, from the last run. With -f, follow it as it grows and return when the node
-finishes; a rerun starts the log over. A lane's setup log (connecting, pushing the runner,
-sending the source) is .setup@PLATFORM, or .setup when the run has one lane.`
+finishes; a rerun starts the log over.
+
+A lane's setup log (connecting, pushing the runner, sending the source) is
+.setup@PLATFORM, or .setup when the run has one lane.`
 }
 
 // Examples are shown by `odu logs --help`.
