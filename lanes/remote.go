@@ -599,9 +599,14 @@ func (r *remoteLane) sendSubmodules(ctx context.Context, l *link, p *probe, f lo
 		if s.GitDir == "" || slices.Contains(p.commits, s.Commit) {
 			continue
 		}
+		// What the host has of the submodule's history is what the pack
+		// need not hold: one question for every commit of the host's.
+		check := exec.CommandContext(ctx, "git", "--git-dir="+s.GitDir, "cat-file", "--batch-check=%(objectname) %(objecttype)")
+		check.Stdin = strings.NewReader(strings.Join(p.commits, "\n") + "\n")
+		known, _ := check.Output()
 		revs := s.Commit + "\n"
-		for _, c := range p.commits {
-			if exec.CommandContext(ctx, "git", "--git-dir="+s.GitDir, "cat-file", "-e", c+"^{commit}").Run() == nil {
+		for _, line := range strings.Split(string(known), "\n") {
+			if c, ok := strings.CutSuffix(line, " commit"); ok {
 				revs += "^" + c + "\n"
 			}
 		}
