@@ -228,7 +228,7 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 // LogsCmd prints a node's log.
 type LogsCmd struct {
 	Follow bool   `short:"f" help:"Follow the log as it grows, until the node finishes; wait for a run if none is live."`
-	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE; or .setup@PLATFORM, how a lane was set up."`
+	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
 }
 
 // Help is the long description of `odu logs`.
