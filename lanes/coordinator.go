@@ -138,7 +138,7 @@ type lane struct {
 	// their bytes.
 	shared bool
 
-	setup *surface.Log // the setup narrative, _setup@<platform>
+	setup *surface.Log // the setup narrative, .setup@<platform>
 
 	mu      sync.Mutex
 	mirrors map[string]*mirror
@@ -172,6 +172,11 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	var plats []string
 	for _, p := range pl.Platforms {
 		plats = append(plats, string(p))
+		// A platform with no host runs on this machine: only this
+		// machine's may, or its nodes would be green untested.
+		if hostOf(opts, string(p)) == Localhost && p != platform.Local() {
+			return nil, &LocalPlatformError{Platform: p}
+		}
 	}
 	run := surface.Run{
 		Repo: opts.Root, SHA: opts.SHA, Branch: opts.Branch, Dirty: opts.Dirty, Snapshot: opts.Snapshot,
@@ -263,6 +268,16 @@ func (l *lane) run() {
 	}
 	if err != nil {
 		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
+		close(l.ready)
+		l.fail(err)
+		return
+	}
+	if got := st.client.Server.Platform; got != l.platform {
+		// A runner runs its nodes where it is: on another platform, their
+		// success would be a false green for the lane's.
+		err := fmt.Errorf("the runner on %s runs on %s, not on the lane's platform %s", l.host, orNone(got), l.platform)
+		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
+		st.stop(st.client, false, c.opts.Grace+5*time.Second)
 		close(l.ready)
 		l.fail(err)
 		return
@@ -600,10 +615,27 @@ func (l *lane) drainLocked() {
 		case n.Status.Terminal() && m.logged < n.Attempt:
 			return // its log is on its way
 		default:
-			l.publishLocked(m, n)
+			l.publishLocked(m, l.vouch(n))
 		}
 		l.queue = l.queue[1:]
 	}
+}
+
+// vouch returns n, unless it is a success whose log did not reach the
+// coordinator whole (as long as the runner says it is): odu reports a
+// node green only with its whole log, so that is an error.
+func (l *lane) vouch(n surface.Node) surface.Node {
+	if n.Status != surface.Success {
+		return n
+	}
+	ls := l.c.store.Log(n.ID).Status()
+	if ls.Attempt == n.Attempt && ls.Size == n.LogSize {
+		return n
+	}
+	n.Status = surface.Errored
+	n.Reason = fmt.Sprintf("log incomplete: %d of the %d bytes the runner logged reached odu", ls.Size, n.LogSize)
+	n.LogSize = ls.Size
+	return n
 }
 
 func (l *lane) publishLocked(m *mirror, n surface.Node) {

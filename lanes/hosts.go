@@ -74,6 +74,8 @@ type HostsConfig struct {
 
 	// create is the file a user would create when there is none.
 	create string
+	// pinned are the platforms --host gave.
+	pinned []platform.Platform
 }
 
 // LoadHosts finds the hosts configuration: the hosts file (or the default
@@ -128,8 +130,25 @@ func LoadHosts(flags []string, getenv func(string) string, home string) (*HostsC
 	}
 	for _, h := range pins {
 		c.Hosts[h.Platform] = h.Addr
+		c.pinned = append(c.pinned, h.Platform)
 	}
 	return c, nil
+}
+
+// CheckLocal refuses a lane on "localhost" for another platform than this
+// machine's: its nodes would run here and be reported for a platform they
+// were never tested on, a false green.
+func (c *HostsConfig) CheckLocal(lanes []Host) error {
+	for _, h := range lanes {
+		if h.Addr == Localhost && h.Platform != platform.Local() {
+			from := c.Source
+			if slices.Contains(c.pinned, h.Platform) || from == "" {
+				from = "--host"
+			}
+			return &LocalPlatformError{Platform: h.Platform, From: from}
+		}
+	}
+	return nil
 }
 
 // defaultHostsFiles returns the files odu reads when $ODU_HOSTS is unset,
@@ -673,4 +692,34 @@ func (e *NoHostError) Hint() string {
 		entries = append([]string{fmt.Sprintf("%q: %q", local, Localhost)}, entries...)
 	}
 	return fmt.Sprintf("Pass %s for this run, or create %s with {%s}.", strings.Join(flags, " "), file, strings.Join(entries, ", "))
+}
+
+// LocalPlatformError reports a lane on "localhost" for a platform that is
+// not this machine's.
+type LocalPlatformError struct {
+	Platform platform.Platform
+	From     string // "--host", or the hosts file that says so
+}
+
+func (e *LocalPlatformError) Error() string {
+	from := ""
+	if e.From != "" {
+		from = " (" + e.From + ")"
+	}
+	return fmt.Sprintf("the %s lane is localhost%s, but this machine is %s: its nodes would not run on %s",
+		e.Platform, from, platform.Local(), e.Platform)
+}
+
+// Hint says how to give the lane a host of its platform.
+func (e *LocalPlatformError) Hint() string {
+	where := ""
+	switch e.From {
+	case "":
+	case "--host":
+		where = " with --host " + string(e.Platform) + "=ADDR"
+	default:
+		where = " in " + e.From
+	}
+	return fmt.Sprintf("Give the %s lane a host of that platform%s, or run only this machine's with --platform %s.",
+		e.Platform, where, platform.Local())
 }

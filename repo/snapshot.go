@@ -94,8 +94,8 @@ func (*DirtyError) Hint() string {
 }
 
 // AddWorktree checks sha out, detached, in dir: the snapshot a run tests
-// while the user goes on editing. A worktree left in dir by a run that
-// died is replaced.
+// while the user goes on editing, its submodules included (see
+// [Submodules]). A worktree left in dir by a run that died is replaced.
 func AddWorktree(ctx context.Context, root, dir, sha string) error {
 	if _, err := os.Stat(dir); err == nil {
 		RemoveWorktree(ctx, root, dir)
@@ -104,7 +104,16 @@ func AddWorktree(ctx context.Context, root, dir, sha string) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return err
 	}
-	_, err := Git(ctx, root, "worktree", "add", "--detach", "--quiet", dir, sha)
+	if _, err := Git(ctx, root, "worktree", "add", "--detach", "--quiet", dir, sha); err != nil {
+		return err
+	}
+	subs, err := Submodules(ctx, root, sha)
+	if err == nil {
+		err = CheckoutSubmodules(ctx, dir, subs)
+	}
+	if err != nil {
+		RemoveWorktree(ctx, root, dir) // a snapshot without its submodules is no snapshot
+	}
 	return err
 }
 

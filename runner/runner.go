@@ -50,6 +50,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -114,7 +115,7 @@ func (r *Runner) init(ctx context.Context) {
 	}
 	r.ctx = ctx
 	r.exit = make(chan string, 1)
-	r.srv = &surface.Server{Name: "runner", Version: r.Version, Controller: r}
+	r.srv = &surface.Server{Name: "runner", Version: r.Version, Platform: string(platform.Local()), Controller: r}
 }
 
 // Configure takes the lane's configuration, once, and starts scheduling.
@@ -230,6 +231,11 @@ func validate(cfg surface.Config) error {
 	}
 	if err := validateSecrets(cfg); err != nil {
 		return bad("%v", err)
+	}
+	// A runner runs its nodes where it is: on another platform than the
+	// lane's, their success would be a false green for the lane's.
+	if local := platform.Local(); cfg.Platform != string(local) {
+		return bad("this runner runs on %s, not on the lane's platform %q", local, cfg.Platform)
 	}
 	return nil
 }

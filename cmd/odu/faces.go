@@ -135,15 +135,22 @@ func attachNode(ctx context.Context, env *Env, name, arg string) (*surface.Clien
 }
 
 // pickLog resolves the argument of `odu logs`: a node, or a lane's setup
-// log, _setup@PLATFORM (or _setup when there is one lane). It returns the
+// log, .setup@PLATFORM (or .setup when there is one lane). It returns the
 // id the surface serves it under, and its file relative to the root.
 func pickLog(st surface.State, arg string) (id, path string, err error) {
-	plat, ok := strings.CutPrefix(arg, "_setup")
-	if !ok || (plat != "" && !strings.HasPrefix(plat, "@")) {
+	plat, ok := surface.ParseSetupID(arg)
+	if !ok {
 		n, err := pick(st, arg)
-		return n.ID, n.Log, err
+		// _setup was the setup log's name until recipes could have it:
+		// still understood when no node has that name.
+		legacy, old := strings.CutPrefix(arg, "_")
+		if err == nil || !old {
+			return n.ID, n.Log, err
+		}
+		if plat, ok = surface.ParseSetupID("." + legacy); !ok {
+			return n.ID, n.Log, err
+		}
 	}
-	plat = strings.TrimPrefix(plat, "@")
 	var names []string
 	for _, l := range st.Lanes {
 		names = append(names, surface.SetupID(l.Platform))
@@ -232,12 +239,15 @@ type LogsCmd struct {
 func (*LogsCmd) Help() string {
 	return `Print a node's log, byte for byte as the recipe wrote it, from the live run or, when
 none is, from the last run. With -f, follow it as it grows and return when the node
-finishes; a rerun starts the log over.`
+finishes; a rerun starts the log over.
+
+A lane's setup log (connecting, pushing the runner, sending the source) is
+.setup@PLATFORM, or .setup when the run has one lane.`
 }
 
 // Examples are shown by `odu logs --help`.
 func (*LogsCmd) Examples() []string {
-	return []string{"odu logs build", "odu logs -f e2e@x86_64-linux"}
+	return []string{"odu logs build", "odu logs -f e2e@x86_64-linux", "odu logs .setup@aarch64-linux"}
 }
 
 // Run copies the log to stdout.

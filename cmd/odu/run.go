@@ -99,6 +99,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
+	if err := hosts.CheckLocal(laneList); err != nil {
+		return err
+	}
 	secrets, err := lanes.LoadSecrets(append(slices.Clone(c.Secret), hosts.Secrets...), func(name string) (string, bool) {
 		v := env.Getenv(name)
 		return v, v != ""
@@ -154,6 +157,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		}
 		defer repo.RemoveWorktree(context.WithoutCancel(ctx), l.root, workspace)
 	}
+	warnDotenv(ctx, env.Stderr, l.jf, l.root, workspace, sha, snapshot, addrs)
 	grace := c.Grace
 	if grace <= 0 {
 		grace = runner.DefaultGrace
