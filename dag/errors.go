@@ -159,7 +159,15 @@ type SelectorError struct {
 }
 
 func (e *SelectorError) Error() string {
-	return fmt.Sprintf("%s: %s", e.Selector, e.Problem)
+	sel := e.Selector
+	switch {
+	case sel == "" || strings.HasPrefix(e.Problem, fmt.Sprintf("%q ", sel)):
+		return e.Problem // it names the selector itself, or there is none
+	case strings.HasPrefix(sel, ":") || strings.HasSuffix(sel, ":") || strings.ContainsAny(sel, " \t"):
+		// Bare, it would run into the colon that follows it (`odu: :: …`).
+		sel = fmt.Sprintf("%q", sel)
+	}
+	return sel + ": " + e.Problem
 }
 
 // Hint lists the candidates.

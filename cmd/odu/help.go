@@ -197,3 +197,12 @@ func section(b *strings.Builder, title string, rows [][2]string) {
 		fmt.Fprintf(b, "  %-*s  %s\n", width, r[0], r[1])
 	}
 }
+
+// VersionCmd prints odu's version, as --version does.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (*VersionCmd) Run(env *Env) error {
+	_, err := fmt.Fprintln(env.Stdout, "odu "+version())
+	return err
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/odu-ci/odu/internal/near"
+)
+
+// Flag values are decoded here rather than by kong's own mappers, whose
+// errors quote Go's parsers ("expected a valid 64 bit int", "time:
+// missing unit in duration"). Every duration and count odu takes is a
+// length of time or a number of things, so zero and less are refused
+// rather than quietly replaced by a default.
+
+// durationMapper decodes a positive duration.
+func durationMapper() kong.MapperFunc {
+	return func(ctx *kong.DecodeContext, target reflect.Value) error {
+		t, err := ctx.Scan.PopValue("duration")
+		if err != nil {
+			return err
+		}
+		s := fmt.Sprint(t.Value)
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+				return fmt.Errorf("%q has no unit: give a duration with one, e.g. %ss (s, m or h)", s, s)
+			}
+			return fmt.Errorf("%q is not a duration: give a number with a unit, e.g. 30s, 2m or 1h30m", s)
+		}
+		if d <= 0 {
+			return fmt.Errorf("%s is too short: give a duration above 0, e.g. 30s", s)
+		}
+		target.Set(reflect.ValueOf(d))
+		return nil
+	}
+}
+
+// positiveMapper decodes a count of at least 1 (type:"positive").
+func positiveMapper() kong.MapperFunc {
+	return func(ctx *kong.DecodeContext, target reflect.Value) error {
+		t, err := ctx.Scan.PopValue("number")
+		if err != nil {
+			return err
+		}
+		s := fmt.Sprint(t.Value)
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a whole number of 1 or more: give one, e.g. 4", s)
+		}
+		target.SetInt(n)
+		return nil
+	}
+}
+
+// parseOptions are the kong options that decode odu's flag values.
+func parseOptions() []kong.Option {
+	return []kong.Option{
+		kong.TypeMapper(reflect.TypeOf(time.Duration(0)), durationMapper()),
+		kong.NamedMapper("positive", positiveMapper()),
+	}
+}
+
+// helpArgs turns `odu help [COMMAND...]` into `odu [COMMAND...] --help`,
+// as in gh and git; `odu help help` is the root's help.
+func helpArgs(args []string) []string {
+	if len(args) == 0 {
+		return []string{"--help"}
+	}
+	if args[0] != "help" {
+		return args
+	}
+	rest := args[1:]
+	for len(rest) > 0 && rest[0] == "help" {
+		rest = rest[1:]
+	}
+	return append(append([]string{}, rest...), "--help")
+}
+
+// rootValueFlags are the root's flags that take a value, which the search
+// for the command word below must skip.
+var rootValueFlags = map[string]bool{"-C": true, "--chdir": true}
+
+// explainParse rewrites the kong errors that mislead: a mistyped command,
+// which kong calls an "unexpected argument", and an unknown short flag,
+// for which kong suggests unrelated one-letter flags (`-x`: "did you
+// mean -h?"). It returns "" for the errors kong says well itself.
+func explainParse(model *kong.Application, kctx *kong.Context, args []string) (msg, hint string) {
+	if kctx == nil || kctx.Selected() == nil {
+		for i := 0; i < len(args); i++ {
+			a := args[i]
+			switch {
+			case a == "--":
+				return "", ""
+			case rootValueFlags[a]:
+				i++
+				continue
+			case strings.HasPrefix(a, "-"):
+				continue
+			}
+			var names []string
+			for _, c := range model.Children {
+				if c.Type != kong.CommandNode {
+					continue
+				}
+				if c.Name == a || contains(c.Aliases, a) {
+					return "", "" // a known command: kong's error is about something else
+				}
+				if !c.Hidden {
+					names = append(names, c.Name)
+				}
+			}
+			msg = fmt.Sprintf("unknown command %q", a)
+			if near := near.Closest(a, names, 3); len(near) > 0 {
+				msg += ", did you mean " + orList(near) + "?"
+			}
+			return msg, "Run `odu --help` for the commands."
+		}
+		return "", ""
+	}
+	node := kctx.Selected()
+	shorts := map[rune]bool{}
+	for n := node; n != nil; n = n.Parent {
+		for _, f := range n.Flags {
+			if f.Short != 0 {
+				shorts[f.Short] = true
+			}
+		}
+	}
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if len(a) < 2 || a[0] != '-' || a[1] == '-' {
+			continue
+		}
+		if a[1] >= '0' && a[1] <= '9' {
+			continue // a negative value (-1, -5s), which kong says more about
+		}
+		for _, r := range a[1:] {
+			if !shorts[r] {
+				path := strings.TrimPrefix(node.FullPath(), "odu")
+				return fmt.Sprintf("unknown flag -%c", r), fmt.Sprintf("Run `odu%s --help` for its flags.", path)
+			}
+		}
+	}
+	return "", ""
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+// orList quotes names and joins them with commas and "or".
+func orList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) == 1 {
+		return q[0]
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
+}
