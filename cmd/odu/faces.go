@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -91,6 +92,12 @@ func pick(st surface.State, arg string) (surface.Node, error) {
 	}
 	for _, n := range st.Nodes {
 		pl.Nodes = append(pl.Nodes, &dag.Node{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: platform.Platform(n.Platform), Deps: n.Deps})
+	}
+	if sel.Platform != "" && !slices.Contains(st.Run.Platforms, string(sel.Platform)) {
+		// The run's platforms are fixed: --platform is for odu run.
+		return surface.Node{}, &dag.SelectorError{Selector: arg,
+			Problem: fmt.Sprintf("the run has no lane for %s (it runs %s)", sel.Platform, strings.Join(st.Run.Platforms, ", ")),
+			Suggest: "Name a node of the run; `odu status` lists them."}
 	}
 	got, err := pl.Select(nil, []dag.Selector{sel}, true)
 	if err != nil {

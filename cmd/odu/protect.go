@@ -34,6 +34,9 @@ Exits 0 when the branch is (now) in sync, 1 when GitHub refused or the protectio
 cannot be made exact, 2 for a usage or configuration error.`
 }
 
+// adminToken is what a token needs to change a branch's protection.
+const adminToken = `A token needs "Administration: read and write" (fine-grained) or the repo scope (classic).`
+
 // Examples are shown by `odu protect --help`.
 func (*ProtectCmd) Examples() []string {
 	return []string{
@@ -56,6 +59,11 @@ func (c *ProtectCmd) Run(ctx context.Context, env *Env) error {
 		want = append(want, n.ID)
 	}
 	t, err := ghstatus.Detect(ctx, l.root, c.Remote, env.Getenv)
+	var off *ghstatus.OffError
+	if errors.As(err, &off) && off.Kind == ghstatus.NoToken {
+		// Detect's hint is for posting statuses; protect changes settings.
+		return &hinted{msg: off.Why, hint: adminToken}
+	}
 	if err != nil {
 		return err
 	}
