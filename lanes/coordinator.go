@@ -293,7 +293,11 @@ func (l *lane) run() {
 		return
 	}
 	configured = true
-	fmt.Fprintf(l.setup, "%s running %d nodes\n", time.Now().Format("15:04:05.000"), len(l.nodes))
+	nodes := "nodes"
+	if len(l.nodes) == 1 {
+		nodes = "node"
+	}
+	fmt.Fprintf(l.setup, "%s running %d %s\n", time.Now().Format("15:04:05.000"), len(l.nodes), nodes)
 	l.setLane(surface.PhaseRunning, "")
 
 	for _, n := range l.nodes {

@@ -93,7 +93,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 		}
 		detail := ""
 		if jf != nil {
-			detail = fmt.Sprintf("%s, %d recipes", jf.Source, len(jf.Recipes))
+			detail = fmt.Sprintf("%s, %s", jf.Source, plural(len(jf.Recipes), "recipe"))
 		}
 		add("justfile", err, detail)
 	}
@@ -107,7 +107,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 			if r := jf.Recipes[pl.Root]; r != nil {
 				src = " (" + r.Where() + ")"
 			}
-			detail = fmt.Sprintf("%s%s: %d nodes on %s", pl.Root, src, len(pl.Nodes), plats[0])
+			detail = fmt.Sprintf("%s%s: %s on %s", pl.Root, src, plural(len(pl.Nodes), "node"), plats[0])
 		}
 		add("CI root", err, detail)
 	} else {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-runewidth"
+
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/platform"
@@ -215,12 +217,16 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 		}
 	}
 	fmt.Fprintln(w)
+	// Columns line up by display width: a recipe named in CJK takes two
+	// columns a character, as on the dashboard.
 	width := 0
 	for _, n := range st.Nodes {
-		width = max(width, len(n.ID))
+		width = max(width, runewidth.StringWidth(n.ID))
 	}
 	for _, n := range st.Nodes {
-		fmt.Fprintf(w, "%s %-9s %-*s  %-6s%s\n", paint(colour, n.Status, glyphs[n.Status]), n.Status, width, n.ID, clock(n), reasonOf(n))
+		id := n.ID + strings.Repeat(" ", width-runewidth.StringWidth(n.ID))
+		row := fmt.Sprintf("%-9s %s  %-6s%s", n.Status, id, clock(n), reasonOf(n))
+		fmt.Fprintf(w, "%s %s\n", paint(colour, n.Status, glyphs[n.Status]), strings.TrimRight(row, " "))
 	}
 	postStatus(w, st, live)
 }
@@ -228,19 +234,23 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 // LogsCmd prints a node's log.
 type LogsCmd struct {
 	Follow bool   `short:"f" help:"Follow the log as it grows, until the node finishes; wait for a run if none is live."`
-	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
+	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE; or a lane's setup log."`
 }
 
 // Help is the long description of `odu logs`.
 func (*LogsCmd) Help() string {
 	return `Print a node's log, byte for byte as the recipe wrote it, from the live run or, when
 none is, from the last run. With -f, follow it as it grows and return when the node
-finishes; a rerun starts the log over.`
+finishes; a rerun starts the log over.
+
+A lane's setup log, how its runner was brought up (on a build host: the connection,
+the source sent, the runner started), is ` + surface.SetupID("PLATFORM") + `, or ` + strings.TrimSuffix(surface.SetupID(""), "@") +
+		` when the run has one lane.`
 }
 
 // Examples are shown by `odu logs --help`.
 func (*LogsCmd) Examples() []string {
-	return []string{"odu logs build", "odu logs -f e2e@x86_64-linux"}
+	return []string{"odu logs build", "odu logs -f e2e@x86_64-linux", "odu logs " + surface.SetupID("aarch64-linux")}
 }
 
 // Run copies the log to stdout.

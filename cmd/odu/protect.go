@@ -11,7 +11,7 @@ import (
 // ProtectCmd makes a branch's protection require exactly the nodes.
 type ProtectCmd struct {
 	JustfileFlags
-	Platform []string `placeholder:"PLATFORM" help:"The pipeline of this platform (repeatable; default: the configured ones)."`
+	Platform []string `placeholder:"PLATFORM" help:"The pipeline of this platform (default: the configured ones)."`
 	Branch   string   `placeholder:"BRANCH" help:"The branch to protect (default: the repository's default branch)."`
 	DryRun   bool     `help:"Print the difference and change nothing."`
 	Create   bool     `help:"When nothing requires status checks for the branch, create a repository ruleset that does."`
@@ -117,9 +117,9 @@ func (c *ProtectCmd) Run(ctx context.Context, env *Env) error {
 		return &ExitError{Code: 1, Err: err}
 	}
 	if plan.Where == ghstatus.Nowhere {
-		fmt.Fprintf(env.Stdout, "Created ruleset %q requiring %d statuses on branch %s.\n", ghstatus.RulesetName, len(want), plan.Branch)
+		fmt.Fprintf(env.Stdout, "Created ruleset %q requiring %s on branch %s.\n", ghstatus.RulesetName, plural(len(want), "status"), plan.Branch)
 	} else {
-		fmt.Fprintf(env.Stdout, "Synced: branch %s requires the %d nodes.\n", plan.Branch, len(want))
+		fmt.Fprintf(env.Stdout, "Synced: branch %s requires the %s.\n", plan.Branch, plural(len(want), "node"))
 	}
 	return nil
 }
