@@ -38,6 +38,9 @@ func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Cli
 	if err != nil {
 		return nil, "", err
 	}
+	if err := checkStateDir(root); err != nil {
+		return nil, "", err
+	}
 	var cl *surface.Client
 	if wait {
 		cl, err = lanes.DialWait(ctx, root, name, version())

@@ -121,6 +121,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	if snapshot && len(dirtyPaths) > 0 {
 		return &repo.DirtyError{Paths: dirtyPaths}
 	}
+	if err := checkStateDir(l.root); err != nil {
+		return err
+	}
 	if err := repo.ExcludeState(ctx, l.root); err != nil {
 		return fmt.Errorf("keep odu's state out of git status: %w", err)
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/odu-ci/odu/internal/near"
+	"github.com/odu-ci/odu/lanes"
 )
 
 // Flag values are decoded here rather than by kong's own mappers, whose
@@ -159,6 +162,18 @@ func contains(xs []string, x string) bool {
 		}
 	}
 	return false
+}
+
+// checkStateDir refuses a repository whose .ci is not a directory: odu
+// keeps its runs there (logs, records, the live run's socket), and
+// without this every command would fail on a bare "not a directory".
+func checkStateDir(root string) error {
+	p := filepath.Join(root, lanes.StateDir)
+	if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+		return &usageError{msg: p + " is a file, but odu keeps its runs in a directory of that name",
+			hint: "Move the file elsewhere (git mv " + lanes.StateDir + " OTHER), then run odu again."}
+	}
+	return nil
 }
 
 // orList quotes names and joins them with commas and "or".
