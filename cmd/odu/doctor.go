@@ -20,13 +20,15 @@ import (
 // DoctorCmd checks what odu needs, and says how to fix what is missing.
 type DoctorCmd struct {
 	JustfileFlags
+	Yes bool `help:"Check the pipeline as odu run --yes would run it: recipes marked [confirm] confirmed."`
 }
 
 // Help is the long description of `odu doctor`.
 func (*DoctorCmd) Help() string {
 	return `Check what odu needs to run this repository's CI: git, just (and its version), the
-repository, its justfile and the CI root. For each missing or broken thing, say
-exactly how to fix it. Exits 0 when all is well, 1 otherwise.`
+repository and its first commit, its justfile and the CI root (as odu run would resolve
+it), the hosts configuration and every lane's host. For each missing or broken thing,
+say exactly how to fix it. Exits 0 when all is well, 1 otherwise.`
 }
 
 // Examples are shown by `odu doctor --help`.
@@ -36,10 +38,11 @@ func (*DoctorCmd) Examples() []string {
 
 // check is one line of the doctor's report.
 type check struct {
-	name   string
-	ok     bool
-	detail string // what was found, or what is wrong
-	fix    string // what to do, when not ok
+	name    string
+	ok      bool
+	detail  string // what was found, or what is wrong
+	fix     string // what to do, when not ok
+	summary bool   // it sums up the checks under it: not counted as a failure of its own
 }
 
 // Run checks, prints the report and fails when any check failed.
@@ -63,8 +66,8 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 
 	gitVer, err := gitVersion(ctx)
 	gitOK := add("git", err, gitVer)
-	just, err := dag.FindJust(ctx)
-	justOK := add("just", err, func() string {
+	just, justErr := dag.FindJust(ctx)
+	justOK := add("just", justErr, func() string {
 		if just == nil {
 			return ""
 		}
@@ -75,15 +78,34 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 	if gitOK {
 		root, err = repo.Root(ctx, env.Dir)
 		gitOK = add("repository", err, root)
+		if err := checkStateDir(root); gitOK && err != nil {
+			add(lanes.StateDir, err, "")
+		}
 	} else {
 		skip("repository", "git is missing")
+	}
+	if gitOK {
+		// odu run tests a commit, and names its logs by it, even with
+		// --no-snapshot.
+		sha, branch, err := repo.Head(ctx, root)
+		detail := short(sha)
+		if branch != "" {
+			detail += " (" + branch + ")"
+		}
+		add("commit", err, detail)
+	} else {
+		skip("commit", "no repository")
 	}
 
 	var jf *dag.Justfile
 	justfile := ""
+	var tooOld *dag.JustVersionError
+	jfBroken := false // checked, and missing or rejected
 	switch {
 	case !gitOK:
 		skip("justfile", "no repository")
+	case errors.As(justErr, &tooOld):
+		skip("justfile", "just is too old")
 	case !justOK:
 		skip("justfile", "just is missing")
 	default:
@@ -95,12 +117,13 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 		if jf != nil {
 			detail = fmt.Sprintf("%s, %s", jf.Source, plural(len(jf.Recipes), "recipe"))
 		}
-		add("justfile", err, detail)
+		jfBroken = !add("justfile", err, detail)
 	}
 
-	if jf != nil {
+	switch {
+	case jf != nil:
 		plats := []platform.Platform{platform.Local()}
-		pl, err := dag.Resolve(jf, dag.Options{Root: c.Root, Platforms: plats, Justfile: justfile, Yes: true})
+		pl, err := dag.Resolve(jf, dag.Options{Root: c.Root, Platforms: plats, Justfile: justfile, Yes: c.Yes})
 		detail := ""
 		if pl != nil {
 			src := ""
@@ -110,8 +133,14 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 			detail = fmt.Sprintf("%s%s: %s on %s", pl.Root, src, plural(len(pl.Nodes), "node"), plats[0])
 		}
 		add("CI root", err, detail)
-	} else {
-		skip("CI root", "no justfile")
+	case jfBroken:
+		skip("CI root", "no usable justfile")
+	case gitOK && errors.As(justErr, &tooOld):
+		skip("CI root", "just is too old")
+	case gitOK && !justOK:
+		skip("CI root", "just is missing")
+	default:
+		skip("CI root", "no repository")
 	}
 
 	checks = append(checks, hostChecks(ctx, env)...)
@@ -154,12 +183,17 @@ func hostChecks(ctx context.Context, env *Env) []check {
 			out = append(out, c)
 			continue
 		}
+		lane := len(out)
 		out = append(out, check{name: name, ok: true, detail: h.Addr})
 		for _, hc := range lanes.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
 			c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
 			if hc.Skip {
 				c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")
 				c.detail = strings.TrimSuffix(c.detail, ": ")
+			} else if !hc.OK {
+				// The lane is as good as its checks: no ✓ above a ✗.
+				// It marks the lane, and is counted once, below.
+				out[lane].ok, out[lane].summary = false, true
 			}
 			out = append(out, c)
 		}
@@ -199,7 +233,9 @@ func printChecks(w io.Writer, checks []check, color bool) int {
 			mark = paint("2", "-")
 		case !c.ok:
 			mark = paint("31", "✗")
-			failed++
+			if !c.summary {
+				failed++
+			}
 		}
 		lines := strings.Split(c.detail, "\n")
 		fmt.Fprintf(w, "%s %-*s  %s\n", mark, width, c.name, lines[0])
