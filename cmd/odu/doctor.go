@@ -167,6 +167,22 @@ func hostChecks(ctx context.Context, env *Env) []check {
 		src = "none: one lane for this machine (" + string(platform.Local()) + ")"
 	}
 	out := []check{{name: "hosts", ok: true, detail: src}}
+	if len(hosts.Secrets) > 0 {
+		// odu run refuses a secret it cannot pass; so does doctor.
+		c := check{name: "secrets", ok: true, detail: strings.Join(hosts.Secrets, ", ") + " (set)"}
+		_, err := lanes.LoadSecrets(hosts.Secrets, func(name string) (string, bool) {
+			v := env.Getenv(name)
+			return v, v != ""
+		})
+		if err != nil {
+			c.ok, c.detail = false, err.Error()
+			var h hinter
+			if errors.As(err, &h) {
+				c.fix = h.Hint()
+			}
+		}
+		out = append(out, c)
+	}
 	ls, err := hosts.Lanes(nil)
 	if err != nil {
 		return append(out, check{name: "lanes", detail: err.Error()})
