@@ -185,7 +185,12 @@ func hostChecks(ctx context.Context, env *Env) []check {
 	}
 	ls, err := hosts.Lanes(nil)
 	if err != nil {
-		return append(out, check{name: "lanes", detail: err.Error()})
+		c := check{name: "lanes", detail: err.Error()}
+		var h hinter
+		if errors.As(err, &h) {
+			c.fix = h.Hint()
+		}
+		return append(out, c)
 	}
 	for _, h := range ls {
 		name := "lane " + string(h.Platform)

@@ -95,6 +95,7 @@ var rootValueFlags = map[string]bool{"-C": true, "--chdir": true}
 // mean -h?"). It returns "" for the errors kong says well itself.
 func explainParse(model *kong.Application, kctx *kong.Context, args []string) (msg, hint string) {
 	if kctx == nil || kctx.Selected() == nil {
+	words:
 		for i := 0; i < len(args); i++ {
 			a := args[i]
 			switch {
@@ -112,7 +113,7 @@ func explainParse(model *kong.Application, kctx *kong.Context, args []string) (m
 					continue
 				}
 				if c.Name == a || contains(c.Aliases, a) {
-					return "", "" // a known command: kong's error is about something else
+					break words // a known command: the error is about something else
 				}
 				if !c.Hidden {
 					names = append(names, c.Name)
@@ -124,9 +125,11 @@ func explainParse(model *kong.Application, kctx *kong.Context, args []string) (m
 			}
 			return msg, "Run `odu --help` for the commands."
 		}
-		return "", ""
 	}
-	node := kctx.Selected()
+	node := model.Node
+	if kctx != nil && kctx.Selected() != nil {
+		node = kctx.Selected()
+	}
 	shorts := map[rune]bool{}
 	for n := node; n != nil; n = n.Parent {
 		for _, f := range n.Flags {
@@ -147,7 +150,10 @@ func explainParse(model *kong.Application, kctx *kong.Context, args []string) (m
 		}
 		for _, r := range a[1:] {
 			if !shorts[r] {
-				path := strings.TrimPrefix(node.FullPath(), "odu")
+				path := ""
+				if node != model.Node {
+					path = strings.TrimPrefix(node.FullPath(), "odu")
+				}
 				return fmt.Sprintf("unknown flag -%c", r), fmt.Sprintf("Run `odu%s --help` for its flags.", path)
 			}
 		}
