@@ -28,7 +28,9 @@ func (*DoctorCmd) Help() string {
 	return `Check what odu needs to run this repository's CI: git, just (and its version), the
 repository and its first commit, its justfile and the CI root (as odu run would resolve
 it), the hosts configuration and every lane's host. For each missing or broken thing,
-say exactly how to fix it. Exits 0 when all is well, 1 otherwise.`
+say exactly how to fix it.
+
+Exits 0 when all is well, 1 otherwise.`
 }
 
 // Examples are shown by `odu doctor --help`.
