@@ -19,11 +19,14 @@ func Closest(s string, names []string, n int) []string {
 	var cs []cand
 	ls := strings.ToLower(s)
 	for _, name := range names {
+		if strings.ToLower(name) == ls {
+			return []string{name} // the same but for case: nothing else is as near
+		}
+	}
+	for _, name := range names {
 		ln := strings.ToLower(name)
 		d := Distance(ls, ln)
 		switch {
-		case ls == ln:
-			d = 0
 		case s != "" && strings.HasPrefix(ln, ls):
 			d = min(d, 1)
 		case d > max(2, len(s)/3):
