@@ -131,10 +131,13 @@ func explainParse(model *kong.Application, kctx *kong.Context, args []string) (m
 		node = kctx.Selected()
 	}
 	shorts := map[rune]bool{}
+	byName := map[string]*kong.Flag{}
 	for n := node; n != nil; n = n.Parent {
 		for _, f := range n.Flags {
+			byName["--"+f.Name] = f
 			if f.Short != 0 {
 				shorts[f.Short] = true
+				byName["-"+string(f.Short)] = f
 			}
 		}
 	}
@@ -150,15 +153,41 @@ func explainParse(model *kong.Application, kctx *kong.Context, args []string) (m
 		}
 		for _, r := range a[1:] {
 			if !shorts[r] {
-				path := ""
-				if node != model.Node {
-					path = strings.TrimPrefix(node.FullPath(), "odu")
-				}
-				return fmt.Sprintf("unknown flag -%c", r), fmt.Sprintf("Run `odu%s --help` for its flags.", path)
+				return fmt.Sprintf("unknown flag -%c", r), "Run `" + helpOf(model, node) + "` for its flags."
 			}
 		}
 	}
+	// A flag that takes a value, last on the line: kong says it expected
+	// a value but got "EOL".
+	for _, a := range args {
+		name, _, _ := strings.Cut(a, "=")
+		if strings.HasPrefix(a, "--") && a != "--" && byName[name] == nil {
+			return "", "" // an unknown flag, which kong names with a did-you-mean
+		}
+	}
+	if len(args) > 0 {
+		if f := byName[args[len(args)-1]]; f != nil && !f.IsBool() && !f.IsCounter() {
+			return fmt.Sprintf("flag --%s needs a value: --%s %s", f.Name, f.Name, placeholder(f)),
+				"Run `" + helpOf(model, node) + "` for its flags."
+		}
+	}
 	return "", ""
+}
+
+// helpOf is the command line that shows node's help.
+func helpOf(model *kong.Application, node *kong.Node) string {
+	if node == model.Node {
+		return "odu --help"
+	}
+	return node.FullPath() + " --help"
+}
+
+// placeholder is what a flag's value is called in help: DIR, DURATION.
+func placeholder(f *kong.Flag) string {
+	if f.PlaceHolder != "" {
+		return f.PlaceHolder
+	}
+	return strings.ToUpper(f.Name)
 }
 
 func contains(xs []string, x string) bool {
