@@ -53,11 +53,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 	add := func(name string, err error, detail string) bool {
 		ch := check{name: name, ok: err == nil, detail: detail}
 		if err != nil {
-			ch.detail = err.Error()
-			var h hinter
-			if errors.As(err, &h) {
-				ch.fix = h.Hint()
-			}
+			ch.detail, ch.fix = err.Error(), hintOf(err)
 		}
 		checks = append(checks, ch)
 		return err == nil
@@ -157,12 +153,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 func hostChecks(ctx context.Context, env *Env) []check {
 	hosts, err := lanes.LoadHosts(nil, env.Getenv, home(env))
 	if err != nil {
-		var h hinter
-		fix := ""
-		if errors.As(err, &h) {
-			fix = h.Hint()
-		}
-		return []check{{name: "hosts", detail: err.Error(), fix: fix}}
+		return []check{{name: "hosts", detail: err.Error(), fix: hintOf(err)}}
 	}
 	src := hosts.Source
 	if src == "" {
@@ -177,22 +168,13 @@ func hostChecks(ctx context.Context, env *Env) []check {
 			return v, v != ""
 		})
 		if err != nil {
-			c.ok, c.detail = false, err.Error()
-			var h hinter
-			if errors.As(err, &h) {
-				c.fix = h.Hint()
-			}
+			c.ok, c.detail, c.fix = false, err.Error(), hintOf(err)
 		}
 		out = append(out, c)
 	}
 	ls, err := hosts.Lanes(nil)
 	if err != nil {
-		c := check{name: "lanes", detail: err.Error()}
-		var h hinter
-		if errors.As(err, &h) {
-			c.fix = h.Hint()
-		}
-		return append(out, c)
+		return append(out, check{name: "lanes", detail: err.Error(), fix: hintOf(err)})
 	}
 	for _, h := range ls {
 		name := "lane " + string(h.Platform)
@@ -271,6 +253,15 @@ func printChecks(w io.Writer, checks []check, color bool) int {
 		}
 	}
 	return failed
+}
+
+// hintOf is what err says to do about it, if anything.
+func hintOf(err error) string {
+	var h hinter
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
+	return ""
 }
 
 // useColor reports whether to colour output: stdout is a terminal, and
