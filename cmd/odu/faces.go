@@ -220,8 +220,8 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 		}
 	}
 	fmt.Fprintln(w)
-	// Columns line up by display width: a recipe named in CJK takes two
-	// columns a character, as on the dashboard.
+	// Columns line up by display width, as on the dashboard: a node's
+	// argument in CJK (build("構築")) takes two columns a character.
 	width := 0
 	for _, n := range st.Nodes {
 		width = max(width, runewidth.StringWidth(n.ID))
