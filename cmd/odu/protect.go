@@ -35,7 +35,7 @@ cannot be made exact, 2 for a usage or configuration error.`
 }
 
 // adminToken is what a token needs to change a branch's protection.
-const adminToken = `A token needs "Administration: read and write" (fine-grained) or the repo scope (classic).`
+const adminToken = `A token needs "Administration: read and write" (fine-grained) or the repo scope (classic), from an admin of the repository.`
 
 // Examples are shown by `odu protect --help`.
 func (*ProtectCmd) Examples() []string {
