@@ -223,6 +223,12 @@ func connectTo(addr, hostPort string) string {
 	return "connect to " + hostPort
 }
 
+// connectError is a failed dial to hostPort for addr, without the
+// address repeated.
+func connectError(addr, hostPort string, err error) error {
+	return fmt.Errorf("%s: %w", connectTo(addr, hostPort), dialCause(err))
+}
+
 // dialCause is what went wrong in a dial without the address, which
 // [net.OpError] repeats ("dial tcp 127.0.0.1:1: connect: connection
 // refused"). The cause still wraps the system error for errors.Is.
@@ -462,7 +468,7 @@ func (e sshEnv) dial(ctx context.Context, addr string, notef func(string)) (*lin
 		d := net.Dialer{Timeout: t.ConnectTimeout}
 		conn, err = d.DialContext(ctx, "tcp", t.hostPort())
 		if err != nil {
-			return nil, &HostError{Addr: addr, Err: fmt.Errorf("%s: %w", connectTo(addr, t.hostPort()), dialCause(err)),
+			return nil, &HostError{Addr: addr, Err: connectError(addr, t.hostPort(), err),
 				hint: "Check that the host is up and sshd listens there: `" + sshCommand(addr) + " true` should work."}
 		}
 	}
