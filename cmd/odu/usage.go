@@ -17,36 +17,58 @@ import (
 
 // Flag values are decoded here rather than by kong's own mappers, whose
 // errors quote Go's parsers ("expected a valid 64 bit int", "time:
-// missing unit in duration"). Every duration and count odu takes is a
-// length of time or a number of things, so zero and less are refused
-// rather than quietly replaced by a default.
+// missing unit in duration"). A duration is never negative; a flag for
+// which 0 means nothing (a grace period, a timeout, a number of jobs) is
+// tagged type:"positive", so that 0 is refused rather than quietly
+// replaced by the default.
 
-// durationMapper decodes a positive duration.
+// parseDuration reads a flag's duration, 0 or more.
+func parseDuration(ctx *kong.DecodeContext) (time.Duration, string, error) {
+	t, err := ctx.Scan.PopValue("duration")
+	if err != nil {
+		return 0, "", err
+	}
+	s := fmt.Sprint(t.Value)
+	d, err := time.ParseDuration(s)
+	switch {
+	case err == nil && d < 0:
+		return 0, s, fmt.Errorf("%s is negative: give a duration, e.g. 30s", s)
+	case err == nil:
+		return d, s, nil
+	}
+	if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
+		return 0, s, fmt.Errorf("%q has no unit: give a duration with one, e.g. %ss (s, m or h)", s, s)
+	}
+	return 0, s, fmt.Errorf("%q is not a duration: give a number with a unit, e.g. 30s, 2m or 1h30m", s)
+}
+
+// durationMapper decodes a duration, 0 or more.
 func durationMapper() kong.MapperFunc {
 	return func(ctx *kong.DecodeContext, target reflect.Value) error {
-		t, err := ctx.Scan.PopValue("duration")
+		d, _, err := parseDuration(ctx)
 		if err != nil {
 			return err
-		}
-		s := fmt.Sprint(t.Value)
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			if _, nerr := strconv.ParseFloat(s, 64); nerr == nil {
-				return fmt.Errorf("%q has no unit: give a duration with one, e.g. %ss (s, m or h)", s, s)
-			}
-			return fmt.Errorf("%q is not a duration: give a number with a unit, e.g. 30s, 2m or 1h30m", s)
-		}
-		if d <= 0 {
-			return fmt.Errorf("%s is too short: give a duration above 0, e.g. 30s", s)
 		}
 		target.Set(reflect.ValueOf(d))
 		return nil
 	}
 }
 
-// positiveMapper decodes a count of at least 1 (type:"positive").
+// positiveMapper decodes a duration above 0, or a count of 1 or more
+// (type:"positive").
 func positiveMapper() kong.MapperFunc {
 	return func(ctx *kong.DecodeContext, target reflect.Value) error {
+		if target.Type() == reflect.TypeOf(time.Duration(0)) {
+			d, s, err := parseDuration(ctx)
+			if err == nil && d == 0 {
+				err = fmt.Errorf("%s is too short: give a duration above 0, e.g. 30s", s)
+			}
+			if err != nil {
+				return err
+			}
+			target.Set(reflect.ValueOf(d))
+			return nil
+		}
 		t, err := ctx.Scan.PopValue("number")
 		if err != nil {
 			return err
