@@ -314,7 +314,11 @@ func (l *lane) run() {
 		return
 	}
 	configured = true
-	fmt.Fprintf(l.setup, "%s running %d nodes\n", time.Now().Format("15:04:05.000"), len(l.nodes))
+	nodes := "nodes"
+	if len(l.nodes) == 1 {
+		nodes = "node"
+	}
+	fmt.Fprintf(l.setup, "%s running %d %s\n", time.Now().Format("15:04:05.000"), len(l.nodes), nodes)
 	l.setLane(surface.PhaseRunning, "")
 
 	for _, n := range l.nodes {
@@ -805,6 +809,16 @@ func (l *lane) logFailed(id string, attempt int, err error) {
 	l.drainLocked()
 }
 
+// apart is what sets odu's own line apart from the recipe's output before
+// it in log: a blank line, unless the log is empty (a node that never ran
+// gets odu's line as its first).
+func apart(log interface{ Status() surface.LogStatus }) string {
+	if log.Status().Size == 0 {
+		return ""
+	}
+	return "\n"
+}
+
 // fail ends every unfinished node of the lane as an error, with the
 // reason at the end of its log.
 func (l *lane) fail(err error) {
@@ -826,10 +840,14 @@ func (l *lane) fail(err error) {
 		m.final = true
 		log := c.store.Log(n.ID)
 		var lost *linkLostError
-		if errors.As(err, &lost) {
-			fmt.Fprintf(log, "\n[odu] %v\n", err)
-		} else {
-			fmt.Fprintf(log, "\n[odu] lane %s on %s: %v\n", l.platform, l.host, err)
+		var host *HostError
+		switch {
+		case errors.As(err, &lost):
+			fmt.Fprintf(log, "%s[odu] %v\n", apart(log), err)
+		case errors.As(err, &host) && host.Addr == l.host:
+			fmt.Fprintf(log, "%s[odu] lane %s: %v\n", apart(log), l.platform, err) // err names the host
+		default:
+			fmt.Fprintf(log, "%s[odu] lane %s on %s: %v\n", apart(log), l.platform, l.host, err)
 		}
 		log.Finish()
 		size := log.Status().Size
@@ -967,7 +985,7 @@ func (c *Coordinator) abandon(reason string, which func(*lane) bool) {
 			if cur, _ := c.store.Node(n.ID); !cur.Status.Terminal() {
 				l.mirrors[n.ID].final = true
 				log := c.store.Log(n.ID)
-				fmt.Fprintf(log, "\n[odu] %s\n", reason)
+				fmt.Fprintf(log, "%s[odu] %s\n", apart(log), reason)
 				log.Finish()
 				size := log.Status().Size
 				c.store.UpdateNode(n.ID, func(x *surface.Node) {

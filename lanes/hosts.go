@@ -464,26 +464,8 @@ func checkHostAddr(addr string) string {
 // suggestPlatform guesses the platform a wrong name meant: another case,
 // Go's or Apple's names for an architecture or system, either order.
 func suggestPlatform(name string) (platform.Platform, bool) {
-	s := strings.ToLower(strings.TrimSpace(name))
-	if p, err := platform.Parse(s); err == nil {
-		return p, true
-	}
-	arch := map[string]string{
-		"x86_64": "x86_64", "amd64": "x86_64", "x64": "x86_64", "x86-64": "x86_64",
-		"aarch64": "aarch64", "arm64": "aarch64",
-		"i686": "i686", "i386": "i686", "i586": "i686", "386": "i686", "x86": "i686",
-	}
-	systems := map[string]string{"linux": "linux", "darwin": "darwin", "macos": "darwin", "osx": "darwin", "mac": "darwin"}
-	for a, ar := range arch {
-		for o, sys := range systems {
-			for _, sep := range []string{"-", "/", "_", " "} {
-				if s == a+sep+o || s == o+sep+a {
-					return platform.Platform(ar + "-" + sys), true
-				}
-			}
-		}
-	}
-	return "", false
+	p := platform.Suggest(strings.TrimSpace(name))
+	return p, p != ""
 }
 
 // kind names the JSON type of a decoded value, with an article.

@@ -34,7 +34,9 @@ func (e *NoCommitError) Unwrap() error { return e.Err }
 
 // Hint says what to do.
 func (*NoCommitError) Hint() string {
-	return "Commit first (git add -A && git commit), or test the working tree as it is with --no-snapshot."
+	// Not --no-snapshot: a run is named by its commit (.ci/<sha>/), so
+	// even a run of the working tree as it is needs one.
+	return "Commit first (git add -A && git commit); odu needs a commit even with --no-snapshot."
 }
 
 // odusState matches what odu itself writes under .ci: the socket and its
