@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/odu-ci/odu/dag"
@@ -105,6 +106,8 @@ type Coordinator struct {
 	work   sync.WaitGroup
 	ended  chan struct{} // closed once the run is over
 	cancel sync.Once     // run.cancel, once
+	// cancelled is set as run.cancel comes: reruns are refused from then.
+	cancelled atomic.Bool
 }
 
 // lane is one platform's runner, as the coordinator drives it.
@@ -987,26 +990,35 @@ func (c *Coordinator) laneOf(ctx context.Context, id string) (*surface.Client, e
 	return cl, nil
 }
 
-// Rerun reruns a node and its dependents on its lane.
-func (c *Coordinator) Rerun(ctx context.Context, id string) ([]string, error) {
+// Rerun reruns a node and its dependents on its lane. The lane's runner
+// takes its procedures one at a time and says what each did; the
+// coordinator passes its answer on as it is. After run.cancel nothing is
+// rerun: a lane whose link is down would otherwise run it again unbeknown
+// to the cancel it has not been told yet.
+func (c *Coordinator) Rerun(ctx context.Context, id string) (surface.RerunResult, error) {
+	if c.cancelled.Load() {
+		return surface.RerunResult{}, &surface.Error{Code: surface.CodeRefused,
+			Message: "the run was cancelled: " + id + " is not rerun; start a new run with `odu run`"}
+	}
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
-		return nil, err
+		return surface.RerunResult{}, err
 	}
-	return cl.Rerun(ctx, id)
+	return cl.RerunNode(ctx, id)
 }
 
 // CancelNode stops a node on its lane.
-func (c *Coordinator) CancelNode(ctx context.Context, id string) error {
+func (c *Coordinator) CancelNode(ctx context.Context, id string) (surface.CancelResult, error) {
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
-		return err
+		return surface.CancelResult{}, err
 	}
-	return cl.CancelNode(ctx, id)
+	return cl.CancelNodeResult(ctx, id)
 }
 
 // CancelRun stops every node on every lane, and marks the run cancelled.
 func (c *Coordinator) CancelRun(ctx context.Context) error {
+	c.cancelled.Store(true)
 	c.cancel.Do(func() {
 		if !c.store.Closed() {
 			c.store.UpdateRun(func(r *surface.Run) { r.Cancelled = true })

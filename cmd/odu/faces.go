@@ -354,12 +354,27 @@ func (c *RerunCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer cl.Close()
-	reset, err := cl.Rerun(ctx, n.ID)
+	res, err := cl.RerunNode(ctx, n.ID)
 	if err != nil {
-		return failed(ctx, fmt.Errorf("rerun %s: %w", n.ID, err))
+		return failed(ctx, procedureError("rerun", n.ID, err))
 	}
-	fmt.Fprintf(env.Stdout, "rerunning %s\n", strings.Join(reset, ", "))
+	if res.Joined {
+		fmt.Fprintf(env.Stdout, "%s was rerun by another request while this one waited (attempt %d, %s): not restarted again\n", n.ID, res.Attempt, res.Status)
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "rerunning %s\n", strings.Join(res.Reset, ", "))
 	return nil
+}
+
+// procedureError is a procedure's failure as the user reads it: a refusal
+// is the run's own sentence (it names the node), anything else says which
+// procedure on which node failed.
+func procedureError(verb, id string, err error) error {
+	var e *surface.Error
+	if errors.As(err, &e) && e.Code == surface.CodeRefused {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", verb, id, err)
 }
 
 // CancelCmd stops a node, or the whole run.
@@ -396,10 +411,18 @@ func (c *CancelCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer cl.Close()
-	if err := cl.CancelNode(ctx, n.ID); err != nil {
-		return failed(ctx, fmt.Errorf("cancel %s: %w", n.ID, err))
+	res, err := cl.CancelNodeResult(ctx, n.ID)
+	if err != nil {
+		return failed(ctx, procedureError("cancel", n.ID, err))
 	}
-	fmt.Fprintf(env.Stdout, "cancelled %s\n", n.ID)
+	switch {
+	case res.Joined:
+		fmt.Fprintf(env.Stdout, "%s was cancelled by another request while this one waited\n", n.ID)
+	case res.Was == surface.Pending:
+		fmt.Fprintf(env.Stdout, "cancelled %s (it had not started)\n", n.ID)
+	default:
+		fmt.Fprintf(env.Stdout, "cancelled %s\n", n.ID)
+	}
 	return nil
 }
 
