@@ -1004,7 +1004,24 @@ func (c *Coordinator) Rerun(ctx context.Context, id string) (surface.RerunResult
 	if err != nil {
 		return surface.RerunResult{}, err
 	}
-	return cl.RerunNode(ctx, id)
+	res, err := cl.RerunNode(ctx, id)
+	return res, c.endedWhile(err, id+" was not rerun")
+}
+
+// endedWhile is a forwarded procedure's error, unless the run ended while
+// the procedure waited its turn at the lane's runner (which then went
+// away): then it says so. Nothing runs after the end, and the record has
+// the node as it ended.
+func (c *Coordinator) endedWhile(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	select {
+	case <-c.ended:
+		return &surface.Error{Code: surface.CodeRefused, Message: "the run ended before this request's turn came: " + what}
+	default:
+		return err
+	}
 }
 
 // CancelNode stops a node on its lane.
@@ -1013,7 +1030,8 @@ func (c *Coordinator) CancelNode(ctx context.Context, id string) (surface.Cancel
 	if err != nil {
 		return surface.CancelResult{}, err
 	}
-	return cl.CancelNodeResult(ctx, id)
+	res, err := cl.CancelNodeResult(ctx, id)
+	return res, c.endedWhile(err, "nothing to cancel")
 }
 
 // CancelRun stops every node on every lane, and marks the run cancelled.
