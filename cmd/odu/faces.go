@@ -344,7 +344,10 @@ type RerunCmd struct {
 // Help is the long description of `odu rerun`.
 func (*RerunCmd) Help() string {
 	return `Run a node of the live run again, and every node that depends on it on its platform:
-they go back to pending (a running one is stopped first) and their logs start over.`
+they go back to pending (a running one is stopped first) and their logs start over.
+Reruns and cancels are taken one at a time; a rerun that another rerun overtook says so
+and does not restart the node again. A node skipped because a dependency did not
+succeed is not rerun (exit 1): rerun that dependency, which reruns the node after it.`
 }
 
 // Run asks the run for the rerun.
@@ -386,7 +389,8 @@ type CancelCmd struct {
 func (*CancelCmd) Help() string {
 	return `Stop a node of the live run (it becomes cancelled, and what depends on it skipped), or,
 with no node, the whole run. A node's processes get SIGTERM, then SIGKILL after the
-run's grace period.`
+run's grace period. A node that already finished is left as it is: the cancel says how
+it finished, and exits 1.`
 }
 
 // Run asks the run to cancel.
