@@ -1005,23 +1005,14 @@ func (c *Coordinator) Rerun(ctx context.Context, id string) (surface.RerunResult
 		return surface.RerunResult{}, err
 	}
 	res, err := cl.RerunNode(ctx, id)
-	return res, c.endedWhile(err, id+" was not rerun")
-}
-
-// endedWhile is a forwarded procedure's error, unless the run ended while
-// the procedure waited its turn at the lane's runner (which then went
-// away): then it says so. Nothing runs after the end, and the record has
-// the node as it ended.
-func (c *Coordinator) endedWhile(err error, what string) error {
-	if err == nil {
-		return nil
+	if err != nil && c.isOver() {
+		// The run ended while the rerun waited its turn at the lane's
+		// runner, which then went away: nothing runs after the end, and
+		// the record has the node as it ended.
+		return res, &surface.Error{Code: surface.CodeRefused,
+			Message: "the run ended before this request's turn came: " + id + " was not rerun"}
 	}
-	select {
-	case <-c.ended:
-		return &surface.Error{Code: surface.CodeRefused, Message: "the run ended before this request's turn came: " + what}
-	default:
-		return err
-	}
+	return res, err
 }
 
 // CancelNode stops a node on its lane.
@@ -1031,7 +1022,27 @@ func (c *Coordinator) CancelNode(ctx context.Context, id string) (surface.Cancel
 		return surface.CancelResult{}, err
 	}
 	res, err := cl.CancelNodeResult(ctx, id)
-	return res, c.endedWhile(err, "nothing to cancel")
+	if err != nil && c.isOver() {
+		// A cancel of the last live node ends the run, which may close
+		// the lane before its answer comes: the record says how it ended.
+		n, _ := c.store.Node(id)
+		if n.Status == surface.Cancelled {
+			return surface.CancelResult{}, nil
+		}
+		return res, &surface.Error{Code: surface.CodeRefused,
+			Message: fmt.Sprintf("the run ended before this request's turn came (%s: %s): nothing to cancel", id, n.Status)}
+	}
+	return res, err
+}
+
+// isOver reports whether the run is over.
+func (c *Coordinator) isOver() bool {
+	select {
+	case <-c.ended:
+		return true
+	default:
+		return false
+	}
 }
 
 // CancelRun stops every node on every lane, and marks the run cancelled.

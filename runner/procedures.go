@@ -43,7 +43,7 @@ func (r *Runner) Rerun(ctx context.Context, id string) (surface.RerunResult, err
 	n := r.nodes[id]
 	if n.touched != seen && n.byRerun {
 		defer r.mu.Unlock()
-		return surface.RerunResult{Joined: true, Attempt: r.attemptLocked(id), Status: n.status}, nil
+		return surface.RerunResult{Reset: []string{}, Joined: true, Attempt: r.attemptLocked(id), Status: n.status}, nil
 	}
 	if err := r.rerunnableLocked(n); err != nil {
 		r.mu.Unlock()
