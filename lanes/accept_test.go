@@ -164,8 +164,12 @@ func TestAcceptHelper(t *testing.T) {
 type noProcedures struct{}
 
 func (noProcedures) Configure(context.Context, surface.Config) error { return errRefused }
-func (noProcedures) Rerun(context.Context, string) ([]string, error) { return nil, errRefused }
-func (noProcedures) CancelNode(context.Context, string) error        { return errRefused }
-func (noProcedures) CancelRun(context.Context) error                 { return errRefused }
+func (noProcedures) Rerun(context.Context, string) (surface.RerunResult, error) {
+	return surface.RerunResult{}, errRefused
+}
+func (noProcedures) CancelNode(context.Context, string) (surface.CancelResult, error) {
+	return surface.CancelResult{}, errRefused
+}
+func (noProcedures) CancelRun(context.Context) error { return errRefused }
 
 var errRefused = &surface.Error{Code: surface.CodeMethodNotFound, Message: "no procedures here"}

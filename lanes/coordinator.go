@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/odu-ci/odu/dag"
@@ -111,6 +112,8 @@ type Coordinator struct {
 	pmu   sync.Mutex
 	procs int
 	idle  chan struct{} // closed when procs is 0, for awaitForwarded
+	// cancelled is set as run.cancel comes: reruns are refused from then.
+	cancelled atomic.Bool
 }
 
 // lane is one platform's runner, as the coordinator drives it.
@@ -1101,28 +1104,66 @@ func (c *Coordinator) awaitForwarded() {
 	}
 }
 
-// Rerun reruns a node and its dependents on its lane.
-func (c *Coordinator) Rerun(ctx context.Context, id string) ([]string, error) {
+// Rerun reruns a node and its dependents on its lane. The lane's runner
+// takes its procedures one at a time and says what each did; the
+// coordinator passes its answer on as it is. After run.cancel nothing is
+// rerun: a lane whose link is down would otherwise run it again unbeknown
+// to the cancel it has not been told yet.
+func (c *Coordinator) Rerun(ctx context.Context, id string) (surface.RerunResult, error) {
 	defer c.forward()()
+	if c.cancelled.Load() {
+		return surface.RerunResult{}, &surface.Error{Code: surface.CodeRefused,
+			Message: "the run was cancelled: " + id + " is not rerun; start a new run with `odu run`"}
+	}
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
-		return nil, err
+		return surface.RerunResult{}, err
 	}
-	return cl.Rerun(ctx, id)
+	res, err := cl.RerunNode(ctx, id)
+	if err != nil && c.isOver() {
+		// The run ended while the rerun waited its turn at the lane's
+		// runner, which then went away: nothing runs after the end, and
+		// the record has the node as it ended.
+		return res, &surface.Error{Code: surface.CodeRefused,
+			Message: "the run ended before this request's turn came: " + id + " was not rerun"}
+	}
+	return res, err
 }
 
 // CancelNode stops a node on its lane.
-func (c *Coordinator) CancelNode(ctx context.Context, id string) error {
+func (c *Coordinator) CancelNode(ctx context.Context, id string) (surface.CancelResult, error) {
 	defer c.forward()()
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
-		return err
+		return surface.CancelResult{}, err
 	}
-	return cl.CancelNode(ctx, id)
+	res, err := cl.CancelNodeResult(ctx, id)
+	if err != nil && c.isOver() {
+		// A cancel of the last live node ends the run, which may close
+		// the lane before its answer comes: the record says how it ended.
+		n, _ := c.store.Node(id)
+		if n.Status == surface.Cancelled {
+			return surface.CancelResult{}, nil
+		}
+		return res, &surface.Error{Code: surface.CodeRefused,
+			Message: fmt.Sprintf("the run ended before this request's turn came (%s: %s): nothing to cancel", id, n.Status)}
+	}
+	return res, err
+}
+
+// isOver reports whether the run is over.
+func (c *Coordinator) isOver() bool {
+	select {
+	case <-c.ended:
+		return true
+	default:
+		return false
+	}
 }
 
 // CancelRun stops every node on every lane, and marks the run cancelled.
 func (c *Coordinator) CancelRun(ctx context.Context) error {
+	c.cancelled.Store(true)
 	c.cancel.Do(func() {
 		if !c.store.Closed() {
 			c.store.UpdateRun(func(r *surface.Run) { r.Cancelled = true })

@@ -117,7 +117,10 @@ func TestRunEndWaitsForForwardedReplies(t *testing.T) {
 	log := filepath.Join(root, n.Log)
 	waitLog(t, log, "holding") // its trap is set
 	replied := make(chan error, 1)
-	go func() { replied <- c.CancelNode(context.Background(), n.ID) }()
+	go func() {
+		_, err := c.CancelNode(context.Background(), n.ID)
+		replied <- err
+	}()
 	waitLog(t, log, "got TERM") // the runner has the cancel
 	c.Finish()
 	if err := <-replied; err != nil {

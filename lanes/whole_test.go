@@ -73,8 +73,12 @@ func (r *lyingRunner) Configure(_ context.Context, cfg surface.Config) error {
 	return nil
 }
 
-func (*lyingRunner) Rerun(context.Context, string) ([]string, error) { return nil, nil }
-func (*lyingRunner) CancelNode(context.Context, string) error        { return nil }
+func (*lyingRunner) Rerun(context.Context, string) (surface.RerunResult, error) {
+	return surface.RerunResult{}, nil
+}
+func (*lyingRunner) CancelNode(context.Context, string) (surface.CancelResult, error) {
+	return surface.CancelResult{}, nil
+}
 func (*lyingRunner) CancelRun(context.Context) error                 { return nil }
 
 // TestSuccessOnlyWithWholeLog: a node the runner reports green is

@@ -83,6 +83,11 @@ type Runner struct {
 	wake       chan struct{}
 	stopping   bool
 	work       sync.WaitGroup // node goroutines and the scheduler
+
+	// procs takes the procedures on nodes (rerun, cancel, run.cancel)
+	// one at a time, in the order they came (see procedures.go).
+	procs     fifo
+	cancelled bool // run.cancel came: nothing is rerun any more
 }
 
 // node is the runner's record of one node; its status lives in the store.
@@ -94,6 +99,11 @@ type node struct {
 	reason  string         // why it was stopped
 	stop    func()         // stops its process group; set while it runs
 	exited  chan struct{}  // closed when its goroutine is done; set while it runs
+	// touched counts the procedures that changed the node, and byRerun
+	// says whether the last was a rerun: a procedure that finds either
+	// changed since it came knows another one did its work meanwhile.
+	touched int
+	byRerun bool
 }
 
 // Serve serves the runner's surface over rwc until the coordinator goes
@@ -350,127 +360,6 @@ func (r *Runner) finish(n *node, started time.Time, res result) {
 		sn.LogSize = res.logSize
 	})
 	r.kick()
-}
-
-// Rerun resets a node and every node that depends on it, transitively,
-// stopping those that run, and schedules them again.
-func (r *Runner) Rerun(_ context.Context, id string) ([]string, error) {
-	r.mu.Lock()
-	if err := r.readyLocked(id); err != nil {
-		r.mu.Unlock()
-		return nil, err
-	}
-	set := r.closureLocked(id)
-	var waits []chan struct{}
-	for _, m := range set {
-		n := r.nodes[m]
-		n.held = true
-		if n.stop != nil {
-			n.stop()
-			waits = append(waits, n.exited)
-		}
-	}
-	r.mu.Unlock()
-	for _, w := range waits {
-		<-w
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, m := range set {
-		n := r.nodes[m]
-		attempt, err := r.store.Log(m).Restart()
-		if err != nil {
-			r.Logf("rerun %s: %v", m, err)
-		}
-		n.held = false
-		r.setLocked(n, surface.Pending, func(sn *surface.Node) {
-			sn.Attempt = attempt
-			sn.ExitCode, sn.Started, sn.DurationMS, sn.Reason, sn.LogSize = nil, nil, 0, "", 0
-		})
-	}
-	r.kick()
-	return set, nil
-}
-
-// closureLocked returns id and every node that depends on it, in order.
-func (r *Runner) closureLocked(id string) []string {
-	in := map[string]bool{id: true}
-	for _, m := range r.order { // topological: dependencies come first
-		for _, d := range r.nodes[m].spec.Deps {
-			if in[d] {
-				in[m] = true
-			}
-		}
-	}
-	var out []string
-	for _, m := range r.order {
-		if in[m] {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func (r *Runner) readyLocked(id string) error {
-	if !r.configured {
-		return &surface.Error{Code: surface.CodeNotReady, Message: "the runner is not configured"}
-	}
-	if _, ok := r.nodes[id]; !ok {
-		return &surface.Error{Code: surface.CodeUnknownNode, Message: "no node " + id}
-	}
-	return nil
-}
-
-// CancelNode stops one node: it becomes cancelled, its dependents skipped.
-func (r *Runner) CancelNode(_ context.Context, id string) error {
-	r.mu.Lock()
-	if err := r.readyLocked(id); err != nil {
-		r.mu.Unlock()
-		return err
-	}
-	wait := r.cancelLocked(r.nodes[id], "cancelled")
-	r.mu.Unlock()
-	if wait != nil {
-		<-wait
-	}
-	return nil
-}
-
-// cancelLocked cancels a node that has not finished and returns what to
-// wait for, if it runs.
-func (r *Runner) cancelLocked(n *node, reason string) chan struct{} {
-	switch {
-	case n.status == surface.Pending:
-		r.setLocked(n, surface.Cancelled, func(sn *surface.Node) { sn.Reason = reason })
-		r.kick()
-	case n.stop != nil:
-		n.stopped, n.reason = surface.Cancelled, reason
-		n.stop()
-		return n.exited
-	}
-	return nil
-}
-
-// CancelRun stops every node that has not finished, and returns once
-// they all have.
-func (r *Runner) CancelRun(context.Context) error {
-	r.mu.Lock()
-	if !r.configured {
-		r.mu.Unlock()
-		return nil
-	}
-	r.Logf("the run was cancelled: stopping every node")
-	var waits []chan struct{}
-	for _, id := range r.order {
-		if w := r.cancelLocked(r.nodes[id], "the run was cancelled"); w != nil {
-			waits = append(waits, w)
-		}
-	}
-	r.mu.Unlock()
-	for _, w := range waits {
-		<-w
-	}
-	return nil
 }
 
 // shutdown stops every running node and waits for the runner's

@@ -238,14 +238,29 @@ func (cl *Client) Configure(ctx context.Context, cfg Config) error {
 
 // Rerun resets a node and its dependents and runs them again.
 func (cl *Client) Rerun(ctx context.Context, id string) ([]string, error) {
+	r, err := cl.RerunNode(ctx, id)
+	return r.Reset, err
+}
+
+// RerunNode is Rerun with the server's whole answer: what it did.
+func (cl *Client) RerunNode(ctx context.Context, id string) (RerunResult, error) {
 	var r RerunResult
 	err := cl.call(ctx, MethodRerun, IDParams{ID: id}, &r)
-	return r.Reset, err
+	return r, err
 }
 
 // CancelNode stops one node.
 func (cl *Client) CancelNode(ctx context.Context, id string) error {
-	return cl.call(ctx, MethodCancel, IDParams{ID: id}, nil)
+	_, err := cl.CancelNodeResult(ctx, id)
+	return err
+}
+
+// CancelNodeResult is CancelNode with the server's whole answer: what it
+// did.
+func (cl *Client) CancelNodeResult(ctx context.Context, id string) (CancelResult, error) {
+	var r CancelResult
+	err := cl.call(ctx, MethodCancel, IDParams{ID: id}, &r)
+	return r, err
 }
 
 // CancelRun stops every node.

@@ -14,10 +14,10 @@ type gatedCancel struct {
 	entered, gate chan struct{}
 }
 
-func (g *gatedCancel) CancelNode(ctx context.Context, id string) error {
+func (g *gatedCancel) CancelNode(ctx context.Context, id string) (surface.CancelResult, error) {
 	close(g.entered)
 	<-g.gate
-	return nil
+	return surface.CancelResult{}, nil
 }
 
 // TestStoppingServerAnswersProceduresInFlight: a procedure that is still

@@ -19,10 +19,10 @@ type Controller interface {
 	// Configure gives a runner its lane, once.
 	Configure(ctx context.Context, cfg Config) error
 	// Rerun resets a node and its transitive dependents to pending and
-	// schedules them again; it returns the ids reset.
-	Rerun(ctx context.Context, id string) ([]string, error)
-	// CancelNode stops one node.
-	CancelNode(ctx context.Context, id string) error
+	// schedules them again; it says what it did.
+	Rerun(ctx context.Context, id string) (RerunResult, error)
+	// CancelNode stops one node; it says what it did.
+	CancelNode(ctx context.Context, id string) (CancelResult, error)
 	// CancelRun stops every node.
 	CancelRun(ctx context.Context) error
 }
@@ -339,13 +339,14 @@ func (s *Server) handle(ctx context.Context, c *conn, m *message) {
 		if err = s.known(ctx, p.ID); err != nil {
 			break
 		}
+		var res any
 		if m.Method == MethodRerun {
-			var reset []string
-			if reset, err = s.Controller.Rerun(ctx, p.ID); err == nil {
-				err = s.reply(c, m.ID, RerunResult{Reset: reset})
-			}
-		} else if err = s.Controller.CancelNode(ctx, p.ID); err == nil {
-			err = s.reply(c, m.ID, struct{}{})
+			res, err = s.Controller.Rerun(ctx, p.ID)
+		} else {
+			res, err = s.Controller.CancelNode(ctx, p.ID)
+		}
+		if err == nil {
+			err = s.reply(c, m.ID, res)
 		}
 	case MethodRunCancel:
 		if err = s.Controller.CancelRun(ctx); err == nil {

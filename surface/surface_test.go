@@ -31,13 +31,13 @@ type ctl struct {
 func (c *ctl) Configure(context.Context, surface.Config) error {
 	return &surface.Error{Code: surface.CodeNotReady, Message: "not a runner"}
 }
-func (c *ctl) Rerun(_ context.Context, id string) ([]string, error) {
+func (c *ctl) Rerun(_ context.Context, id string) (surface.RerunResult, error) {
 	c.asked = append(c.asked, "rerun "+id)
-	return []string{id}, nil
+	return surface.RerunResult{Reset: []string{id}}, nil
 }
-func (c *ctl) CancelNode(_ context.Context, id string) error {
+func (c *ctl) CancelNode(_ context.Context, id string) (surface.CancelResult, error) {
 	c.asked = append(c.asked, "cancel "+id)
-	return nil
+	return surface.CancelResult{}, nil
 }
 func (c *ctl) CancelRun(context.Context) error { c.asked = append(c.asked, "cancel run"); return nil }
 

@@ -356,9 +356,30 @@ type IDParams struct {
 	ID string `json:"id"`
 }
 
-// RerunResult lists the nodes a rerun reset.
+// RerunResult says what a rerun did: the nodes it reset, or, when another
+// request restarted the node while this one waited its turn, nothing
+// (Joined). Every field but Reset is optional: a result without them
+// (an older server) says only what was reset.
 type RerunResult struct {
 	Reset []string `json:"reset"`
+	// Joined is set when the node was rerun by another request after this
+	// one came and before its turn: its new attempt is what this one
+	// asked for, and it was not restarted again.
+	Joined bool `json:"joined,omitempty"`
+	// Attempt and Status are the node's when the procedure was done.
+	Attempt int    `json:"attempt,omitempty"`
+	Status  Status `json:"status,omitempty"`
+}
+
+// CancelResult says what a node.cancel did. Its fields are optional: an
+// empty result (an older server) says only that the node was cancelled.
+type CancelResult struct {
+	// Was is the node's status when this request stopped it: running,
+	// or pending (it had not started).
+	Was Status `json:"was,omitempty"`
+	// Joined is set when another request cancelled the node after this
+	// one came and before its turn: there was nothing left to do.
+	Joined bool `json:"joined,omitempty"`
 }
 
 // LogName is the file name of a node's log: its name with `/` and `%`

@@ -114,6 +114,11 @@ const (
 	CodeVersion        = -32002 // hello: another protocol or version
 	CodeNotReady       = -32003 // a runner not configured yet, or configured twice
 	CodeCancelled      = -32004 // the stream was cancelled, or the server stops
+	// CodeRefused: a procedure that the node's state leaves nothing to do
+	// for (cancel of a finished node), or that would not do what was
+	// asked (rerun of a node skipped for its dependency); the message
+	// says why and what to do instead.
+	CodeRefused = -32005
 )
 
 func isRequest(m *message) bool      { return m.Method != "" && len(m.ID) > 0 }

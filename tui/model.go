@@ -319,6 +319,10 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Rerun):
 		return m.act("rerun", func(id string) (string, error) {
 			reset, err := m.src.Rerun(id)
+			if err == nil && len(reset) == 0 {
+				// Another request's rerun overtook this one.
+				return id + " was rerun by another request: not restarted again", nil
+			}
 			return "rerunning " + strings.Join(reset, ", "), err
 		})
 	case key.Matches(msg, k.Cancel):

@@ -41,9 +41,13 @@ type noControl struct{}
 var errNoControl = errors.New("no procedures here")
 
 func (noControl) Configure(context.Context, surface.Config) error { return errNoControl }
-func (noControl) Rerun(context.Context, string) ([]string, error) { return nil, errNoControl }
-func (noControl) CancelNode(context.Context, string) error        { return errNoControl }
-func (noControl) CancelRun(context.Context) error                 { return errNoControl }
+func (noControl) Rerun(context.Context, string) (surface.RerunResult, error) {
+	return surface.RerunResult{}, errNoControl
+}
+func (noControl) CancelNode(context.Context, string) (surface.CancelResult, error) {
+	return surface.CancelResult{}, errNoControl
+}
+func (noControl) CancelRun(context.Context) error { return errNoControl }
 
 // TestFollowShowsChangesAfterASnapshot: a face that falls so far behind
 // that the server sends it a fresh snapshot instead of the changes it

@@ -75,6 +75,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"await":       cmdAwait,
 			"waitfor":     cmdWaitfor,
 			"gone":        cmdGone,
+			"allgone":     cmdAllGone,
 			"sshd":        cmdSSHD,
 			"sshd-kill":   cmdSSHDKill,
 			"sshd-refuse": cmdSSHDRefuse,
