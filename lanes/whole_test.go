@@ -79,7 +79,7 @@ func (*lyingRunner) Rerun(context.Context, string) (surface.RerunResult, error) 
 func (*lyingRunner) CancelNode(context.Context, string) (surface.CancelResult, error) {
 	return surface.CancelResult{}, nil
 }
-func (*lyingRunner) CancelRun(context.Context) error                 { return nil }
+func (*lyingRunner) CancelRun(context.Context) error { return nil }
 
 // TestSuccessOnlyWithWholeLog: a node the runner reports green is
 // published green only when its whole log (as long as the runner says it
