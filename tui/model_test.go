@@ -88,6 +88,52 @@ func fixture(recipes int) surface.State {
 	return st
 }
 
+// buildLog is a recipe's output as odu gets it, from a pipe: lines end
+// in a bare LF, colours, a progress line redrawn with \r.
+const buildLog = "\x1b[1;34m==>\x1b[0m go build ./...\n" +
+	"compiling odu/surface\n" +
+	"compiling odu/runner\n" +
+	"fetch  10%\rfetch  60%\rfetch 100%\n" +
+	"\x1b[32mok\x1b[0m   odu/surface  0.41s\n" +
+	"\x1b[31mFAIL\x1b[0m odu/runner   1.02s\n" +
+	"    runner_test.go:42: got 2 nodes, want 3\n" +
+	"error: recipe `build` failed on line 3 with exit code 1\n"
+
+// buildLines is buildLog as a terminal shows it, line by line.
+var buildLines = []string{
+	"==> go build ./...",
+	"compiling odu/surface",
+	"compiling odu/runner",
+	"fetch 100%",
+	"ok   odu/surface  0.41s",
+	"FAIL odu/runner   1.02s",
+	"    runner_test.go:42: got 2 nodes, want 3",
+	"error: recipe `build` failed on line 3 with exit code 1",
+}
+
+// logRows returns the log pane's rows of a plain view: the lines under
+// its title, up to the first empty one, each cut to the pane's columns
+// (from col, its first column on the screen).
+func logRows(t *testing.T, plain, title string, col int) []string {
+	t.Helper()
+	lines := strings.Split(plain, "\n")
+	for i, l := range lines {
+		if j := strings.Index(l, title); j >= 0 {
+			var out []string
+			for _, r := range lines[i+1:] {
+				r = ansi.Cut(r, col, 1<<20)
+				if strings.TrimSpace(r) == "" {
+					break
+				}
+				out = append(out, strings.TrimRight(r, " "))
+			}
+			return out
+		}
+	}
+	t.Fatalf("no log pane titled %q:\n%s", title, plain)
+	return nil
+}
+
 func newModel(t *testing.T, w, h int, colour bool, st surface.State) (*Model, *recorder) {
 	t.Helper()
 	c := NewCommon(colour)
@@ -134,10 +180,15 @@ func checkSize(t *testing.T, view string, w, h int) {
 
 func TestWideLayout(t *testing.T) {
 	m, r := newModel(t, 120, 30, true, fixture(6))
-	m.Update(LogMsg{Gen: 1, Data: []byte("\x1b[1;32mcompiling\x1b[0m odu\r\nok\r\n")})
+	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
+	m.Update(frameMsg{})
 	v := m.View()
 	checkSize(t, v, 120, 30)
 	golden(t, "wide", v)
+	// Each line of the log is a row of the pane, from its first column.
+	if got := logRows(t, ansi.Strip(v), "─ build(release)@x86_64-linux", m.matrix.width+1); !slices.Equal(got, buildLines) {
+		t.Errorf("the log pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(buildLines, "\n"))
+	}
 	if want := []string{"build(release)@x86_64-linux#1"}; fmt.Sprint(r.follows) != fmt.Sprint(want) {
 		t.Errorf("follows = %v, want %v", r.follows, want)
 	}
@@ -151,6 +202,8 @@ func TestWideLayout(t *testing.T) {
 
 func TestNarrowLayoutStacksAndWindows(t *testing.T) {
 	m, _ := newModel(t, 80, 24, true, fixture(30))
+	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
+	m.Update(frameMsg{})
 	v := m.View()
 	checkSize(t, v, 80, 24)
 	golden(t, "narrow", v)
@@ -193,9 +246,13 @@ func TestResizeRelayouts(t *testing.T) {
 
 func TestNoColour(t *testing.T) {
 	m, _ := newModel(t, 80, 24, false, fixture(3))
-	m.Update(LogMsg{Gen: 1, Data: []byte("\x1b[31mred\x1b[0m\r\n")})
+	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
+	m.Update(frameMsg{})
 	v := m.View()
 	golden(t, "nocolour", v)
+	if got := logRows(t, ansi.Strip(v), "─ build(release)@x86_64-linux", 0); !slices.Equal(got, buildLines) {
+		t.Errorf("the log pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(buildLines, "\n"))
+	}
 	// Without colour only reverse video (the focus) and bold remain.
 	for _, sgr := range []string{"\x1b[31", "\x1b[32", "\x1b[33", "38;5"} {
 		if strings.Contains(v, sgr) {
@@ -306,11 +363,11 @@ func TestWaiting(t *testing.T) {
 func TestLogDrawnOncePerFrame(t *testing.T) {
 	m, _ := newModel(t, 120, 30, false, fixture(3))
 	before := m.View()
-	_, cmd := m.Update(LogMsg{Gen: 1, Data: []byte("first-batch\r\n")})
+	_, cmd := m.Update(LogMsg{Gen: 1, Data: []byte("first-batch\n")})
 	if cmd == nil {
 		t.Fatal("log bytes asked for no frame")
 	}
-	if _, again := m.Update(LogMsg{Gen: 1, Data: []byte("second-batch\r\n")}); again != nil {
+	if _, again := m.Update(LogMsg{Gen: 1, Data: []byte("second-batch\n")}); again != nil {
 		t.Error("a second batch asked for a second frame")
 	}
 	if m.View() != before {
@@ -320,7 +377,7 @@ func TestLogDrawnOncePerFrame(t *testing.T) {
 	if v := ansi.Strip(m.View()); !strings.Contains(v, "first-batch") || !strings.Contains(v, "second-batch") {
 		t.Errorf("the frame does not show the log:\n%s", v)
 	}
-	_, cmd = m.Update(LogMsg{Gen: 1, Data: []byte("third-batch\r\n")})
+	_, cmd = m.Update(LogMsg{Gen: 1, Data: []byte("third-batch\n")})
 	if cmd == nil {
 		t.Fatal("log bytes after the frame asked for no frame")
 	}
