@@ -190,7 +190,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.note = msg.err.Error()
 		}
 	case tea.KeyMsg:
-		cmd = m.key(msg)
+		cmd = m.keys(msg)
 	case tea.MouseMsg:
 		m.mouse(msg)
 	}
@@ -263,6 +263,30 @@ func (m *Model) followFocus() {
 	if m.src != nil {
 		m.gen = m.src.Follow(id, attempt)
 	}
+}
+
+// keys handles a key message. Keys typed faster than the program reads
+// them (a key held down, `jj`, a slow link) come in one read, and the
+// input parser gives the printable ones as one message of several runes
+// (it keeps an IME's input together): each is a key here, in order, so
+// that `jjj` moves three rows and `/err` searches for "err". A paste
+// stays one message.
+func (m *Model) keys(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type != tea.KeyRunes || len(msg.Runes) < 2 || msg.Paste {
+		return m.key(msg)
+	}
+	var cmds []tea.Cmd
+	for _, r := range msg.Runes {
+		k := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}
+		if r == ' ' {
+			k = tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{r}, Alt: msg.Alt}
+		}
+		cmds = append(cmds, m.key(k))
+		if m.quit {
+			break
+		}
+	}
+	return tea.Batch(cmds...)
 }
 
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {

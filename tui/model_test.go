@@ -426,3 +426,33 @@ func TestSnapshotKeepsFocusByID(t *testing.T) {
 		t.Errorf("focus after a larger snapshot = %v, want %v", g, f)
 	}
 }
+
+// TestKeysInOneRead: keys that came in one read reach the model as one
+// message of several runes; each is a key.
+func TestKeysInOneRead(t *testing.T) {
+	m, _ := newModel(t, 120, 30, true, fixture(6))
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjj")})
+	if f := m.matrix.Focused(); f == nil || f.Name != "recipe03" {
+		t.Errorf("focus after jjj in one message = %v, want recipe03", f)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("kl")})
+	if f := m.matrix.Focused(); f == nil || f.ID != "recipe02@aarch64-linux" {
+		t.Errorf("focus after kl in one message = %v, want recipe02@aarch64-linux", f)
+	}
+	// A search typed at once: / starts it, the rest is its query.
+	m.Update(LogMsg{Gen: m.gen, Data: []byte(buildLog)})
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/FAIL")})
+	m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	if m.log.match < 0 || !strings.Contains(ansi.Strip(m.log.line(m.log.match)), "FAIL odu/runner") {
+		t.Errorf("/FAIL typed at once found row %d, want the FAIL line", m.log.match)
+	}
+	// A paste is not keys.
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("qqq"), Paste: true})
+	if m.Quit() {
+		t.Error("a pasted qqq quit the dashboard")
+	}
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jq")})
+	if !m.Quit() || cmd == nil {
+		t.Error("q after j in one message did not quit")
+	}
+}
