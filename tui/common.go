@@ -81,6 +81,7 @@ var order = []surface.Status{surface.Success, surface.Running, surface.Pending, 
 type KeyMap struct {
 	Up, Down, Left, Right key.Binding
 	Jump                  key.Binding // 1–9
+	Failed, PrevFailed    key.Binding // the next (previous) red node
 	Follow                key.Binding // follow the tail, or pin
 	PageUp, PageDown      key.Binding
 	Top, Bottom           key.Binding
@@ -96,8 +97,11 @@ func DefaultKeys() KeyMap {
 		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
 		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
 		Right:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
-		Jump:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "jump to row")),
-		Follow:   key.NewBinding(key.WithKeys("enter", "f"), key.WithHelp("f/enter", "follow/pin log")),
+		Jump:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "recipe 1–9")),
+		Failed:   key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "next failed")),
+		// F, not shift+f: the parser gives the rune.
+		PrevFailed: key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "previous failed")),
+		Follow:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "follow/pin log")),
 		PageUp:   key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),
 		PageDown: key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("pgdn", "log page down")),
 		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "log top")),
@@ -114,13 +118,13 @@ func DefaultKeys() KeyMap {
 
 // ShortHelp is the footer's one line.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Up, k.Follow, k.Search, k.Rerun, k.Cancel, k.Help, k.Quit}
+	return []key.Binding{k.Up, k.Failed, k.Follow, k.Search, k.Rerun, k.Cancel, k.Help, k.Quit}
 }
 
 // FullHelp is every key, for `?`.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Up, k.Down, k.Left, k.Right, k.Jump},
+		{k.Up, k.Down, k.Left, k.Right, k.Jump, k.Failed, k.PrevFailed},
 		{k.Follow, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Search, k.Next, k.Escape},
 		{k.Rerun, k.Cancel, k.Help, k.Quit},

@@ -445,8 +445,14 @@ func (p *LogPane) titleLine(top, total int) string {
 	parts := []string{s.Title.Render(what)}
 	if n := p.node; n != nil {
 		parts = append(parts, s.Status[n.Status].Render(string(n.Status)))
+		if n.ExitCode != nil {
+			parts = append(parts, s.Status[n.Status].Render("exit "+strconv.Itoa(*n.ExitCode)))
+		}
 		if n.Attempt > 1 {
 			parts = append(parts, "attempt "+strconv.Itoa(n.Attempt))
+		}
+		if n.Reason != "" && n.Status != surface.Failure {
+			parts = append(parts, s.Dim.Render(n.Reason))
 		}
 	}
 	switch {

@@ -83,8 +83,15 @@ type Model struct {
 	alert        bool
 	waiting      string
 	quit         bool
-	ExitOnSettle bool
 	ticking      bool
+	held         bool // the run is over, a node failed, and the dashboard stays
+
+	// ExitOnSettle quits when the run is over; with HoldFailure, not
+	// when a node failed: then the dashboard stays until q, so that the
+	// failure can be read, and OnHold is called (from Update).
+	ExitOnSettle bool
+	HoldFailure  bool
+	OnHold       func()
 
 	// The program asks for the view after every message, and log bytes
 	// come in hundreds of batches a second: the view is kept, and made
@@ -114,6 +121,22 @@ func NewModel(c *Common, src Source, quit string) *Model {
 
 // State returns the run's state as the dashboard last saw it.
 func (m *Model) State() surface.State { return m.st }
+
+// red counts the nodes that failed or could not run.
+func (m *Model) red() int {
+	n := 0
+	for _, nd := range m.st.Nodes {
+		if red(nd.Status) {
+			n++
+		}
+	}
+	return n
+}
+
+func red(s surface.Status) bool { return s == surface.Failure || s == surface.Errored }
+
+// Ended reports whether the run was over when the dashboard ended.
+func (m *Model) Ended() bool { return m.ended }
 
 // Quit reports whether the user left (q, ctrl+c), rather than the run
 // settling with ExitOnSettle.
@@ -175,7 +198,12 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		} else {
 			m.ended = true
 		}
-		if m.ExitOnSettle || (m.lost != nil && !m.seen) {
+		if m.ExitOnSettle && m.HoldFailure && m.lost == nil && m.red() > 0 {
+			m.held = true
+			if m.OnHold != nil {
+				m.OnHold()
+			}
+		} else if m.ExitOnSettle || (m.lost != nil && !m.seen) {
 			m.quit = false
 			return m, tea.Quit
 		}
@@ -321,6 +349,14 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.matrix.Move(0, 1)
 	case key.Matches(msg, k.Jump):
 		m.matrix.Jump(int(msg.Runes[0] - '0'))
+	case key.Matches(msg, k.Failed), key.Matches(msg, k.PrevFailed):
+		dir := 1
+		if key.Matches(msg, k.PrevFailed) {
+			dir = -1
+		}
+		if !m.matrix.NextWhere(dir, func(n *surface.Node) bool { return red(n.Status) }) {
+			m.note, m.alert = "no node failed", false
+		}
 	case key.Matches(msg, k.Follow):
 		m.log.ToggleFollow()
 	case key.Matches(msg, k.PageUp):
@@ -394,6 +430,8 @@ func (m *Model) notes() {
 		h.Note, h.Alert = "connection to the run lost: "+m.lost.Error()+" — q to leave", true
 	case m.waiting != "" && !m.seen:
 		h.Note = "waiting for a run in " + m.waiting + " (start one with `odu run`)"
+	case m.held && h.Note == "":
+		h.Note, h.Alert = fmt.Sprintf("the run is over: %d failed — f: the next failed node, q to leave", m.red()), true
 	case m.ended && h.Note == "":
 		h.Note = "the run is over — q to leave"
 	case !m.seen && h.Note == "":
@@ -415,7 +453,9 @@ func (m *Model) relayout() {
 	body := max(h-headH-footH, 1)
 	m.wide = w >= wideWidth
 	if m.wide {
-		left := min(max(m.matrix.Width(), 48), w*45/100)
+		// The left column is as wide as the matrix or an event line
+		// wants, up to 45% of the terminal.
+		left := min(max(m.matrix.Width(), m.events.Want(m.st.Nodes), 48), w*45/100)
 		evH := 0
 		if body >= 16 {
 			evH = min(7, body/3)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -79,6 +80,15 @@ func fixture(recipes int) surface.State {
 			if s != surface.Pending && s != surface.Skipped {
 				n.Started = at(time.Duration(i) * time.Second)
 				n.DurationMS = int64(1500 + 100*i)
+			}
+			switch s {
+			case surface.Success:
+				n.ExitCode = new(int)
+			case surface.Failure:
+				n.ExitCode = new(int)
+				*n.ExitCode = 2
+			case surface.Skipped:
+				n.Reason = "dependency recipe01@" + plat + " failed"
 			}
 			st.Nodes = append(st.Nodes, n)
 		}
@@ -454,5 +464,120 @@ func TestKeysInOneRead(t *testing.T) {
 	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jq")})
 	if !m.Quit() || cmd == nil {
 		t.Error("q after j in one message did not quit")
+	}
+}
+
+// TestRowNumbersStick: the numbers 1–9 belong to the first nine
+// recipes, whatever the window shows; a number focuses its recipe.
+func TestRowNumbersStick(t *testing.T) {
+	m, _ := newModel(t, 80, 24, false, fixture(30))
+	for range 20 {
+		keys(m, "j")
+	}
+	plain := ansi.Strip(m.View())
+	if k, row := rowOf(plain, "recipe20"); k != "" {
+		t.Errorf("recipe20 is numbered %s when the window scrolled: %q", k, row)
+	}
+	if regexp.MustCompile(`(?m)^[1-9] recipe`).MatchString(plain) {
+		t.Errorf("rows past the ninth are numbered:\n%s", plain)
+	}
+	keys(m, "3")
+	if f := m.matrix.Focused(); f == nil || f.Name != "recipe02" {
+		t.Errorf("focus after 3 = %v, want recipe02, the third recipe", f)
+	}
+	if k, _ := rowOf(ansi.Strip(m.View()), "recipe02"); k != "3" {
+		t.Errorf("recipe02 is numbered %q, want 3:\n%s", k, ansi.Strip(m.View()))
+	}
+}
+
+// rowOf returns the number and the line of the matrix row of recipe.
+func rowOf(plain, recipe string) (string, string) {
+	m := regexp.MustCompile(`(?m)^([1-9 ]) ` + regexp.QuoteMeta(recipe) + ` .*$`).FindStringSubmatch(plain)
+	if m == nil {
+		return "", ""
+	}
+	return strings.TrimSpace(m[1]), m[0]
+}
+
+// TestNextFailed: f focuses the next node that failed or errored, F the
+// previous one, round the matrix.
+func TestNextFailed(t *testing.T) {
+	m, _ := newModel(t, 120, 30, false, fixture(7))
+	var got []string
+	for range 5 {
+		keys(m, "f")
+		got = append(got, m.matrix.Focused().ID)
+	}
+	want := "[recipe01@aarch64-linux recipe02@x86_64-linux recipe05@aarch64-linux recipe06@x86_64-linux recipe01@aarch64-linux]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("f × 5 = %v, want %s", got, want)
+	}
+	keys(m, "F")
+	if f := m.matrix.Focused(); f.ID != "recipe06@x86_64-linux" {
+		t.Errorf("F = %s, want recipe06@x86_64-linux", f.ID)
+	}
+	if title := strings.Split(ansi.Strip(m.View()), "\n")[2]; !strings.Contains(title, "recipe06@x86_64-linux · error") {
+		t.Errorf("the log title of an errored node = %q", title)
+	}
+	keys(m, "F", "F")
+	if title := strings.Split(ansi.Strip(m.View()), "\n")[2]; !strings.Contains(title, "recipe02@x86_64-linux · failure · exit 2 ·") {
+		t.Errorf("the log title of a failed node does not say its exit code: %q", title)
+	}
+	green := fixture(1)
+	green.Nodes = green.Nodes[:1]
+	m, _ = newModel(t, 120, 30, false, green)
+	keys(m, "f")
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "no node failed") {
+		t.Errorf("f with no failed node does not say so:\n%s", v)
+	}
+}
+
+// TestEventsUseTheWidth: on a wide terminal the events lane is as wide
+// as its lines, not cut at the matrix's width.
+func TestEventsUseTheWidth(t *testing.T) {
+	st := fixture(3)
+	for i := range st.Nodes {
+		n := &st.Nodes[i]
+		n.Name = "integration-tests-" + n.Name
+		n.ID = n.Name + "@" + n.Platform
+	}
+	m, _ := newModel(t, 200, 40, false, st)
+	n := st.Nodes[3]
+	n.Status = surface.Cancelled
+	m.Update(StateMsg{Events: []surface.Event{{Delta: &surface.Delta{Seq: 1, Node: &n}}}})
+	v := ansi.Strip(m.View())
+	if !strings.Contains(v, "integration-tests-recipe01@aarch64-linux failure → cancelled") {
+		t.Errorf("the event line is cut at 200 columns:\n%s", v)
+	}
+	checkSize(t, m.View(), 200, 40)
+}
+
+// TestHoldFailure: `odu run`'s dashboard leaves when the run is over,
+// unless a node failed: then it stays until q, and says so.
+func TestHoldFailure(t *testing.T) {
+	for _, failed := range []bool{false, true} {
+		st := fixture(1) // a success and a running node
+		st.Nodes[1].Status = surface.Success
+		if failed {
+			st.Nodes[1].Status = surface.Failure
+		}
+		m, _ := newModel(t, 120, 30, false, st)
+		m.ExitOnSettle, m.HoldFailure = true, true
+		holds := 0
+		m.OnHold = func() { holds++ }
+		_, cmd := m.Update(EndMsg{})
+		quits := cmd != nil && fmt.Sprint(cmd()) == fmt.Sprint(tea.Quit())
+		if quits == failed || (holds == 1) != failed {
+			t.Errorf("failed %v: the run's end quits %v, holds %d times", failed, quits, holds)
+		}
+		if v := ansi.Strip(m.View()); failed && !strings.Contains(v, "the run is over: 1 failed") {
+			t.Errorf("a held dashboard does not say why:\n%s", v)
+		}
+		if failed {
+			keys(m, "q")
+			if !m.Quit() || !m.Ended() {
+				t.Error("q does not leave a held dashboard")
+			}
+		}
 	}
 }
