@@ -93,26 +93,26 @@ type KeyMap struct {
 // DefaultKeys are the keys of the issue and the README.
 func DefaultKeys() KeyMap {
 	return KeyMap{
-		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
-		Right:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
-		Jump:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "recipe 1–9")),
-		Failed:   key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "next failed")),
+		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:   key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Left:   key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
+		Right:  key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
+		Jump:   key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "recipe 1–9")),
+		Failed: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "next failed")),
 		// F, not shift+f: the parser gives the rune.
 		PrevFailed: key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "previous failed")),
 		Follow:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "follow/pin log")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),
-		PageDown: key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("pgdn", "log page down")),
-		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "log top")),
-		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "log tail")),
-		Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search log")),
-		Next:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
-		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel search")),
-		Rerun:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rerun node")),
-		Cancel:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel node")),
-		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
-		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		PageUp:     key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),
+		PageDown:   key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("pgdn", "log page down")),
+		Top:        key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "log top")),
+		Bottom:     key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "log tail")),
+		Search:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search log")),
+		Next:       key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
+		Escape:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel search")),
+		Rerun:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rerun node")),
+		Cancel:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel node")),
+		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
+		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
 

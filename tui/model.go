@@ -76,15 +76,15 @@ type Model struct {
 	st   surface.State
 	seen bool // a snapshot came
 
-	wide         bool
-	ended        bool
-	lost         error
-	note         string
-	alert        bool
-	waiting      string
-	quit         bool
-	ticking      bool
-	held         bool // the run is over, a node failed, and the dashboard stays
+	wide    bool
+	ended   bool
+	lost    error
+	note    string
+	alert   bool
+	waiting string
+	quit    bool
+	ticking bool
+	held    bool // the run is over, a node failed, and the dashboard stays
 
 	// ExitOnSettle quits when the run is over; with HoldFailure, not
 	// when a node failed: then the dashboard stays until q, so that the
