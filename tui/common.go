@@ -99,7 +99,6 @@ func DefaultKeys() KeyMap {
 		Right:  key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
 		Jump:   key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "recipe 1–9")),
 		Failed: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "next failed")),
-		// F, not shift+f: the parser gives the rune.
 		PrevFailed: key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "previous failed")),
 		Follow:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "follow/pin log")),
 		PageUp:     key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),

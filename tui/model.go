@@ -197,6 +197,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.lost = msg.Err
 		} else {
 			m.ended = true
+			m.c.Keys.Quit.SetHelp("q", "leave") // there is no run left to stop
 		}
 		if m.ExitOnSettle && m.HoldFailure && m.lost == nil && m.red() > 0 {
 			m.held = true

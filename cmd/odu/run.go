@@ -46,6 +46,9 @@ type RunCmd struct {
 	// the state is a snapshot away, and `odu logs` resumes at its offset.
 	ClientTimeout time.Duration `hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
 	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (also the hosts file's \"secrets\" list)."`
+
+	// The dashboard (dashboard.go).
+	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
 }
 
 // Help is the long description of `odu run`.
@@ -180,8 +183,11 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		defer serving.Done()
 		serve(srvCtx, srv, ln, &serving)
 	}()
+	// The socket is closed once the run is over (a dashboard may show it
+	// until q meanwhile), or when Run returns.
+	closeSocket := sync.OnceFunc(func() { ln.Close() })
 	defer func() {
-		ln.Close()
+		closeSocket()
 		stopServing()
 		serving.Wait()
 	}()
@@ -194,7 +200,8 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		defer serving.Done()
 		srv.Serve(srvCtx, struct{ io.ReadWriteCloser }{a}) // no deadlines: this face is never cut off
 	}()
-	face := c.face(env, leave)
+	holding := make(chan struct{})
+	face := c.face(env, l.root, leave, sync.OnceFunc(func() { close(holding) }))
 	go func() {
 		st, err := face(context.WithoutCancel(ctx), b)
 		shown <- st
@@ -209,8 +216,14 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "odu: %v\n", err)
 	}
+	// Over: the checkout is free for the next run, and other terminals
+	// read the record, while the dashboard shows a failure until q.
+	closeSocket()
 	select { // the face shows the end, unless it is stuck
 	case <-shown:
+		<-showErr
+	case <-holding:
+		<-shown
 		<-showErr
 	case <-time.After(5 * time.Second):
 	}

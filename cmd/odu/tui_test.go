@@ -437,37 +437,6 @@ slow:
     @echo $$ > "$DASH_PID"; while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done
 `
 
-// TestDashboardRun: `odu run` on a terminal shows the dashboard, the
-// nodes move on it, and when the run is over it leaves, prints the
-// per-node summary and exits 1 (a node failed).
-func TestDashboardRun(t *testing.T) {
-	d := newDash(t, runJustfile)
-	tm := d.terminal(120, 40, "run")
-	s := tm.waitFor("ok green, bad red and slow running", false, func(s string) bool {
-		_, ok := rowOf(s, "ok")
-		_, bad := rowOf(s, "bad")
-		_, slow := rowOf(s, "slow")
-		return strings.Contains(ok, "✓") && strings.Contains(bad, "✗") && strings.Contains(slow, "●")
-	})
-	if !strings.Contains(s, "q cancel the run") {
-		t.Errorf("the dashboard of odu run does not say q cancels the run:\n%s", s)
-	}
-	os.WriteFile(d.stop, nil, 0o644)
-	s = tm.waitText("odu exited")
-	if !strings.Contains(s, "odu exited 1") {
-		t.Errorf("odu run with a failed node did not exit 1:\n%s", s)
-	}
-	// The dashboard left the alternate screen; the summary is in the
-	// normal one.
-	if !regexp.MustCompile(`odu: run of \w+ failed in `).MatchString(s) ||
-		!regexp.MustCompile(`failure\s+bad@\S+\s+exit 3`).MatchString(s) {
-		t.Errorf("no per-node summary after the dashboard:\n%s", s)
-	}
-	if strings.Contains(s, "? all keys") {
-		t.Errorf("the dashboard is still on the screen:\n%s", s)
-	}
-}
-
 // TestDashboardRunHoldsMessages: what `odu run` says on stderr while its
 // dashboard shows (here: a client of the socket cut off for not reading)
 // is not drawn over the dashboard, and is said once it is gone.
