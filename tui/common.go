@@ -93,12 +93,12 @@ type KeyMap struct {
 // DefaultKeys are the keys of the issue and the README.
 func DefaultKeys() KeyMap {
 	return KeyMap{
-		Up:     key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:   key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Left:   key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
-		Right:  key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
-		Jump:   key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "recipe 1–9")),
-		Failed: key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "next failed")),
+		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Left:       key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
+		Right:      key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
+		Jump:       key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "recipe 1–9")),
+		Failed:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "next failed")),
 		PrevFailed: key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "previous failed")),
 		Follow:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "follow/pin log")),
 		PageUp:     key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),
