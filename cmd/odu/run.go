@@ -61,6 +61,10 @@ runs a snapshot of HEAD in a git worktree, so you can go on editing. While it ru
 other terminals attach to it: odu status, odu logs -f, odu monitor, odu wait,
 odu rerun, odu cancel. Each node's log is written to .ci/<sha>/<platform>/<recipe>.log.
 
+On a terminal, progress is a live dashboard (q stops the run, as Ctrl-C does). When the
+run is over it leaves and prints a summary; when a node failed it stays until q, so that
+the failure can be read there (f: the next failed node), unless --exit-on-settle.
+
 Exits 0 when every node succeeded, 1 when any did not, 2 for a usage or configuration
 error, and 130 when interrupted (Ctrl-C stops every node; a second Ctrl-C exits at once).`
 }
