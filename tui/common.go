@@ -115,9 +115,10 @@ func DefaultKeys() KeyMap {
 	}
 }
 
-// ShortHelp is the footer's one line.
+// ShortHelp is the footer's one line: what a narrow terminal cuts off
+// comes last, so that ? and q stay in sight at 80 columns.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Up, k.Failed, k.Follow, k.Search, k.Rerun, k.Cancel, k.Help, k.Quit}
+	return []key.Binding{k.Up, k.Failed, k.Search, k.Help, k.Quit, k.Rerun, k.Cancel, k.Follow}
 }
 
 // FullHelp is every key, for `?`.

@@ -472,7 +472,10 @@ big:
 func TestDashboardRunQuit(t *testing.T) {
 	d := newDash(t, runJustfile)
 	tm := d.terminal(120, 40, "run")
-	tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
+	s := tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
+	if !strings.Contains(s, "q cancel the run") {
+		t.Errorf("the dashboard of odu run does not say q cancels the run:\n%s", s)
+	}
 	var pid int
 	for deadline := time.Now().Add(30 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
 		data, _ := os.ReadFile(filepath.Join(d.tmp, "pid"))
@@ -485,7 +488,7 @@ func TestDashboardRunQuit(t *testing.T) {
 		t.Fatalf("the slow recipe (%d) is not running before q", pid)
 	}
 	tm.key("q")
-	s := tm.waitText("odu exited")
+	s = tm.waitText("odu exited")
 	if !strings.Contains(s, "odu exited 130") {
 		t.Errorf("q in odu run's dashboard did not exit 130:\n%s", s)
 	}
