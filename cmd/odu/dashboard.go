@@ -96,8 +96,10 @@ func recap(res tui.Result) string {
 // the dashboard on a terminal (q cancels the run, as Ctrl-C does, by
 // calling stop), or a printer. When a node failed, the dashboard shows
 // the end until q (unless --exit-on-settle), and calls hold first: the
-// run waits for it then.
-func (c *RunCmd) face(env *Env, root string, stop, hold func()) func(ctx context.Context, conn net.Conn) (surface.State, error) {
+// run waits for it then. The face's own ctx outlives an interrupt, so
+// that the end of a stopped run is shown; interrupted (run ends), a held
+// dashboard leaves.
+func (c *RunCmd) face(run context.Context, env *Env, root string, stop, hold func()) func(ctx context.Context, conn net.Conn) (surface.State, error) {
 	if c.Progress != "auto" || !dashboardOK(env) {
 		p := c.printer(env)
 		return func(ctx context.Context, conn net.Conn) (surface.State, error) { return show(ctx, conn, p) }
@@ -110,6 +112,18 @@ func (c *RunCmd) face(env *Env, root string, stop, hold func()) func(ctx context
 			h.hold()
 			defer h.release()
 		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var unhook func() bool
+		defer func() {
+			if unhook != nil {
+				unhook()
+			}
+		}()
+		onHold := func() {
+			hold()
+			unhook = context.AfterFunc(run, cancel) // OnHold is called once
+		}
 		res, err := tui.Run(ctx, tui.Options{
 			Attach: func(ctx context.Context) (tui.Client, error) {
 				cl, err := surface.NewClient(ctx, conn, "odu run", version())
@@ -121,7 +135,7 @@ func (c *RunCmd) face(env *Env, root string, stop, hold func()) func(ctx context
 			Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
 			// odu run returns when the run is over, with its summary;
 			// a failure stays on the screen until q.
-			ExitOnSettle: true, HoldFailure: !c.ExitOnSettle, OnHold: hold,
+			ExitOnSettle: true, HoldFailure: !c.ExitOnSettle, OnHold: onHold,
 			Quit: "cancel the run", ReadLog: recordLog(root),
 		})
 		if res.Quit && !res.Ended {

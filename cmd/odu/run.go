@@ -205,7 +205,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		srv.Serve(srvCtx, struct{ io.ReadWriteCloser }{a}) // no deadlines: this face is never cut off
 	}()
 	holding := make(chan struct{})
-	face := c.face(env, l.root, leave, sync.OnceFunc(func() { close(holding) }))
+	face := c.face(ctx, env, l.root, leave, sync.OnceFunc(func() { close(holding) }))
 	go func() {
 		st, err := face(context.WithoutCancel(ctx), b)
 		shown <- st

@@ -445,10 +445,21 @@ func TestDashboardRunHoldsMessages(t *testing.T) {
 ci: big
 
 big:
-    @seq 1 1000000; while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done
+    @seq 1 1000000; touch "$DASH_MARK"; while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done
 `)
 	tm := d.terminal(120, 40, "run --client-timeout 1s")
 	tm.waitFor("big running", false, func(s string) bool { _, big := rowOf(s, "big"); return strings.Contains(big, "●") })
+	// The whole log is written (7 MB): far more than the socket and the
+	// pipe hold. A log still being written could be read whole before
+	// the reader pauses.
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(d.tmp, "mark")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("big never finished writing its log")
+		}
+	}
 	// A reader that pauses longer than the client timeout, with more of
 	// the log than the socket and the pipe hold: it is cut off.
 	logs := exec.Command("sh", "-c", "odu logs big | (sleep 3; cat > /dev/null)")
