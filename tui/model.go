@@ -355,8 +355,11 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		if key.Matches(msg, k.PrevFailed) {
 			dir = -1
 		}
+		const none = "no node failed"
 		if !m.matrix.NextWhere(dir, func(n *surface.Node) bool { return red(n.Status) }) {
-			m.note, m.alert = "no node failed", false
+			m.note, m.alert = none, false
+		} else if m.note == none {
+			m.note = ""
 		}
 	case key.Matches(msg, k.Follow):
 		m.log.ToggleFollow()
