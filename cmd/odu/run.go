@@ -187,8 +187,8 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		defer serving.Done()
 		serve(srvCtx, srv, ln, &serving)
 	}()
-	// The socket is closed once the run is over (a dashboard may show it
-	// until q meanwhile), or when Run returns.
+	// The socket is closed when Run returns, or while a dashboard shows
+	// a failed run until q.
 	closeSocket := sync.OnceFunc(func() { ln.Close() })
 	defer func() {
 		closeSocket()
@@ -220,13 +220,13 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "odu: %v\n", err)
 	}
-	// Over: the checkout is free for the next run, and other terminals
-	// read the record, while the dashboard shows a failure until q.
-	closeSocket()
 	select { // the face shows the end, unless it is stuck
 	case <-shown:
 		<-showErr
 	case <-holding:
+		// The dashboard shows a failure until q: meanwhile the checkout
+		// is free for the next run, and other terminals read the record.
+		closeSocket()
 		<-shown
 		<-showErr
 	case <-time.After(5 * time.Second):
