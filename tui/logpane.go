@@ -460,6 +460,8 @@ func (p *LogPane) titleLine(top, total int) string {
 		parts = append(parts, "/"+p.query+"▏")
 	case p.notFound:
 		parts = append(parts, s.Error.Render("not found: "+p.query))
+	case p.match >= 0 && p.match < p.first():
+		parts = append(parts, "the match scrolled out of memory (n: next, esc: done)")
 	case p.match >= 0:
 		parts = append(parts, fmt.Sprintf("match at line %d (n: next, esc: done)", p.lineOf(p.match)+1))
 	case p.follow:

@@ -354,6 +354,9 @@ func TestLogPaneSearchMatchScrolledOut(t *testing.T) {
 		if p.first() <= 0 {
 			t.Fatalf("the first match is still kept (first line %d)", p.first())
 		}
+		if title := wideTitle(p); !again && !strings.Contains(title, "the match scrolled out of memory") {
+			t.Errorf("title = %q, want it to say the match scrolled out", title)
+		}
 		p.Next()
 		_ = p.View()
 		switch {
