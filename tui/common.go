@@ -81,6 +81,7 @@ var order = []surface.Status{surface.Success, surface.Running, surface.Pending, 
 type KeyMap struct {
 	Up, Down, Left, Right key.Binding
 	Jump                  key.Binding // 1–9
+	Failed, PrevFailed    key.Binding // the next (previous) red node
 	Follow                key.Binding // follow the tail, or pin
 	PageUp, PageDown      key.Binding
 	Top, Bottom           key.Binding
@@ -92,35 +93,38 @@ type KeyMap struct {
 // DefaultKeys are the keys of the issue and the README.
 func DefaultKeys() KeyMap {
 	return KeyMap{
-		Up:       key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:     key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Left:     key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
-		Right:    key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
-		Jump:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "jump to row")),
-		Follow:   key.NewBinding(key.WithKeys("enter", "f"), key.WithHelp("f/enter", "follow/pin log")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),
-		PageDown: key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("pgdn", "log page down")),
-		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "log top")),
-		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "log tail")),
-		Search:   key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search log")),
-		Next:     key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
-		Escape:   key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel search")),
-		Rerun:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rerun node")),
-		Cancel:   key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel node")),
-		Help:     key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
-		Quit:     key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Left:       key.NewBinding(key.WithKeys("left", "h"), key.WithHelp("←/h", "left")),
+		Right:      key.NewBinding(key.WithKeys("right", "l"), key.WithHelp("→/l", "right")),
+		Jump:       key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6", "7", "8", "9"), key.WithHelp("1-9", "recipe 1–9")),
+		Failed:     key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "next failed")),
+		PrevFailed: key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "previous failed")),
+		Follow:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "follow/pin log")),
+		PageUp:     key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),
+		PageDown:   key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("pgdn", "log page down")),
+		Top:        key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "log top")),
+		Bottom:     key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "log tail")),
+		Search:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search log")),
+		Next:       key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
+		Escape:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel search")),
+		Rerun:      key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "rerun node")),
+		Cancel:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel node")),
+		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "all keys")),
+		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
 
-// ShortHelp is the footer's one line.
+// ShortHelp is the footer's one line: what a narrow terminal cuts off
+// comes last, so that ? and q stay in sight at 80 columns.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Up, k.Follow, k.Search, k.Rerun, k.Cancel, k.Help, k.Quit}
+	return []key.Binding{k.Up, k.Failed, k.Search, k.Help, k.Quit, k.Rerun, k.Cancel, k.Follow}
 }
 
 // FullHelp is every key, for `?`.
 func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
-		{k.Up, k.Down, k.Left, k.Right, k.Jump},
+		{k.Up, k.Down, k.Left, k.Right, k.Jump, k.Failed, k.PrevFailed},
 		{k.Follow, k.PageUp, k.PageDown, k.Top, k.Bottom},
 		{k.Search, k.Next, k.Escape},
 		{k.Rerun, k.Cancel, k.Help, k.Quit},

@@ -17,6 +17,9 @@
 // program that links it (see internal/tea). The dashboard asks the
 // terminal nothing: its colours are ANSI colours, right on any
 // background.
+// After the run, the connection to it is closed: a log the pane had
+// not loaded comes from the run's record on disk ([Options.ReadLog]).
+//
 // [Model] lays them out: on a wide terminal the matrix sits beside the
 // log, which gets the full height; on a narrow one they stack, the log
 // keeps [minLogHeight] rows and the matrix becomes a window that follows
@@ -27,10 +30,15 @@
 // A recipe's output is what it wrote to a terminal-like stream: `\r`
 // progress lines, colours, cursor movement. The pane feeds it through a
 // terminal emulator, internal/vt10x (hinshun/vt10x, kept in this module
-// with three small changes its doc lists: a scrollback hook, wide
-// characters, and a parser that does not allocate per byte), so that
-// progress collapses to one line, styles come through, wide characters
-// take two cells and no escape shows as text. The emulator's screen is
+// with four small changes its doc lists: a scrollback hook, wide
+// characters, a line feed that returns to the first column, and a parser
+// that does not allocate per byte), so that each line starts at the
+// pane's first column (a log comes from a pipe: its lines end in a bare
+// LF, to which a terminal's tty would have added the CR), progress
+// collapses to one line, styles come through, wide characters take two
+// cells and no escape shows as text. A log line longer than the pane
+// wraps over rows; the pane tells the user log lines (a match, where the
+// view is pinned), never rows. The emulator's screen is
 // [emuRows] rows; what scrolls off its top goes to a scrollback of
 // [Scrollback] rendered lines, and older lines are forgotten: memory does
 // not grow with a log's size. The whole log stays on disk

@@ -39,6 +39,16 @@ func (e *Events) Add(ev Event) {
 	}
 }
 
+// Want is how wide the lane would like to be for transitions of these
+// nodes: the time, the longest node ID, and the longest "from → to".
+func (e *Events) Want(nodes []surface.Node) int {
+	id := 0
+	for _, n := range nodes {
+		id = max(id, ansi.StringWidth(n.ID))
+	}
+	return len("15:04:05 ") + id + len(" cancelled → cancelled") - 2 // → is one cell
+}
+
 // View renders the newest transitions that fit.
 func (e *Events) View() string {
 	s := e.c.Styles

@@ -37,23 +37,38 @@ type LogPane struct {
 	node    *surface.Node // for the title; nil for a lane's setup log
 	label   string        // what the pane shows, when no node
 
+	// Rows and lines: a row is what the screen shows on one line; a log
+	// line longer than the pane wraps over several rows. Positions are
+	// absolute row numbers (row 0 is the log's first); what the user
+	// reads (a match, where the view is pinned) is told in log lines.
 	term     vt10x.Terminal
 	cols     int
-	back     []string // ring of scrolled-off rendered lines
-	head     int      // index in back of the oldest line
-	n        int      // lines in back
-	scrolled int      // lines ever scrolled off: the absolute number of screen row 0
-	carry    []byte   // an incomplete UTF-8 sequence at the end of the last write
-	bytes    int64    // bytes written since the last reset
-	skipped  int64    // bytes skipped since the last reset
+	back     []backRow // ring of scrolled-off rows
+	head     int       // index in back of the oldest row
+	n        int       // rows in back
+	scrolled int       // rows ever scrolled off: the absolute number of screen row 0
+	lines    int       // log lines begun in the rows scrolled off
+	wrapped  bool      // the last row scrolled off goes on in the next
+	carry    []byte    // an incomplete UTF-8 sequence at the end of the last write
+	bytes    int64     // bytes written since the last reset
+	skipped  int64     // bytes skipped since the last reset
 
 	follow bool
 	top    int // when pinned: the absolute line at the top of the view
 
 	searching bool   // typing a query
 	query     string // the last query
-	match     int    // absolute line of the current match, -1 for none
+	match     int    // absolute row of the current match, -1 for none
+	matchAt   int    // byte offset of the match in that row's plain text
 	notFound  bool
+}
+
+// backRow is a row of the scrollback: rendered, the log line it is part
+// of (0-based), and whether the line goes on in the next row.
+type backRow struct {
+	text string
+	line int
+	wrap bool
 }
 
 // NewLogPane returns an empty pane.
@@ -82,8 +97,8 @@ func (p *LogPane) Attempt() int { return p.attempt }
 // an attempt.
 func (p *LogPane) Reset(id string, attempt int) {
 	p.id, p.attempt = id, attempt
-	p.back = make([]string, 0, 256)
-	p.head, p.n, p.scrolled = 0, 0, 0
+	p.back = make([]backRow, 0, 256)
+	p.head, p.n, p.scrolled, p.lines, p.wrapped = 0, 0, 0, 0, false
 	p.carry = p.carry[:0]
 	p.bytes, p.skipped = 0, 0
 	p.follow, p.top = true, 0
@@ -95,7 +110,11 @@ func (p *LogPane) Reset(id string, attempt int) {
 func (p *LogPane) SetNode(n *surface.Node, label string) { p.node, p.label = n, label }
 
 func (p *LogPane) scrollOut(row []vt10x.Glyph) {
-	line := renderRow(row, p.c.Colour)
+	if !p.wrapped {
+		p.lines++
+	}
+	p.wrapped = len(row) > 0 && row[len(row)-1].Mode&vt10x.AttrWrap != 0
+	line := backRow{text: renderRow(row, p.c.Colour), line: p.lines - 1, wrap: p.wrapped}
 	if p.n < Scrollback {
 		if len(p.back) < Scrollback {
 			p.back = append(p.back, line)
@@ -195,21 +214,21 @@ func blank(g vt10x.Glyph) bool {
 	return (g.Char == ' ' || g.Char == 0) && g.BG == vt10x.DefaultBG && g.Mode&(vt10x.AttrReverse|vt10x.AttrUnderline) == 0
 }
 
-// total is the absolute number after the last line: scrollback and the
+// total is the absolute number after the last row: scrollback and the
 // used screen rows.
 func (p *LogPane) total() int { return p.scrolled + p.screenRows() }
 
-// first is the absolute number of the oldest line kept.
+// first is the absolute number of the oldest row kept.
 func (p *LogPane) first() int { return p.scrolled - p.n }
 
-// line returns the rendered absolute line i; empty for a line not kept
+// line returns the rendered absolute row i; empty for a row not kept
 // (or not yet written).
 func (p *LogPane) line(i int) string {
 	if i < p.first() {
 		return ""
 	}
 	if i < p.scrolled {
-		return p.back[(p.head+i-p.first())%Scrollback]
+		return p.back[(p.head+i-p.first())%Scrollback].text
 	}
 	cols, rows := p.term.Size()
 	y := i - p.scrolled
@@ -221,6 +240,38 @@ func (p *LogPane) line(i int) string {
 		row[x] = p.term.Cell(x, y)
 	}
 	return renderRow(row, p.c.Colour)
+}
+
+// wraps reports whether absolute row i goes on in the next: its log
+// line was longer than the pane.
+func (p *LogPane) wraps(i int) bool {
+	switch {
+	case i < p.first():
+		return false
+	case i < p.scrolled:
+		return p.back[(p.head+i-p.first())%Scrollback].wrap
+	}
+	cols, rows := p.term.Size()
+	y := i - p.scrolled
+	return y < rows && p.term.Cell(cols-1, y).Mode&vt10x.AttrWrap != 0
+}
+
+// lineOf returns the log line (0-based) that absolute row i is part of.
+func (p *LogPane) lineOf(i int) int {
+	if i < p.scrolled {
+		if i < p.first() {
+			return 0
+		}
+		return p.back[(p.head+i-p.first())%Scrollback].line
+	}
+	ln, wrap := p.lines-1, p.wrapped
+	for r := p.scrolled; r <= i; r++ {
+		if !wrap {
+			ln++
+		}
+		wrap = p.wraps(r)
+	}
+	return ln
 }
 
 func (p *LogPane) rows() int { return max(p.height-1, 1) }
@@ -324,14 +375,30 @@ func (p *LogPane) Next() {
 		if i < first {
 			i += n
 		}
-		if strings.Contains(ansi.Strip(p.line(i)), p.query) {
-			p.match, p.notFound = i, false
+		if at, ok := p.find(i); ok {
+			p.match, p.matchAt, p.notFound = i, at, false
 			p.follow = false
 			p.top = max(i-p.rows()/2, p.first())
 			return
 		}
 	}
 	p.match, p.notFound = -1, true
+}
+
+// find looks for the query starting in absolute row i: in its text and,
+// when its log line wraps on, the rows after it, so that a match cut by
+// the pane's edge is found. It returns the match's offset in the row.
+func (p *LogPane) find(i int) (int, bool) {
+	row := ansi.Strip(p.line(i))
+	text := row
+	for j := i; p.wraps(j) && len(text) < len(row)+len(p.query); j++ {
+		text += ansi.Strip(p.line(j + 1))
+	}
+	at := strings.Index(text, p.query)
+	if at < 0 || at >= len(row) {
+		return 0, false
+	}
+	return at, true
 }
 
 // View renders the title line and the log lines.
@@ -355,12 +422,15 @@ func (p *LogPane) View() string {
 	return b.String()
 }
 
+// highlight marks the match in its row: the part of it there, when the
+// row's end cuts it.
 func (p *LogPane) highlight(plain string) string {
-	i := strings.Index(plain, p.query)
-	if i < 0 {
+	i := p.matchAt
+	if i >= len(plain) {
 		return plain
 	}
-	return plain[:i] + p.c.Styles.Match.Render(p.query) + plain[i+len(p.query):]
+	j := min(i+len(p.query), len(plain))
+	return plain[:i] + p.c.Styles.Match.Render(plain[i:j]) + plain[j:]
 }
 
 func (p *LogPane) titleLine(top, total int) string {
@@ -375,8 +445,14 @@ func (p *LogPane) titleLine(top, total int) string {
 	parts := []string{s.Title.Render(what)}
 	if n := p.node; n != nil {
 		parts = append(parts, s.Status[n.Status].Render(string(n.Status)))
+		if n.ExitCode != nil {
+			parts = append(parts, s.Status[n.Status].Render("exit "+strconv.Itoa(*n.ExitCode)))
+		}
 		if n.Attempt > 1 {
 			parts = append(parts, "attempt "+strconv.Itoa(n.Attempt))
+		}
+		if n.Reason != "" && n.Status != surface.Failure {
+			parts = append(parts, s.Dim.Render(n.Reason))
 		}
 	}
 	switch {
@@ -384,12 +460,14 @@ func (p *LogPane) titleLine(top, total int) string {
 		parts = append(parts, "/"+p.query+"▏")
 	case p.notFound:
 		parts = append(parts, s.Error.Render("not found: "+p.query))
+	case p.match >= 0 && p.match < p.first():
+		parts = append(parts, "the match scrolled out of memory (n: next, esc: done)")
 	case p.match >= 0:
-		parts = append(parts, fmt.Sprintf("match at line %d (n: next, esc: done)", p.match+1))
+		parts = append(parts, fmt.Sprintf("match at line %d (n: next, esc: done)", p.lineOf(p.match)+1))
 	case p.follow:
 		parts = append(parts, s.Dim.Render("following"))
 	default:
-		parts = append(parts, s.Dim.Render(fmt.Sprintf("pinned at line %d of %d", top+1, total)))
+		parts = append(parts, s.Dim.Render(fmt.Sprintf("pinned at line %d of %d", p.lineOf(top)+1, p.lineOf(max(total-1, 0))+1)))
 	}
 	line := "─ " + strings.Join(parts, " · ") + " "
 	if w := ansi.StringWidth(line); w < p.width {

@@ -22,21 +22,22 @@ func TestLogPaneIsATerminal(t *testing.T) {
 	p := newPane(t, 40, 8)
 	// A progress line redrawn with \r, colours, a cursor movement, wide
 	// characters and a UTF-8 sequence cut between two writes.
-	p.Write([]byte("\x1b[1;31merror:\x1b[0m bad\r\n"))
+	p.Write([]byte("\x1b[1;31merror:\x1b[0m bad\n"))
 	for i := 0; i <= 100; i += 25 {
 		p.Write([]byte(fmt.Sprintf("\rdownloading %3d%%", i)))
 	}
-	p.Write([]byte("\r\nstep 1\r\nstep 2\x1b[1A\x1b[2K\rstep 1 done\x1b[1B\r\n"))
-	w := []byte("世界|ok\r\n")
+	p.Write([]byte("\nstep 1\nstep 2\x1b[1A\x1b[2K\rstep 1 done\x1b[1B\n"))
+	p.Write([]byte("\x1b[33mwarning:\x1b[0m two lines\n  the second, indented\n"))
+	w := []byte("世界|ok\n")
 	p.Write(w[:2])
 	p.Write(w[2:])
 	v := p.View()
 	golden(t, "logpane", v)
 	plain := ansi.Strip(v)
-	for _, want := range []string{"error: bad", "downloading 100%", "step 1 done", "step 2", "世界|ok"} {
-		if !strings.Contains(plain, want) {
-			t.Errorf("pane lacks %q:\n%s", want, plain)
-		}
+	// Each line on a row of its own, from the first column.
+	want := []string{"error: bad", "downloading 100%", "step 1 done", "step 2", "warning: two lines", "  the second, indented", "世界|ok"}
+	if got := strings.Split(plain, "\n")[1 : 1+len(want)]; strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, bad := range []string{"downloading  25%", "\x1b[1A", "[2K"} {
 		if strings.Contains(plain, bad) {
@@ -54,12 +55,80 @@ func TestLogPaneIsATerminal(t *testing.T) {
 	}
 }
 
+// TestLogPaneLinesStartAtColumnZero: a log from a pipe has bare LFs;
+// each of its lines is a row of the pane that starts at its first
+// column, coloured or not, after a \r progress line too.
+func TestLogPaneLinesStartAtColumnZero(t *testing.T) {
+	p := newPane(t, 60, 12)
+	var want []string
+	for i := 1; i <= 30; i++ {
+		switch {
+		case i%10 == 0:
+			p.Write([]byte(fmt.Sprintf("step %02d  0%%\rstep %02d 50%%\rstep %02d done\n", i, i, i)))
+			want = append(want, fmt.Sprintf("step %02d done", i))
+		case i%3 == 0:
+			p.Write([]byte(fmt.Sprintf("\x1b[3%dmline %02d\x1b[0m coloured\n", i%7+1, i)))
+			want = append(want, fmt.Sprintf("line %02d coloured", i))
+		default:
+			p.Write([]byte(fmt.Sprintf("line %02d\n", i)))
+			want = append(want, fmt.Sprintf("line %02d", i))
+		}
+	}
+	rows := func() []string { return strings.Split(ansi.Strip(p.View()), "\n")[1:] }
+	if got := rows(); strings.Join(got, "\n") != strings.Join(want[30-11:], "\n") {
+		t.Errorf("following, the pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want[30-11:], "\n"))
+	}
+	p.Home()
+	if got := rows(); strings.Join(got, "\n") != strings.Join(want[:11], "\n") {
+		t.Errorf("at the top, the pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want[:11], "\n"))
+	}
+	if title := strings.Split(ansi.Strip(p.View()), "\n")[0]; !strings.Contains(title, "pinned at line 1 of 30") {
+		t.Errorf("title = %q, want pinned at line 1 of 30", title)
+	}
+}
+
+// TestLogPaneSearchReportsLogLines: a log line longer than the pane
+// wraps over several rows; search finds a match the pane's edge cuts,
+// and says which log line it is on, not which row.
+func TestLogPaneSearchReportsLogLines(t *testing.T) {
+	p := newPane(t, 20, 4)
+	// Line 2 takes three rows; in line 3, "needle" is cut at column 20.
+	p.Write([]byte("first\n" + strings.Repeat("x", 45) + "\na long line whose needle is cut by the edge\nlast\n"))
+	p.StartSearch()
+	p.Type("needle")
+	p.EndSearch(true)
+	if p.notFound {
+		t.Fatalf("needle, cut by the edge, not found:\n%s", ansi.Strip(p.View()))
+	}
+	v := p.View()
+	if title := wideTitle(p); !strings.Contains(title, "match at line 3 ") {
+		t.Errorf("title = %q, want the match at line 3", title)
+	}
+	if !strings.Contains(v, "a long line whose \x1b[7mne\x1b[0m") {
+		t.Errorf("the part of the match in its row is not highlighted:\n%q", v)
+	}
+	p.CancelSearch()
+	p.Home()
+	p.Scroll(4) // the first row of line 3
+	if title := wideTitle(p); !strings.Contains(title, "pinned at line 3 of 4") {
+		t.Errorf("title = %q, want pinned at line 3 of 4", title)
+	}
+}
+
+// wideTitle is the pane's title as a pane wide enough for it shows it.
+func wideTitle(p *LogPane) string {
+	w := p.width
+	defer func() { p.width = w }()
+	p.width = 200
+	return ansi.Strip(p.titleLine(p.viewTop(), p.total()))
+}
+
 func TestLogPaneScrollbackIsBounded(t *testing.T) {
 	p := newPane(t, 40, 10)
 	var b strings.Builder
 	lines := 3 * Scrollback
 	for i := range lines {
-		fmt.Fprintf(&b, "line %d\r\n", i)
+		fmt.Fprintf(&b, "line %d\n", i)
 	}
 	p.Write([]byte(b.String()))
 	if p.n != Scrollback {
@@ -82,7 +151,7 @@ func TestLogPaneScrollbackIsBounded(t *testing.T) {
 		t.Error("g leaves the pane following")
 	}
 	// New output does not move a pinned view.
-	p.Write([]byte("more\r\n"))
+	p.Write([]byte("more\n"))
 	if got := ansi.Strip(p.View()); got != plain {
 		// the title says the same line; the scrollback lost its oldest
 		// line, so the view clamps to the new oldest: line oldest+1.
@@ -99,7 +168,7 @@ func TestLogPaneScrollbackIsBounded(t *testing.T) {
 func TestLogPaneScrollAndSearch(t *testing.T) {
 	p := newPane(t, 40, 6)
 	for i := range 100 {
-		p.Write([]byte(fmt.Sprintf("line %03d %s\r\n", i, strings.Repeat("x", i%3))))
+		p.Write([]byte(fmt.Sprintf("line %03d %s\n", i, strings.Repeat("x", i%3))))
 	}
 	p.Scroll(-p.rows())
 	if p.Following() {
@@ -142,9 +211,9 @@ func TestLogPaneScrollAndSearch(t *testing.T) {
 
 func TestLogPaneSkip(t *testing.T) {
 	p := newPane(t, 80, 6)
-	p.Write([]byte("first\r\n"))
+	p.Write([]byte("first\n"))
 	p.Skip(3 << 20)
-	p.Write([]byte("last\r\n"))
+	p.Write([]byte("last\n"))
 	if plain := ansi.Strip(p.View()); !strings.Contains(plain, "[odu: 3.0 MB of the log skipped here to keep up") {
 		t.Errorf("the pane does not say what it skipped:\n%s", plain)
 	}
@@ -158,7 +227,7 @@ func BenchmarkLogPaneWrite(b *testing.B) {
 	for i := 1; i <= 8; i++ {
 		fmt.Fprintf(&line, "\x1b[3%dmword%d\x1b[0m ", i%7+1, i)
 	}
-	line.WriteString("\r\n")
+	line.WriteString("\n")
 	data := []byte(strings.Repeat(line.String(), maxBatch/line.Len()))
 	p := NewLogPane(NewCommon(true))
 	p.SetSize(80, 38)
@@ -174,7 +243,7 @@ func BenchmarkLogPaneWrite(b *testing.B) {
 // between them.
 func TestLogPaneSGRArguments(t *testing.T) {
 	p := newPane(t, 40, 8)
-	p.Write([]byte("\x1b[38;5;208mA\x1b[48;2;10;20;30mB\x1b[?25l\x1b[1mC\x1b[0m\r\n"))
+	p.Write([]byte("\x1b[38;5;208mA\x1b[48;2;10;20;30mB\x1b[?25l\x1b[1mC\x1b[0m\n"))
 	v := p.View()
 	for _, want := range []string{"\x1b[0;38;5;208mA", "\x1b[0;38;5;208;48;2;10;20;30mB", "\x1b[0;1;38;5;208;48;2;10;20;30mC"} {
 		if !strings.Contains(v, want) {
@@ -221,7 +290,7 @@ func TestLogPaneHugeCounts(t *testing.T) {
 		{"ECH", "abc\r\x1b[" + big + "Xy", 0, "y"},
 		{"ECH negative", "abc\x1b[-2Xy", 0, "abcy"},
 		{"IL", "abc\r\x1b[" + big + "Ly", 0, "y"},
-		{"DL", "abc\r\ndef\x1b[H\x1b[" + big + "My", 0, "y"},
+		{"DL", "abc\ndef\x1b[H\x1b[" + big + "My", 0, "y"},
 		{"SU", "abc\x1b[" + big + "Sy", 0, "   y"},
 		{"SD", "abc\x1b[" + big + "Ty", 0, "   y"},
 		{"RIS", "\x1b[70Gx\x1bc", 0, ""},
@@ -238,7 +307,7 @@ func TestLogPaneHugeCounts(t *testing.T) {
 // bottom of the view is past its last line.
 func TestLogPaneSearchShortLog(t *testing.T) {
 	p := newPane(t, 80, 20)
-	p.Write([]byte("error: one\r\nfine\r\nerror: two\r\n"))
+	p.Write([]byte("error: one\nfine\nerror: two\n"))
 	p.StartSearch()
 	p.Type("error")
 	p.EndSearch(true)
@@ -263,9 +332,9 @@ func TestLogPaneSearchShortLog(t *testing.T) {
 func TestLogPaneSearchMatchScrolledOut(t *testing.T) {
 	for _, again := range []bool{false, true} {
 		p := newPane(t, 80, 20)
-		p.Write([]byte("needle\r\n"))
+		p.Write([]byte("needle\n"))
 		for range 100 {
-			p.Write([]byte("filler\r\n"))
+			p.Write([]byte("filler\n"))
 		}
 		p.StartSearch()
 		p.Type("needle")
@@ -276,14 +345,17 @@ func TestLogPaneSearchMatchScrolledOut(t *testing.T) {
 		var b strings.Builder
 		for i := range 3 * Scrollback {
 			if again && i == 2*Scrollback+Scrollback/2 {
-				b.WriteString("needle again\r\n")
+				b.WriteString("needle again\n")
 				continue
 			}
-			fmt.Fprintf(&b, "line %d\r\n", i)
+			fmt.Fprintf(&b, "line %d\n", i)
 		}
 		p.Write([]byte(b.String()))
 		if p.first() <= 0 {
 			t.Fatalf("the first match is still kept (first line %d)", p.first())
+		}
+		if title := wideTitle(p); !again && !strings.Contains(title, "the match scrolled out of memory") {
+			t.Errorf("title = %q, want it to say the match scrolled out", title)
 		}
 		p.Next()
 		_ = p.View()

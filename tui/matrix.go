@@ -123,11 +123,36 @@ func (m *Matrix) Move(dr, dc int) {
 	m.scrollToFocus()
 }
 
-// Jump focuses the n-th row shown (1-based), as numbered in the view.
+// Jump focuses the n-th recipe (1-based): the first nine rows are
+// numbered, and keep their numbers when the window scrolls, so that a
+// number always means the same recipe.
 func (m *Matrix) Jump(n int) {
-	if r := m.top + n - 1; r < len(m.names) && r >= 0 && n <= m.visible() {
+	if r := n - 1; r < len(m.names) && r >= 0 {
 		m.row = r
+		m.scrollToFocus()
 	}
+}
+
+// NextWhere moves the focus to the next node (dir 1) or the previous one
+// (dir -1) for which ok holds, row by row from the focus and round; it
+// reports whether there was one.
+func (m *Matrix) NextWhere(dir int, ok func(*surface.Node) bool) bool {
+	cols := len(m.platforms)
+	cells := len(m.names) * cols
+	if cells == 0 {
+		return false
+	}
+	at := m.row*cols + m.col
+	for k := 1; k <= cells; k++ {
+		c := ((at+dir*k)%cells + cells) % cells
+		r, col := c/cols, c%cols
+		if i := m.grid[r][col]; i >= 0 && i < len(m.st.Nodes) && ok(&m.st.Nodes[i]) {
+			m.row, m.col = r, col
+			m.scrollToFocus()
+			return true
+		}
+	}
+	return false
 }
 
 // visible is how many rows fit.
@@ -209,8 +234,8 @@ func (m *Matrix) View() string {
 	for r := m.top; r < min(m.top+v, len(m.names)); r++ {
 		b.WriteByte('\n')
 		label := "  "
-		if k := r - m.top + 1; k <= 9 {
-			label = s.Dim.Render(strconv.Itoa(k)) + " "
+		if r < 9 {
+			label = s.Dim.Render(strconv.Itoa(r+1)) + " "
 		}
 		nm := pad(ansi.Truncate(m.names[r], name, "…"), name)
 		if r == m.row {

@@ -76,15 +76,22 @@ type Model struct {
 	st   surface.State
 	seen bool // a snapshot came
 
-	wide         bool
-	ended        bool
-	lost         error
-	note         string
-	alert        bool
-	waiting      string
-	quit         bool
+	wide    bool
+	ended   bool
+	lost    error
+	note    string
+	alert   bool
+	waiting string
+	quit    bool
+	ticking bool
+	held    bool // the run is over, a node failed, and the dashboard stays
+
+	// ExitOnSettle quits when the run is over; with HoldFailure, not
+	// when a node failed: then the dashboard stays until q, so that the
+	// failure can be read, and OnHold is called (from Update).
 	ExitOnSettle bool
-	ticking      bool
+	HoldFailure  bool
+	OnHold       func()
 
 	// The program asks for the view after every message, and log bytes
 	// come in hundreds of batches a second: the view is kept, and made
@@ -114,6 +121,22 @@ func NewModel(c *Common, src Source, quit string) *Model {
 
 // State returns the run's state as the dashboard last saw it.
 func (m *Model) State() surface.State { return m.st }
+
+// red counts the nodes that failed or could not run.
+func (m *Model) red() int {
+	n := 0
+	for _, nd := range m.st.Nodes {
+		if red(nd.Status) {
+			n++
+		}
+	}
+	return n
+}
+
+func red(s surface.Status) bool { return s == surface.Failure || s == surface.Errored }
+
+// Ended reports whether the run was over when the dashboard ended.
+func (m *Model) Ended() bool { return m.ended }
 
 // Quit reports whether the user left (q, ctrl+c), rather than the run
 // settling with ExitOnSettle.
@@ -174,8 +197,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.lost = msg.Err
 		} else {
 			m.ended = true
+			m.c.Keys.Quit.SetHelp("q", "leave") // there is no run left to stop
 		}
-		if m.ExitOnSettle || (m.lost != nil && !m.seen) {
+		if m.ExitOnSettle && m.HoldFailure && m.lost == nil && m.red() > 0 {
+			m.held = true
+			if m.OnHold != nil {
+				m.OnHold()
+			}
+		} else if m.ExitOnSettle || (m.lost != nil && !m.seen) {
 			m.quit = false
 			return m, tea.Quit
 		}
@@ -190,7 +219,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.note = msg.err.Error()
 		}
 	case tea.KeyMsg:
-		cmd = m.key(msg)
+		cmd = m.keys(msg)
 	case tea.MouseMsg:
 		m.mouse(msg)
 	}
@@ -265,6 +294,30 @@ func (m *Model) followFocus() {
 	}
 }
 
+// keys handles a key message. Keys typed faster than the program reads
+// them (a key held down, `jj`, a slow link) come in one read, and the
+// input parser gives the printable ones as one message of several runes
+// (it keeps an IME's input together): each is a key here, in order, so
+// that `jjj` moves three rows and `/err` searches for "err". A paste
+// stays one message.
+func (m *Model) keys(msg tea.KeyMsg) tea.Cmd {
+	if msg.Type != tea.KeyRunes || len(msg.Runes) < 2 || msg.Paste {
+		return m.key(msg)
+	}
+	var cmds []tea.Cmd
+	for _, r := range msg.Runes {
+		k := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}
+		if r == ' ' {
+			k = tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{r}, Alt: msg.Alt}
+		}
+		cmds = append(cmds, m.key(k))
+		if m.quit {
+			break
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
 func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	k := m.c.Keys
 	if m.log.Searching() {
@@ -297,6 +350,17 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 		m.matrix.Move(0, 1)
 	case key.Matches(msg, k.Jump):
 		m.matrix.Jump(int(msg.Runes[0] - '0'))
+	case key.Matches(msg, k.Failed), key.Matches(msg, k.PrevFailed):
+		dir := 1
+		if key.Matches(msg, k.PrevFailed) {
+			dir = -1
+		}
+		const none = "no node failed"
+		if !m.matrix.NextWhere(dir, func(n *surface.Node) bool { return red(n.Status) }) {
+			m.note, m.alert = none, false
+		} else if m.note == none {
+			m.note = ""
+		}
 	case key.Matches(msg, k.Follow):
 		m.log.ToggleFollow()
 	case key.Matches(msg, k.PageUp):
@@ -374,6 +438,8 @@ func (m *Model) notes() {
 		h.Note, h.Alert = "connection to the run lost: "+m.lost.Error()+" — q to leave", true
 	case m.waiting != "" && !m.seen:
 		h.Note = "waiting for a run in " + m.waiting + " (start one with `odu run`)"
+	case m.held && h.Note == "":
+		h.Note, h.Alert = fmt.Sprintf("the run is over: %d failed — f: the next failed node, q to leave", m.red()), true
 	case m.ended && h.Note == "":
 		h.Note = "the run is over — q to leave"
 	case !m.seen && h.Note == "":
@@ -395,7 +461,9 @@ func (m *Model) relayout() {
 	body := max(h-headH-footH, 1)
 	m.wide = w >= wideWidth
 	if m.wide {
-		left := min(max(m.matrix.Width(), 48), w*45/100)
+		// The left column is as wide as the matrix or an event line
+		// wants, up to 45% of the terminal.
+		left := min(max(m.matrix.Width(), m.events.Want(m.st.Nodes), 48), w*45/100)
 		evH := 0
 		if body >= 16 {
 			evH = min(7, body/3)

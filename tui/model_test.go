@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -80,12 +81,67 @@ func fixture(recipes int) surface.State {
 				n.Started = at(time.Duration(i) * time.Second)
 				n.DurationMS = int64(1500 + 100*i)
 			}
+			switch s {
+			case surface.Success:
+				n.ExitCode = new(int)
+			case surface.Failure:
+				n.ExitCode = new(int)
+				*n.ExitCode = 2
+			case surface.Skipped:
+				n.Reason = "dependency recipe01@" + plat + " failed"
+			}
 			st.Nodes = append(st.Nodes, n)
 		}
 	}
 	st.Lanes = []surface.Lane{{Platform: "x86_64-linux", Host: "localhost", Phase: surface.PhaseRunning},
 		{Platform: "aarch64-linux", Host: "builder", Phase: surface.PhaseRunning}}
 	return st
+}
+
+// buildLog is a recipe's output as odu gets it, from a pipe: lines end
+// in a bare LF, colours, a progress line redrawn with \r.
+const buildLog = "\x1b[1;34m==>\x1b[0m go build ./...\n" +
+	"compiling odu/surface\n" +
+	"compiling odu/runner\n" +
+	"fetch  10%\rfetch  60%\rfetch 100%\n" +
+	"\x1b[32mok\x1b[0m   odu/surface  0.41s\n" +
+	"\x1b[31mFAIL\x1b[0m odu/runner   1.02s\n" +
+	"    runner_test.go:42: got 2 nodes, want 3\n" +
+	"error: recipe `build` failed on line 3 with exit code 1\n"
+
+// buildLines is buildLog as a terminal shows it, line by line.
+var buildLines = []string{
+	"==> go build ./...",
+	"compiling odu/surface",
+	"compiling odu/runner",
+	"fetch 100%",
+	"ok   odu/surface  0.41s",
+	"FAIL odu/runner   1.02s",
+	"    runner_test.go:42: got 2 nodes, want 3",
+	"error: recipe `build` failed on line 3 with exit code 1",
+}
+
+// logRows returns the log pane's rows of a plain view: the lines under
+// its title, up to the first empty one, each cut to the pane's columns
+// (from col, its first column on the screen).
+func logRows(t *testing.T, plain, title string, col int) []string {
+	t.Helper()
+	lines := strings.Split(plain, "\n")
+	for i, l := range lines {
+		if j := strings.Index(l, title); j >= 0 {
+			var out []string
+			for _, r := range lines[i+1:] {
+				r = ansi.Cut(r, col, 1<<20)
+				if strings.TrimSpace(r) == "" {
+					break
+				}
+				out = append(out, strings.TrimRight(r, " "))
+			}
+			return out
+		}
+	}
+	t.Fatalf("no log pane titled %q:\n%s", title, plain)
+	return nil
 }
 
 func newModel(t *testing.T, w, h int, colour bool, st surface.State) (*Model, *recorder) {
@@ -134,10 +190,15 @@ func checkSize(t *testing.T, view string, w, h int) {
 
 func TestWideLayout(t *testing.T) {
 	m, r := newModel(t, 120, 30, true, fixture(6))
-	m.Update(LogMsg{Gen: 1, Data: []byte("\x1b[1;32mcompiling\x1b[0m odu\r\nok\r\n")})
+	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
+	m.Update(frameMsg{})
 	v := m.View()
 	checkSize(t, v, 120, 30)
 	golden(t, "wide", v)
+	// Each line of the log is a row of the pane, from its first column.
+	if got := logRows(t, ansi.Strip(v), "─ build(release)@x86_64-linux", m.matrix.width+1); !slices.Equal(got, buildLines) {
+		t.Errorf("the log pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(buildLines, "\n"))
+	}
 	if want := []string{"build(release)@x86_64-linux#1"}; fmt.Sprint(r.follows) != fmt.Sprint(want) {
 		t.Errorf("follows = %v, want %v", r.follows, want)
 	}
@@ -151,6 +212,8 @@ func TestWideLayout(t *testing.T) {
 
 func TestNarrowLayoutStacksAndWindows(t *testing.T) {
 	m, _ := newModel(t, 80, 24, true, fixture(30))
+	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
+	m.Update(frameMsg{})
 	v := m.View()
 	checkSize(t, v, 80, 24)
 	golden(t, "narrow", v)
@@ -193,9 +256,13 @@ func TestResizeRelayouts(t *testing.T) {
 
 func TestNoColour(t *testing.T) {
 	m, _ := newModel(t, 80, 24, false, fixture(3))
-	m.Update(LogMsg{Gen: 1, Data: []byte("\x1b[31mred\x1b[0m\r\n")})
+	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
+	m.Update(frameMsg{})
 	v := m.View()
 	golden(t, "nocolour", v)
+	if got := logRows(t, ansi.Strip(v), "─ build(release)@x86_64-linux", 0); !slices.Equal(got, buildLines) {
+		t.Errorf("the log pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(buildLines, "\n"))
+	}
 	// Without colour only reverse video (the focus) and bold remain.
 	for _, sgr := range []string{"\x1b[31", "\x1b[32", "\x1b[33", "38;5"} {
 		if strings.Contains(v, sgr) {
@@ -306,11 +373,11 @@ func TestWaiting(t *testing.T) {
 func TestLogDrawnOncePerFrame(t *testing.T) {
 	m, _ := newModel(t, 120, 30, false, fixture(3))
 	before := m.View()
-	_, cmd := m.Update(LogMsg{Gen: 1, Data: []byte("first-batch\r\n")})
+	_, cmd := m.Update(LogMsg{Gen: 1, Data: []byte("first-batch\n")})
 	if cmd == nil {
 		t.Fatal("log bytes asked for no frame")
 	}
-	if _, again := m.Update(LogMsg{Gen: 1, Data: []byte("second-batch\r\n")}); again != nil {
+	if _, again := m.Update(LogMsg{Gen: 1, Data: []byte("second-batch\n")}); again != nil {
 		t.Error("a second batch asked for a second frame")
 	}
 	if m.View() != before {
@@ -320,7 +387,7 @@ func TestLogDrawnOncePerFrame(t *testing.T) {
 	if v := ansi.Strip(m.View()); !strings.Contains(v, "first-batch") || !strings.Contains(v, "second-batch") {
 		t.Errorf("the frame does not show the log:\n%s", v)
 	}
-	_, cmd = m.Update(LogMsg{Gen: 1, Data: []byte("third-batch\r\n")})
+	_, cmd = m.Update(LogMsg{Gen: 1, Data: []byte("third-batch\n")})
 	if cmd == nil {
 		t.Fatal("log bytes after the frame asked for no frame")
 	}
@@ -367,5 +434,150 @@ func TestSnapshotKeepsFocusByID(t *testing.T) {
 	m.Update(StateMsg{Events: []surface.Event{{Snapshot: &big}}})
 	if g := m.matrix.Focused(); g == nil || f == nil || g.ID != f.ID {
 		t.Errorf("focus after a larger snapshot = %v, want %v", g, f)
+	}
+}
+
+// TestKeysInOneRead: keys that came in one read reach the model as one
+// message of several runes; each is a key.
+func TestKeysInOneRead(t *testing.T) {
+	m, _ := newModel(t, 120, 30, true, fixture(6))
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjj")})
+	if f := m.matrix.Focused(); f == nil || f.Name != "recipe03" {
+		t.Errorf("focus after jjj in one message = %v, want recipe03", f)
+	}
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("kl")})
+	if f := m.matrix.Focused(); f == nil || f.ID != "recipe02@aarch64-linux" {
+		t.Errorf("focus after kl in one message = %v, want recipe02@aarch64-linux", f)
+	}
+	// A search typed at once: / starts it, the rest is its query.
+	m.Update(LogMsg{Gen: m.gen, Data: []byte(buildLog)})
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/FAIL")})
+	m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	if m.log.match < 0 || !strings.Contains(ansi.Strip(m.log.line(m.log.match)), "FAIL odu/runner") {
+		t.Errorf("/FAIL typed at once found row %d, want the FAIL line", m.log.match)
+	}
+	// A paste is not keys.
+	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("qqq"), Paste: true})
+	if m.Quit() {
+		t.Error("a pasted qqq quit the dashboard")
+	}
+	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jq")})
+	if !m.Quit() || cmd == nil {
+		t.Error("q after j in one message did not quit")
+	}
+}
+
+// TestRowNumbersStick: the numbers 1–9 belong to the first nine
+// recipes, whatever the window shows; a number focuses its recipe.
+func TestRowNumbersStick(t *testing.T) {
+	m, _ := newModel(t, 80, 24, false, fixture(30))
+	for range 20 {
+		keys(m, "j")
+	}
+	plain := ansi.Strip(m.View())
+	if k, row := rowOf(plain, "recipe20"); k != "" {
+		t.Errorf("recipe20 is numbered %s when the window scrolled: %q", k, row)
+	}
+	if regexp.MustCompile(`(?m)^[1-9] recipe`).MatchString(plain) {
+		t.Errorf("rows past the ninth are numbered:\n%s", plain)
+	}
+	keys(m, "3")
+	if f := m.matrix.Focused(); f == nil || f.Name != "recipe02" {
+		t.Errorf("focus after 3 = %v, want recipe02, the third recipe", f)
+	}
+	if k, _ := rowOf(ansi.Strip(m.View()), "recipe02"); k != "3" {
+		t.Errorf("recipe02 is numbered %q, want 3:\n%s", k, ansi.Strip(m.View()))
+	}
+}
+
+// rowOf returns the number and the line of the matrix row of recipe.
+func rowOf(plain, recipe string) (string, string) {
+	m := regexp.MustCompile(`(?m)^([1-9 ]) ` + regexp.QuoteMeta(recipe) + ` .*$`).FindStringSubmatch(plain)
+	if m == nil {
+		return "", ""
+	}
+	return strings.TrimSpace(m[1]), m[0]
+}
+
+// TestNextFailed: f focuses the next node that failed or errored, F the
+// previous one, round the matrix.
+func TestNextFailed(t *testing.T) {
+	m, _ := newModel(t, 120, 30, false, fixture(7))
+	var got []string
+	for range 5 {
+		keys(m, "f")
+		got = append(got, m.matrix.Focused().ID)
+	}
+	want := "[recipe01@aarch64-linux recipe02@x86_64-linux recipe05@aarch64-linux recipe06@x86_64-linux recipe01@aarch64-linux]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("f × 5 = %v, want %s", got, want)
+	}
+	keys(m, "F")
+	if f := m.matrix.Focused(); f.ID != "recipe06@x86_64-linux" {
+		t.Errorf("F = %s, want recipe06@x86_64-linux", f.ID)
+	}
+	if title := strings.Split(ansi.Strip(m.View()), "\n")[2]; !strings.Contains(title, "recipe06@x86_64-linux · error") {
+		t.Errorf("the log title of an errored node = %q", title)
+	}
+	keys(m, "F", "F")
+	if title := strings.Split(ansi.Strip(m.View()), "\n")[2]; !strings.Contains(title, "recipe02@x86_64-linux · failure · exit 2 ·") {
+		t.Errorf("the log title of a failed node does not say its exit code: %q", title)
+	}
+	green := fixture(1)
+	green.Nodes = green.Nodes[:1]
+	m, _ = newModel(t, 120, 30, false, green)
+	keys(m, "f")
+	if v := ansi.Strip(m.View()); !strings.Contains(v, "no node failed") {
+		t.Errorf("f with no failed node does not say so:\n%s", v)
+	}
+}
+
+// TestEventsUseTheWidth: on a wide terminal the events lane is as wide
+// as its lines, not cut at the matrix's width.
+func TestEventsUseTheWidth(t *testing.T) {
+	st := fixture(3)
+	for i := range st.Nodes {
+		n := &st.Nodes[i]
+		n.Name = "integration-tests-" + n.Name
+		n.ID = n.Name + "@" + n.Platform
+	}
+	m, _ := newModel(t, 200, 40, false, st)
+	n := st.Nodes[3]
+	n.Status = surface.Cancelled
+	m.Update(StateMsg{Events: []surface.Event{{Delta: &surface.Delta{Seq: 1, Node: &n}}}})
+	v := ansi.Strip(m.View())
+	if !strings.Contains(v, "integration-tests-recipe01@aarch64-linux failure → cancelled") {
+		t.Errorf("the event line is cut at 200 columns:\n%s", v)
+	}
+	checkSize(t, m.View(), 200, 40)
+}
+
+// TestHoldFailure: `odu run`'s dashboard leaves when the run is over,
+// unless a node failed: then it stays until q, and says so.
+func TestHoldFailure(t *testing.T) {
+	for _, failed := range []bool{false, true} {
+		st := fixture(1) // a success and a running node
+		st.Nodes[1].Status = surface.Success
+		if failed {
+			st.Nodes[1].Status = surface.Failure
+		}
+		m, _ := newModel(t, 120, 30, false, st)
+		m.ExitOnSettle, m.HoldFailure = true, true
+		holds := 0
+		m.OnHold = func() { holds++ }
+		_, cmd := m.Update(EndMsg{})
+		quits := cmd != nil && fmt.Sprint(cmd()) == fmt.Sprint(tea.Quit())
+		if quits == failed || (holds == 1) != failed {
+			t.Errorf("failed %v: the run's end quits %v, holds %d times", failed, quits, holds)
+		}
+		if v := ansi.Strip(m.View()); failed && !strings.Contains(v, "the run is over: 1 failed") {
+			t.Errorf("a held dashboard does not say why:\n%s", v)
+		}
+		if failed {
+			keys(m, "q")
+			if !m.Quit() || !m.Ended() {
+				t.Error("q does not leave a held dashboard")
+			}
+		}
 	}
 }

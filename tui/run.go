@@ -52,8 +52,16 @@ type Options struct {
 	Output io.Writer
 	// Colour is off for NO_COLOR (and TERM=dumb).
 	Colour bool
-	// ExitOnSettle returns as soon as the run is over, instead of on q.
+	// ExitOnSettle returns as soon as the run is over, instead of on q;
+	// with HoldFailure, not when a node failed: the dashboard then stays
+	// until q, so that the failure can be read, and calls OnHold.
 	ExitOnSettle bool
+	HoldFailure  bool
+	OnHold       func()
+	// ReadLog opens a node's log as the run's record on disk keeps it:
+	// what the pane shows once the connection to the run is closed (the
+	// run is over) or lost. run is the run the dashboard showed.
+	ReadLog func(run surface.Run, id string) (io.ReadCloser, error)
 	// Quit says what q does, in the help: "leave" or "cancel the run".
 	Quit string
 }
@@ -62,6 +70,7 @@ type Options struct {
 type Result struct {
 	State surface.State // the run as last seen
 	Quit  bool          // the user left (q, ctrl+c); false when the run settled with ExitOnSettle
+	Ended bool          // the run was over
 	Lost  error         // the connection to the run was lost, or could not be made
 }
 
@@ -74,9 +83,9 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	defer cancel()
 	c := NewCommon(o.Colour)
 	f := &feed{kick: make(chan struct{}, 1)}
-	src := &source{ctx: ctx, f: f, changed: make(chan struct{}, 1)}
+	src := &source{ctx: ctx, f: f, changed: make(chan struct{}, 1), readLog: o.ReadLog}
 	m := NewModel(c, src, o.Quit)
-	m.ExitOnSettle = o.ExitOnSettle
+	m.ExitOnSettle, m.HoldFailure, m.OnHold = o.ExitOnSettle, o.HoldFailure, o.OnHold
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(o.Input), tea.WithOutput(o.Output),
 		tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithFPS(60), tea.WithoutSignalHandler())
 
@@ -89,7 +98,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cancel()
 	wg.Wait()
 	src.close()
-	return Result{State: m.State(), Quit: m.Quit(), Lost: m.Lost()}, runErr(parent, err)
+	return Result{State: m.State(), Quit: m.Quit(), Ended: m.Ended(), Lost: m.Lost()}, runErr(parent, err)
 }
 
 // runErr is what Run returns for the program's error: none when the
@@ -209,9 +218,11 @@ type source struct {
 	ctx     context.Context
 	f       *feed
 	changed chan struct{}
+	readLog func(surface.Run, string) (io.ReadCloser, error)
 
 	mu      sync.Mutex
 	cl      Client
+	run     surface.Run // as the last snapshot said
 	gen     int
 	id      string
 	attempt int
@@ -308,6 +319,9 @@ func (s *source) watch(ctx context.Context, o Options) {
 			st := *ev.Snapshot
 			st.Nodes, st.Lanes = slices.Clone(st.Nodes), slices.Clone(st.Lanes)
 			ev.Snapshot = &st
+			s.mu.Lock()
+			s.run = st.Run
+			s.mu.Unlock()
 		}
 		s.f.push(StateMsg{Events: []surface.Event{ev}})
 	}
@@ -347,23 +361,72 @@ func (s *source) start(ctx context.Context, cl Client, id string, attempt, gen i
 	return func() { cancel(); <-done }
 }
 
-// stream copies one log into the feed until it ends or ctx does.
+// stream copies one log into the feed until it ends or ctx does. When
+// the connection cannot serve it (the run is over, or the link is lost),
+// the rest comes from the run's record on disk.
 func (s *source) stream(ctx context.Context, cl Client, id string, attempt, gen int) {
 	ls, err := cl.Log(surface.NodeLogParams{ID: id, Attempt: attempt})
 	if err != nil {
-		s.f.pushLog(gen, []byte(fmt.Sprintf("\x1b[0m[odu: cannot read the log of %s: %v]\r\n", id, err)))
+		s.fromDisk(ctx, id, gen, 0, fmt.Errorf("cannot read the log of %s: %w", id, err))
 		return
 	}
 	defer ls.Close()
+	var from int64
 	for {
 		c, err := ls.Next(ctx)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				s.f.pushLog(gen, []byte(fmt.Sprintf("\x1b[0m\r\n[odu: the log of %s stopped: %v]\r\n", id, err)))
+				s.fromDisk(ctx, id, gen, from, fmt.Errorf("the log of %s stopped: %w", id, err))
 			}
 			return
 		}
+		from = c.Offset + c.Len()
 		s.f.pushLog(gen, c.Data)
 		c.Release()
+	}
+}
+
+// fromDisk copies a log from the run's record on disk, from offset
+// from, into the feed; why says why the connection could not, for when
+// the disk cannot either.
+func (s *source) fromDisk(ctx context.Context, id string, gen int, from int64, why error) {
+	say := func(err error) {
+		nl := "\r\n"
+		if from == 0 {
+			nl = ""
+		}
+		s.f.pushLog(gen, []byte(fmt.Sprintf("\x1b[0m%s[odu: %v]\r\n", nl, err)))
+	}
+	if s.readLog == nil {
+		say(why)
+		return
+	}
+	s.mu.Lock()
+	run := s.run
+	s.mu.Unlock()
+	r, err := s.readLog(run, id)
+	if err != nil {
+		say(fmt.Errorf("%w; nor from disk: %w", why, err))
+		return
+	}
+	defer r.Close()
+	if sk, ok := r.(io.Seeker); ok {
+		_, err = sk.Seek(from, io.SeekStart)
+	} else {
+		_, err = io.CopyN(io.Discard, r, from)
+	}
+	if err != nil {
+		say(fmt.Errorf("%w; the file on disk is shorter", why))
+		return
+	}
+	buf := make([]byte, 32<<10)
+	for ctx.Err() == nil {
+		n, err := r.Read(buf)
+		if n > 0 {
+			s.f.pushLog(gen, append([]byte(nil), buf[:n]...))
+		}
+		if err != nil {
+			return
+		}
 	}
 }

@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 	"github.com/odu-ci/odu/tui"
@@ -39,13 +42,38 @@ func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool) error {
 			return cl, nil
 		},
 		Dir: root, Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
-		ExitOnSettle: exitOnSettle, Quit: "leave (the run goes on)",
+		ExitOnSettle: exitOnSettle, Quit: "leave (the run goes on)", ReadLog: recordLog(root),
 	})
 	if err != nil {
 		return fmt.Errorf("show the dashboard: %w", err)
 	}
 	fmt.Fprintln(env.Stdout, recap(res))
 	return nil
+}
+
+// recordLog opens a node's log (or a lane's setup log) from the
+// checkout's last record, as `odu logs` does once a run is over: what
+// the dashboard shows once the connection to the run is closed. The
+// record must be the run's the dashboard showed, not one since.
+func recordLog(root string) func(run surface.Run, id string) (io.ReadCloser, error) {
+	return func(run surface.Run, id string) (io.ReadCloser, error) {
+		st, _, err := lanes.LastRecord(root)
+		if err != nil {
+			return nil, err
+		}
+		if st.Run.SHA != run.SHA || !st.Run.Started.Equal(run.Started) {
+			return nil, errors.New("the run's record is not on disk (yet)")
+		}
+		_, path, err := pickLog(st, id)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.Open(filepath.Join(root, path))
+		if err != nil {
+			return nil, fmt.Errorf("read the log of %s: %w", id, err)
+		}
+		return f, nil
+	}
 }
 
 // recap says in one line how the run was when the dashboard ended.
@@ -66,8 +94,12 @@ func recap(res tui.Result) string {
 
 // face returns how `odu run` shows its progress, over its own surface:
 // the dashboard on a terminal (q cancels the run, as Ctrl-C does, by
-// calling stop), or a printer.
-func (c *RunCmd) face(env *Env, stop func()) func(ctx context.Context, conn net.Conn) (surface.State, error) {
+// calling stop), or a printer. When a node failed, the dashboard shows
+// the end until q (unless --exit-on-settle), and calls hold first: the
+// run waits for it then. The face's own ctx outlives an interrupt, so
+// that the end of a stopped run is shown; interrupted (run ends), a held
+// dashboard leaves.
+func (c *RunCmd) face(run context.Context, env *Env, root string, stop, hold func()) func(ctx context.Context, conn net.Conn) (surface.State, error) {
 	if c.Progress != "auto" || !dashboardOK(env) {
 		p := c.printer(env)
 		return func(ctx context.Context, conn net.Conn) (surface.State, error) { return show(ctx, conn, p) }
@@ -80,6 +112,18 @@ func (c *RunCmd) face(env *Env, stop func()) func(ctx context.Context, conn net.
 			h.hold()
 			defer h.release()
 		}
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		var unhook func() bool
+		defer func() {
+			if unhook != nil {
+				unhook()
+			}
+		}()
+		onHold := func() {
+			hold()
+			unhook = context.AfterFunc(run, cancel) // OnHold is called once
+		}
 		res, err := tui.Run(ctx, tui.Options{
 			Attach: func(ctx context.Context) (tui.Client, error) {
 				cl, err := surface.NewClient(ctx, conn, "odu run", version())
@@ -89,10 +133,12 @@ func (c *RunCmd) face(env *Env, stop func()) func(ctx context.Context, conn net.
 				return cl, nil
 			},
 			Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
-			// odu run returns when the run is over, with its summary.
-			ExitOnSettle: true, Quit: "cancel the run",
+			// odu run returns when the run is over, with its summary;
+			// a failure stays on the screen until q.
+			ExitOnSettle: true, HoldFailure: !c.ExitOnSettle, OnHold: onHold,
+			Quit: "cancel the run", ReadLog: recordLog(root),
 		})
-		if res.Quit {
+		if res.Quit && !res.Ended {
 			fmt.Fprintln(env.Stderr, "odu: stopping the run…")
 			stop()
 		}

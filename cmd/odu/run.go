@@ -47,6 +47,9 @@ type RunCmd struct {
 	ClientTimeout time.Duration `type:"positive" hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
 	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (also the hosts file's \"secrets\" list)."`
 
+	// The dashboard (dashboard.go).
+	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
+
 	root string // the repository's root, once the pipeline is loaded
 }
 
@@ -59,6 +62,10 @@ By default the run is strict: it refuses a working tree with uncommitted changes
 runs a snapshot of HEAD in a git worktree, so you can go on editing. While it runs,
 other terminals attach to it: odu status, odu logs -f, odu monitor, odu wait,
 odu rerun, odu cancel. Each node's log is written to .ci/<sha>/<platform>/<recipe>.log.
+
+On a terminal, progress is a live dashboard (q stops the run, as Ctrl-C does). When the
+run is over it leaves and prints a summary; when a node failed it stays until q, so that
+the failure can be read there (f: the next failed node), unless --exit-on-settle.
 
 Exits 0 when every node succeeded, 1 when any did not, 2 for a usage or configuration
 error, and 130 when interrupted (Ctrl-C stops every node; a second Ctrl-C exits at once).`
@@ -195,8 +202,11 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		defer serving.Done()
 		serve(srvCtx, srv, ln, &serving)
 	}()
+	// The socket is closed when Run returns, or while a dashboard shows
+	// a failed run until q.
+	closeSocket := sync.OnceFunc(func() { ln.Close() })
 	defer func() {
-		ln.Close()
+		closeSocket()
 		stopServing()
 		serving.Wait()
 	}()
@@ -209,7 +219,8 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		defer serving.Done()
 		srv.Serve(srvCtx, struct{ io.ReadWriteCloser }{a}) // no deadlines: this face is never cut off
 	}()
-	face := c.face(env, leave)
+	holding := make(chan struct{})
+	face := c.face(ctx, env, l.root, leave, sync.OnceFunc(func() { close(holding) }))
 	go func() {
 		st, err := face(context.WithoutCancel(ctx), b)
 		shown <- st
@@ -226,6 +237,12 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	}
 	select { // the face shows the end, unless it is stuck
 	case <-shown:
+		<-showErr
+	case <-holding:
+		// The dashboard shows a failure until q: meanwhile the checkout
+		// is free for the next run, and other terminals read the record.
+		closeSocket()
+		<-shown
 		<-showErr
 	case <-time.After(5 * time.Second):
 	}

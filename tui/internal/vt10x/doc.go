@@ -8,6 +8,9 @@
 //     ([WithScrollback]), so that the pane keeps a scrollback;
 //   - wide characters (East Asian, most emoji) take two cells
 //     (go-runewidth), so columns line up as on a real terminal;
+//   - a line feed returns to the first column, as LF does on a
+//     terminal whose tty adds the CR (onlcr): logs come from pipes,
+//     whose lines end in a bare LF;
 //   - the parser does not allocate: no debug message formatted per
 //     character (two allocations a byte), its state is a number rather
 //     than a method value (a closure per escape sequence), and CSI

@@ -181,8 +181,13 @@ func (t *State) handleControlCodes(c rune) bool {
 	// CR
 	case '\r':
 		t.moveTo(0, t.cur.Y)
-	// LF, VT, LF
-	case '\f', '\v', '\n':
+	// LF: odu: a new line at the first column, always. A log comes
+	// from a pipe, where lines end in a bare LF; the terminal it was
+	// meant for would have had the tty's onlcr add the CR.
+	case '\n':
+		t.newline(true)
+	// VT, FF
+	case '\f', '\v':
 		// go to first col if mode is set
 		t.newline(t.mode&ModeCRLF != 0)
 	// BEL

@@ -413,11 +413,15 @@ func (t *State) clear(x0, y0, x1, y1 int) {
 	y0 = clamp(y0, 0, t.rows-1)
 	y1 = clamp(y1, 0, t.rows-1)
 	t.changed |= ChangedScreen
+	// odu: one blank glyph, copied over each row's range (a log scrolls
+	// a row per line, and clears one each time).
+	g := t.cur.Attr
+	g.Char = ' '
 	for y := y0; y <= y1; y++ {
 		t.dirty[y] = true
-		for x := x0; x <= x1; x++ {
-			t.lines[y][x] = t.cur.Attr
-			t.lines[y][x].Char = ' '
+		row := t.lines[y][x0 : x1+1]
+		for x := range row {
+			row[x] = g
 		}
 	}
 }
@@ -531,6 +535,17 @@ func (t *State) scrollUp(orig, n int) {
 	}
 	t.clear(0, orig, t.cols-1, orig+n-1)
 	t.changed |= ChangedScreen
+	if n == 1 {
+		// odu: a log scrolls one row per line: the rows move up in one
+		// copy, and the cleared one goes to the bottom.
+		first := t.lines[orig]
+		copy(t.lines[orig:t.bottom], t.lines[orig+1:t.bottom+1])
+		t.lines[t.bottom] = first
+		for i := orig; i <= t.bottom; i++ {
+			t.dirty[i] = true
+		}
+		return
+	}
 	for i := orig; i <= t.bottom-n; i++ {
 		t.lines[i], t.lines[i+n] = t.lines[i+n], t.lines[i]
 		t.dirty[i] = true

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// linesJustfile is a pipeline whose logs have many lines, as a recipe
+// writes them to a pipe (bare LFs): thirty numbered lines in colours and
+// a progress line redrawn with \r; a node that fails with two lines; one
+// more; and one that runs until the test says stop.
+const linesJustfile = `[metadata("ci")]
+ci: lines bad other slow
+
+lines:
+    @i=1; while [ $i -le 30 ]; do printf '\033[3%dmline %02d\033[0m of the log\n' $((i % 7 + 1)) $i; i=$((i+1)); done
+    @printf 'progress  10%%\rprogress  50%%\rprogress 100%%\n'
+    @echo lines-done
+
+bad:
+    @echo bad-output; echo 'bad, second line'; exit 3
+
+other:
+    @echo other-output
+
+slow:
+    @while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done; echo slow-done
+`
+
+// logLines checks that the screen shows the lines of linesJustfile's
+// `lines` that fit (all with all, the last ones without), each at the
+// first column of the log pane: after the matrix's "│" when wide, at the
+// screen's first column when narrow.
+func logLines(t *testing.T, screen string, wide, all bool) {
+	t.Helper()
+	left := "^"
+	if wide {
+		left = "│"
+	}
+	want := []string{}
+	for i := 1; i <= 30; i++ {
+		want = append(want, fmt.Sprintf("line %02d of the log", i))
+	}
+	want = append(want, "progress 100%", "lines-done")
+	seen := 0
+	for i, w := range want {
+		re := regexp.MustCompile(`(?m)` + left + regexp.QuoteMeta(w) + ` *$`)
+		switch {
+		case re.MatchString(screen):
+			seen++
+		case strings.Contains(screen, w):
+			t.Errorf("%q is on the screen, but not at the log pane's first column:\n%s", w, screen)
+		case all || i >= len(want)-5:
+			t.Errorf("the screen lacks %q:\n%s", w, screen)
+		}
+	}
+	if strings.Contains(screen, "progress  10%") || strings.Contains(screen, "progress  50%") {
+		t.Errorf("the \\r progress did not collapse:\n%s", screen)
+	}
+	if seen < 5 {
+		t.Errorf("only %d lines of the log are on the screen:\n%s", seen, screen)
+	}
+}
+
+// TestDashboardRunLogLines: `odu run` on a terminal, with a node that
+// fails: when the run is over the dashboard stays until q, saying so; a
+// log of many lines reads as lines at 120×40 and at 80×24, coloured; f
+// focuses the failed node, whose log title says its exit code; keys
+// typed at once each move the focus; q leaves, with the summary and exit
+// 1.
+func TestDashboardRunLogLines(t *testing.T) {
+	d := newDash(t, linesJustfile)
+	os.WriteFile(d.stop, nil, 0o644) // slow ends at once
+	tm := d.terminal(120, 40, "run")
+	s := tm.waitText("the run is over: 1 failed", "q leave")
+	if strings.Contains(s, "odu exited") {
+		t.Fatalf("the dashboard left a failed run:\n%s", s)
+	}
+
+	k, _ := rowOf(s, "lines")
+	tm.key(k)
+	s = tm.waitText("─ lines@", "lines-done")
+	logLines(t, s, true, true)
+	colour := tm.screen(true)
+	if !regexp.MustCompile(`\x1b\[3\dm(\x1b\[\d+m)*line 07`).MatchString(colour) {
+		t.Errorf("the log's colours did not come through:\n%q", colour)
+	}
+
+	// 80×24: the stacked layout, the log's last lines.
+	tm.run("resize-window", "-t", "s", "-x", "80", "-y", "24")
+	s = tm.waitFor("the stacked layout", false, func(s string) bool {
+		return !strings.Contains(s, "│") && strings.Contains(s, "lines-done")
+	})
+	logLines(t, s, false, false)
+
+	// f: the failed node, its exit code, its two lines.
+	tm.key("f")
+	s = tm.waitText("─ bad@", "bad, second line")
+	if !regexp.MustCompile(`─ bad@\S+ · failure · exit 3 `).MatchString(s) {
+		t.Errorf("the log title of the failed node does not say its exit code:\n%s", s)
+	}
+	if !regexp.MustCompile(`(?m)^bad-output *\n^bad, second line *$`).MatchString(s) {
+		t.Errorf("the failed node's log does not read as two lines:\n%s", s)
+	}
+
+	// Three keys in one send: three rows down from the first recipe.
+	tm.run("resize-window", "-t", "s", "-x", "120", "-y", "40")
+	tm.key("1")
+	s = tm.waitFor("the first recipe focused", false, func(s string) bool {
+		first := recipeNumbered(s, "1")
+		return first != "" && strings.Contains(s, "─ "+first+"@")
+	})
+	fourth := recipeNumbered(s, "4")
+	tm.run("send-keys", "-t", "s", "jjj")
+	tm.waitText("─ " + fourth + "@")
+
+	tm.key("q")
+	s = tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 1") {
+		t.Errorf("odu run with a failed node did not exit 1:\n%s", s)
+	}
+	if !regexp.MustCompile(`odu: run of \w+ failed in `).MatchString(s) ||
+		!regexp.MustCompile(`failure\s+bad@\S+\s+exit 3`).MatchString(s) {
+		t.Errorf("no per-node summary after the dashboard:\n%s", s)
+	}
+	if strings.Contains(s, "stopping the run") || strings.Contains(s, "? all keys") {
+		t.Errorf("q after the run's end stopped it, or the dashboard is still on the screen:\n%s", s)
+	}
+}
+
+// recipeNumbered returns the recipe of the matrix row numbered k.
+func recipeNumbered(screen, k string) string {
+	m := regexp.MustCompile(`(?m)^` + k + ` (\S+) `).FindStringSubmatch(screen)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// TestDashboardRunExitOnSettle: `odu run --exit-on-settle` leaves the
+// dashboard as soon as the run is over, a failure too.
+func TestDashboardRunExitOnSettle(t *testing.T) {
+	d := newDash(t, linesJustfile)
+	os.WriteFile(d.stop, nil, 0o644)
+	tm := d.terminal(120, 40, "run --exit-on-settle")
+	s := tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 1") || !regexp.MustCompile(`failure\s+bad@\S+\s+exit 3`).MatchString(s) {
+		t.Errorf("odu run --exit-on-settle did not leave with the summary and exit 1:\n%s", s)
+	}
+}
+
+// TestDashboardMonitorLogAfterEnd: once the run is over (its connection
+// closed), `odu monitor` shows a log it had not loaded, from the run's
+// record on disk, as lines.
+func TestDashboardMonitorLogAfterEnd(t *testing.T) {
+	d := newDash(t, linesJustfile)
+	_, runDone := d.background()
+	tm := d.terminal(120, 40, "monitor")
+	s := tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
+	k, _ := rowOf(s, "slow")
+	tm.key(k)
+	tm.waitText("─ slow@")
+	os.WriteFile(d.stop, nil, 0o644)
+	if err := <-runDone; err == nil {
+		t.Fatalf("odu run with a failed node exited 0:\n%s", d.runOutput())
+	}
+	runDone <- nil
+	s = tm.waitText("the run is over")
+	k, _ = rowOf(s, "lines")
+	tm.key(k)
+	s = tm.waitFor("the log of lines, or an error", false, func(s string) bool {
+		return strings.Contains(s, "lines-done") || strings.Contains(s, "[odu: ")
+	})
+	if strings.Contains(s, "[odu: ") {
+		t.Fatalf("the log of lines did not show after the run:\n%s", s)
+	}
+	logLines(t, s, true, true)
+}
