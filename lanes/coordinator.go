@@ -302,19 +302,33 @@ func (l *lane) run() {
 		specs = append(specs, surface.NodeSpec{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Deps: n.Deps, Command: n.Command})
 	}
 	senv, snames := secretEnv(c.opts.Secrets) // only ever in this message
-	err = st.client.Configure(c.ctx, surface.Config{
+	cfg := surface.Config{
 		SHA: c.opts.SHA, Platform: l.platform, Workspace: st.workspace,
 		LogDir: st.logDir, Nodes: specs, Env: append(slices.Clip(st.env), senv...), Secrets: snames,
 		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
-	})
-	if err != nil {
-		if st.client.Err() != nil {
-			err = l.lostLink(st, err) // the link went while configuring
-		} else {
-			err = fmt.Errorf("configure the runner: %w", err)
+	}
+	for {
+		cl, _ := l.current()
+		err = cl.Configure(c.ctx, cfg)
+		if err == nil {
+			break
 		}
-		l.fail(err)
-		return
+		if cl.Err() == nil {
+			l.fail(fmt.Errorf("configure the runner: %w", err))
+			return
+		}
+		// The link went while configuring. A detached runner may have
+		// taken the configuration and started the nodes: dial it again
+		// and configure it again, which it takes as a no-op for the same
+		// lane, as after any dropped link.
+		lost := l.lostLink(st, err)
+		if st.redial == nil {
+			l.fail(lost)
+			return
+		}
+		if !l.reconnect(st, lost) {
+			return
+		}
 	}
 	configured = true
 	nodes := "nodes"
