@@ -90,6 +90,7 @@ type Poster struct {
 	pauseUntil time.Time // no request before
 	failures   int       // transient failures in a row
 	stopped    string    // why posting stopped for the run; "" while it goes on
+	final      bool      // Flush has the run's final nodes: no later Update
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -209,6 +210,18 @@ func (p *Poster) latest(ctx context.Context) (map[string]Status, error) {
 // Update records a node's state: the status its context should have.
 // It never blocks on GitHub.
 func (p *Poster) Update(n surface.Node) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.final {
+		// A follower that lags behind the run's end brings news older
+		// than the final nodes Flush took: posting it would take a
+		// verdict back on GitHub ("Running" after "Succeeded").
+		return
+	}
+	p.updateLocked(n)
+}
+
+func (p *Poster) updateLocked(n surface.Node) {
 	st, ok := Describe(n)
 	if !ok {
 		if n.Status != surface.Pending {
@@ -216,8 +229,6 @@ func (p *Poster) Update(n surface.Node) {
 		}
 		st = Waiting
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.wantLocked(n.ID, st)
 }
 
@@ -409,10 +420,11 @@ func backoff(n int) time.Duration {
 // GitHub has every status or ctx ends, stops posting, and returns what
 // never reached GitHub, in the order the contexts first appeared.
 func (p *Poster) Flush(ctx context.Context, final []surface.Node, interrupted bool) []Owed {
-	for _, n := range final {
-		p.Update(n)
-	}
 	p.mu.Lock()
+	p.final = true
+	for _, n := range final {
+		p.updateLocked(n)
+	}
 	if interrupted {
 		for _, id := range p.order {
 			if c := p.ctxs[id]; c.wantSet && c.want.State == "pending" {

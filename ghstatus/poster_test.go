@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -319,4 +320,45 @@ func TestPosterNeverSaysTheToken(t *testing.T) {
 			t.Errorf("the token appears in a request's body or path: %s %s", r.Method, r.Path)
 		}
 	}
+}
+
+// A follower of the run's cell that lags behind its end (the race
+// detector, a loaded machine) may bring "running" after Flush took the
+// final nodes: it must not take the verdict back on GitHub.
+func TestPosterFinalNodesWinOverALaggingFollower(t *testing.T) {
+	h := newHarness(t, "")
+	gate := ghfake.NewGate()
+	h.gh.Fail(ghfake.Fault{Method: "POST", Path: "/repos/octo/hello/statuses/", Answer: ghfake.Hold(gate)})
+	h.start()
+	id := "build@x86_64-linux"
+	h.p.Update(node(id, surface.Pending, 0))
+	<-gate.Arrived() // "Waiting" is in flight
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		h.flush([]surface.Node{node(id, surface.Success, 1500)}, false)
+	}()
+	// Flush has taken the final nodes once its want is visible.
+	deadline := time.After(time.Minute)
+	for len(h.postStates(id)) == 0 || h.postStates(id)[len(h.postStates(id))-1].State != "success" {
+		select {
+		case <-deadline:
+			t.Fatalf("Flush never took the final success")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	h.p.Update(node(id, surface.Running, 0)) // the lagging follower
+	gate.Release()
+	<-flushed
+	want := []string{"pending: Waiting", "success: Succeeded in 2s"}
+	if got := h.repo.Sequence(sha, id); !equal(got, want) {
+		t.Errorf("statuses = %q, want %q: news older than the final nodes is not posted", got, want)
+	}
+}
+
+// postStates returns the posting states OnChange told of id so far.
+func (h *harness) postStates(id string) []surface.PostState {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.posts[id])
 }
