@@ -105,6 +105,11 @@ type Coordinator struct {
 	work   sync.WaitGroup
 	ended  chan struct{} // closed once the run is over
 	cancel sync.Once     // run.cancel, once
+
+	record       *Record
+	recording    sync.WaitGroup // keepRecord
+	recordStop   chan struct{}  // closed to end keepRecord
+	recordFailed bool           // keepRecord said a write failed
 }
 
 // lane is one platform's runner, as the coordinator drives it.
@@ -176,6 +181,11 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	// the coordinator's logs are views of them. A remote runner streams
 	// them.
 	shared := func(plat string) bool { return hostOf(opts, plat) == "localhost" && !opts.CopyLogs }
+	for _, p := range plats {
+		if err := mkdirState(opts.Root, filepath.Join(StateDir, opts.SHA, p)); err != nil {
+			return nil, err
+		}
+	}
 	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
 		if shared(n.Platform) {
 			return surface.OpenLogView(filepath.Join(opts.Root, n.Log))
@@ -185,7 +195,13 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{})}
+	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{}), recordStop: make(chan struct{})}
+	// The record exists from the start, so that a run that is killed
+	// leaves one that says so (see [Record]).
+	if c.record, err = NewRecord(opts.Root, store.Snapshot()); err != nil {
+		store.CloseLogs()
+		return nil, err
+	}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	for _, p := range plats {
 		l := &lane{c: c, platform: p, host: hostOf(opts, p), shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
@@ -214,7 +230,39 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			l.run()
 		}()
 	}
+	c.recording.Add(1)
+	go func() {
+		defer c.recording.Done()
+		c.keepRecord()
+	}()
 	return c, nil
+}
+
+// recordEvery is how often a changed state is written to the run's
+// record while the run goes on: what a killed run leaves is at most this
+// old, and a run of thousands of transitions writes it once a second,
+// not thousands of times (each write is fsynced).
+const recordEvery = time.Second
+
+// keepRecord rewrites the run's record while it changes, until Finish.
+func (c *Coordinator) keepRecord() {
+	t := time.NewTicker(recordEvery)
+	defer t.Stop()
+	var written uint64
+	for {
+		select {
+		case <-t.C:
+		case <-c.recordStop:
+			return
+		}
+		if st := c.store.Snapshot(); st.Seq != written {
+			written = st.Seq
+			if err := c.record.Update(st); err != nil && !c.recordFailed && c.opts.Notef != nil {
+				c.recordFailed = true // said once; the end tries again
+				c.opts.Notef("%v", err)
+			}
+		}
+	}
 }
 
 // Store returns the merged state, which the coordinator's surface serves.
@@ -239,7 +287,7 @@ func (l *lane) setLane(phase surface.Phase, errText string) {
 func (l *lane) run() {
 	c := l.c
 	defer l.setup.Finish()
-	errf, err := os.OpenFile(filepath.Join(c.opts.Root, runnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	errf, err := openState(filepath.Join(c.opts.Root, runnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC)
 	if err != nil {
 		close(l.ready)
 		l.fail(fmt.Errorf("create the runner's log: %w", err))
@@ -945,12 +993,37 @@ func (c *Coordinator) Finish() (surface.State, string, error) {
 		l.mu.Unlock()
 	}
 	st := c.store.Snapshot()
-	rel, err := WriteRecord(c.opts.Root, st)
+	close(c.recordStop)
+	c.recording.Wait()
+	err := c.record.Final(st)
 	c.store.Close()
 	close(c.ended)
 	c.stop()
 	c.work.Wait()
-	return st, rel, err
+	return st, c.record.Rel(), err
+}
+
+// Abort records the run as it is, its unfinished nodes cancelled for
+// reason, for a coordinator that exits at once (a second Ctrl-C): it
+// does not wait for the lanes. It returns the record's path.
+func (c *Coordinator) Abort(reason string) (string, error) {
+	st := c.store.Snapshot()
+	now := time.Now()
+	st.Run.Ended, st.Run.Cancelled = &now, true
+	st.Nodes = slices.Clone(st.Nodes)
+	for i, n := range st.Nodes {
+		if n.Status.Terminal() {
+			continue
+		}
+		st.Nodes[i].Status, st.Nodes[i].Reason = surface.Cancelled, reason
+		if log := c.store.Log(n.ID); log != nil {
+			st.Nodes[i].LogSize = log.Status().Size
+		}
+		if n.Started != nil {
+			st.Nodes[i].DurationMS = now.Sub(*n.Started).Milliseconds()
+		}
+	}
+	return c.record.Rel(), c.record.Final(st)
 }
 
 // Ended is closed once the run is over.
