@@ -173,7 +173,7 @@ func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
 			return failed(ctx, err)
 		}
 	case errors.Is(err, errNoRun):
-		st, _, err = lanes.LastRecord(root)
+		st, _, err = lastRecord(env, root)
 		if errors.Is(err, lanes.ErrNoRecord) {
 			return &ExitError{Code: 1, Err: &hinted{msg: "no run is live in this checkout, and none has been recorded", hint: "Start one with `odu run`."}}
 		}
@@ -194,8 +194,12 @@ func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
 
 func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 	when := "running for " + duration(time.Since(st.Run.Started))
-	if st.Run.Ended != nil {
+	switch {
+	case st.Run.Ended != nil:
 		when = "finished " + st.Run.Ended.Local().Format("2006-01-02 15:04:05") + ", took " + duration(st.Run.Ended.Sub(st.Run.Started))
+	case !live:
+		// Its record was never finished: odu run was killed.
+		when = fmt.Sprintf("started %s, did not finish (odu run, pid %d, was killed or crashed)", st.Run.Started.Local().Format("2006-01-02 15:04:05"), st.Run.PID)
 	}
 	if !live {
 		fmt.Fprintln(w, "No run is live in this checkout; the last one:")
@@ -311,7 +315,7 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 // fromRecord prints a node's log from the last run's record: from p.From
 // when the record holds the attempt p was reading, else whole.
 func (c *LogsCmd) fromRecord(env *Env, root string, p surface.NodeLogParams) error {
-	st, _, err := lanes.LastRecord(root)
+	st, _, err := lastRecord(env, root)
 	if errors.Is(err, lanes.ErrNoRecord) {
 		return noRun()
 	}

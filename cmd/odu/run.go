@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -73,13 +75,20 @@ func (*RunCmd) Examples() []string {
 }
 
 // Run runs the pipeline and returns how it went as the exit code.
-func (c *RunCmd) Run(ctx context.Context, env *Env) error {
+func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// Leaving the dashboard (q) stops the run as Ctrl-C does: by ending ctx.
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
 	// The dashboard holds what the run says on stderr while it shows.
 	held := *env
 	held.Stderr = &heldWriter{w: env.Stderr}
+	if f, ok := env.Stdout.(*os.File); !ok || !isatty(f) {
+		// A reader that goes away (| head) does not stop the run.
+		sigpipe := make(chan os.Signal, 1)
+		signal.Notify(sigpipe, syscall.SIGPIPE)
+		defer signal.Stop(sigpipe)
+		held.Stdout = &closedOut{w: env.Stdout, stderr: held.Stderr}
+	}
 	env = &held
 	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
@@ -120,6 +129,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	}
 	if snapshot && len(dirtyPaths) > 0 {
 		return &repo.DirtyError{Paths: dirtyPaths}
+	}
+	if err := lanes.CheckState(ctx, l.root); err != nil {
+		return err
 	}
 	if err := repo.ExcludeState(ctx, l.root); err != nil {
 		return fmt.Errorf("keep odu's state out of git status: %w", err)
@@ -165,6 +177,15 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer coord.CloseLogs()
+	// A second Ctrl-C exits at once: with the record of what there is.
+	defer last.set(func() {
+		rel, err := coord.Abort("odu run was interrupted twice and exited at once; the runner stops the node by itself")
+		if err != nil {
+			fmt.Fprintf(env.Stderr, "odu: %v\n", err)
+			return
+		}
+		fmt.Fprintf(env.Stderr, "odu: record: %s\n", rel)
+	})()
 
 	// The coordinator's surface: on the socket for other terminals, and
 	// to this command's own progress output, which is a face like them.
@@ -222,7 +243,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	postSummary(out, st)
 
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil, st.Run.Cancelled:
+		// `odu cancel` of the whole run is an interruption too, by the
+		// user, from another terminal: the run did not fail.
 		return &ExitError{Code: 130}
 	case !green(st):
 		return &ExitError{Code: 1}

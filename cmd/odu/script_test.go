@@ -158,15 +158,17 @@ func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: start NAME PROGRAM [ARGS...]")
 	}
 	name := args[0]
-	path, err := exec.LookPath(args[1])
-	if err != nil {
-		// Look on the script's PATH, not the test's.
-		for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
-			if p := filepath.Join(dir, args[1]); isExec(p) {
-				path, err = p, nil
-				break
-			}
+	// Look on the script's PATH first: the test's may hold another odu
+	// (an installed one), which is not the one under test.
+	path, err := "", error(nil)
+	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
+		if p := filepath.Join(dir, args[1]); isExec(p) {
+			path = p
+			break
 		}
+	}
+	if path == "" {
+		path, err = exec.LookPath(args[1])
 	}
 	ts.Check(err)
 	cmd := exec.Command(path, args[2:]...)
