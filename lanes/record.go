@@ -291,9 +291,9 @@ func allRecords(root string) []string {
 	return out
 }
 
-// Unfinished is the reason given to the nodes of a run that ended
+// unfinished is the reason given to the nodes of a run that ended
 // without finishing, in its record.
-const Unfinished = "the run ended without finishing: odu run was killed (or crashed) before this node finished; its log may be partial"
+const unfinished = "the run ended without finishing: odu run (pid %d) was killed or crashed before this node finished; its log may be partial"
 
 // markUnfinished marks the unfinished nodes of a record without an end
 // (its run was killed) as errors: a record must not say that a node of a
@@ -306,7 +306,7 @@ func markUnfinished(st *surface.State) {
 	for i, n := range nodes {
 		if !n.Status.Terminal() {
 			nodes[i].Status = surface.Errored
-			nodes[i].Reason = fmt.Sprintf("%s (pid %d)", Unfinished, st.Run.PID)
+			nodes[i].Reason = fmt.Sprintf(unfinished, st.Run.PID)
 		}
 	}
 	st.Nodes = nodes
