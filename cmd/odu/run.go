@@ -61,7 +61,8 @@ other terminals attach to it: odu status, odu logs -f, odu monitor, odu wait,
 odu rerun, odu cancel. Each node's log is written to .ci/<sha>/<platform>/<recipe>.log.
 
 Exits 0 when every node succeeded, 1 when any did not, 2 for a usage or configuration
-error, and 130 when interrupted (Ctrl-C stops every node; a second Ctrl-C exits at once).`
+error, and 130 when interrupted (Ctrl-C, SIGTERM, SIGHUP or ` + "`odu cancel`" + ` stops every node; a second
+Ctrl-C exits at once, with the record of what there is).`
 }
 
 // Examples are shown by `odu run --help`.
