@@ -83,11 +83,13 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// The dashboard holds what the run says on stderr while it shows.
 	held := *env
 	held.Stderr = &heldWriter{w: env.Stderr}
+	// A reader that goes away (| head) does not stop the run: asking for
+	// SIGPIPE makes a write to the closed pipe fail with EPIPE instead of
+	// killing odu (and, with it, the run's nodes).
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
 	if f, ok := env.Stdout.(*os.File); !ok || !isatty(f) {
-		// A reader that goes away (| head) does not stop the run.
-		sigpipe := make(chan os.Signal, 1)
-		signal.Notify(sigpipe, syscall.SIGPIPE)
-		defer signal.Stop(sigpipe)
 		held.Stdout = &closedOut{w: env.Stdout, stderr: held.Stderr}
 	}
 	env = &held
