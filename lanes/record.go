@@ -176,6 +176,9 @@ type Last struct {
 	// Unreadable lists the newer records that could not be read and were
 	// passed over, newest first: a face says so.
 	Unreadable []*UnreadableError
+	// Unfinished holds the ids of the nodes the record had pending or
+	// running: its run was killed, and State says they are errors.
+	Unfinished map[string]bool
 }
 
 // ReadLast reads the checkout's last recorded run, for a face when no run
@@ -199,7 +202,7 @@ func ReadLast(root string) (Last, error) {
 		st, err := readRecord(root, rel)
 		if err == nil {
 			last.State, last.Rel = st, rel
-			markUnfinished(&last.State)
+			last.Unfinished = markUnfinished(&last.State)
 			return last, nil
 		}
 		last.Unreadable = append(last.Unreadable, &UnreadableError{Rel: rel, Err: err})
@@ -216,7 +219,7 @@ func ReadLast(root string) (Last, error) {
 			continue
 		}
 		last.State, last.Rel = st, other
-		markUnfinished(&last.State)
+		last.Unfinished = markUnfinished(&last.State)
 		return last, nil
 	}
 	return last, last.Unreadable[0]
@@ -298,18 +301,22 @@ const unfinished = "the run ended without finishing: odu run (pid %d) was killed
 // markUnfinished marks the unfinished nodes of a record without an end
 // (its run was killed) as errors: a record must not say that a node of a
 // run that is over is still pending or running.
-func markUnfinished(st *surface.State) {
+// It returns their ids.
+func markUnfinished(st *surface.State) map[string]bool {
 	if st.Run.Ended != nil {
-		return
+		return nil
 	}
+	marked := map[string]bool{}
 	nodes := slices.Clone(st.Nodes)
 	for i, n := range nodes {
 		if !n.Status.Terminal() {
 			nodes[i].Status = surface.Errored
 			nodes[i].Reason = fmt.Sprintf(unfinished, st.Run.PID)
+			marked[n.ID] = true
 		}
 	}
 	st.Nodes = nodes
+	return marked
 }
 
 // writeTemp writes data to a new temporary file in dir, durably, and

@@ -51,17 +51,17 @@ func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Cli
 }
 
 // watchRun waits for a live run and follows its cell; done closes both.
-func watchRun(ctx context.Context, env *Env, name string) (*surface.Watch, func(), error) {
-	cl, _, err := attach(ctx, env, name, true)
+func watchRun(ctx context.Context, env *Env, name string) (*surface.Watch, string, func(), error) {
+	cl, root, err := attach(ctx, env, name, true)
 	if err != nil {
-		return nil, nil, err
+		return nil, root, nil, err
 	}
 	w, err := cl.Watch()
 	if err != nil {
 		cl.Close()
-		return nil, nil, err
+		return nil, root, nil, err
 	}
-	return w, func() { w.Close(); cl.Close() }, nil
+	return w, root, func() { w.Close(); cl.Close() }, nil
 }
 
 // current returns the state of a live run: the cell's first event.
@@ -173,7 +173,9 @@ func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
 			return failed(ctx, err)
 		}
 	case errors.Is(err, errNoRun):
-		st, _, err = lastRecord(env, root)
+		var last lanes.Last
+		last, err = lastRecord(env, root)
+		st = last.State
 		if errors.Is(err, lanes.ErrNoRecord) {
 			return &ExitError{Code: 1, Err: &hinted{msg: "no run is live in this checkout, and none has been recorded", hint: "Start one with `odu run`."}}
 		}
@@ -224,7 +226,7 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 
 // LogsCmd prints a node's log.
 type LogsCmd struct {
-	Follow bool   `short:"f" help:"Follow the log as it grows, until the node finishes; wait for a run if none is live."`
+	Follow bool   `short:"f" help:"Follow the log as it grows, until the node finishes; with no run live or starting, print the last run's if it is of HEAD's commit, else wait for a run."`
 	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
 }
 
@@ -242,17 +244,35 @@ func (*LogsCmd) Examples() []string {
 
 // Run copies the log to stdout.
 func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
-	cl, root, err := attach(ctx, env, "odu logs", c.Follow)
-	if errors.Is(err, errNoRun) {
-		return c.fromRecord(env, root, surface.NodeLogParams{})
-	}
-	if err != nil {
-		if ctx.Err() != nil {
-			return &ExitError{Code: 130} // Ctrl-C while waiting for a run
+	var cl *surface.Client
+	var root string
+	var err error
+	if c.Follow {
+		// Like odu wait: the live or starting run, else the last of HEAD's
+		// commit, else the next.
+		a, err := awaitRun(ctx, env, "odu logs", time.Second, false)
+		if err != nil {
+			return err
 		}
-		return err
+		if a.last != nil {
+			return c.fromRecord(env, a.root, nil, surface.NodeLogParams{})
+		}
+		cl, root = a.cl, a.root
+	} else {
+		cl, root, err = attach(ctx, env, "odu logs", false)
+		if errors.Is(err, errNoRun) {
+			return c.fromRecord(env, root, nil, surface.NodeLogParams{})
+		}
+		if err != nil {
+			return err
+		}
 	}
-	defer func() { cl.Close() }()
+	// cl changes when the loop attaches again, and is nil if that failed.
+	defer func() {
+		if cl != nil {
+			cl.Close()
+		}
+	}()
 	st, err := current(ctx, cl)
 	if err != nil {
 		return failed(ctx, err)
@@ -263,10 +283,11 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	}
 	p := surface.NodeLogParams{ID: id, NoFollow: !c.Follow}
 	resumed := int64(-1) // the offset of the last resumption: once per progress
+	wrote := false       // whether this attempt had any bytes
 	for {
 		ls, err := cl.Log(p)
 		if err != nil {
-			return err
+			return failed(ctx, fmt.Errorf("read the log of %s: %w", id, err))
 		}
 		for {
 			chunk, err := ls.Next(ctx)
@@ -277,15 +298,15 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 				// The connection ended: the run cut this client off for
 				// not reading (a pager left on one page), or the run is
 				// over. Attach again and go on from the offset reached,
-				// or read the rest from the record.
+				// or read the rest from the run's record.
 				resumed = p.From
 				cl.Close()
-				cl, _, err = attach(ctx, env, "odu logs", false)
-				if errors.Is(err, errNoRun) {
-					return c.fromRecord(env, root, p)
-				}
+				cl, err = reattach(ctx, env, st.Run)
 				if err != nil {
-					return &ExitError{Code: 1, Err: err}
+					return failed(ctx, err)
+				}
+				if cl == nil {
+					return c.fromRecord(env, root, &st, p)
 				}
 				break
 			}
@@ -294,6 +315,7 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 			}
 			_, err = env.Stdout.Write(chunk.Data)
 			p.Attempt, p.From = chunk.Attempt, chunk.Offset+chunk.Len()
+			wrote = wrote || chunk.Len() > 0
 			chunk.Release()
 			if err != nil {
 				ls.Close()
@@ -305,17 +327,32 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 			continue // attached again: resume at p
 		}
 		if !end.Restarted || !c.Follow {
+			if !wrote && end.Finished {
+				if now, err := current(ctx, cl); err == nil {
+					if n := now.Node(id); n != nil && n.Status == surface.Skipped {
+						return skipped(*n)
+					}
+				}
+			}
 			return nil
 		}
 		fmt.Fprintf(env.Stderr, "odu: %s was rerun; following attempt %d\n", id, end.Attempt+1)
-		p.Attempt, p.From = end.Attempt+1, 0
+		p.Attempt, p.From, wrote = end.Attempt+1, 0, false
 	}
 }
 
-// fromRecord prints a node's log from the last run's record: from p.From
-// when the record holds the attempt p was reading, else whole.
-func (c *LogsCmd) fromRecord(env *Env, root string, p surface.NodeLogParams) error {
-	st, _, err := lastRecord(env, root)
+// fromRecord prints a node's log from the last run's record. Following
+// a live run that went away (live is its state when attached), it prints
+// the rest of the attempt it was reading, from p.From, and only from that
+// run's own record: another run's log, of this commit or another, is not
+// the rest of this one. A run killed before it recorded the node finished
+// ends the log with an error.
+func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surface.NodeLogParams) error {
+	last, err := lastRecord(env, root)
+	st := last.State
+	if live != nil && (err != nil || !sameRun(st.Run, live.Run)) {
+		return lostRun(env, root, *live, p.ID)
+	}
 	if errors.Is(err, lanes.ErrNoRecord) {
 		return noRun()
 	}
@@ -326,18 +363,82 @@ func (c *LogsCmd) fromRecord(env *Env, root string, p surface.NodeLogParams) err
 	if err != nil {
 		return err
 	}
+	n := st.Node(id)
+	if live == nil && n != nil && n.Status == surface.Skipped {
+		return skipped(*n)
+	}
 	f, err := os.Open(filepath.Join(root, path))
 	if err != nil {
 		return fmt.Errorf("read the log of %s: %w", id, err)
 	}
 	defer f.Close()
-	if n := st.Node(id); n != nil && p.Attempt == n.Attempt && p.From > 0 {
-		if _, err := f.Seek(p.From, io.SeekStart); err != nil {
-			return fmt.Errorf("read the log of %s: %w", id, err)
+	if live != nil {
+		switch {
+		case n != nil && p.Attempt != 0 && n.Attempt != p.Attempt:
+			fmt.Fprintf(env.Stderr, "odu: %s was rerun; following attempt %d\n", id, n.Attempt)
+		case p.From > 0:
+			if _, err := f.Seek(p.From, io.SeekStart); err != nil {
+				return fmt.Errorf("read the log of %s: %w", id, err)
+			}
 		}
 	}
 	io.Copy(env.Stdout, f)
+	if live != nil && n != nil && (!n.Status.Terminal() || last.Unfinished[id]) {
+		return lostRun(env, root, *live, id) // the record of a run that was killed
+	}
 	return nil
+}
+
+// reattach connects again to the run that `odu logs` follows. It returns
+// no client when that run is over, or another took its place.
+func reattach(ctx context.Context, env *Env, run surface.Run) (*surface.Client, error) {
+	cl, _, err := attach(ctx, env, "odu logs", false)
+	if err != nil && !errors.Is(err, errNoRun) && ctx.Err() == nil {
+		// A run that is being killed may still take a connection as it
+		// dies, and reset it; once it did, its socket refuses: look again.
+		cl, _, err = attach(ctx, env, "odu logs", false)
+	}
+	if errors.Is(err, errNoRun) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	now, err := current(ctx, cl)
+	if err != nil {
+		cl.Close()
+		return nil, err
+	}
+	if !sameRun(now.Run, run) {
+		cl.Close()
+		return nil, nil
+	}
+	return cl, nil
+}
+
+// sameRun reports whether two states are of one run.
+func sameRun(a, b surface.Run) bool {
+	return a.SHA == b.SHA && a.PID == b.PID && a.Started.Equal(b.Started)
+}
+
+// lostRun is how `odu logs -f` ends when the run it follows ended before
+// the node finished and left no record of it finishing: odu run was killed.
+func lostRun(env *Env, root string, live surface.State, id string) error {
+	h := &hinted{msg: "the run ended before " + id + " finished (was odu run killed?)",
+		hint: "`odu status` shows the last recorded run."}
+	if n := live.Node(id); n != nil && n.Log != "" {
+		h.hint = "What it wrote is in " + here(env, root, n.Log) + "; `odu status` shows the last recorded run."
+	}
+	return &ExitError{Code: 1, Err: h}
+}
+
+// skipped is what `odu logs` says of a node that never ran.
+func skipped(n surface.Node) error {
+	why := ""
+	if n.Reason != "" {
+		why = " (" + n.Reason + ")"
+	}
+	return &ExitError{Code: 1, Err: fmt.Errorf("%s was skipped%s: it never ran, so it has no log", n.ID, why)}
 }
 
 // RerunCmd reruns a node.
@@ -410,24 +511,42 @@ func (c *CancelCmd) Run(ctx context.Context, env *Env) error {
 // WaitCmd waits for the run to settle.
 type WaitCmd struct {
 	FailFast bool `help:"Return as soon as any node does not succeed."`
+	Next     bool `help:"When no run is live, wait for the next one to start, instead of answering with the last run of HEAD's commit."`
+	// How long a wait that finds no run gives one to announce itself
+	// before it answers from the record: odu run announces itself within
+	// milliseconds of starting (before it reads the justfile), so a second
+	// covers a loaded machine many times.
+	Settle time.Duration `hidden:"" default:"1s" placeholder:"DURATION" help:"How long to give a run that is being started to announce itself; for tests."`
 }
 
 // Help is the long description of `odu wait`.
 func (*WaitCmd) Help() string {
-	return `Wait until the live run is over (waiting for one to start if none is live); exit 0
-if every node succeeded, 1 if any did not.`
+	return `Wait until the run is over; exit 0 if every node succeeded, 1 if any did not.
+The run is the live one, or the one being started, so that a script's
+` + "`odu run & …; odu wait`" + ` gets that run's verdict however late wait starts. With
+none, the last run of HEAD's commit answers from its record; with no such record
+(or with --next), wait waits for a run to start.`
 }
 
 // Run follows the cell until the end.
 func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
-	w, done, err := watchRun(ctx, env, "odu wait")
+	a, err := awaitRun(ctx, env, "odu wait", c.Settle, c.Next)
 	if err != nil {
-		if ctx.Err() != nil {
-			return &ExitError{Code: 130}
-		}
 		return err
 	}
-	defer done()
+	if a.last != nil {
+		return recordVerdict(env, *a.last)
+	}
+	cl := a.cl
+	defer cl.Close()
+	w, err := cl.Watch()
+	if err != nil {
+		if rec, ok := a.recordOf(surface.State{}); ok && ctx.Err() == nil {
+			return recordVerdict(env, rec)
+		}
+		return failed(ctx, fmt.Errorf("follow the run: %w", err))
+	}
+	defer w.Close()
 	var stop func(surface.State) bool
 	if c.FailFast {
 		stop = func(st surface.State) bool {
@@ -440,8 +559,16 @@ func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
 		}
 	}
 	st, err := follow(ctx, w, quiet{}, stop)
-	if err != nil {
-		return failed(ctx, fmt.Errorf("follow the run: %w", err))
+	if err != nil && ctx.Err() == nil {
+		// Lost: the run ended as wait attached, or was killed. Its record,
+		// if it wrote one, has the verdict.
+		rec, ok := a.recordOf(st)
+		if !ok {
+			return failed(ctx, fmt.Errorf("follow the run: %w", err))
+		}
+		st = rec
+	} else if err != nil {
+		return failed(ctx, err)
 	}
 	if !green(st) {
 		for _, n := range st.Nodes {
@@ -484,18 +611,21 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 	if c.Output == "auto" && dashboardOK(env) {
 		return monitorDashboard(ctx, env, c.ExitOnSettle)
 	}
-	w, done, err := watchRun(ctx, env, "odu monitor")
+	w, root, done, err := watchRun(ctx, env, "odu monitor")
 	if err != nil {
+		if ctx.Err() != nil {
+			return &ExitError{Code: 130} // Ctrl-C while waiting for a run
+		}
 		return err
 	}
 	defer done()
-	var p printer = jsonPrinter{env.Stdout}
+	var p printer = jsonPrinter{w: env.Stdout, root: root}
 	if c.Output == "auto" && isTerminal(env) {
 		p = plainPrinter{env.Stdout}
 	}
 	_, err = follow(ctx, w, p, nil)
 	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("follow the run: %w", err)
+		return failed(ctx, fmt.Errorf("follow the run: %w", err))
 	}
 	return nil
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/lanes"
-	"github.com/odu-ci/odu/surface"
 )
 
 // lastWords is what odu does before it exits at once on a second
@@ -86,13 +85,13 @@ func (o *closedOut) Write(p []byte) (int, error) {
 
 // lastRecord reads the checkout's last record for a face, saying on
 // stderr which newer records could not be read and were passed over.
-func lastRecord(env *Env, root string) (surface.State, string, error) {
+func lastRecord(env *Env, root string) (lanes.Last, error) {
 	last, err := lanes.ReadLast(root)
 	if err != nil {
-		return last.State, last.Rel, err
+		return last, err
 	}
 	for _, u := range last.Unreadable {
 		fmt.Fprintf(env.Stderr, "odu: %v; showing %s instead\nhint: %s\n", u, last.Rel, u.Hint())
 	}
-	return last.State, last.Rel, nil
+	return last, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -148,8 +149,20 @@ func follow(ctx context.Context, w *surface.Watch, p printer, stop func(surface.
 }
 
 // jsonPrinter writes one transition per line; the state a face attaches
-// to counts as a transition of every node.
-type jsonPrinter struct{ w io.Writer }
+// to counts as a transition of every node. Logs are given as absolute
+// paths (under root, the repository's), which work wherever the reader is.
+type jsonPrinter struct {
+	w    io.Writer
+	root string
+}
+
+// abs gives a node its log's absolute path.
+func (p jsonPrinter) abs(n surface.Node) surface.Node {
+	if n.Log != "" && p.root != "" && !filepath.IsAbs(n.Log) {
+		n.Log = filepath.Join(p.root, n.Log)
+	}
+	return n
+}
 
 func (p jsonPrinter) start(st surface.State) {
 	for _, n := range st.Nodes {
@@ -158,7 +171,7 @@ func (p jsonPrinter) start(st surface.State) {
 }
 
 func (p jsonPrinter) change(n surface.Node) {
-	data, _ := json.Marshal(transitionOf(n))
+	data, _ := json.Marshal(transitionOf(p.abs(n)))
 	fmt.Fprintf(p.w, "%s\n", data)
 }
 
@@ -177,7 +190,7 @@ func postNews(old, cur surface.PostState) bool {
 }
 
 func (p jsonPrinter) postChange(n surface.Node) {
-	t := transitionOf(n)
+	t := transitionOf(p.abs(n))
 	t.Event = "github"
 	data, _ := json.Marshal(t)
 	fmt.Fprintf(p.w, "%s\n", data)

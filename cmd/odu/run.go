@@ -48,6 +48,8 @@ type RunCmd struct {
 	// the state is a snapshot away, and `odu logs` resumes at its offset.
 	ClientTimeout time.Duration `hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
 	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (also the hosts file's \"secrets\" list)."`
+
+	root string // the repository's root, once the pipeline is loaded
 }
 
 // Help is the long description of `odu run`.
@@ -93,6 +95,10 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		held.Stdout = &closedOut{w: env.Stdout, stderr: held.Stderr}
 	}
 	env = &held
+	// Say at once that a run is coming, for `odu run & odu wait` (faces.go).
+	if root, err := repo.Root(ctx, env.Dir); err == nil {
+		defer lanes.AnnounceStart(root)()
+	}
 	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
 		return err
@@ -121,6 +127,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err != nil {
 		return err
 	}
+	c.root = l.root
 	snapshot := !(c.NoSnapshot || c.NoStrict)
 	sha, branch, err := repo.Head(ctx, l.root)
 	if err != nil {
@@ -242,7 +249,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if c.Progress == "json" {
 		out = env.Stderr // stdout holds only JSON lines
 	}
-	summary(out, st, record)
+	summary(out, fromHere(env, l.root, st), here(env, l.root, record))
 	postSummary(out, st)
 
 	switch {
@@ -260,7 +267,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 func (c *RunCmd) printer(env *Env) printer {
 	switch c.Progress {
 	case "json":
-		return jsonPrinter{env.Stdout}
+		return jsonPrinter{w: env.Stdout, root: c.root}
 	case "plain":
 		return plainPrinter{env.Stdout}
 	}
