@@ -152,7 +152,8 @@ type lane struct {
 // mirror is the coordinator's view of one node of a lane.
 type mirror struct {
 	attempt int           // the runner's attempt, as last seen
-	moved   chan struct{} // closed, and replaced, when attempt changes
+	begun   bool          // the attempt has left pending: its log is followed
+	moved   chan struct{} // closed, and replaced, when attempt or begun changes
 	logged  int           // the attempt whose log the coordinator has whole
 	final   bool          // published finished for its attempt
 }
@@ -609,12 +610,17 @@ func (l *lane) mirror(n surface.Node) {
 		return // not a node of this lane
 	}
 	if n.Attempt > m.attempt {
-		m.attempt, m.final = n.Attempt, false
+		m.attempt, m.final, m.begun = n.Attempt, false, false
 		close(m.moved)
 		m.moved = make(chan struct{})
 	}
 	if n.Attempt < m.attempt {
 		return // an older attempt's news
+	}
+	if !m.begun && n.Status != surface.Pending {
+		m.begun = true
+		close(m.moved)
+		m.moved = make(chan struct{})
 	}
 	l.queue = append(l.queue, n)
 	l.drainLocked()
@@ -671,6 +677,12 @@ func (l *lane) follow(id string) {
 	}
 attempts:
 	for {
+		// A node's log is followed once it leaves pending: a stream per
+		// pending node would cost the runner's connection a request each,
+		// and a pipeline of thousands of nodes more than it allows.
+		if !l.awaitBegun(id, attempt) {
+			return
+		}
 		cl, swapped := l.current()
 		if cl == nil {
 			return
@@ -743,6 +755,30 @@ attempts:
 		// Wait for the next attempt (a rerun), then follow it from 0.
 		if !awaitRerun() {
 			return
+		}
+	}
+}
+
+// awaitBegun waits until the runner reports the node's attempt (or a
+// later one) out of pending; false when the lane is over first.
+func (l *lane) awaitBegun(id string, attempt int) bool {
+	for {
+		l.mu.Lock()
+		m := l.mirrors[id]
+		ok, moved := m.attempt > attempt || m.begun, m.moved
+		l.mu.Unlock()
+		if ok {
+			return true
+		}
+		_, swapped := l.current()
+		select {
+		case <-moved:
+		case <-swapped:
+			if cl, _ := l.current(); cl == nil {
+				return false
+			}
+		case <-l.c.ctx.Done():
+			return false
 		}
 	}
 }
