@@ -250,14 +250,25 @@ func (c *Coordinator) keepRecord() {
 	t := time.NewTicker(recordEvery)
 	defer t.Stop()
 	var written uint64
+	var logged int64 // the unfinished nodes' log sizes, summed, as written
 	for {
 		select {
 		case <-t.C:
 		case <-c.recordStop:
 			return
 		}
-		if st := c.store.Snapshot(); st.Seq != written {
-			written = st.Seq
+		st := c.store.Snapshot()
+		// An unfinished node's log_size is how far its log had come: what
+		// a run that is killed leaves says how much of the log is its own.
+		var grown int64
+		for i, n := range st.Nodes {
+			if log := c.store.Log(n.ID); log != nil && !n.Status.Terminal() {
+				st.Nodes[i].LogSize = log.Status().Size
+				grown += st.Nodes[i].LogSize
+			}
+		}
+		if st.Seq != written || grown != logged {
+			written, logged = st.Seq, grown
 			if err := c.record.Update(st); err != nil && !c.recordFailed && c.opts.Notef != nil {
 				c.recordFailed = true // said once; the end tries again
 				c.opts.Notef("%v", err)

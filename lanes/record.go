@@ -202,7 +202,7 @@ func ReadLast(root string) (Last, error) {
 		st, err := readRecord(root, rel)
 		if err == nil {
 			last.State, last.Rel = st, rel
-			last.Unfinished = markUnfinished(&last.State)
+			last.Unfinished = markUnfinished(&last.State, modTime(root, rel))
 			return last, nil
 		}
 		last.Unreadable = append(last.Unreadable, &UnreadableError{Rel: rel, Err: err})
@@ -219,7 +219,7 @@ func ReadLast(root string) (Last, error) {
 			continue
 		}
 		last.State, last.Rel = st, other
-		last.Unfinished = markUnfinished(&last.State)
+		last.Unfinished = markUnfinished(&last.State, modTime(root, other))
 		return last, nil
 	}
 	return last, last.Unreadable[0]
@@ -252,6 +252,15 @@ func readRecord(root, rel string) (surface.State, error) {
 		return st, errors.New("it is not a record (no commit)")
 	}
 	return st, nil
+}
+
+// modTime returns when a record was last written.
+func modTime(root, rel string) time.Time {
+	fi, err := os.Stat(filepath.Join(root, rel))
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
 }
 
 // allRecords returns every record in the checkout, newest first.
@@ -301,8 +310,10 @@ const unfinished = "the run ended without finishing: odu run (pid %d) was killed
 // markUnfinished marks the unfinished nodes of a record without an end
 // (its run was killed) as errors: a record must not say that a node of a
 // run that is over is still pending or running.
-// It returns their ids.
-func markUnfinished(st *surface.State) map[string]bool {
+// A started node ran at least until the record was last written (at
+// most a second before the end): its duration says so. It returns their
+// ids.
+func markUnfinished(st *surface.State, written time.Time) map[string]bool {
 	if st.Run.Ended != nil {
 		return nil
 	}
@@ -312,6 +323,9 @@ func markUnfinished(st *surface.State) map[string]bool {
 		if !n.Status.Terminal() {
 			nodes[i].Status = surface.Errored
 			nodes[i].Reason = fmt.Sprintf(unfinished, st.Run.PID)
+			if n.Started != nil && written.After(*n.Started) {
+				nodes[i].DurationMS = written.Sub(*n.Started).Milliseconds()
+			}
 			marked[n.ID] = true
 		}
 	}
