@@ -82,6 +82,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// Leaving the dashboard (q) stops the run as Ctrl-C does: by ending ctx.
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
+	stderr := env.Stderr // not held: the last words of a second Ctrl-C
 	// The dashboard holds what the run says on stderr while it shows.
 	held := *env
 	held.Stderr = &heldWriter{w: env.Stderr}
@@ -191,10 +192,10 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	defer last.set(func() {
 		rel, err := coord.Abort("odu run was interrupted twice and exited at once; the runner stops the node by itself")
 		if err != nil {
-			fmt.Fprintf(env.Stderr, "odu: %v\n", err)
+			fmt.Fprintf(stderr, "odu: %v\n", err)
 			return
 		}
-		fmt.Fprintf(env.Stderr, "odu: record: %s\n", rel)
+		fmt.Fprintf(stderr, "odu: record: %s\n", rel)
 	})()
 
 	// The coordinator's surface: on the socket for other terminals, and
