@@ -110,6 +110,12 @@ type Coordinator struct {
 	recording    sync.WaitGroup // keepRecord
 	recordStop   chan struct{}  // closed to end keepRecord
 	recordFailed bool           // keepRecord said a write failed
+
+	// Procedures forwarded to a lane's runner, in flight: the end of the
+	// run waits for their replies before it closes the lanes' links.
+	pmu   sync.Mutex
+	procs int
+	idle  chan struct{} // closed when procs is 0, for awaitForwarded
 }
 
 // lane is one platform's runner, as the coordinator drives it.
@@ -364,9 +370,10 @@ func (l *lane) run() {
 		}()
 	}
 	first := true
+	var seen uint64 // the runner's changes mirrored so far
 	for {
 		cl, _ := l.current()
-		err = l.watch(cl, first)
+		err = l.watch(cl, first, &seen)
 		first = false
 		if c.ctx.Err() != nil || err == nil {
 			return
@@ -569,8 +576,13 @@ func (l *lane) startLocal(stderr *os.File) (*started, error) {
 // what changed while the link was down. On the lane's first connection,
 // a runner that was configured by an earlier coordinator (one that was
 // killed) says so by its run: the coordinator re-attached to it.
-func (l *lane) watch(cl *surface.Client, first bool) error {
-	w, err := cl.Watch()
+//
+// It asks for every change after seen, the runner's changes mirrored so
+// far (none, on the first connection): the runner starts its nodes when
+// configured, before this subscribes, and a node that takes a few
+// milliseconds would otherwise show only its end, never running.
+func (l *lane) watch(cl *surface.Client, first bool, seen *uint64) error {
+	w, err := cl.WatchFrom(surface.NodesGetParams{From: seen})
 	if err != nil {
 		return err
 	}
@@ -601,6 +613,9 @@ func (l *lane) watch(cl *surface.Client, first bool) error {
 			}
 		}
 		if ev.Snapshot != nil {
+			for _, n := range ev.Missed { // the transitions before it, when behind
+				l.mirror(n)
+			}
 			for _, n := range ev.Snapshot.Nodes {
 				l.mirror(n)
 			}
@@ -608,6 +623,7 @@ func (l *lane) watch(cl *surface.Client, first bool) error {
 		if ev.Delta != nil && ev.Delta.Node != nil {
 			l.mirror(*ev.Delta.Node)
 		}
+		*seen = w.Seq()
 	}
 }
 
@@ -1045,6 +1061,7 @@ func (c *Coordinator) Finish() (surface.State, string, error) {
 	err := c.record.Final(st)
 	c.store.Close()
 	close(c.ended)
+	c.awaitForwarded()
 	c.stop()
 	c.work.Wait()
 	return st, c.record.Rel(), err
@@ -1107,8 +1124,53 @@ func (c *Coordinator) laneOf(ctx context.Context, id string) (*surface.Client, e
 	return cl, nil
 }
 
+// forwardTimeout bounds how long the end of the run waits for the replies
+// of procedures forwarded to the lanes: the runner answers a cancel
+// once the node stopped, which the run's end already saw.
+const forwardTimeout = 5 * time.Second
+
+// forward counts a procedure forwarded to a lane until done is called.
+// The cancel of the run's last live node ends the run: its lane's link
+// must stay open until the runner's reply came, or the face that asked
+// is told `connection closed` of a cancel that was done.
+func (c *Coordinator) forward() (done func()) {
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	c.procs++
+	return func() {
+		c.pmu.Lock()
+		defer c.pmu.Unlock()
+		c.procs--
+		if c.procs == 0 && c.idle != nil {
+			close(c.idle)
+			c.idle = nil
+		}
+	}
+}
+
+// awaitForwarded waits, up to forwardTimeout, for the procedures
+// forwarded to the lanes to be answered. Later ones are refused: the
+// store is closed.
+func (c *Coordinator) awaitForwarded() {
+	c.pmu.Lock()
+	if c.procs == 0 {
+		c.pmu.Unlock()
+		return
+	}
+	idle := make(chan struct{})
+	c.idle = idle
+	c.pmu.Unlock()
+	t := time.NewTimer(forwardTimeout)
+	defer t.Stop()
+	select {
+	case <-idle:
+	case <-t.C:
+	}
+}
+
 // Rerun reruns a node and its dependents on its lane.
 func (c *Coordinator) Rerun(ctx context.Context, id string) ([]string, error) {
+	defer c.forward()()
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
 		return nil, err
@@ -1118,6 +1180,7 @@ func (c *Coordinator) Rerun(ctx context.Context, id string) ([]string, error) {
 
 // CancelNode stops a node on its lane.
 func (c *Coordinator) CancelNode(ctx context.Context, id string) error {
+	defer c.forward()()
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
 		return err

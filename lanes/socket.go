@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,6 +51,10 @@ type Listener struct {
 	net.Listener
 	lock *os.File
 	path string
+	// Logf, when set, is told of accept errors that are retried (out of
+	// file descriptors).
+	Logf    func(format string, a ...any)
+	retried atomic.Int64
 }
 
 // Listen takes the checkout's run lock and listens on its socket. The
@@ -120,9 +125,17 @@ func (l *Listener) Close() error {
 
 // Accept returns the next connection from the same user; a connection
 // from any other user is closed, since the surface can rerun code.
+//
+// An error that passes (EMFILE: out of file descriptors) is retried with
+// a backoff; it returns an error only once the listener is closed.
 func (l *Listener) Accept() (net.Conn, error) {
 	for {
-		c, err := l.Listener.Accept()
+		c, err := surface.Accept(l.Listener, func(format string, a ...any) {
+			l.retried.Add(1)
+			if l.Logf != nil {
+				l.Logf(format, a...)
+			}
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -132,6 +145,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 		c.Close()
 	}
 }
+
+// Retried returns how many accept errors were retried.
+func (l *Listener) Retried() int64 { return l.retried.Load() }
 
 // sameUser reports whether the peer of a Unix connection runs as this
 // process's user.
@@ -152,8 +168,16 @@ func sameUser(c net.Conn) bool {
 // ErrNoRun reports that no run is live in the checkout.
 var ErrNoRun = errors.New("no run is live in this checkout")
 
+// AnswerTimeout bounds how long a face waits for the run's coordinator to
+// accept it and answer its hello, which a live coordinator does at once:
+// one that is stopped (Ctrl-Z, SIGSTOP) or stuck leaves the connection
+// pending in the socket's backlog, and the face would wait forever.
+const AnswerTimeout = 10 * time.Second
+
 // Dial connects to the checkout's live run. It returns ErrNoRun when there
-// is none (no socket, or nobody answering it).
+// is none (no socket, or nobody answering it), a *SocketError when the
+// run is another user's or its coordinator does not answer within
+// AnswerTimeout.
 func Dial(ctx context.Context, root, client, version string) (*surface.Client, error) {
 	// A link in place of the socket (committed to the repository) could
 	// lead to another checkout's run: a cancel would stop that one.
@@ -162,16 +186,34 @@ func Dial(ctx context.Context, root, client, version string) (*surface.Client, e
 		return nil, &StateError{Msg: fmt.Sprintf("%s is a symbolic link (to %s), not a run's socket: odu does not follow it", SocketPath(root), target),
 			Do: "Remove the link; `odu run` makes the socket there itself."}
 	}
+	hctx, cancel := context.WithTimeout(ctx, AnswerTimeout)
+	defer cancel()
 	var cl *surface.Client
 	err := shortPath(SocketPath(root), func(p string) error {
 		var err error
-		cl, err = surface.Dial(ctx, p, client, version)
+		cl, err = surface.Dial(hctx, p, client, version)
 		return err
 	})
-	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+	if err == nil {
+		return cl, nil
+	}
+	var verr *surface.VersionError
+	switch {
+	case errors.As(err, &verr):
+		return nil, err
+	case errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED):
 		return nil, ErrNoRun
 	}
-	return cl, err
+	// Another user's socket: the kernel refuses the connection (the
+	// socket is 0600, in a 0700 .ci), or the coordinator closes it
+	// unanswered (it serves its own user only).
+	if oerr := otherUsers(root); oerr != nil {
+		return nil, oerr
+	}
+	if ctx.Err() == nil && hctx.Err() != nil {
+		return nil, notAnswering(root)
+	}
+	return nil, err
 }
 
 // maxSocketPath is the longest path a Unix socket address holds (104 on

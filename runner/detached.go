@@ -72,7 +72,7 @@ func (r *Runner) ServeDetached(ctx context.Context, ln net.Listener, b Bounds) e
 		defer work.Done()
 		defer close(accepted)
 		for {
-			c, err := ln.Accept()
+			c, err := surface.Accept(ln, r.Logf) // EMFILE passes: retried
 			if err != nil {
 				return
 			}

@@ -325,7 +325,10 @@ func (s *stream) close() {
 // An Event is what a cell stream brings: a whole state, or one change.
 type Event struct {
 	Snapshot *State // the first event, and again after falling behind
-	Delta    *Delta
+	// Missed, with a snapshot after falling behind, are the transitions
+	// that were not sent as changes, in order (see SnapshotNote).
+	Missed []Node
+	Delta  *Delta
 }
 
 // Watch follows the cell: the run's state, then its changes.
@@ -337,7 +340,14 @@ type Watch struct {
 
 // Watch subscribes to the cell.
 func (cl *Client) Watch() (*Watch, error) {
-	s, err := cl.openStream(MethodNodesGet, NodesGetParams{})
+	return cl.WatchFrom(NodesGetParams{})
+}
+
+// WatchFrom subscribes to the cell from an earlier state (p.From): its
+// first snapshot is that state, when the server still has it, and every
+// change since follows.
+func (cl *Client) WatchFrom(p NodesGetParams) (*Watch, error) {
+	s, err := cl.openStream(MethodNodesGet, p)
 	if err != nil {
 		return nil, err
 	}
@@ -376,7 +386,7 @@ func (w *Watch) Next(ctx context.Context) (Event, error) {
 		// The event's own slices: later deltas change w.state's in place
 		// while a face may still read the snapshot in another goroutine.
 		st.Nodes, st.Lanes = slices.Clone(st.Nodes), slices.Clone(st.Lanes)
-		return Event{Snapshot: &st}, nil
+		return Event{Snapshot: &st, Missed: n.Missed}, nil
 	case m.Method == NoteDelta:
 		var n DeltaNote
 		if err := json.Unmarshal(m.Params, &n); err != nil {
@@ -399,6 +409,9 @@ func (w *Watch) State() State {
 	st.Lanes = slices.Clone(st.Lanes)
 	return st
 }
+
+// Seq returns the seq of the state as of the last event.
+func (w *Watch) Seq() uint64 { return w.state.Seq }
 
 // Close stops following the cell.
 func (w *Watch) Close() { w.s.close() }

@@ -18,7 +18,10 @@
 //   - Cell, nodes.get: a stream of the whole run's state ([SnapshotNote]),
 //     then every change in order ([DeltaNote]), each numbered. A
 //     subscriber that falls more than a few thousand changes behind gets
-//     a fresh snapshot instead: state is never lost, never reordered.
+//     a fresh snapshot instead, with the transitions (a node's new status
+//     or attempt) it missed: a state is never lost, never reordered. A
+//     subscriber that comes late and must see every transition asks for
+//     the changes since an earlier seq (from: 0, the run's first state).
 //   - Stream, nodeLog.get {id, from}: a node's log as bytes ([ChunkNote],
 //     base64 in JSON), from an offset, following it as it grows. Every
 //     chunk carries its offset, so a client resumes after a reconnect

@@ -54,9 +54,10 @@ type Server struct {
 	// Logf, when set, is told of peers disconnected as stalled.
 	Logf func(format string, a ...any)
 
-	mu    sync.Mutex
-	store *Store // nil until the first store is set
-	ready chan struct{}
+	mu     sync.Mutex
+	store  *Store // nil until the first store is set
+	ready  chan struct{}
+	frames *budget // for the frames its connections gather (see budget.go)
 }
 
 // maxInflight bounds the requests one connection may have running at
@@ -80,6 +81,17 @@ func (s *Server) initLocked() {
 	if s.ready == nil {
 		s.ready = make(chan struct{})
 	}
+	if s.frames == nil {
+		s.frames = &budget{}
+	}
+}
+
+// budget returns the frame budget the server's connections share.
+func (s *Server) budget() *budget {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.initLocked()
+	return s.frames
 }
 
 // storeOf waits for the store.
@@ -101,12 +113,19 @@ func (s *Server) storeOf(ctx context.Context) (*Store, error) {
 func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 	c := newConn(rwc)
 	c.timeout = s.WriteTimeout
+	c.fr.budget = s.budget()
+	// Procedures run on when ctx ends (the run is over), so that their
+	// replies still reach the peer: they end with the connection.
+	pctx, pcancel := context.WithCancel(context.WithoutCancel(ctx))
 	ctx, cancel := context.WithCancel(ctx)
 	var handlers sync.WaitGroup
+	var procs inflight
 	defer func() {
 		cancel()
 		c.close(nil)
+		pcancel()
 		handlers.Wait()
+		c.fr.release()
 		var slow *SlowPeerError
 		if errors.As(c.err, &slow) && s.Logf != nil {
 			s.Logf("disconnected a client (%s) that read nothing for %s", orUnnamed(c.peer), slow.Timeout)
@@ -115,13 +134,26 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 	go func() {
 		select {
 		case <-ctx.Done():
+			// Answer every procedure asked before closing: a cancel of
+			// the run's last node ends the run, and its reply must not
+			// be lost with it. Streams end with ctx.
+			if testHookDraining != nil {
+				testHookDraining()
+			}
+			t := time.NewTimer(drainTimeout)
+			defer t.Stop()
+			select {
+			case <-procs.drained():
+			case <-t.C:
+			case <-c.closed:
+			}
 			c.close(ErrClosed)
 		case <-c.closed:
 		}
 	}()
 
 	if err := s.hello(c); err != nil {
-		return err
+		return s.refused(c, err)
 	}
 
 	var mu sync.Mutex
@@ -144,7 +176,7 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 				return nil
 			default:
 			}
-			return err
+			return s.refused(c, err)
 		}
 		switch {
 		case isNotification(m) && m.Method == MethodStreamCancel:
@@ -172,7 +204,15 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 				c.send(&message{ID: m.ID, Error: &Error{Code: CodeInvalidRequest, Message: msg}})
 				continue
 			}
-			rctx, stop := context.WithCancel(ctx)
+			parent := ctx
+			if !isStream(m.Method) {
+				if !procs.add() {
+					c.send(&message{ID: m.ID, Error: &Error{Code: CodeCancelled, Message: "the server is stopping: the run is over"}})
+					continue
+				}
+				parent = pctx
+			}
+			rctx, stop := context.WithCancel(parent)
 			mu.Lock()
 			streams[id] = stop
 			mu.Unlock()
@@ -184,6 +224,9 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 					mu.Lock()
 					delete(streams, id)
 					mu.Unlock()
+					if !isStream(m.Method) {
+						procs.done()
+					}
 				}()
 				s.handle(rctx, c, m)
 			}()
@@ -191,6 +234,20 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 		// Other notifications, and responses (a server asks nothing),
 		// are ignored, as JSON-RPC has it.
 	}
+}
+
+// refused tells a peer whose frame was refused for the server's memory
+// why its connection ends, as far as it reads, and returns err.
+func (s *Server) refused(c *conn, err error) error {
+	var busy *BusyError
+	if errors.As(err, &busy) {
+		data, _ := json.Marshal(map[string]string{"reason": err.Error()})
+		c.send(&message{Method: NoteDisconnect, Params: data})
+		if s.Logf != nil {
+			s.Logf("disconnected a client (%s): %v", orUnnamed(c.peer), err)
+		}
+	}
+	return err
 }
 
 // hello reads the first message, which must be a hello of the same
@@ -332,8 +389,18 @@ func (s *Server) cell(ctx context.Context, c *conn, m *message) error {
 	if err != nil {
 		return err
 	}
+	var p NodesGetParams
+	if err := m.params(&p); err != nil {
+		return err
+	}
 	stream, _ := streamID(m.ID)
-	snap := st.Snapshot()
+	snap, ok := State{}, false
+	if p.From != nil {
+		snap, ok = st.SnapshotAt(*p.From)
+	}
+	if !ok {
+		snap = st.Snapshot()
+	}
 	if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: snap})); err != nil {
 		return err
 	}
@@ -341,7 +408,8 @@ func (s *Server) cell(ctx context.Context, c *conn, m *message) error {
 	for {
 		deltas, reset, wait, closed := st.Since(seq)
 		if reset != nil {
-			if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: *reset})); err != nil {
+			missed := st.Missed(seq, reset.Seq)
+			if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: *reset, Missed: missed})); err != nil {
 				return err
 			}
 			seq = reset.Seq

@@ -26,7 +26,8 @@ import (
 // read up to MaxFrame, at most maxInflight requests run at once, and log
 // streams read the log into the connection's one chunk buffer under its
 // write lock, so a connection holds one chunk (256 KiB) however many
-// streams wait on it.
+// streams wait on it. Memory in total, over every connection, is bounded
+// too: see budget.go.
 
 // NoteDisconnect is the last word of a server that disconnects a peer
 // (params: {"reason": "..."}); it carries no stream id.

@@ -2,13 +2,19 @@ package surface
 
 import (
 	"slices"
+	"sort"
 	"sync"
 )
 
 // historyLen is how many deltas a store keeps for subscribers that are
-// behind. A subscriber further behind gets a fresh snapshot instead: it
-// loses no state, only the intermediate steps. A run of 1,000 nodes makes
-// about 4,000 transitions, so a subscriber normally never needs one.
+// behind, and for those that ask for every change since an earlier seq
+// ([Store.SnapshotAt]: the coordinator, which subscribes to a runner
+// after configuring it, and the run's own progress face). A subscriber
+// further behind gets a fresh snapshot instead, with the transitions it
+// missed ([Store.Missed]): it loses no state and no transition, only the
+// changes between (durations, log sizes, posts). A run of 1,000 nodes
+// makes about 4,000 transitions, so a subscriber normally never needs
+// one.
 const historyLen = 4096
 
 // Store holds a run's live state: what a surface serves. Changes go
@@ -24,9 +30,16 @@ type Store struct {
 	state   State
 	index   map[string]int // node id -> index in state.Nodes
 	history []Delta        // the last historyLen deltas, oldest first
+	base    State          // the state history[0] applies to (seq history[0].Seq-1)
 	changed chan struct{}  // closed, and replaced, at every change
 	closed  bool           // the run is over: no more changes
 	logs    map[string]*Log
+
+	// transitions are the deltas that changed a node's status or
+	// attempt, for the run's life (a few per node): what a subscriber
+	// that fell behind the history is sent with its fresh snapshot, so
+	// that states are never coalesced, only other changes.
+	transitions []Delta
 }
 
 // NewStore makes a store for a run and its nodes, with the log openLog
@@ -39,6 +52,7 @@ func NewStore(run Run, nodes []Node, openLog func(Node) (*Log, error)) (*Store, 
 		changed: make(chan struct{}),
 		logs:    make(map[string]*Log, len(nodes)),
 	}
+	s.base = s.snapshotLocked()
 	for i, n := range s.state.Nodes {
 		s.index[n.ID] = i
 		l, err := openLog(n)
@@ -84,6 +98,53 @@ func (s *Store) Since(seq uint64) (deltas []Delta, reset *State, wait <-chan str
 	return deltas, reset, s.changed, s.closed
 }
 
+// Missed returns the nodes' transitions after seq, up to and with upto,
+// in order: what a subscriber at seq that is sent the state at upto
+// missed.
+func (s *Store) Missed(seq, upto uint64) []Node {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := sort.Search(len(s.transitions), func(i int) bool { return s.transitions[i].Seq > seq })
+	var missed []Node
+	for _, d := range s.transitions[i:] {
+		if d.Seq > upto {
+			break
+		}
+		missed = append(missed, *d.Node)
+	}
+	return missed
+}
+
+// SnapshotAt returns the state as it was at seq, for a subscriber that
+// must see every change after it (one that subscribes after the run
+// started, but must show every transition): ok is false when seq is older
+// than the history kept, or newer than the state.
+func (s *Store) SnapshotAt(seq uint64) (st State, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq < s.base.Seq || seq > s.state.Seq {
+		return State{}, false
+	}
+	st = s.base
+	st.Nodes = slices.Clone(s.base.Nodes)
+	st.Lanes = slices.Clone(s.base.Lanes)
+	for _, d := range s.history[:seq-s.base.Seq] {
+		s.applyLocked(&st, d)
+	}
+	return st, true
+}
+
+// applyLocked applies a delta of this store to one of its states, whose
+// nodes are in the store's order.
+func (s *Store) applyLocked(st *State, d Delta) {
+	if d.Node != nil {
+		n := *d.Node
+		d.Node = nil
+		st.Nodes[s.index[n.ID]] = n
+	}
+	st.Apply(d)
+}
+
 // Node returns the node with id.
 func (s *Store) Node(id string) (Node, bool) {
 	s.mu.Lock()
@@ -108,11 +169,14 @@ func (s *Store) UpdateNode(id string, fn func(*Node)) (Node, bool) {
 	if s.closed {
 		return n, true
 	}
-	post := n.Post
+	old, post := n, n.Post
 	fn(&n)
 	n.ID, n.Post = id, post // only SetPost changes Post
 	s.state.Nodes[i] = n
 	s.publishLocked(Delta{Node: &n})
+	if n.Status != old.Status || n.Attempt != old.Attempt {
+		s.transitions = append(s.transitions, s.history[len(s.history)-1])
+	}
 	return n, true
 }
 
@@ -186,6 +250,12 @@ func (s *Store) publishLocked(d Delta) {
 	s.state.Seq++
 	d.Seq = s.state.Seq
 	if len(s.history) == historyLen {
+		// The base gives up its own slices before they change: snapshots
+		// taken from it share them.
+		s.base.Nodes, s.base.Lanes = slices.Clone(s.base.Nodes), slices.Clone(s.base.Lanes)
+		for _, old := range s.history[:historyLen/4] {
+			s.applyLocked(&s.base, old)
+		}
 		s.history = slices.Delete(s.history, 0, historyLen/4)
 	}
 	s.history = append(s.history, d)

@@ -249,13 +249,27 @@ type NodeSpec struct {
 }
 
 // NodesGetParams subscribe to the cell.
-type NodesGetParams struct{}
+type NodesGetParams struct {
+	// From, when set, is the seq of the state the subscriber starts
+	// from: the stream starts with the state as it was then, and brings
+	// every change since, so that a subscriber that came late misses no
+	// transition (the coordinator, which subscribes to a runner it has
+	// configured, and a face that shows every transition from the start
+	// asks 0). When the server no longer has that far back, the stream
+	// starts with the current state, as without From.
+	From *uint64 `json:"from,omitempty"`
+}
 
 // SnapshotNote carries the whole state: first on a cell stream, and again
 // whenever the subscriber has fallen too far behind to be sent deltas.
 type SnapshotNote struct {
 	Stream int64 `json:"stream"`
 	State  State `json:"state"`
+	// Missed are the transitions (a node's new status or attempt) that
+	// a subscriber which fell behind did not get as changes, in order,
+	// before the state: so that it can show every transition, though
+	// not every change.
+	Missed []Node `json:"missed,omitempty"`
 }
 
 // DeltaNote carries one change.

@@ -40,8 +40,9 @@ func (e *ProtocolError) Unwrap() error { return e.Err }
 
 // frameReader reads newline-terminated frames of at most MaxFrame bytes.
 type frameReader struct {
-	r   *bufio.Reader
-	buf []byte
+	r      *bufio.Reader
+	buf    []byte
+	budget *budget // a server's, shared by its connections; nil for a client
 }
 
 func newFrameReader(r io.Reader) *frameReader {
@@ -51,7 +52,7 @@ func newFrameReader(r io.Reader) *frameReader {
 // next returns the next frame, without its newline. The slice is valid
 // until the next call.
 func (f *frameReader) next() ([]byte, error) {
-	f.buf = f.buf[:0]
+	f.reset()
 	for {
 		line, err := f.r.ReadSlice('\n')
 		if len(f.buf)+len(line) > MaxFrame+1 {
@@ -62,9 +63,15 @@ func (f *frameReader) next() ([]byte, error) {
 			if len(f.buf) == 0 {
 				return line[:len(line)-1], nil
 			}
+			if err := f.grow(len(line) - 1); err != nil {
+				return nil, err
+			}
 			f.buf = append(f.buf, line[:len(line)-1]...)
 			return f.buf, nil
 		case errors.Is(err, bufio.ErrBufferFull):
+			if err := f.grow(len(line)); err != nil {
+				return nil, err
+			}
 			f.buf = append(f.buf, line...)
 		case errors.Is(err, io.EOF) && len(f.buf)+len(line) > 0:
 			return nil, io.ErrUnexpectedEOF // a frame cut short
@@ -248,12 +255,16 @@ func appendMessage(buf []byte, m *message) ([]byte, error) {
 }
 
 // params decodes a message's params into v; a request without params
-// decodes as {}.
+// decodes as {}. It is called once per message: the raw params are not
+// kept, so a stream that runs for the rest of the run does not hold a
+// peer's large request.
 func (m *message) params(v any) error {
 	if len(m.Params) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(m.Params, v); err != nil {
+	raw := m.Params
+	m.Params = nil
+	if err := json.Unmarshal(raw, v); err != nil {
 		return &Error{Code: CodeInvalidParams, Message: "invalid params for " + m.Method + ": " + err.Error()}
 	}
 	return nil

@@ -44,6 +44,10 @@ func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Cli
 	if errors.Is(err, lanes.ErrNoRun) {
 		return nil, root, errNoRun
 	}
+	var serr *lanes.SocketError // another user's run, or one that does not answer
+	if errors.As(err, &serr) {
+		return nil, root, &ExitError{Code: 1, Err: err}
+	}
 	if err != nil {
 		return nil, root, fmt.Errorf("attach to the run: %w", err)
 	}

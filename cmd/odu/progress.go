@@ -100,6 +100,14 @@ func follow(ctx context.Context, w *surface.Watch, p printer, stop func(surface.
 		case u := <-updates:
 			st = u.st
 			if u.ev.Snapshot != nil {
+				// Fallen behind, the face is sent the transitions it
+				// missed: each is shown, never only the latest.
+				for _, n := range u.ev.Missed {
+					if started && (status[n.ID] != n.Status || attempt[n.ID] != n.Attempt) {
+						p.change(n)
+						status[n.ID], attempt[n.ID] = n.Status, n.Attempt
+					}
+				}
 				for _, n := range u.ev.Snapshot.Nodes {
 					// A later snapshot (this face fell behind) brings
 					// what changed meanwhile: each change is shown.

@@ -152,6 +152,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		return err
 	}
 	defer ln.Close()
+	ln.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) }
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -290,7 +291,10 @@ func show(ctx context.Context, conn net.Conn, p printer) (surface.State, error) 
 		return surface.State{}, err
 	}
 	defer cl.Close()
-	w, err := cl.Watch()
+	// From the run's first state: a node that finished before this face
+	// subscribed still shows each of its transitions.
+	var start uint64
+	w, err := cl.WatchFrom(surface.NodesGetParams{From: &start})
 	if err != nil {
 		return surface.State{}, err
 	}

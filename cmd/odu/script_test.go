@@ -234,14 +234,16 @@ func started(ts *testscript.TestScript, name string) *background {
 	return b
 }
 
-// cmdSignal sends a signal (INT, TERM, KILL) to a background program:
+// cmdSignal sends a signal (INT, TERM, KILL, STOP, CONT) to a background
+// program:
 //
 //	signal run INT
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: signal NAME INT|TERM|KILL|HUP")
+		ts.Fatalf("usage: signal NAME INT|TERM|KILL|HUP|STOP|CONT")
 	}
-	sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL, "HUP": syscall.SIGHUP}[args[1]]
+	sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL,
+		"HUP": syscall.SIGHUP, "STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT}[args[1]]
 	if sig == 0 {
 		ts.Fatalf("signal: unknown signal %s", args[1])
 	}

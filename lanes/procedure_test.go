@@ -1,0 +1,142 @@
+package lanes_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/surface"
+)
+
+// serveRun serves the coordinator's surface on the checkout's socket and
+// ends as `odu run` does: once every node finished, it finishes the run,
+// then stops serving. It returns a channel closed when all that is done.
+func serveRun(t *testing.T, c *lanes.Coordinator, root string) <-chan struct{} {
+	t.Helper()
+	ln, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &surface.Server{Name: "coordinator", Version: c.Store().Run().Version, Controller: c}
+	srv.SetStore(c.Store())
+	ctx, stopServing := context.WithCancel(context.Background())
+	var serving sync.WaitGroup
+	serving.Add(1)
+	go func() {
+		defer serving.Done()
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			serving.Add(1)
+			go func() {
+				defer serving.Done()
+				srv.Serve(ctx, conn)
+			}()
+		}
+	}()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.Wait(context.Background())
+		c.Finish()
+		ln.Close()
+		stopServing()
+		serving.Wait()
+	}()
+	return done
+}
+
+// TestCancelOfTheLastNodeIsAnswered: `odu cancel NODE` of the run's last
+// live node ends the run; its reply must reach the face all the same,
+// not `connection closed` (the run stopped its runner, and its socket,
+// while the reply was on its way). Many runs, since it is a race: the
+// deterministic half is surface's TestStoppingServerAnswersProceduresInFlight.
+func TestCancelOfTheLastNodeIsAnswered(t *testing.T) {
+	const justfile = "[metadata(\"ci\")]\nhold:\n    @echo holding\n    @sleep 30\n"
+	for run := range 12 {
+		c, root := start(t, justfile, "")
+		version := c.Store().Run().Version
+		done := serveRun(t, c, root)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cl, err := lanes.Dial(ctx, root, "test", version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := c.Store().Snapshot().Nodes[0].ID
+		waitStatus(t, c.Store(), id, surface.Running)
+		if err := cl.CancelNode(ctx, id); err != nil {
+			t.Errorf("run %d: cancel %s: %v, though the node was cancelled", run, id, err)
+		}
+		cl.Close()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			t.Fatalf("run %d: the run did not end", run)
+		}
+		if n, _ := c.Store().Node(id); n.Status != surface.Cancelled {
+			t.Errorf("run %d: %s ended %s, want cancelled", run, id, n.Status)
+		}
+		cancel()
+	}
+}
+
+// waitStatus waits until the store's node id has status.
+func waitStatus(t *testing.T, st *surface.Store, id string, status surface.Status) {
+	t.Helper()
+	deadline := time.After(time.Minute)
+	for {
+		n, _ := st.Node(id)
+		if n.Status == status {
+			return
+		}
+		_, _, wait, _ := st.Since(st.Snapshot().Seq)
+		select {
+		case <-wait:
+		case <-deadline:
+			t.Fatalf("%s did not become %s; it is %s", id, status, n.Status)
+		}
+	}
+}
+
+// TestRunEndWaitsForForwardedReplies: the run ending while a procedure
+// it forwarded to a lane's runner is in flight (a cancel the runner
+// answers once the node stopped, here after its grace, for it ignores
+// SIGTERM) keeps the lane's link until the reply came, and the procedure
+// is answered, not failed with `connection closed`.
+func TestRunEndWaitsForForwardedReplies(t *testing.T) {
+	const justfile = "[metadata(\"ci\")]\nhold:\n    #!/bin/sh\n    trap 'echo got TERM' TERM\n    echo holding\n    while true; do sleep 0.05; done\n"
+	c, root := start(t, justfile, "")
+	n := c.Store().Snapshot().Nodes[0]
+	log := filepath.Join(root, n.Log)
+	waitLog(t, log, "holding") // its trap is set
+	replied := make(chan error, 1)
+	go func() { replied <- c.CancelNode(context.Background(), n.ID) }()
+	waitLog(t, log, "got TERM") // the runner has the cancel
+	c.Finish()
+	if err := <-replied; err != nil {
+		t.Errorf("cancel %s, in flight when the run ended: %v", n.ID, err)
+	}
+}
+
+// waitLog waits until the log file holds s.
+func waitLog(t *testing.T, log, s string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		data, _ := os.ReadFile(log)
+		if strings.Contains(string(data), s) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not say %q within a minute; it holds:\n%s", log, s, data)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
