@@ -2,6 +2,7 @@ package dag
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 )
 
@@ -55,13 +56,17 @@ func (*JustError) Hint() string {
 // NoJustfileError reports a repository without a justfile, or a
 // --justfile that does not exist.
 type NoJustfileError struct {
-	Dir   string
+	Dir   string // the repository, or where a relative --justfile was read from
 	Named string // --justfile, if given
 }
 
 func (e *NoJustfileError) Error() string {
 	if e.Named != "" {
-		return "--justfile " + e.Named + ": no such file in " + e.Dir
+		path := e.Named
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(e.Dir, path)
+		}
+		return "--justfile " + e.Named + ": no such file (" + path + ")"
 	}
 	return "no justfile in " + e.Dir
 }
@@ -69,7 +74,7 @@ func (e *NoJustfileError) Error() string {
 // Hint says what odu looks for.
 func (e *NoJustfileError) Hint() string {
 	if e.Named != "" {
-		return "Give a path relative to the repository root."
+		return "Give the justfile's path from the directory odu runs in (the current one, or -C DIR), or an absolute one."
 	}
 	return "odu runs the recipe marked [metadata(\"ci\")] in the repository's justfile: create one, or pass --justfile PATH."
 }
@@ -159,7 +164,15 @@ type SelectorError struct {
 }
 
 func (e *SelectorError) Error() string {
-	return fmt.Sprintf("%s: %s", e.Selector, e.Problem)
+	sel := e.Selector
+	switch {
+	case sel == "" || strings.HasPrefix(e.Problem, fmt.Sprintf("%q ", sel)):
+		return e.Problem // it names the selector itself, or there is none
+	case strings.HasPrefix(sel, ":") || strings.HasSuffix(sel, ":") || strings.ContainsAny(sel, " \t"):
+		// Bare, it would run into the colon that follows it (`odu: :: …`).
+		sel = fmt.Sprintf("%q", sel)
+	}
+	return sel + ": " + e.Problem
 }
 
 // Hint lists the candidates.

@@ -19,6 +19,9 @@ type Justfile struct {
 	// Recipes holds every recipe of the justfile and its modules, by
 	// namepath ("build", "ci::test").
 	Recipes map[string]*Recipe
+	// Dotenv says which file of variables just loads for the recipes,
+	// nil when it loads none (see [Justfile.DotenvFile]).
+	Dotenv *Dotenv
 }
 
 // A Recipe is one recipe of a justfile or of one of its modules.
@@ -81,6 +84,7 @@ func (r *Recipe) IsCIRoot() bool {
 // ignored, so newer versions of just that add fields still decode.
 type dumpModule struct {
 	Source     string                 `json:"source"`
+	Settings   dumpSettings           `json:"settings"`
 	ModulePath string                 `json:"module_path"`
 	Modules    map[string]*dumpModule `json:"modules"`
 	Recipes    map[string]*dumpRecipe `json:"recipes"`
@@ -122,7 +126,7 @@ func DecodeDump(data []byte) (*Justfile, error) {
 	if err := json.Unmarshal(data, &root); err != nil {
 		return nil, &DumpError{Err: err}
 	}
-	jf := &Justfile{Source: root.Source, Recipes: map[string]*Recipe{}}
+	jf := &Justfile{Source: root.Source, Recipes: map[string]*Recipe{}, Dotenv: root.Settings.dotenv()}
 	if err := jf.addModule(&root, "", 0); err != nil {
 		return nil, err
 	}

@@ -63,7 +63,8 @@ func Resolve(jf *Justfile, opts Options) (*Pipeline, error) {
 	if p := firstRequired(root, 0); p != "" {
 		return nil, &RecipeError{Recipe: root,
 			Problem: "is the CI root but needs an argument for parameter " + p,
-			Fix:     "Give the parameter a default, or make the CI root a recipe that passes it: ci: (" + root.Namepath + " \"value\")."}
+			Fix: "Give the parameter a default, or move [metadata(\"ci\")] to a recipe that passes it: " +
+				callerName(jf, root) + ": (" + root.Namepath + " \"value\")."}
 	}
 	pl := &Pipeline{Root: root.Namepath, Justfile: opts.Justfile, Platforms: slices.Clone(opts.Platforms)}
 	for _, p := range opts.Platforms {
@@ -395,6 +396,16 @@ func union(a, b []string) []string {
 	}
 	out = append(out, a[i:]...)
 	return append(out, b[j:]...)
+}
+
+// callerName is a name for a new recipe that calls root, for a hint: ci,
+// unless root or another recipe already has that name.
+func callerName(jf *Justfile, root *Recipe) string {
+	name := "ci"
+	for i := 2; jf.Recipes[name] != nil || name == root.Namepath; i++ {
+		name = "ci" + strconv.Itoa(i)
+	}
+	return name
 }
 
 // NodeName is the name of a recipe invocation: the namepath, and when the

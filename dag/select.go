@@ -3,6 +3,7 @@ package dag
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/odu-ci/odu/platform"
@@ -55,7 +56,11 @@ func ParseSelector(s string) (Selector, error) {
 		if !strings.HasSuffix(name, ")") {
 			return bad("arguments must end with `)`")
 		}
-		sel.Args = name[open:]
+		args, err := parseArgs(name[open+1 : len(name)-1])
+		if err != nil {
+			return bad(err.Error())
+		}
+		sel.Args = args
 		name = name[:open]
 	}
 	for _, part := range strings.Split(name, "::") {
@@ -65,6 +70,56 @@ func ParseSelector(s string) (Selector, error) {
 	}
 	sel.Recipe = name
 	return sel, nil
+}
+
+// parseArgs reads the arguments of a selector, `release`, `"a b",x` or
+// `'release' "debug"`, separated by commas or spaces, double-quoted with
+// escapes or single-quoted without (as in a justfile), and writes them as
+// node names do, so that build("release"), build('release') and
+// build(release) are one selector.
+func parseArgs(s string) (string, error) {
+	var args []string
+	for i := 0; i < len(s); {
+		switch c := s[i]; {
+		case c == ',' || c == ' ' || c == '\t':
+			i++
+		case c == '"':
+			end := i + 1
+			for end < len(s) && s[end] != '"' {
+				if s[end] == '\\' {
+					end++
+				}
+				end++
+			}
+			if end >= len(s) {
+				return "", fmt.Errorf("argument %s has no closing `\"`", s[i:])
+			}
+			a, err := strconv.Unquote(s[i : end+1])
+			if err != nil {
+				return "", fmt.Errorf("argument %s is not a string odu can read", s[i:end+1])
+			}
+			args = append(args, a)
+			i = end + 1
+		case c == '\'':
+			end := strings.IndexByte(s[i+1:], '\'')
+			if end < 0 {
+				return "", fmt.Errorf("argument %s has no closing `'`", s[i:])
+			}
+			args = append(args, s[i+1:i+1+end])
+			i += end + 2
+		default:
+			end := i
+			for end < len(s) && !strings.ContainsRune(", \t\"'", rune(s[end])) {
+				end++
+			}
+			args = append(args, s[i:end])
+			i = end
+		}
+	}
+	if len(args) == 0 {
+		return "()", nil
+	}
+	return NodeName("", args), nil
 }
 
 // Select returns the nodes the selectors pick and, unless noDeps, every

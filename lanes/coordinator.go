@@ -143,7 +143,7 @@ type lane struct {
 	// their bytes.
 	shared bool
 
-	setup *surface.Log // the setup narrative, _setup@<platform>
+	setup *surface.Log // the setup narrative, .setup@<platform>
 
 	mu      sync.Mutex
 	mirrors map[string]*mirror
@@ -178,6 +178,11 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	var plats []string
 	for _, p := range pl.Platforms {
 		plats = append(plats, string(p))
+		// A platform with no host runs on this machine: only this
+		// machine's may, or its nodes would be green untested.
+		if hostOf(opts, string(p)) == Localhost && p != platform.Local() {
+			return nil, &LocalPlatformError{Platform: p}
+		}
 	}
 	run := surface.Run{
 		Repo: opts.Root, SHA: opts.SHA, Branch: opts.Branch, Dirty: opts.Dirty, Snapshot: opts.Snapshot,
@@ -327,6 +332,16 @@ func (l *lane) run() {
 		l.fail(err)
 		return
 	}
+	if got := st.client.Server.Platform; got != l.platform {
+		// A runner runs its nodes where it is: on another platform, their
+		// success would be a false green for the lane's.
+		err := fmt.Errorf("the runner on %s runs on %s, not on the lane's platform %s", l.host, orNone(got), l.platform)
+		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
+		st.stop(st.client, false, c.opts.Grace+5*time.Second)
+		close(l.ready)
+		l.fail(err)
+		return
+	}
 	l.detached = st.remote
 	l.swap(st.client)
 	close(l.ready)
@@ -359,7 +374,11 @@ func (l *lane) run() {
 		return
 	}
 	configured = true
-	fmt.Fprintf(l.setup, "%s running %d nodes\n", time.Now().Format("15:04:05.000"), len(l.nodes))
+	nodes := "nodes"
+	if len(l.nodes) == 1 {
+		nodes = "node"
+	}
+	fmt.Fprintf(l.setup, "%s running %d %s\n", time.Now().Format("15:04:05.000"), len(l.nodes), nodes)
 	l.setLane(surface.PhaseRunning, "")
 
 	for _, n := range l.nodes {
@@ -665,10 +684,27 @@ func (l *lane) drainLocked() {
 		case n.Status.Terminal() && m.logged < n.Attempt:
 			return // its log is on its way
 		default:
-			l.publishLocked(m, n)
+			l.publishLocked(m, l.vouch(n))
 		}
 		l.queue = l.queue[1:]
 	}
+}
+
+// vouch returns n, unless it is a success whose log did not reach the
+// coordinator whole (as long as the runner says it is): odu reports a
+// node green only with its whole log, so that is an error.
+func (l *lane) vouch(n surface.Node) surface.Node {
+	if n.Status != surface.Success {
+		return n
+	}
+	ls := l.c.store.Log(n.ID).Status()
+	if ls.Attempt == n.Attempt && ls.Size == n.LogSize {
+		return n
+	}
+	n.Status = surface.Errored
+	n.Reason = fmt.Sprintf("log incomplete: %d of the %d bytes the runner logged reached odu", ls.Size, n.LogSize)
+	n.LogSize = ls.Size
+	return n
 }
 
 func (l *lane) publishLocked(m *mirror, n surface.Node) {
@@ -868,6 +904,16 @@ func (l *lane) logFailed(id string, attempt int, err error) {
 	l.drainLocked()
 }
 
+// apart is what sets odu's own line apart from the recipe's output before
+// it in log: a blank line, unless the log is empty (a node that never ran
+// gets odu's line as its first).
+func apart(log interface{ Status() surface.LogStatus }) string {
+	if log.Status().Size == 0 {
+		return ""
+	}
+	return "\n"
+}
+
 // fail ends every unfinished node of the lane as an error, with the
 // reason at the end of its log.
 func (l *lane) fail(err error) {
@@ -889,10 +935,14 @@ func (l *lane) fail(err error) {
 		m.final = true
 		log := c.store.Log(n.ID)
 		var lost *linkLostError
-		if errors.As(err, &lost) {
-			fmt.Fprintf(log, "\n[odu] %v\n", err)
-		} else {
-			fmt.Fprintf(log, "\n[odu] lane %s on %s: %v\n", l.platform, l.host, err)
+		var host *HostError
+		switch {
+		case errors.As(err, &lost):
+			fmt.Fprintf(log, "%s[odu] %v\n", apart(log), err)
+		case errors.As(err, &host) && host.Addr == l.host:
+			fmt.Fprintf(log, "%s[odu] lane %s: %v\n", apart(log), l.platform, err) // err names the host
+		default:
+			fmt.Fprintf(log, "%s[odu] lane %s on %s: %v\n", apart(log), l.platform, l.host, err)
 		}
 		log.Finish()
 		size := log.Status().Size
@@ -1030,11 +1080,14 @@ func (c *Coordinator) abandon(reason string, which func(*lane) bool) {
 			if cur, _ := c.store.Node(n.ID); !cur.Status.Terminal() {
 				l.mirrors[n.ID].final = true
 				log := c.store.Log(n.ID)
-				fmt.Fprintf(log, "\n[odu] %s\n", reason)
+				fmt.Fprintf(log, "%s[odu] %s\n", apart(log), reason)
 				log.Finish()
 				size := log.Status().Size
 				c.store.UpdateNode(n.ID, func(x *surface.Node) {
 					x.Status, x.Reason, x.LogSize = surface.Cancelled, reason, size
+					if x.Started != nil {
+						x.DurationMS = time.Since(*x.Started).Milliseconds()
+					}
 				})
 			}
 		}

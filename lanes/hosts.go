@@ -74,6 +74,8 @@ type HostsConfig struct {
 
 	// create is the file a user would create when there is none.
 	create string
+	// pinned are the platforms --host gave.
+	pinned []platform.Platform
 }
 
 // LoadHosts finds the hosts configuration: the hosts file (or the default
@@ -128,8 +130,25 @@ func LoadHosts(flags []string, getenv func(string) string, home string) (*HostsC
 	}
 	for _, h := range pins {
 		c.Hosts[h.Platform] = h.Addr
+		c.pinned = append(c.pinned, h.Platform)
 	}
 	return c, nil
+}
+
+// CheckLocal refuses a lane on "localhost" for another platform than this
+// machine's: its nodes would run here and be reported for a platform they
+// were never tested on, a false green.
+func (c *HostsConfig) CheckLocal(lanes []Host) error {
+	for _, h := range lanes {
+		if h.Addr == Localhost && h.Platform != platform.Local() {
+			from := c.Source
+			if slices.Contains(c.pinned, h.Platform) || from == "" {
+				from = "--host"
+			}
+			return &LocalPlatformError{Platform: h.Platform, From: from}
+		}
+	}
+	return nil
 }
 
 // defaultHostsFiles returns the files odu reads when $ODU_HOSTS is unset,
@@ -445,26 +464,8 @@ func checkHostAddr(addr string) string {
 // suggestPlatform guesses the platform a wrong name meant: another case,
 // Go's or Apple's names for an architecture or system, either order.
 func suggestPlatform(name string) (platform.Platform, bool) {
-	s := strings.ToLower(strings.TrimSpace(name))
-	if p, err := platform.Parse(s); err == nil {
-		return p, true
-	}
-	arch := map[string]string{
-		"x86_64": "x86_64", "amd64": "x86_64", "x64": "x86_64", "x86-64": "x86_64",
-		"aarch64": "aarch64", "arm64": "aarch64",
-		"i686": "i686", "i386": "i686", "i586": "i686", "386": "i686", "x86": "i686",
-	}
-	systems := map[string]string{"linux": "linux", "darwin": "darwin", "macos": "darwin", "osx": "darwin", "mac": "darwin"}
-	for a, ar := range arch {
-		for o, sys := range systems {
-			for _, sep := range []string{"-", "/", "_", " "} {
-				if s == a+sep+o || s == o+sep+a {
-					return platform.Platform(ar + "-" + sys), true
-				}
-			}
-		}
-	}
-	return "", false
+	p := platform.Suggest(strings.TrimSpace(name))
+	return p, p != ""
 }
 
 // kind names the JSON type of a decoded value, with an article.
@@ -673,4 +674,34 @@ func (e *NoHostError) Hint() string {
 		entries = append([]string{fmt.Sprintf("%q: %q", local, Localhost)}, entries...)
 	}
 	return fmt.Sprintf("Pass %s for this run, or create %s with {%s}.", strings.Join(flags, " "), file, strings.Join(entries, ", "))
+}
+
+// LocalPlatformError reports a lane on "localhost" for a platform that is
+// not this machine's.
+type LocalPlatformError struct {
+	Platform platform.Platform
+	From     string // "--host", or the hosts file that says so
+}
+
+func (e *LocalPlatformError) Error() string {
+	from := ""
+	if e.From != "" {
+		from = " (" + e.From + ")"
+	}
+	return fmt.Sprintf("the %s lane is localhost%s, but this machine is %s: its nodes would not run on %s",
+		e.Platform, from, platform.Local(), e.Platform)
+}
+
+// Hint says how to give the lane a host of its platform.
+func (e *LocalPlatformError) Hint() string {
+	where := ""
+	switch e.From {
+	case "":
+	case "--host":
+		where = " with --host " + string(e.Platform) + "=ADDR"
+	default:
+		where = " in " + e.From
+	}
+	return fmt.Sprintf("Give the %s lane a host of that platform%s, or run only this machine's with --platform %s.",
+		e.Platform, where, platform.Local())
 }

@@ -70,7 +70,9 @@ func startLocal(ctx context.Context, exe, version string, env []string, stderr *
 }
 
 // stop waits for a runner whose stdin was closed to stop its nodes and
-// exit, and stops it if it has not within wait.
+// exit, and stops it if it has not within wait. Its group holds its nodes'
+// groups (see proc): a runner that died without stopping them (kill -9,
+// the OOM killer) has them stopped here.
 func (l *local) stop(wait time.Duration) {
 	select {
 	case <-l.group.Done():

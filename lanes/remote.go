@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -19,11 +20,12 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/odu-ci/odu/platform"
+	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 )
 
 // Provisioning a remote lane, in the order it happens (each step is told
-// in the lane's setup log, _setup@<platform>, and its phase):
+// in the lane's setup log, .setup@<platform>, and its phase):
 //
 //  1. Probe the host: `uname -sm`, its home, cache directory, PATH, and
 //     whether it has just and git. The platform must be the lane's.
@@ -130,6 +132,15 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 	}
 	if files.err != nil {
 		return nil, &HostError{Addr: r.addr, Err: files.err}
+	}
+	// odu sends no Git LFS objects: the workspace on a host has the
+	// pointer files, and the lane says so rather than leave a recipe to
+	// find out.
+	if files.lfs {
+		r.say("note: the commit stores files with Git LFS; odu sends no LFS objects, so the workspace has their pointer files")
+		if n := r.opts.Notef; n != nil {
+			n("the commit stores files with Git LFS: the %s lane's workspace on %s has their pointer files, not their content (odu sends no LFS objects to build hosts)", r.platform, r.addr)
+		}
 	}
 
 	p, err := r.probe(l, files)
@@ -346,7 +357,11 @@ type localFiles struct {
 	workspace  string // the workspace's name: the commit, and the changes' hash
 	sha        string // the commit
 	patch      *patch // the working tree's changes, for --no-snapshot
-	err        error
+	// subs are the commit's submodules checked out here: the host gets
+	// their objects and checks them out, as the local snapshot does.
+	subs []repo.Submodule
+	lfs  bool // the commit stores files with Git LFS
+	err  error
 }
 
 func (r *remoteLane) prepare(ctx context.Context) localFiles {
@@ -361,6 +376,12 @@ func (r *remoteLane) prepare(ctx context.Context) localFiles {
 	f.runnerName = "odu-" + f.runnerSum[:16]
 	if f.patch, f.err = dirtyPatch(ctx, r.opts); f.patch != nil {
 		f.workspace += "-" + f.patch.id
+	}
+	if f.err == nil {
+		f.subs, f.err = repo.Submodules(ctx, r.opts.Root, r.opts.SHA)
+	}
+	if f.err == nil {
+		f.lfs, f.err = repo.UsesLFS(ctx, r.opts.Root, r.opts.SHA)
 	}
 	return f
 }
@@ -537,9 +558,23 @@ git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" 
 		r.say("sent commit %s: %d bytes, on top of %d commits the host had", short(o.SHA), size, len(bases))
 	}
 
-	script := fmt.Sprintf(`set -e; b=%s; w=%s
+	if err := r.sendSubmodules(ctx, l, p, f, bare); err != nil {
+		return err
+	}
+
+	// No LFS filter runs (see start): it would fetch from a remote the
+	// bare repository does not have.
+	script := fmt.Sprintf(`set -e; b=%s; w=%s; export GIT_LFS_SKIP_SMUDGE=1
 rm -rf "$w"; git --git-dir="$b" worktree prune; mkdir -p "$(dirname "$w")"
 git --git-dir="$b" worktree add --detach --force -q "$w" %s`, shq(bare), shq(ws), o.SHA)
+	// Submodules, from the objects sent into the same repository: the
+	// host needs no access to their URLs.
+	for _, s := range f.subs {
+		if s.GitDir != "" {
+			script += fmt.Sprintf("\ngit clone -q --shared --no-checkout \"$b\" \"$w\"/%[1]s; git -C \"$w\"/%[1]s checkout -q --detach %[2]s",
+				shq(s.Path), s.Commit)
+		}
+	}
 	var stdin io.Reader
 	if f.patch != nil {
 		// The changes come on stdin: a tar of the diff and the untracked
@@ -553,6 +588,44 @@ git --git-dir="$b" worktree add --detach --force -q "$w" %s`, shq(bare), shq(ws)
 		return &HostError{Addr: r.addr, Err: fmt.Errorf("check out %s on the host: %w", short(o.SHA), err)}
 	}
 	r.say("workspace checked out: %s", ws)
+	return nil
+}
+
+// sendSubmodules sends the host the objects of the commit's submodules
+// that it lacks, into the bare repository of the superproject: objects
+// are objects, and a ref per commit keeps them, as for the commit itself.
+func (r *remoteLane) sendSubmodules(ctx context.Context, l *link, p *probe, f localFiles, bare string) error {
+	for _, s := range f.subs {
+		if s.GitDir == "" || slices.Contains(p.commits, s.Commit) {
+			continue
+		}
+		// What the host has of the submodule's history is what the pack
+		// need not hold: one question for every commit of the host's.
+		check := exec.CommandContext(ctx, "git", "--git-dir="+s.GitDir, "cat-file", "--batch-check=%(objectname) %(objecttype)")
+		check.Stdin = strings.NewReader(strings.Join(p.commits, "\n") + "\n")
+		known, _ := check.Output()
+		revs := s.Commit + "\n"
+		for _, line := range strings.Split(string(known), "\n") {
+			if c, ok := strings.CutSuffix(line, " commit"); ok {
+				revs += "^" + c + "\n"
+			}
+		}
+		pack := exec.CommandContext(ctx, "git", "--git-dir="+s.GitDir, "pack-objects", "--revs", "--thin", "--stdout", "-q")
+		pack.Stdin = strings.NewReader(revs)
+		var packed, perr bytes.Buffer
+		pack.Stdout, pack.Stderr = &packed, &perr
+		if err := pack.Run(); err != nil {
+			return fmt.Errorf("pack submodule %s at %s: %v: %s", s.Path, short(s.Commit), err, perr.String())
+		}
+		size := packed.Len()
+		script := fmt.Sprintf(`set -e; b=%s; [ -d "$b" ] || git init -q --bare "$b"
+git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" update-ref refs/odu/%s %s`, shq(bare), s.Commit, s.Commit)
+		if _, err := run(l, script, &packed); err != nil {
+			return &HostError{Addr: r.addr, Err: fmt.Errorf("send submodule %s at %s: %w", s.Path, short(s.Commit), err)}
+		}
+		p.commits = append(p.commits, s.Commit)
+		r.say("sent submodule %s at %s: %d bytes", s.Path, short(s.Commit), size)
+	}
 	return nil
 }
 

@@ -210,6 +210,40 @@ type HostError struct {
 
 func (e *HostError) Error() string { return e.Addr + ": " + e.Err.Error() }
 
+// connectTo says what a failed dial tried, naming the address only where
+// ssh_config made it differ from the one the error starts with: a host
+// is named once per message.
+func connectTo(addr, hostPort string) string {
+	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
+		addr = addr[i+1:] // the user is not part of where it dialled
+	}
+	if host, _, err := net.SplitHostPort(hostPort); hostPort == addr || (err == nil && host == addr) {
+		return "connect"
+	}
+	return "connect to " + hostPort
+}
+
+// connectError is a failed dial to hostPort for addr, without the
+// address repeated.
+func connectError(addr, hostPort string, err error) error {
+	return fmt.Errorf("%s: %w", connectTo(addr, hostPort), dialCause(err))
+}
+
+// dialCause is what went wrong in a dial without the address, which
+// [net.OpError] repeats ("dial tcp 127.0.0.1:1: connect: connection
+// refused"). The cause still wraps the system error for errors.Is.
+func dialCause(err error) error {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Err == nil {
+		return err
+	}
+	var sys *os.SyscallError // "connect: connection refused": the verb again
+	if errors.As(op.Err, &sys) {
+		return sys.Err
+	}
+	return op.Err
+}
+
 func (e *HostError) Unwrap() error { return e.Err }
 
 // Hint says what to do.
@@ -428,13 +462,13 @@ func (e sshEnv) dial(ctx context.Context, addr string, notef func(string)) (*lin
 		conn, err = jump.DialContext(ctx, "tcp", t.hostPort())
 		if err != nil {
 			jump.Close()
-			return nil, &HostError{Addr: addr, Err: fmt.Errorf("connect to %s through %s: %w", t.hostPort(), t.ProxyJump, err)}
+			return nil, &HostError{Addr: addr, Err: fmt.Errorf("%s through %s: %w", connectTo(addr, t.hostPort()), t.ProxyJump, dialCause(err))}
 		}
 	} else {
 		d := net.Dialer{Timeout: t.ConnectTimeout}
 		conn, err = d.DialContext(ctx, "tcp", t.hostPort())
 		if err != nil {
-			return nil, &HostError{Addr: addr, Err: fmt.Errorf("connect to %s: %w", t.hostPort(), err),
+			return nil, &HostError{Addr: addr, Err: connectError(addr, t.hostPort(), err),
 				hint: "Check that the host is up and sshd listens there: `" + sshCommand(addr) + " true` should work."}
 		}
 	}

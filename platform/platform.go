@@ -12,6 +12,8 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+
+	"github.com/odu-ci/odu/internal/near"
 )
 
 // A Platform is a Nix system tuple such as "x86_64-linux".
@@ -70,9 +72,14 @@ func (e *UnknownError) Error() string {
 	return fmt.Sprintf("unknown platform %q", e.Name)
 }
 
-// Hint lists the names odu accepts.
+// Hint lists the names odu accepts, after the one e was probably meant
+// to be.
 func (e *UnknownError) Hint() string {
-	return "Platforms are Nix system names: " + strings.Join(strs(Known()), ", ") + "."
+	all := "Platforms are Nix system names: " + strings.Join(strs(Known()), ", ") + "."
+	if m := Suggest(e.Name); m != "" {
+		return "Did you mean " + string(m) + "? " + all
+	}
+	return all
 }
 
 func strs(ps []Platform) []string {
@@ -163,4 +170,43 @@ func (p Platform) Enables(attrs []string) bool {
 		}
 	}
 	return false
+}
+
+// The other names of architectures and operating systems, as Go, Docker,
+// Apple and uname spell them, longest first so that "x86_64" is not read
+// as "x86".
+var (
+	archAliases = [][2]string{{"x86_64", "x86_64"}, {"x86-64", "x86_64"}, {"aarch64", "aarch64"},
+		{"amd64", "x86_64"}, {"arm64", "aarch64"}, {"i686", "i686"}, {"i586", "i686"}, {"i386", "i686"},
+		{"x64", "x86_64"}, {"386", "i686"}, {"x86", "i686"}}
+	osAliases = [][2]string{{"darwin", "darwin"}, {"linux", "linux"}, {"macos", "darwin"}, {"apple", "darwin"},
+		{"osx", "darwin"}, {"mac", "darwin"}}
+)
+
+// Suggest returns the known platform an unknown name was probably meant to
+// be: the same but for case, another name of its architecture or system
+// (amd64, arm64, macos; linux/amd64), or a near typo. It returns "" when
+// nothing is near.
+func Suggest(name string) Platform {
+	s := strings.ToLower(name)
+	if _, ok := lookup(Platform(s)); ok {
+		return Platform(s)
+	}
+	find := func(aliases [][2]string) string {
+		for _, a := range aliases {
+			if strings.Contains(s, a[0]) {
+				return a[1]
+			}
+		}
+		return ""
+	}
+	if arch, os := find(archAliases), find(osAliases); arch != "" && os != "" {
+		if _, ok := lookup(Platform(arch + "-" + os)); ok {
+			return Platform(arch + "-" + os)
+		}
+	}
+	if m := near.Closest(s, strs(Known()), 1); len(m) == 1 {
+		return Platform(m[0])
+	}
+	return ""
 }

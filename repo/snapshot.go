@@ -34,7 +34,9 @@ func (e *NoCommitError) Unwrap() error { return e.Err }
 
 // Hint says what to do.
 func (*NoCommitError) Hint() string {
-	return "Commit first (git add -A && git commit), or test the working tree as it is with --no-snapshot."
+	// Not --no-snapshot: a run is named by its commit (.ci/<sha>/), so
+	// even a run of the working tree as it is needs one.
+	return "Commit first (git add -A && git commit); odu needs a commit even with --no-snapshot."
 }
 
 // odusState matches what odu itself writes under .ci: the socket and its
@@ -94,8 +96,8 @@ func (*DirtyError) Hint() string {
 }
 
 // AddWorktree checks sha out, detached, in dir: the snapshot a run tests
-// while the user goes on editing. A worktree left in dir by a run that
-// died is replaced.
+// while the user goes on editing, its submodules included (see
+// [Submodules]). A worktree left in dir by a run that died is replaced.
 func AddWorktree(ctx context.Context, root, dir, sha string) error {
 	if _, err := os.Stat(dir); err == nil {
 		RemoveWorktree(ctx, root, dir)
@@ -104,7 +106,16 @@ func AddWorktree(ctx context.Context, root, dir, sha string) error {
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return err
 	}
-	_, err := Git(ctx, root, "worktree", "add", "--detach", "--quiet", dir, sha)
+	if _, err := Git(ctx, root, "worktree", "add", "--detach", "--quiet", dir, sha); err != nil {
+		return err
+	}
+	subs, err := Submodules(ctx, root, sha)
+	if err == nil {
+		err = CheckoutSubmodules(ctx, dir, subs)
+	}
+	if err != nil {
+		RemoveWorktree(ctx, root, dir) // a snapshot without its submodules is no snapshot
+	}
 	return err
 }
 

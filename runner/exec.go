@@ -120,23 +120,26 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 	}
 	state, werr := g.Wait()
 
-	// The output ends when every holder of the pipe is gone. One that
-	// left the group (setsid) can keep it open: stop reading after the
-	// grace period rather than wait for it forever.
+	// The output ends when every holder of the pipe is gone: by now,
+	// every process of the recipe's tree is (see proc), and what they
+	// wrote is in the pipe. One that escaped the tracking (an escaper
+	// that cleared its environment, where no cgroup tracks) can keep it
+	// open: stop reading after drainWait rather than wait for it, as
+	// exec.Cmd's WaitDelay does.
 	if !copyDone {
-		select {
-		case cerr = <-copied:
-		case <-time.After(r.grace):
-			pr.Close()
-			<-copied
-			fmt.Fprintf(log, "\n[odu] stopped reading the output after %s: a process outside the recipe's process group still holds it\n", r.grace)
+		var cut bool
+		from := time.Now()
+		cut, cerr = drain(pr, copied)
+		if cut {
+			fmt.Fprintf(log, "\n[odu] stopped reading the output %s after the recipe's processes ended: a process that escaped them still holds it\n",
+				time.Since(from).Round(time.Second))
 		}
 	}
 
 	switch {
 	case werr != nil:
 		return result{status: surface.Errored, reason: "wait for " + argv[0] + ": " + werr.Error()}
-	case cerr != nil && !errors.Is(cerr, os.ErrClosed):
+	case cerr != nil && !errors.Is(cerr, os.ErrClosed) && !errors.Is(cerr, os.ErrDeadlineExceeded):
 		return result{status: surface.Errored, reason: "copy the output to the log: " + cerr.Error()}
 	}
 	code := state.ExitCode()
@@ -147,6 +150,38 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 		return result{status: surface.Failure, reason: "killed by signal " + ws.Signal().String()}
 	}
 	return result{status: surface.Failure, exitCode: &code}
+}
+
+// drainWait bounds the wait for a node's output to end once its
+// processes are gone: what they wrote is in the pipe, and reading a full
+// pipe into the log takes milliseconds.
+const drainWait = time.Second
+
+// drainSteps bounds how many times drainWait is granted again while the
+// pipe still holds bytes (a log on a disk that stalls).
+const drainSteps = 10
+
+// drain waits for the copy of a node's output to end, and ends it when
+// the pipe stays open drainWait after the node's processes are gone:
+// once the pipe holds nothing more to copy, a read deadline stops the
+// copy (closing the pipe would lose what it still holds). cut says the
+// output was ended so.
+func drain(pr *os.File, copied <-chan error) (cut bool, err error) {
+	t := time.NewTimer(drainWait)
+	defer t.Stop()
+	for step := 0; ; step++ {
+		select {
+		case err := <-copied:
+			return false, err
+		case <-t.C:
+		}
+		if step < drainSteps && pipeHolds(pr) {
+			t.Reset(drainWait)
+			continue
+		}
+		pr.SetReadDeadline(time.Now())
+		return true, <-copied
+	}
 }
 
 // lookPath finds a command in the PATH of the environment the node runs

@@ -17,3 +17,15 @@ const pipeSize = 1 << 20
 func growPipe(f *os.File) {
 	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
 }
+
+// pipeHolds reports whether the pipe has bytes not read yet (FIONREAD,
+// which Linux spells TIOCINQ).
+func pipeHolds(f *os.File) bool {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return false
+	}
+	n := 0
+	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
+	return n > 0
+}

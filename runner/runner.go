@@ -21,8 +21,9 @@
 //
 // Stopping a node (cancel, rerun, the end of the run) sends SIGTERM to its
 // group, waits the grace period, then sends SIGKILL: no process of the
-// node survives, grandchildren included. When the leader exits by itself,
-// whatever it left running in its group is stopped the same way.
+// node survives, grandchildren included, nor those that left the group
+// (proc tracks them by cgroup or token). When the leader exits by itself,
+// whatever it left running is stopped the same way.
 //
 // Two ways to serve, for the two kinds of lane:
 //
@@ -49,6 +50,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -113,7 +115,7 @@ func (r *Runner) init(ctx context.Context) {
 	}
 	r.ctx = ctx
 	r.exit = make(chan string, 1)
-	r.srv = &surface.Server{Name: "runner", Version: r.Version, Controller: r}
+	r.srv = &surface.Server{Name: "runner", Version: r.Version, Platform: string(platform.Local()), Controller: r}
 }
 
 // Configure takes the lane's configuration, once, and starts scheduling.
@@ -229,6 +231,11 @@ func validate(cfg surface.Config) error {
 	}
 	if err := validateSecrets(cfg); err != nil {
 		return bad("%v", err)
+	}
+	// A runner runs its nodes where it is: on another platform than the
+	// lane's, their success would be a false green for the lane's.
+	if local := platform.Local(); cfg.Platform != string(local) {
+		return bad("this runner runs on %s, not on the lane's platform %q", local, cfg.Platform)
 	}
 	return nil
 }

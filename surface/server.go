@@ -38,6 +38,7 @@ type Exiter interface {
 type Server struct {
 	Name       string // "runner" or "coordinator", told to clients at hello
 	Version    string // odu's version; a client of another version is refused
+	Platform   string // where a runner runs its nodes, told at hello: its coordinator checks it is the lane's
 	Controller Controller
 	// WriteTimeout, when set, is how long a frame may take to be
 	// written before the peer is disconnected as stalled (see slow.go):
@@ -275,7 +276,7 @@ func (s *Server) hello(c *conn) error {
 		return verr
 	}
 	c.peer = p.Client
-	return s.reply(c, m.ID, HelloResult{Protocol: Protocol, Version: s.Version, Server: s.Name})
+	return s.reply(c, m.ID, HelloResult{Protocol: Protocol, Version: s.Version, Server: s.Name, Platform: s.Platform})
 }
 
 // VersionError reports peers of different odu versions or protocols.

@@ -101,13 +101,33 @@ type Lane struct {
 	Phase    Phase  `json:"phase"` //
 	Error    string `json:"error,omitempty"`
 	// Log is the lane's setup log (how its runner was brought up),
-	// relative to the repository root; nodeLog.get serves it as the node
-	// _setup@<platform>.
+	// relative to the repository root; nodeLog.get serves it under
+	// [SetupID].
 	Log string `json:"log,omitempty"`
 }
 
-// SetupID is the id under which a lane's setup log is served.
-func SetupID(platform string) string { return "_setup@" + platform }
+// SetupPrefix begins the id of a lane's setup log. It begins with a dot,
+// which no recipe name can (just's names are letters, digits, '_' and
+// '-'), so that it never is a node's id: recipes are the user's
+// namespace. It matches the log's file, .ci/<sha>/<platform>/.setup.log.
+const SetupPrefix = ".setup"
+
+// SetupID is the id under which a lane's setup log is served:
+// .setup@<platform>.
+func SetupID(platform string) string { return SetupPrefix + "@" + platform }
+
+// ParseSetupID reads a setup log's id as a user types it: .setup@PLATFORM,
+// or .setup alone (platform "": the run's only lane).
+func ParseSetupID(arg string) (platform string, ok bool) {
+	rest, ok := strings.CutPrefix(arg, SetupPrefix)
+	if !ok {
+		return "", false
+	}
+	if rest == "" {
+		return "", true
+	}
+	return strings.CutPrefix(rest, "@")
+}
 
 // A Phase is where a lane is.
 type Phase string
@@ -220,6 +240,8 @@ type HelloResult struct {
 	Protocol int    `json:"protocol"`
 	Version  string `json:"version"`
 	Server   string `json:"server"` // "runner" or "coordinator"
+	// Platform is where a runner runs its nodes ("x86_64-linux").
+	Platform string `json:"platform,omitempty"`
 }
 
 // Config configures a runner with its lane, once.

@@ -16,8 +16,8 @@ import (
 
 // CLI is odu's command line. A command is listed here only once it works.
 type CLI struct {
-	Chdir   string           `short:"C" placeholder:"DIR" help:"Run as if odu was started in DIR."`
-	Version kong.VersionFlag `help:"Show odu's version."`
+	Chdir       string           `short:"C" placeholder:"DIR" help:"Run as if odu was started in DIR."`
+	ShowVersion kong.VersionFlag `name:"version" help:"Show odu's version."`
 
 	Run     RunCmd     `cmd:"" help:"Run the pipeline on every configured platform."`
 	Status  StatusCmd  `cmd:"" help:"Show the nodes of the live run, or of the last one."`
@@ -30,6 +30,7 @@ type CLI struct {
 	Graph   GraphCmd   `cmd:"" help:"Print the pipeline as a Mermaid flowchart."`
 	Doctor  DoctorCmd  `cmd:"" help:"Check that odu has what it needs, and say how to fix what is missing."`
 	Protect ProtectCmd `cmd:"" help:"Make a branch's protection on GitHub require exactly the nodes."`
+	Version VersionCmd `cmd:"" help:"Show odu's version."`
 
 	Runner RunnerCmd `cmd:"" hidden:"" help:"Run a lane's nodes for a coordinator (started by odu run)."`
 }
@@ -79,7 +80,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
 	var cli CLI
-	parser, err := kong.New(&cli,
+	parser, err := kong.New(&cli, append(parseOptions(),
 		kong.Name("odu"),
 		kong.Description(description),
 		kong.Writers(stdout, stderr),
@@ -88,7 +89,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		kong.Exit(func(code int) { panic(exitRequest{code}) }),
 		kong.Bind(env, last),
 		kong.BindTo(ctx, (*context.Context)(nil)),
-	)
+	)...)
 	if err != nil {
 		panic(err) // the CLI struct itself is wrong: a bug, caught by any test
 	}
@@ -101,21 +102,18 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			code = req.code
 		}
 	}()
-	switch {
-	case len(args) == 0:
-		args = []string{"--help"}
-	case args[0] == "help":
-		// `odu help dump` is `odu dump --help`, as in gh and git.
-		args = append(append([]string{}, args[1:]...), "--help")
-	}
+	args = helpArgs(args)
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		var perr *kong.ParseError
 		if errors.As(err, &perr) {
 			kctx = perr.Context
 		}
-		fmt.Fprintf(stderr, "odu: %s\n", err)
-		fmt.Fprintf(stderr, "hint: Run `odu%s --help` for usage.\n", commandOf(kctx))
+		msg, hint := explainParse(parser.Model, kctx, args)
+		if msg == "" {
+			msg, hint = err.Error(), fmt.Sprintf("Run `odu%s --help` for usage.", commandOf(kctx))
+		}
+		fmt.Fprintf(stderr, "odu: %s\nhint: %s\n", msg, hint)
 		return 2
 	}
 	if env.Dir, err = workDir(cli.Chdir); err != nil {

@@ -20,13 +20,17 @@ import (
 // DoctorCmd checks what odu needs, and says how to fix what is missing.
 type DoctorCmd struct {
 	JustfileFlags
+	Yes bool `help:"Check the pipeline as odu run --yes would run it: recipes marked [confirm] confirmed."`
 }
 
 // Help is the long description of `odu doctor`.
 func (*DoctorCmd) Help() string {
 	return `Check what odu needs to run this repository's CI: git, just (and its version), the
-repository, its justfile and the CI root. For each missing or broken thing, say
-exactly how to fix it. Exits 0 when all is well, 1 otherwise.`
+repository and its first commit, its justfile and the CI root (as odu run would resolve
+it), the hosts configuration and every lane's host. For each missing or broken thing,
+say exactly how to fix it.
+
+Exits 0 when all is well, 1 otherwise.`
 }
 
 // Examples are shown by `odu doctor --help`.
@@ -36,10 +40,11 @@ func (*DoctorCmd) Examples() []string {
 
 // check is one line of the doctor's report.
 type check struct {
-	name   string
-	ok     bool
-	detail string // what was found, or what is wrong
-	fix    string // what to do, when not ok
+	name    string
+	ok      bool
+	detail  string // what was found, or what is wrong
+	fix     string // what to do, when not ok
+	summary bool   // it sums up the checks under it: not counted as a failure of its own
 }
 
 // Run checks, prints the report and fails when any check failed.
@@ -48,11 +53,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 	add := func(name string, err error, detail string) bool {
 		ch := check{name: name, ok: err == nil, detail: detail}
 		if err != nil {
-			ch.detail = err.Error()
-			var h hinter
-			if errors.As(err, &h) {
-				ch.fix = h.Hint()
-			}
+			ch.detail, ch.fix = err.Error(), hintOf(err)
 		}
 		checks = append(checks, ch)
 		return err == nil
@@ -63,8 +64,8 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 
 	gitVer, err := gitVersion(ctx)
 	gitOK := add("git", err, gitVer)
-	just, err := dag.FindJust(ctx)
-	justOK := add("just", err, func() string {
+	just, justErr := dag.FindJust(ctx)
+	justOK := add("just", justErr, func() string {
 		if just == nil {
 			return ""
 		}
@@ -75,15 +76,34 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 	if gitOK {
 		root, err = repo.Root(ctx, env.Dir)
 		gitOK = add("repository", err, root)
+		if err := checkStateDir(root); gitOK && err != nil {
+			add(lanes.StateDir, err, "")
+		}
 	} else {
 		skip("repository", "git is missing")
+	}
+	if gitOK {
+		// odu run tests a commit, and names its logs by it, even with
+		// --no-snapshot.
+		sha, branch, err := repo.Head(ctx, root)
+		detail := short(sha)
+		if branch != "" {
+			detail += " (" + branch + ")"
+		}
+		add("commit", err, detail)
+	} else {
+		skip("commit", "no repository")
 	}
 
 	var jf *dag.Justfile
 	justfile := ""
+	var tooOld *dag.JustVersionError
+	jfBroken := false // checked, and missing or rejected
 	switch {
 	case !gitOK:
 		skip("justfile", "no repository")
+	case errors.As(justErr, &tooOld):
+		skip("justfile", "just is too old")
 	case !justOK:
 		skip("justfile", "just is missing")
 	default:
@@ -93,25 +113,32 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 		}
 		detail := ""
 		if jf != nil {
-			detail = fmt.Sprintf("%s, %d recipes", jf.Source, len(jf.Recipes))
+			detail = fmt.Sprintf("%s, %s", jf.Source, plural(len(jf.Recipes), "recipe"))
 		}
-		add("justfile", err, detail)
+		jfBroken = !add("justfile", err, detail)
 	}
 
-	if jf != nil {
+	switch {
+	case jf != nil:
 		plats := []platform.Platform{platform.Local()}
-		pl, err := dag.Resolve(jf, dag.Options{Root: c.Root, Platforms: plats, Justfile: justfile, Yes: true})
+		pl, err := dag.Resolve(jf, dag.Options{Root: c.Root, Platforms: plats, Justfile: justfile, Yes: c.Yes})
 		detail := ""
 		if pl != nil {
 			src := ""
 			if r := jf.Recipes[pl.Root]; r != nil {
 				src = " (" + r.Where() + ")"
 			}
-			detail = fmt.Sprintf("%s%s: %d nodes on %s", pl.Root, src, len(pl.Nodes), plats[0])
+			detail = fmt.Sprintf("%s%s: %s on %s", pl.Root, src, plural(len(pl.Nodes), "node"), plats[0])
 		}
 		add("CI root", err, detail)
-	} else {
-		skip("CI root", "no justfile")
+	case jfBroken:
+		skip("CI root", "no usable justfile")
+	case gitOK && errors.As(justErr, &tooOld):
+		skip("CI root", "just is too old")
+	case gitOK && !justOK:
+		skip("CI root", "just is missing")
+	default:
+		skip("CI root", "no repository")
 	}
 
 	checks = append(checks, hostChecks(ctx, env)...)
@@ -126,21 +153,28 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 func hostChecks(ctx context.Context, env *Env) []check {
 	hosts, err := lanes.LoadHosts(nil, env.Getenv, home(env))
 	if err != nil {
-		var h hinter
-		fix := ""
-		if errors.As(err, &h) {
-			fix = h.Hint()
-		}
-		return []check{{name: "hosts", detail: err.Error(), fix: fix}}
+		return []check{{name: "hosts", detail: err.Error(), fix: hintOf(err)}}
 	}
 	src := hosts.Source
 	if src == "" {
 		src = "none: one lane for this machine (" + string(platform.Local()) + ")"
 	}
 	out := []check{{name: "hosts", ok: true, detail: src}}
+	if len(hosts.Secrets) > 0 {
+		// odu run refuses a secret it cannot pass; so does doctor.
+		c := check{name: "secrets", ok: true, detail: strings.Join(hosts.Secrets, ", ") + " (set)"}
+		_, err := lanes.LoadSecrets(hosts.Secrets, func(name string) (string, bool) {
+			v := env.Getenv(name)
+			return v, v != ""
+		})
+		if err != nil {
+			c.ok, c.detail, c.fix = false, err.Error(), hintOf(err)
+		}
+		out = append(out, c)
+	}
 	ls, err := hosts.Lanes(nil)
 	if err != nil {
-		return append(out, check{name: "lanes", detail: err.Error()})
+		return append(out, check{name: "lanes", detail: err.Error(), fix: hintOf(err)})
 	}
 	for _, h := range ls {
 		name := "lane " + string(h.Platform)
@@ -154,12 +188,17 @@ func hostChecks(ctx context.Context, env *Env) []check {
 			out = append(out, c)
 			continue
 		}
+		lane := len(out)
 		out = append(out, check{name: name, ok: true, detail: h.Addr})
 		for _, hc := range lanes.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
 			c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
 			if hc.Skip {
 				c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")
 				c.detail = strings.TrimSuffix(c.detail, ": ")
+			} else if !hc.OK {
+				// The lane is as good as its checks: no ✓ above a ✗.
+				// It marks the lane, and is counted once, below.
+				out[lane].ok, out[lane].summary = false, true
 			}
 			out = append(out, c)
 		}
@@ -199,7 +238,9 @@ func printChecks(w io.Writer, checks []check, color bool) int {
 			mark = paint("2", "-")
 		case !c.ok:
 			mark = paint("31", "✗")
-			failed++
+			if !c.summary {
+				failed++
+			}
 		}
 		lines := strings.Split(c.detail, "\n")
 		fmt.Fprintf(w, "%s %-*s  %s\n", mark, width, c.name, lines[0])
@@ -212,6 +253,15 @@ func printChecks(w io.Writer, checks []check, color bool) int {
 		}
 	}
 	return failed
+}
+
+// hintOf is what err says to do about it, if anything.
+func hintOf(err error) string {
+	var h hinter
+	if errors.As(err, &h) {
+		return h.Hint()
+	}
+	return ""
 }
 
 // useColor reports whether to colour output: stdout is a terminal, and

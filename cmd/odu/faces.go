@@ -8,8 +8,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/mattn/go-runewidth"
 
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes"
@@ -33,6 +36,9 @@ func (h *hinted) Hint() string  { return h.hint }
 func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Client, string, error) {
 	root, err := repo.Root(ctx, env.Dir)
 	if err != nil {
+		return nil, "", err
+	}
+	if err := checkStateDir(root); err != nil {
 		return nil, "", err
 	}
 	var cl *surface.Client
@@ -96,6 +102,12 @@ func pick(st surface.State, arg string) (surface.Node, error) {
 	for _, n := range st.Nodes {
 		pl.Nodes = append(pl.Nodes, &dag.Node{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: platform.Platform(n.Platform), Deps: n.Deps})
 	}
+	if sel.Platform != "" && !slices.Contains(st.Run.Platforms, string(sel.Platform)) {
+		// The run's platforms are fixed: --platform is for odu run.
+		return surface.Node{}, &dag.SelectorError{Selector: arg,
+			Problem: fmt.Sprintf("the run has no lane for %s (it runs %s)", sel.Platform, strings.Join(st.Run.Platforms, ", ")),
+			Suggest: "Name a node of the run; `odu status` lists them."}
+	}
 	got, err := pl.Select(nil, []dag.Selector{sel}, true)
 	if err != nil {
 		return surface.Node{}, err
@@ -135,15 +147,22 @@ func attachNode(ctx context.Context, env *Env, name, arg string) (*surface.Clien
 }
 
 // pickLog resolves the argument of `odu logs`: a node, or a lane's setup
-// log, _setup@PLATFORM (or _setup when there is one lane). It returns the
+// log, .setup@PLATFORM (or .setup when there is one lane). It returns the
 // id the surface serves it under, and its file relative to the root.
 func pickLog(st surface.State, arg string) (id, path string, err error) {
-	plat, ok := strings.CutPrefix(arg, "_setup")
-	if !ok || (plat != "" && !strings.HasPrefix(plat, "@")) {
+	plat, ok := surface.ParseSetupID(arg)
+	if !ok {
 		n, err := pick(st, arg)
-		return n.ID, n.Log, err
+		// _setup was the setup log's name until recipes could have it:
+		// still understood when no node has that name.
+		legacy, old := strings.CutPrefix(arg, "_")
+		if err == nil || !old {
+			return n.ID, n.Log, err
+		}
+		if plat, ok = surface.ParseSetupID("." + legacy); !ok {
+			return n.ID, n.Log, err
+		}
 	}
-	plat = strings.TrimPrefix(plat, "@")
 	var names []string
 	for _, l := range st.Lanes {
 		names = append(names, surface.SetupID(l.Platform))
@@ -218,12 +237,16 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 		}
 	}
 	fmt.Fprintln(w)
+	// Columns line up by display width, as on the dashboard: a node's
+	// argument in CJK (build("構築")) takes two columns a character.
 	width := 0
 	for _, n := range st.Nodes {
-		width = max(width, len(n.ID))
+		width = max(width, runewidth.StringWidth(n.ID))
 	}
 	for _, n := range st.Nodes {
-		fmt.Fprintf(w, "%s %-9s %-*s  %-6s%s\n", paint(colour, n.Status, glyphs[n.Status]), n.Status, width, n.ID, clock(n), reasonOf(n))
+		id := n.ID + strings.Repeat(" ", width-runewidth.StringWidth(n.ID))
+		row := fmt.Sprintf("%-9s %s  %-6s%s", n.Status, id, clock(n), reasonOf(n))
+		fmt.Fprintf(w, "%s %s\n", paint(colour, n.Status, glyphs[n.Status]), strings.TrimRight(row, " "))
 	}
 	postStatus(w, st, live)
 }
@@ -231,19 +254,23 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 // LogsCmd prints a node's log.
 type LogsCmd struct {
 	Follow bool   `short:"f" help:"Follow the log as it grows, until the node finishes; with no run live or starting, print the last run's if it is of HEAD's commit, else wait for a run."`
-	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
+	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE; or a lane's setup log."`
 }
 
 // Help is the long description of `odu logs`.
 func (*LogsCmd) Help() string {
 	return `Print a node's log, byte for byte as the recipe wrote it, from the live run or, when
 none is, from the last run. With -f, follow it as it grows and return when the node
-finishes; a rerun starts the log over.`
+finishes; a rerun starts the log over.
+
+A lane's setup log, how its runner was brought up (on a build host: the connection,
+the source sent, the runner started), is .setup@PLATFORM, or .setup when the run
+has one lane.`
 }
 
 // Examples are shown by `odu logs --help`.
 func (*LogsCmd) Examples() []string {
-	return []string{"odu logs build", "odu logs -f e2e@x86_64-linux"}
+	return []string{"odu logs build", "odu logs -f e2e@x86_64-linux", "odu logs .setup@aarch64-linux"}
 }
 
 // Run copies the log to stdout.

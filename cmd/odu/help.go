@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/alecthomas/kong"
+	"github.com/mattn/go-runewidth"
 )
 
 // baseVersion is odu's release; builds from a checkout add the commit.
@@ -81,7 +82,7 @@ func printHelp(_ kong.HelpOptions, ctx *kong.Context) error {
 	if node == ctx.Model.Node {
 		desc = ctx.Model.Help
 	}
-	b.WriteString(strings.TrimSpace(desc) + "\n\n")
+	b.WriteString(wrap(strings.TrimSpace(desc), helpWidth) + "\n\n")
 
 	b.WriteString("USAGE\n")
 	b.WriteString("  " + usageLine(node) + "\n")
@@ -127,6 +128,36 @@ func printHelp(_ kong.HelpOptions, ctx *kong.Context) error {
 	b.WriteString("  Read the README at the root of odu's repository for how a run works.\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// helpWidth is the width help's prose is wrapped to: a terminal's 80
+// columns, which the FLAGS rows may exceed since a row must stay one line.
+const helpWidth = 80
+
+// wrap reflows each paragraph of s (blank-line separated) to lines of at
+// most width columns, breaking between words.
+func wrap(s string, width int) string {
+	paras := strings.Split(s, "\n\n")
+	for i, p := range paras {
+		var b strings.Builder
+		col := 0
+		for _, w := range strings.Fields(p) {
+			n := runewidth.StringWidth(w)
+			switch {
+			case col == 0:
+			case col+1+n > width:
+				b.WriteByte('\n')
+				col = 0
+			default:
+				b.WriteByte(' ')
+				col++
+			}
+			b.WriteString(w)
+			col += n
+		}
+		paras[i] = b.String()
+	}
+	return strings.Join(paras, "\n\n")
 }
 
 func usageLine(node *kong.Node) string {
@@ -196,4 +227,13 @@ func section(b *strings.Builder, title string, rows [][2]string) {
 	for _, r := range rows {
 		fmt.Fprintf(b, "  %-*s  %s\n", width, r[0], r[1])
 	}
+}
+
+// VersionCmd prints odu's version, as --version does.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (*VersionCmd) Run(env *Env) error {
+	_, err := fmt.Fprintln(env.Stdout, "odu "+version())
+	return err
 }

@@ -80,6 +80,9 @@ func (f *JustfileFlags) justfileIn(env *Env, root string) (string, error) {
 	if !filepath.IsAbs(path) {
 		path = filepath.Join(env.Dir, path)
 	}
+	if _, err := os.Stat(path); err != nil {
+		return "", &dag.NoJustfileError{Dir: env.Dir, Named: f.Justfile}
+	}
 	rel, err := filepath.Rel(root, path)
 	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
 		return "", &usageError{msg: "--justfile " + f.Justfile + " is outside the repository " + root,

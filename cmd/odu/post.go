@@ -155,7 +155,7 @@ func postSummary(w io.Writer, st surface.State) {
 			why = append(why, n.Post.Error)
 		}
 		if n.Post.Attempts > 0 {
-			why = append(why, fmt.Sprintf("%d attempts", n.Post.Attempts))
+			why = append(why, plural(n.Post.Attempts, "attempt"))
 		}
 		fmt.Fprintf(w, "  %-7s %-*s  %s\n", n.Post.State, width, n.ID, strings.Join(why, ", "))
 	}
@@ -183,7 +183,7 @@ func postStatus(w io.Writer, st surface.State, live bool) {
 	}
 	for _, n := range owedPosts(st) {
 		if n.Post.Error != "" {
-			fmt.Fprintf(w, "  %-7s %s  %s, %d attempts\n", n.Post.State, n.ID, n.Post.Error, n.Post.Attempts)
+			fmt.Fprintf(w, "  %-7s %s  %s, %s\n", n.Post.State, n.ID, n.Post.Error, plural(n.Post.Attempts, "attempt"))
 		}
 	}
 }

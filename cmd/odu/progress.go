@@ -18,7 +18,10 @@ import (
 // transition is one line of `odu run --progress json` and `odu monitor
 // -o json`: a node's new status.
 type transition struct {
-	Time       time.Time      `json:"time"`
+	Time time.Time `json:"time"`
+	ID   string    `json:"id"` // the node's id, named as in status -o json and dump
+	// Node is ID under its first name, kept for scripts written against
+	// it until the next release (README).
 	Node       string         `json:"node"`
 	Recipe     string         `json:"recipe"`
 	Platform   string         `json:"platform"`
@@ -35,7 +38,7 @@ type transition struct {
 }
 
 func transitionOf(n surface.Node) transition {
-	t := transition{Time: time.Now().UTC(), Node: n.ID, Recipe: n.Recipe, Platform: n.Platform,
+	t := transition{Time: time.Now().UTC(), ID: n.ID, Node: n.ID, Recipe: n.Recipe, Platform: n.Platform,
 		Status: n.Status, Attempt: n.Attempt, ExitCode: n.ExitCode, Reason: n.Reason, Log: n.Log, GitHub: n.Post}
 	if n.Status.Terminal() && n.Started != nil {
 		d := n.DurationMS
@@ -240,7 +243,18 @@ func runLine(st surface.State) string {
 	case !st.Run.Snapshot:
 		what += ", working tree"
 	}
-	return fmt.Sprintf("%s: %d nodes on %s", what, len(st.Nodes), strings.Join(st.Run.Platforms, ", "))
+	return fmt.Sprintf("%s: %s on %s", what, plural(len(st.Nodes), "node"), strings.Join(st.Run.Platforms, ", "))
+}
+
+// plural says how many things there are: "1 node", "2 nodes".
+func plural(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	if strings.HasSuffix(thing, "s") {
+		return fmt.Sprintf("%d %ses", n, thing)
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
 
 func short(sha string) string {
@@ -259,7 +273,7 @@ func detail(n surface.Node) string {
 	if n.Status.Terminal() && n.Started != nil {
 		parts = append(parts, duration(time.Duration(n.DurationMS)*time.Millisecond))
 	}
-	if n.Reason != "" {
+	if n.Reason != "" && n.Reason != string(n.Status) {
 		parts = append(parts, n.Reason)
 	}
 	if n.Attempt > 1 {
@@ -359,7 +373,7 @@ func reasonOf(n surface.Node) string {
 	switch {
 	case n.ExitCode != nil && *n.ExitCode != 0:
 		return fmt.Sprintf("  exit %d", *n.ExitCode)
-	case n.Reason != "":
+	case n.Reason != "" && n.Reason != string(n.Status):
 		return "  " + n.Reason
 	}
 	return ""

@@ -11,7 +11,7 @@ import (
 // ProtectCmd makes a branch's protection require exactly the nodes.
 type ProtectCmd struct {
 	JustfileFlags
-	Platform []string `placeholder:"PLATFORM" help:"The pipeline of this platform (repeatable; default: the configured ones)."`
+	Platform []string `placeholder:"PLATFORM" help:"The pipeline of this platform (default: the configured ones)."`
 	Branch   string   `placeholder:"BRANCH" help:"The branch to protect (default: the repository's default branch)."`
 	DryRun   bool     `help:"Print the difference and change nothing."`
 	Create   bool     `help:"When nothing requires status checks for the branch, create a repository ruleset that does."`
@@ -33,6 +33,9 @@ Needs a token that may administer the repository (GH_TOKEN, GITHUB_TOKEN or gh's
 Exits 0 when the branch is (now) in sync, 1 when GitHub refused or the protection
 cannot be made exact, 2 for a usage or configuration error.`
 }
+
+// adminToken is what a token needs to change a branch's protection.
+const adminToken = `A token needs "Administration: read and write" (fine-grained) or the repo scope (classic), from an admin of the repository.`
 
 // Examples are shown by `odu protect --help`.
 func (*ProtectCmd) Examples() []string {
@@ -56,6 +59,11 @@ func (c *ProtectCmd) Run(ctx context.Context, env *Env) error {
 		want = append(want, n.ID)
 	}
 	t, err := ghstatus.Detect(ctx, l.root, c.Remote, env.Getenv)
+	var off *ghstatus.OffError
+	if errors.As(err, &off) && off.Kind == ghstatus.NoToken {
+		// Detect's hint is for posting statuses; protect changes settings.
+		return &hinted{msg: off.Why, hint: adminToken}
+	}
 	if err != nil {
 		return err
 	}
@@ -109,9 +117,9 @@ func (c *ProtectCmd) Run(ctx context.Context, env *Env) error {
 		return &ExitError{Code: 1, Err: err}
 	}
 	if plan.Where == ghstatus.Nowhere {
-		fmt.Fprintf(env.Stdout, "Created ruleset %q requiring %d statuses on branch %s.\n", ghstatus.RulesetName, len(want), plan.Branch)
+		fmt.Fprintf(env.Stdout, "Created ruleset %q requiring %s on branch %s.\n", ghstatus.RulesetName, plural(len(want), "status"), plan.Branch)
 	} else {
-		fmt.Fprintf(env.Stdout, "Synced: branch %s requires the %d nodes.\n", plan.Branch, len(want))
+		fmt.Fprintf(env.Stdout, "Synced: branch %s requires the %s.\n", plan.Branch, plural(len(want), "node"))
 	}
 	return nil
 }

@@ -28,25 +28,25 @@ import (
 type RunCmd struct {
 	PipelineFlags
 	Host       []string      `placeholder:"PLATFORM=ADDR" help:"Run PLATFORM's lane on ADDR (localhost, or what ssh would dial) for this run, over the hosts file."`
-	Jobs       int           `placeholder:"N" help:"Nodes to run at once on each lane (default: the host's CPU count)."`
+	Jobs       int           `type:"positive" placeholder:"N" help:"Nodes to run at once on each lane (default: the host's CPU count)."`
 	Progress   string        `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"How to show progress: the dashboard on a terminal and plain lines otherwise (auto), plain lines, or one JSON object per node transition."`
 	NoSnapshot bool          `help:"Run the working tree as it is, uncommitted changes included, instead of a snapshot of HEAD; implies --no-post."`
 	NoPost     bool          `help:"Post no commit statuses to GitHub (a strict run posts one per node to the commit, with GH_TOKEN, GITHUB_TOKEN or gh's token)."`
 	NoStrict   bool          `help:"The same as --no-snapshot --no-post."`
-	Grace      time.Duration `default:"10s" placeholder:"DURATION" help:"How long a stopped node gets between SIGTERM and SIGKILL."`
+	Grace      time.Duration `type:"positive" default:"10s" placeholder:"DURATION" help:"How long a stopped node gets between SIGTERM and SIGKILL."`
 	// GitHub commit statuses (post.go).
 	Remote      string        `placeholder:"NAME" help:"The git remote whose GitHub repository gets the commit statuses (default: origin)."`
-	PostTimeout time.Duration `default:"30s" placeholder:"DURATION" help:"How long the end of the run waits for its last commit statuses to reach GitHub."`
+	PostTimeout time.Duration `type:"positive" default:"30s" placeholder:"DURATION" help:"How long the end of the run waits for its last commit statuses to reach GitHub."`
 	// Lanes that survive a dropped link or a dead coordinator.
-	ReconnectTimeout time.Duration `default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors."`
+	ReconnectTimeout time.Duration `type:"positive" default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors."`
 	Fresh            bool          `help:"Stop the runners still running this commit on the build hosts (left by an odu run that died) and start over, instead of re-attaching to them."`
-	RunnerIdle       time.Duration `hidden:"" placeholder:"DURATION" help:"A build host's runner exits after this long with no odu run attached (default 10m); for tests."`
-	RunnerDoneIdle   time.Duration `hidden:"" placeholder:"DURATION" help:"The same, once its nodes are finished (default 1m); for tests."`
+	RunnerIdle       time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"A build host's runner exits after this long with no odu run attached (default 10m); for tests."`
+	RunnerDoneIdle   time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"The same, once its nodes are finished (default 1m); for tests."`
 	// How long a socket client may not read: far longer than a busy face
 	// ever pauses, short enough that a stopped one (Ctrl-Z) does not keep
 	// goroutines and a socket for the rest of the run. It loses nothing:
 	// the state is a snapshot away, and `odu logs` resumes at its offset.
-	ClientTimeout time.Duration `hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
+	ClientTimeout time.Duration `type:"positive" hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
 	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (also the hosts file's \"secrets\" list)."`
 
 	root string // the repository's root, once the pipeline is loaded
@@ -112,6 +112,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err != nil {
 		return err
 	}
+	if err := hosts.CheckLocal(laneList); err != nil {
+		return err
+	}
 	secrets, err := lanes.LoadSecrets(append(slices.Clone(c.Secret), hosts.Secrets...), func(name string) (string, bool) {
 		v := env.Getenv(name)
 		return v, v != ""
@@ -140,6 +143,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	}
 	if snapshot && len(dirtyPaths) > 0 {
 		return &repo.DirtyError{Paths: dirtyPaths}
+	}
+	if err := checkStateDir(l.root); err != nil {
+		return err
 	}
 	if err := lanes.CheckState(ctx, l.root); err != nil {
 		return err
@@ -170,6 +176,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		}
 		defer repo.RemoveWorktree(context.WithoutCancel(ctx), l.root, workspace)
 	}
+	warnDotenv(ctx, env.Stderr, l.jf, l.root, workspace, sha, snapshot, addrs)
 	grace := c.Grace
 	if grace <= 0 {
 		grace = runner.DefaultGrace

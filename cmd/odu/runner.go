@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/odu-ci/odu/proc"
 	"github.com/odu-ci/odu/runner"
 )
 
@@ -53,6 +54,10 @@ func (c *RunnerCmd) Run(ctx context.Context, env *Env) error {
 			fmt.Fprintf(env.Stderr, "odu runner: "+format+"\n", a...)
 		},
 	}
+	// The coordinator made a cgroup for this runner (see proc); it removes
+	// it once the runner exited, unless it was killed: leave it, empty,
+	// and remove it here.
+	defer proc.LeaveCgroup()
 	return r.Serve(ctx, stdio{env.Stdin, env.Stdout})
 }
 

@@ -85,6 +85,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"nosecret":    cmdNoSecret,
 			"tmpfs":       cmdTmpfs,
 			"headsha":     cmdHeadSHA,
+			"killchild":   cmdKillChild,
 		},
 	}
 }
@@ -158,8 +159,8 @@ func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: start NAME PROGRAM [ARGS...]")
 	}
 	name := args[0]
-	// Look on the script's PATH first: the test's may hold another odu
-	// (an installed one), which is not the one under test.
+	// The script's PATH first, as exec does: the test process's own may
+	// hold another odu (an installed one, not the one under test).
 	path, err := "", error(nil)
 	for _, dir := range filepath.SplitList(ts.Getenv("PATH")) {
 		if p := filepath.Join(dir, args[1]); isExec(p) {
@@ -175,7 +176,7 @@ func cmdStart(ts *testscript.TestScript, neg bool, args []string) {
 	cmd.Dir = ts.MkAbs(".")
 	for _, kv := range []string{"PATH", "HOME", "GIT_CONFIG_NOSYSTEM", "GIT_AUTHOR_NAME", "GIT_AUTHOR_EMAIL",
 		"GIT_COMMITTER_NAME", "GIT_COMMITTER_EMAIL", "GIT_AUTHOR_DATE", "GIT_COMMITTER_DATE", "GORACE", "TMPDIR", "WORK",
-		"XDG_CACHE_HOME", "ODU_HOSTS"} {
+		"XDG_CACHE_HOME", "ODU_HOSTS", "ODU_NO_CGROUP"} {
 		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
 	}
 	out, err := os.Create(filepath.Join(ts.Getenv("WORK"), name+".stdout"))

@@ -1,0 +1,18 @@
+//go:build !linux
+
+package proc
+
+import "syscall"
+
+// cgroup stands for a Linux cgroup; other systems track a group by its
+// process group and its token.
+type cgroup struct{}
+
+func newCgroup() *cgroup                      { return nil }
+func (c *cgroup) attach(*syscall.SysProcAttr) {}
+func (c *cgroup) populated() (alive, ok bool) { return false, false }
+func (c *cgroup) signal(syscall.Signal, int)  {}
+func (c *cgroup) release()                    {}
+
+// LeaveCgroup does nothing without cgroups.
+func LeaveCgroup() {}
