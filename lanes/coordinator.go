@@ -107,6 +107,11 @@ type Coordinator struct {
 	ended  chan struct{} // closed once the run is over
 	cancel sync.Once     // run.cancel, once
 
+	record       *Record
+	recording    sync.WaitGroup // keepRecord
+	recordStop   chan struct{}  // closed to end keepRecord
+	recordFailed bool           // keepRecord said a write failed
+
 	// Procedures forwarded to a lane's runner, in flight: the end of the
 	// run waits for their replies before it closes the lanes' links.
 	pmu   sync.Mutex
@@ -156,7 +161,8 @@ type lane struct {
 // mirror is the coordinator's view of one node of a lane.
 type mirror struct {
 	attempt int           // the runner's attempt, as last seen
-	moved   chan struct{} // closed, and replaced, when attempt changes
+	begun   bool          // the attempt has left pending: its log is followed
+	moved   chan struct{} // closed, and replaced, when attempt or begun changes
 	logged  int           // the attempt whose log the coordinator has whole
 	final   bool          // published finished for its attempt
 }
@@ -190,6 +196,11 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	// the coordinator's logs are views of them. A remote runner streams
 	// them.
 	shared := func(plat string) bool { return hostOf(opts, plat) == "localhost" && !opts.CopyLogs }
+	for _, p := range plats {
+		if err := mkdirState(opts.Root, filepath.Join(StateDir, opts.SHA, p)); err != nil {
+			return nil, err
+		}
+	}
 	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
 		if shared(n.Platform) {
 			return surface.OpenLogView(filepath.Join(opts.Root, n.Log))
@@ -199,7 +210,13 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{})}
+	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{}), recordStop: make(chan struct{})}
+	// The record exists from the start, so that a run that is killed
+	// leaves one that says so (see [Record]).
+	if c.record, err = NewRecord(opts.Root, store.Snapshot()); err != nil {
+		store.CloseLogs()
+		return nil, err
+	}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	for _, p := range plats {
 		l := &lane{c: c, platform: p, host: hostOf(opts, p), shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
@@ -228,7 +245,50 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			l.run()
 		}()
 	}
+	c.recording.Add(1)
+	go func() {
+		defer c.recording.Done()
+		c.keepRecord()
+	}()
 	return c, nil
+}
+
+// recordEvery is how often a changed state is written to the run's
+// record while the run goes on: what a killed run leaves is at most this
+// old, and a run of thousands of transitions writes it once a second,
+// not thousands of times (each write is fsynced).
+const recordEvery = time.Second
+
+// keepRecord rewrites the run's record while it changes, until Finish.
+func (c *Coordinator) keepRecord() {
+	t := time.NewTicker(recordEvery)
+	defer t.Stop()
+	var written uint64
+	var logged int64 // the unfinished nodes' log sizes, summed, as written
+	for {
+		select {
+		case <-t.C:
+		case <-c.recordStop:
+			return
+		}
+		st := c.store.Snapshot()
+		// An unfinished node's log_size is how far its log had come: what
+		// a run that is killed leaves says how much of the log is its own.
+		var grown int64
+		for i, n := range st.Nodes {
+			if log := c.store.Log(n.ID); log != nil && !n.Status.Terminal() {
+				st.Nodes[i].LogSize = log.Status().Size
+				grown += st.Nodes[i].LogSize
+			}
+		}
+		if st.Seq != written || grown != logged {
+			written, logged = st.Seq, grown
+			if err := c.record.Update(st); err != nil && !c.recordFailed && c.opts.Notef != nil {
+				c.recordFailed = true // said once; the end tries again
+				c.opts.Notef("%v", err)
+			}
+		}
+	}
 }
 
 // Store returns the merged state, which the coordinator's surface serves.
@@ -253,7 +313,7 @@ func (l *lane) setLane(phase surface.Phase, errText string) {
 func (l *lane) run() {
 	c := l.c
 	defer l.setup.Finish()
-	errf, err := os.OpenFile(filepath.Join(c.opts.Root, runnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	errf, err := openState(filepath.Join(c.opts.Root, runnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC)
 	if err != nil {
 		close(l.ready)
 		l.fail(fmt.Errorf("create the runner's log: %w", err))
@@ -613,12 +673,17 @@ func (l *lane) mirror(n surface.Node) {
 		return // not a node of this lane
 	}
 	if n.Attempt > m.attempt {
-		m.attempt, m.final = n.Attempt, false
+		m.attempt, m.final, m.begun = n.Attempt, false, false
 		close(m.moved)
 		m.moved = make(chan struct{})
 	}
 	if n.Attempt < m.attempt {
 		return // an older attempt's news
+	}
+	if !m.begun && n.Status != surface.Pending {
+		m.begun = true
+		close(m.moved)
+		m.moved = make(chan struct{})
 	}
 	l.queue = append(l.queue, n)
 	l.drainLocked()
@@ -692,6 +757,12 @@ func (l *lane) follow(id string) {
 	}
 attempts:
 	for {
+		// A node's log is followed once it leaves pending: a stream per
+		// pending node would cost the runner's connection a request each,
+		// and a pipeline of thousands of nodes more than it allows.
+		if !l.awaitBegun(id, attempt) {
+			return
+		}
 		cl, swapped := l.current()
 		if cl == nil {
 			return
@@ -764,6 +835,30 @@ attempts:
 		// Wait for the next attempt (a rerun), then follow it from 0.
 		if !awaitRerun() {
 			return
+		}
+	}
+}
+
+// awaitBegun waits until the runner reports the node's attempt (or a
+// later one) out of pending; false when the lane is over first.
+func (l *lane) awaitBegun(id string, attempt int) bool {
+	for {
+		l.mu.Lock()
+		m := l.mirrors[id]
+		ok, moved := m.attempt > attempt || m.begun, m.moved
+		l.mu.Unlock()
+		if ok {
+			return true
+		}
+		_, swapped := l.current()
+		select {
+		case <-moved:
+		case <-swapped:
+			if cl, _ := l.current(); cl == nil {
+				return false
+			}
+		case <-l.c.ctx.Done():
+			return false
 		}
 	}
 }
@@ -1031,13 +1126,38 @@ func (c *Coordinator) Finish() (surface.State, string, error) {
 		l.mu.Unlock()
 	}
 	st := c.store.Snapshot()
-	rel, err := WriteRecord(c.opts.Root, st)
+	close(c.recordStop)
+	c.recording.Wait()
+	err := c.record.Final(st)
 	c.store.Close()
 	close(c.ended)
 	c.awaitForwarded()
 	c.stop()
 	c.work.Wait()
-	return st, rel, err
+	return st, c.record.Rel(), err
+}
+
+// Abort records the run as it is, its unfinished nodes cancelled for
+// reason, for a coordinator that exits at once (a second Ctrl-C): it
+// does not wait for the lanes. It returns the record's path.
+func (c *Coordinator) Abort(reason string) (string, error) {
+	st := c.store.Snapshot()
+	now := time.Now()
+	st.Run.Ended, st.Run.Cancelled = &now, true
+	st.Nodes = slices.Clone(st.Nodes)
+	for i, n := range st.Nodes {
+		if n.Status.Terminal() {
+			continue
+		}
+		st.Nodes[i].Status, st.Nodes[i].Reason = surface.Cancelled, reason
+		if log := c.store.Log(n.ID); log != nil {
+			st.Nodes[i].LogSize = log.Status().Size
+		}
+		if n.Started != nil {
+			st.Nodes[i].DurationMS = now.Sub(*n.Started).Milliseconds()
+		}
+	}
+	return c.record.Rel(), c.record.Final(st)
 }
 
 // Ended is closed once the run is over.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -238,9 +239,19 @@ func TestLogWriteFailureHoldsUpNothing(t *testing.T) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Symlink("/dev/full", p); err != nil {
+		// /dev/full mounted on the log's file (odu follows no link to
+		// it): every write fails with ENOSPC.
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
+		if err := syscall.Mount("/dev/full", p, "", syscall.MS_BIND, ""); err != nil {
+			t.Fatalf("bind-mount /dev/full on %s (needs root): %v", p, err)
+		}
+		t.Cleanup(func() {
+			if err := syscall.Unmount(p, 0); err != nil {
+				syscall.Unmount(p, syscall.MNT_DETACH)
+			}
+		})
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

@@ -63,11 +63,10 @@ type Listener struct {
 // was left by a dead run, and is replaced. The socket is the user's
 // alone (0600), in a .ci made 0700 when odu creates it.
 func Listen(root string, info RunningError) (*Listener, error) {
-	dir := filepath.Join(root, StateDir)
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("create %s: %w", dir, err)
+	if err := mkdirState(root, StateDir); err != nil {
+		return nil, err
 	}
-	lock, err := os.OpenFile(lockPath(root), os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := openState(lockPath(root), os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, fmt.Errorf("open the run lock: %w", err)
 	}
@@ -86,7 +85,16 @@ func Listen(root string, info RunningError) (*Listener, error) {
 	lock.WriteAt(data, 0)
 
 	path := SocketPath(root)
-	os.Remove(path) // a dead run's: nobody holds the lock
+	// A dead run's socket (nobody holds the lock) is replaced; anything
+	// else there is not odu's to delete.
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode()&(os.ModeSocket|os.ModeSymlink) == 0 {
+			lock.Close()
+			return nil, &StateError{Msg: fmt.Sprintf("%s is not a socket odu left: odu keeps the run's socket there", path),
+				Do: "Remove or move it; odu creates the socket itself."}
+		}
+		os.Remove(path) // a link is removed, not what it points to
+	}
 	var ln net.Listener
 	err = shortPath(path, func(p string) error {
 		var err error
@@ -171,6 +179,13 @@ const AnswerTimeout = 10 * time.Second
 // run is another user's or its coordinator does not answer within
 // AnswerTimeout.
 func Dial(ctx context.Context, root, client, version string) (*surface.Client, error) {
+	// A link in place of the socket (committed to the repository) could
+	// lead to another checkout's run: a cancel would stop that one.
+	if fi, err := os.Lstat(SocketPath(root)); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		target, _ := os.Readlink(SocketPath(root))
+		return nil, &StateError{Msg: fmt.Sprintf("%s is a symbolic link (to %s), not a run's socket: odu does not follow it", SocketPath(root), target),
+			Do: "Remove the link; `odu run` makes the socket there itself."}
+	}
 	hctx, cancel := context.WithTimeout(ctx, AnswerTimeout)
 	defer cancel()
 	var cl *surface.Client

@@ -18,10 +18,21 @@ import (
 // empty. Any number of goroutines read it; writes may come from several
 // (the copy of a runner's log, and the coordinator's own note when a lane
 // is lost), and each lands whole.
+//
+// Nor does a log hold a file descriptor while nobody writes it: its file
+// is opened at the first write of an attempt and closed when the attempt
+// finishes, and a read of a log that is not open for writing opens the
+// file for the read. So a run of 5,000 nodes holds descriptors for the
+// nodes that run, not for every node (the limit is often 1,024 or 4,096).
 type Log struct {
 	path string
-	f    *os.File
 	wmu  sync.Mutex // one write at a time
+	// f is the file while the log is written, nil otherwise; fmu guards
+	// it: reads and writes through it hold fmu for reading, opening and
+	// closing it for writing.
+	fmu    sync.RWMutex
+	f      *os.File
+	closed bool // Close was called: no more opening
 	// view is set for a log another process writes (see OpenLogView):
 	// its size comes from [Log.Grow], and a restart leaves the file to
 	// its writer.
@@ -36,15 +47,65 @@ type Log struct {
 }
 
 // OpenLog creates (or empties) the log file at path, and its directory.
+// It holds no descriptor until the log is written. The file is never
+// opened through a symbolic link: a log's name is odu's own, and a link
+// a repository committed in its place is refused.
 func OpenLog(path string) (*Log, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("create log directory: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := openFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
 		return nil, fmt.Errorf("create log: %w", err)
 	}
-	return &Log{path: path, f: f, attempt: 1, changed: make(chan struct{})}, nil
+	f.Close()
+	return &Log{path: path, attempt: 1, changed: make(chan struct{})}, nil
+}
+
+// openFile opens a log's file without following a symbolic link.
+func openFile(path string, flag int) (*os.File, error) {
+	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("open %s: it is a symbolic link, and odu does not write through one", path)
+	}
+	return f, err
+}
+
+// withFile calls fn with the log's file open for writing, opening it if
+// it is not.
+func (l *Log) withFile(fn func(f *os.File) error) error {
+	for {
+		l.fmu.RLock()
+		if f := l.f; f != nil {
+			defer l.fmu.RUnlock()
+			return fn(f)
+		}
+		l.fmu.RUnlock()
+		l.fmu.Lock()
+		if l.f == nil {
+			if l.closed {
+				l.fmu.Unlock()
+				return os.ErrClosed
+			}
+			f, err := openFile(l.path, os.O_RDWR|os.O_CREATE)
+			if err != nil {
+				l.fmu.Unlock()
+				return err
+			}
+			l.f = f
+		}
+		l.fmu.Unlock()
+	}
+}
+
+// release closes the file until the log is written again.
+func (l *Log) release() {
+	l.fmu.Lock()
+	defer l.fmu.Unlock()
+	if l.f != nil {
+		l.f.Close()
+		l.f = nil
+	}
 }
 
 // OpenLogView creates (or empties) the log file at path for a log that
@@ -92,14 +153,21 @@ func (l *Log) AppendFunc(write func(f *os.File, off int64) (int, error)) (int, e
 	if err != nil {
 		return 0, err
 	}
-	if l.view {
-		// A note of the coordinator's own (a lane lost) goes after all
-		// the writer wrote, reported or not.
-		if fi, err := l.f.Stat(); err == nil && fi.Size() > off {
-			off = fi.Size()
+	var n int
+	ferr := l.withFile(func(f *os.File) error {
+		if l.view {
+			// A note of the coordinator's own (a lane lost) goes after all
+			// the writer wrote, reported or not.
+			if fi, err := f.Stat(); err == nil && fi.Size() > off {
+				off = fi.Size()
+			}
 		}
+		n, err = write(f, off)
+		return nil
+	})
+	if ferr != nil {
+		err = ferr
 	}
-	n, err := write(l.f, off)
 	if n <= 0 && (err == nil || isAgain(err)) {
 		return 0, err // nothing moved: nothing to tell the readers
 	}
@@ -133,21 +201,27 @@ func (l *Log) EndTruncated(why string) error {
 	l.mu.Lock()
 	off := l.size
 	l.mu.Unlock()
-	if l.view {
-		if fi, err := l.f.Stat(); err == nil && fi.Size() > off {
-			off = fi.Size()
-		}
-	}
 	note := []byte("\n[odu] log truncated: " + why + "\n")
 	at := off
-	n, err := l.f.WriteAt(note, at)
-	if err != nil {
-		at = max(0, off-int64(len(note)))
-		n, err = l.f.WriteAt(note, at)
-	}
-	if err == nil {
-		err = l.f.Truncate(at + int64(n)) // what a failed write left past it
-	}
+	var n int
+	err := l.withFile(func(f *os.File) error {
+		if l.view {
+			if fi, err := f.Stat(); err == nil && fi.Size() > off {
+				off, at = fi.Size(), fi.Size()
+			}
+		}
+		var err error
+		n, err = f.WriteAt(note, at)
+		if err != nil {
+			at = max(0, off-int64(len(note)))
+			n, err = f.WriteAt(note, at)
+		}
+		if err == nil {
+			err = f.Truncate(at + int64(n)) // what a failed write left past it
+		}
+		return err
+	})
+	defer l.release()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if n > 0 {
@@ -164,6 +238,8 @@ func (l *Log) EndTruncated(why string) error {
 // Finish marks the current attempt complete: readers that reach its end
 // stop there.
 func (l *Log) Finish() {
+	// A write after the end (a note of the coordinator's) opens it again.
+	l.release()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.finished = true
@@ -198,11 +274,32 @@ func (l *Log) restartLocked(attempt int) error {
 		l.broadcastLocked()
 		return nil // its writer truncated it, and may have written again
 	}
-	if err := l.f.Truncate(0); err != nil {
+	if err := l.truncate(); err != nil {
 		l.err = fmt.Errorf("truncate log %s: %w", l.path, err)
 	}
 	l.broadcastLocked()
 	return l.err
+}
+
+// truncate empties the file, and closes it: a rerun restarts the logs of
+// nodes that wait for their dependencies, and those hold no descriptor.
+func (l *Log) truncate() error {
+	l.fmu.Lock()
+	defer l.fmu.Unlock()
+	if l.f != nil {
+		err := l.f.Truncate(0)
+		l.f.Close()
+		l.f = nil
+		return err
+	}
+	if l.closed {
+		return os.ErrClosed
+	}
+	f, err := openFile(l.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }
 
 // LogStatus is where a log is.
@@ -237,7 +334,7 @@ func (l *Log) ReadAt(p []byte, attempt int, off int64) (int, error) {
 	if int64(len(p)) > size-off {
 		p = p[:size-off]
 	}
-	n, err := l.f.ReadAt(p, off)
+	n, err := l.readAt(p, off)
 	l.mu.Lock()
 	cur = l.attempt
 	l.mu.Unlock()
@@ -254,8 +351,38 @@ func (l *Log) ReadAt(p []byte, attempt int, off int64) (int, error) {
 // ErrRestarted reports a read of an attempt the log has moved past.
 var ErrRestarted = errors.New("the log was restarted by a rerun")
 
-// Close closes the file.
-func (l *Log) Close() error { return l.f.Close() }
+// readAt reads the file at off: through the writer's descriptor while
+// there is one, else through one of its own, so that a finished log
+// holds none.
+func (l *Log) readAt(p []byte, off int64) (int, error) {
+	l.fmu.RLock()
+	defer l.fmu.RUnlock()
+	if l.f != nil {
+		return l.f.ReadAt(p, off)
+	}
+	if l.closed {
+		return 0, os.ErrClosed
+	}
+	f, err := openFile(l.path, os.O_RDONLY)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return f.ReadAt(p, off)
+}
+
+// Close closes the file; reads and writes after it fail.
+func (l *Log) Close() error {
+	l.fmu.Lock()
+	defer l.fmu.Unlock()
+	l.closed = true
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}
 
 func (l *Log) broadcastLocked() {
 	close(l.changed)

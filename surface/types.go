@@ -1,8 +1,11 @@
 package surface
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Protocol is the version of the wire contract; a peer of another
@@ -384,7 +387,29 @@ type CancelResult struct {
 
 // LogName is the file name of a node's log: its name with `/` and `%`
 // percent-encoded (a name carries its arguments, which may hold a `/`),
-// and ".log".
+// and ".log". A name longer than maxLogName bytes (arguments can be of
+// any length; a file name is at most 255 bytes) is cut to its first
+// bytes, and "~" and 12 hex digits of its SHA-256 keep it unique:
+// build(aaaa…)~3f2a9c01b7de.log. Faces find a log by the path in the
+// node's state, never by its name.
 func LogName(name string) string {
-	return strings.NewReplacer("%", "%25", "/", "%2F", "\x00", "%00").Replace(name) + ".log"
+	esc := strings.NewReplacer("%", "%25", "/", "%2F", "\x00", "%00").Replace(name)
+	if len(esc) <= maxLogName {
+		return esc + ".log"
+	}
+	cut := maxLogName - 13
+	// Never cut inside a %XX escape or a UTF-8 sequence.
+	if i := strings.LastIndexByte(esc[:cut], '%'); i >= 0 && i > cut-3 {
+		cut = i
+	}
+	for cut > 0 && !utf8.RuneStart(esc[cut]) {
+		cut--
+	}
+	sum := sha256.Sum256([]byte(name))
+	return esc[:cut] + "~" + hex.EncodeToString(sum[:6]) + ".log"
 }
+
+// maxLogName bounds the length of a log's file name without ".log", well
+// under the 255 bytes of a file name, so that a tool that adds a suffix
+// (an editor's backup, a compressor) still can.
+const maxLogName = 200

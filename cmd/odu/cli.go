@@ -74,7 +74,8 @@ type exitRequest struct{ code int }
 // a red pipeline or a failed check, 2 for a usage or configuration error,
 // 130 for an interrupted run.
 func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
-	ctx, stop := withSignals(context.Background(), stderr)
+	last := &lastWords{}
+	ctx, stop := withSignals(context.Background(), stderr, last)
 	defer stop()
 
 	env := &Env{Stdin: stdin, Stdout: stdout, Stderr: stderr, Getenv: os.Getenv}
@@ -86,7 +87,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		kong.Help(printHelp),
 		kong.Vars{"version": "odu " + version()},
 		kong.Exit(func(code int) { panic(exitRequest{code}) }),
-		kong.Bind(env),
+		kong.Bind(env, last),
 		kong.BindTo(ctx, (*context.Context)(nil)),
 	)...)
 	if err != nil {
@@ -176,12 +177,13 @@ func report(stderr io.Writer, err error) int {
 	return code
 }
 
-// withSignals returns a context that the first SIGINT or SIGTERM cancels,
-// so that commands stop gracefully; a second one exits at once.
-func withSignals(parent context.Context, stderr io.Writer) (context.Context, func()) {
+// withSignals returns a context that the first SIGINT, SIGTERM or SIGHUP
+// (the terminal closed) cancels, so that commands stop gracefully; a
+// second one exits at once, after last's words.
+func withSignals(parent context.Context, stderr io.Writer, last *lastWords) (context.Context, func()) {
 	ctx, cancel := context.WithCancel(parent)
 	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	done := make(chan struct{})
 	go func() {
 		select {
@@ -193,6 +195,7 @@ func withSignals(parent context.Context, stderr io.Writer) (context.Context, fun
 		select {
 		case <-sigs:
 			fmt.Fprintln(stderr, "odu: interrupted again, exiting now")
+			last.say()
 			os.Exit(130)
 		case <-done:
 		}

@@ -196,7 +196,9 @@ func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
 			return failed(ctx, err)
 		}
 	case errors.Is(err, errNoRun):
-		st, _, err = lanes.LastRecord(root)
+		var last lanes.Last
+		last, err = lastRecord(env, root)
+		st = last.State
 		if errors.Is(err, lanes.ErrNoRecord) {
 			return &ExitError{Code: 1, Err: &hinted{msg: "no run is live in this checkout, and none has been recorded", hint: "Start one with `odu run`."}}
 		}
@@ -217,8 +219,12 @@ func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
 
 func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 	when := "running for " + duration(time.Since(st.Run.Started))
-	if st.Run.Ended != nil {
+	switch {
+	case st.Run.Ended != nil:
 		when = "finished " + st.Run.Ended.Local().Format("2006-01-02 15:04:05") + ", took " + duration(st.Run.Ended.Sub(st.Run.Started))
+	case !live:
+		// Its record was never finished: odu run was killed.
+		when = fmt.Sprintf("started %s, did not finish (odu run, pid %d, was killed or crashed)", st.Run.Started.Local().Format("2006-01-02 15:04:05"), st.Run.PID)
 	}
 	if !live {
 		fmt.Fprintln(w, "No run is live in this checkout; the last one:")
@@ -373,7 +379,8 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 // the rest of this one. A run killed before it recorded the node finished
 // ends the log with an error.
 func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surface.NodeLogParams) error {
-	st, _, err := lanes.LastRecord(root)
+	last, err := lastRecord(env, root)
+	st := last.State
 	if live != nil && (err != nil || !sameRun(st.Run, live.Run)) {
 		return lostRun(env, root, *live, p.ID)
 	}
@@ -407,7 +414,7 @@ func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surfa
 		}
 	}
 	io.Copy(env.Stdout, f)
-	if live != nil && n != nil && !n.Status.Terminal() {
+	if live != nil && n != nil && (!n.Status.Terminal() || last.Unfinished[id]) {
 		return lostRun(env, root, *live, id) // the record of a run that was killed
 	}
 	return nil

@@ -9,9 +9,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/term"
@@ -68,7 +70,8 @@ run is over it leaves and prints a summary; when a node failed it stays until q,
 the failure can be read there (f: the next failed node), unless --exit-on-settle.
 
 Exits 0 when every node succeeded, 1 when any did not, 2 for a usage or configuration
-error, and 130 when interrupted (Ctrl-C stops every node; a second Ctrl-C exits at once).`
+error, and 130 when interrupted (Ctrl-C, SIGTERM, SIGHUP or ` + "`odu cancel`" + ` stops every node; a second
+Ctrl-C exits at once, with the record of what there is).`
 }
 
 // Examples are shown by `odu run --help`.
@@ -82,13 +85,23 @@ func (*RunCmd) Examples() []string {
 }
 
 // Run runs the pipeline and returns how it went as the exit code.
-func (c *RunCmd) Run(ctx context.Context, env *Env) error {
+func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// Leaving the dashboard (q) stops the run as Ctrl-C does: by ending ctx.
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
+	stderr := env.Stderr // not held: the last words of a second Ctrl-C
 	// The dashboard holds what the run says on stderr while it shows.
 	held := *env
 	held.Stderr = &heldWriter{w: env.Stderr}
+	// A reader that goes away (| head) does not stop the run: asking for
+	// SIGPIPE makes a write to the closed pipe fail with EPIPE instead of
+	// killing odu (and, with it, the run's nodes).
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
+	if f, ok := env.Stdout.(*os.File); !ok || !isatty(f) {
+		held.Stdout = &closedOut{w: env.Stdout, stderr: held.Stderr}
+	}
 	env = &held
 	// Say at once that a run is coming, for `odu run & odu wait` (faces.go).
 	if root, err := repo.Root(ctx, env.Dir); err == nil {
@@ -141,6 +154,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	if err := checkStateDir(l.root); err != nil {
 		return err
 	}
+	if err := lanes.CheckState(ctx, l.root); err != nil {
+		return err
+	}
 	if err := repo.ExcludeState(ctx, l.root); err != nil {
 		return fmt.Errorf("keep odu's state out of git status: %w", err)
 	}
@@ -187,6 +203,15 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer coord.CloseLogs()
+	// A second Ctrl-C exits at once: with the record of what there is.
+	defer last.set(func() {
+		rel, err := coord.Abort("odu run was interrupted twice and exited at once; the runner stops the node by itself")
+		if err != nil {
+			fmt.Fprintf(stderr, "odu: %v\n", err)
+			return
+		}
+		fmt.Fprintf(stderr, "odu: record: %s\n", rel)
+	})()
 
 	// The coordinator's surface: on the socket for other terminals, and
 	// to this command's own progress output, which is a face like them.
@@ -254,7 +279,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env) error {
 	postSummary(out, st)
 
 	switch {
-	case ctx.Err() != nil:
+	case ctx.Err() != nil, st.Run.Cancelled:
+		// `odu cancel` of the whole run is an interruption too, by the
+		// user, from another terminal: the run did not fail.
 		return &ExitError{Code: 130}
 	case !green(st):
 		return &ExitError{Code: 1}

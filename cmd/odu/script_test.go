@@ -242,10 +242,10 @@ func started(ts *testscript.TestScript, name string) *background {
 //	signal run INT
 func cmdSignal(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
-		ts.Fatalf("usage: signal NAME INT|TERM|KILL|STOP|CONT")
+		ts.Fatalf("usage: signal NAME INT|TERM|KILL|HUP|STOP|CONT")
 	}
 	sig := map[string]syscall.Signal{"INT": syscall.SIGINT, "TERM": syscall.SIGTERM, "KILL": syscall.SIGKILL,
-		"STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT}[args[1]]
+		"HUP": syscall.SIGHUP, "STOP": syscall.SIGSTOP, "CONT": syscall.SIGCONT}[args[1]]
 	if sig == 0 {
 		ts.Fatalf("signal: unknown signal %s", args[1])
 	}
