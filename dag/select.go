@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/odu-ci/odu/internal/near"
 	"github.com/odu-ci/odu/platform"
 )
 
@@ -281,7 +282,7 @@ func closest(s string, names []string) []string {
 	var cs []cand
 	for _, n := range names {
 		leaf := n[strings.LastIndex(n, ":")+1:]
-		d := min(editDistance(s, n), editDistance(s, leaf))
+		d := min(near.Distance(s, n), near.Distance(s, leaf))
 		if d <= max(2, len(s)/3) {
 			cs = append(cs, cand{n, d})
 		}
@@ -297,25 +298,4 @@ func closest(s string, names []string) []string {
 		out = append(out, cs[i].name)
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b, in bytes.
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

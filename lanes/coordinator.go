@@ -381,12 +381,7 @@ func (l *lane) run() {
 		// taken the configuration and started the nodes: dial it again
 		// and configure it again, which it takes as a no-op for the same
 		// lane, as after any dropped link.
-		lost := l.lostLink(st, err)
-		if st.redial == nil {
-			l.fail(lost)
-			return
-		}
-		if !l.reconnect(st, lost) {
+		if !l.survive(st, err) {
 			return
 		}
 	}
@@ -414,15 +409,22 @@ func (l *lane) run() {
 		if c.ctx.Err() != nil || err == nil {
 			return
 		}
-		lost := l.lostLink(st, err)
-		if st.redial == nil {
-			l.fail(lost)
-			return
-		}
-		if !l.reconnect(st, lost) {
+		if !l.survive(st, err) {
 			return
 		}
 	}
+}
+
+// survive takes a lane's lost link: a lane with a detached runner dials
+// it again (see reconnect); any other fails. It reports whether the lane
+// is back.
+func (l *lane) survive(st *started, err error) bool {
+	lost := l.lostLink(st, err)
+	if st.redial == nil {
+		l.fail(lost)
+		return false
+	}
+	return l.reconnect(st, lost)
 }
 
 // reconnect dials a lane's host again after its link dropped, with
