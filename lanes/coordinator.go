@@ -923,16 +923,6 @@ func (l *lane) logFailed(id string, attempt int, err error) {
 	l.drainLocked()
 }
 
-// apart is what sets odu's own line apart from the recipe's output before
-// it in log: a blank line, unless the log is empty (a node that never ran
-// gets odu's line as its first).
-func apart(log interface{ Status() surface.LogStatus }) string {
-	if log.Status().Size == 0 {
-		return ""
-	}
-	return "\n"
-}
-
 // fail ends every unfinished node of the lane as an error, with the
 // reason at the end of its log.
 func (l *lane) fail(err error) {
@@ -957,11 +947,11 @@ func (l *lane) fail(err error) {
 		var host *HostError
 		switch {
 		case errors.As(err, &lost):
-			fmt.Fprintf(log, "%s[odu] %v\n", apart(log), err)
+			log.Note("%v", err)
 		case errors.As(err, &host) && host.Addr == l.host:
-			fmt.Fprintf(log, "%s[odu] lane %s: %v\n", apart(log), l.platform, err) // err names the host
+			log.Note("lane %s: %v", l.platform, err) // err names the host
 		default:
-			fmt.Fprintf(log, "%s[odu] lane %s on %s: %v\n", apart(log), l.platform, l.host, err)
+			log.Note("lane %s on %s: %v", l.platform, l.host, err)
 		}
 		log.Finish()
 		size := log.Status().Size
@@ -1099,7 +1089,7 @@ func (c *Coordinator) abandon(reason string, which func(*lane) bool) {
 			if cur, _ := c.store.Node(n.ID); !cur.Status.Terminal() {
 				l.mirrors[n.ID].final = true
 				log := c.store.Log(n.ID)
-				fmt.Fprintf(log, "%s[odu] %s\n", apart(log), reason)
+				log.Note("%s", reason)
 				log.Finish()
 				size := log.Status().Size
 				c.store.UpdateNode(n.ID, func(x *surface.Node) {

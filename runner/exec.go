@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -51,7 +52,7 @@ func (r *Runner) run(n *node, started time.Time, stop <-chan struct{}, exited ch
 			r.Logf("%s: %s, and the line that says so could not be written either: %v", n.spec.ID, res.reason, err)
 		}
 	} else if res.reason != "" && res.status == surface.Errored {
-		fmt.Fprintf(log, "\n[odu] %s\n", res.reason)
+		log.Note("%s", res.reason)
 	}
 	log.Finish()
 	res.logSize = log.Status().Size
@@ -78,6 +79,10 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 	g, err := proc.Start(cmd)
 	pw.Close() // the node's processes hold the write end now
 	if err != nil {
+		var perr *fs.PathError
+		if errors.As(err, &perr) && perr.Path == cmd.Path {
+			err = perr.Err // the path is named once
+		}
 		return result{status: surface.Errored, reason: "start " + argv[0] + ": " + err.Error()}
 	}
 

@@ -535,3 +535,23 @@ c:
 		}
 	}
 }
+
+// A node that could not be started has odu's line as its log's first
+// line, not after a blank one: there is no output to set it apart from.
+func TestUnstartableNodeLogStartsWithOdusLine(t *testing.T) {
+	l := startWith(t, "[metadata(\"ci\")]\nci:\n    @echo never\n", 1, func(cfg *surface.Config) {
+		cfg.Nodes[0].Command = []string{filepath.Join(t.TempDir(), "no-such-program")}
+	})
+	st, _ := l.settle(t)
+	n := st.Node(id("ci"))
+	if n.Status != surface.Errored {
+		t.Fatalf("ci = %s, want error: its command does not exist", n.Status)
+	}
+	data, _ := l.log(t, id("ci"), 0)
+	if want := "[odu] " + n.Reason + "\n"; string(data) != want {
+		t.Errorf("ci's log = %q, want %q", data, want)
+	}
+	if strings.Count(n.Reason, "no-such-program") != 1 {
+		t.Errorf("ci's reason %q names the program more than once", n.Reason)
+	}
+}

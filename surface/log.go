@@ -140,6 +140,18 @@ func (l *Log) Write(p []byte) (int, error) {
 	return l.AppendFunc(func(f *os.File, off int64) (int, error) { return f.WriteAt(p, off) })
 }
 
+// Note appends odu's own line, "[odu] " and the text, set apart from the
+// recipe's output before it by a blank line; a log that is empty (a node
+// that never ran) gets it as its first line.
+func (l *Log) Note(format string, a ...any) error {
+	apart := "\n"
+	if l.Status().Size == 0 {
+		apart = ""
+	}
+	_, err := fmt.Fprintf(l, "%s[odu] %s\n", apart, fmt.Sprintf(format, a...))
+	return err
+}
+
 // AppendFunc appends to the current attempt with write, which writes to
 // the log's file at off and returns how many bytes it wrote: for a writer
 // that moves bytes into the file itself (splice from a pipe). It updates
