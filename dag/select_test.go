@@ -126,14 +126,19 @@ func FuzzParseSelector(f *testing.F) {
 		if sel.Raw != s || sel.Recipe == "" {
 			t.Fatalf("ParseSelector(%q) = %+v", s, sel)
 		}
-		// What parses names a recipe path, arguments and a platform that
-		// put together give the selector back.
+		// What parses names a recipe path, arguments (written the one way
+		// odu writes them: `build('release')` is `build(release)`) and a
+		// platform that, put together, parse as the same selector.
 		back := sel.Recipe + sel.Args
 		if sel.Platform != "" {
 			back += "@" + string(sel.Platform)
 		}
-		if back != s {
-			t.Fatalf("ParseSelector(%q) = %+v, which reads back as %q", s, sel, back)
+		again, err := dag.ParseSelector(back)
+		if err != nil {
+			t.Fatalf("ParseSelector(%q) = %+v, which reads back as %q: %v", s, sel, back, err)
+		}
+		if again.Recipe != sel.Recipe || again.Args != sel.Args || again.Platform != sel.Platform {
+			t.Fatalf("ParseSelector(%q) = %+v, which reads back as %q = %+v", s, sel, back, again)
 		}
 	})
 }
