@@ -285,7 +285,7 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 	if err != nil {
 		return nil, err
 	}
-	s.Stderr = stderr
+	s.Stderr = &sweepLines{w: stderr, say: r.say}
 	cmd := "exec " + shq(bin) + " runner --attach " + shq(laneDir)
 	o := r.opts
 	switch {

@@ -242,3 +242,45 @@ func LeaveCgroup() {
 	}
 	(&cgroup{dir: own, fd: nil}).release()
 }
+
+// enterCgroup moves the process into a new cgroup below its own, where
+// the host lets it make one, and returns its directory ("" otherwise).
+// The groups it starts then get their cgroups below that one, which holds
+// nothing else: a sweep of it reaches them and nothing of its siblings'.
+func enterCgroup() string {
+	if cgroupsOff() || !cloneIntoCgroupWorks() {
+		return ""
+	}
+	c, err := makeCgroup()
+	if err != nil {
+		return ""
+	}
+	c.fd.Close()
+	// cgroup.procs moves every thread of the process at once.
+	if os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0) != nil {
+		removeCgroup(c.dir)
+		return ""
+	}
+	return c.dir
+}
+
+// cgroupAt is the cgroup a process recorded, for a sweep; nil for "" or
+// for a directory that is not one that [Start] or [TrackSelf] make, in
+// the cgroup v2 hierarchy: a record is never taken for a licence to
+// write elsewhere.
+func cgroupAt(dir string) *cgroup {
+	if dir == "" || !madeByStart(filepath.Base(dir)) {
+		return nil
+	}
+	m, err := cgroup2Mount()
+	if err != nil {
+		return nil
+	}
+	if rel, err := filepath.Rel(m[0], dir); err != nil || !filepath.IsLocal(rel) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(dir, "cgroup.procs")); err != nil {
+		return nil
+	}
+	return &cgroup{dir: dir}
+}

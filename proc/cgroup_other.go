@@ -16,3 +16,7 @@ func (c *cgroup) release()                    {}
 
 // LeaveCgroup does nothing without cgroups.
 func LeaveCgroup() {}
+
+func (c *cgroup) pids() []int { return nil }
+func enterCgroup() string     { return "" }
+func cgroupAt(string) *cgroup { return nil }

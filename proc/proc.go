@@ -21,7 +21,10 @@
 // leftovers (a server started in the background and never stopped) are
 // stopped the same way. Groups nest: a group started by a process of
 // another group is inside it (its cgroup below, its token extended), so
-// stopping a local runner's group stops its nodes too.
+// stopping a local runner's group stops its nodes too. A process that
+// may die without stopping its groups (a build host's detached runner)
+// tracks itself ([TrackSelf]) and records what it got, so that whoever
+// finds it dead stops what it left ([StopTracked]).
 //
 // The group's id is the leader's pid. While the leader is an unreaped
 // zombie the group counts as alive, so the leader is reaped first; after

@@ -63,6 +63,10 @@ const DefaultGrace = 10 * time.Second
 type Runner struct {
 	Version string                        // odu's version, checked at hello
 	Logf    func(format string, a ...any) // diagnostics; never stdout
+	// Configured, if set, is called once the runner took its
+	// configuration (a detached runner records the grace period), with
+	// the runner's lock held: it must not call the runner.
+	Configured func(surface.Config)
 
 	srv  *surface.Server
 	ctx  context.Context // the runner's life; set by Serve
@@ -185,6 +189,9 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 	r.env = append(r.env, "CI=true", "ODU=1", "ODU_PLATFORM="+cfg.Platform, "ODU_SHA="+cfg.SHA)
 	r.wake = make(chan struct{}, 1)
 	r.configured = true
+	if r.Configured != nil {
+		r.Configured(cfg)
+	}
 	r.srv.SetStore(store)
 	r.work.Add(1)
 	go r.schedule()

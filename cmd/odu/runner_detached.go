@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/proc"
 	"github.com/odu-ci/odu/runner"
+	"github.com/odu-ci/odu/surface"
 )
 
 // A build host's runner is detached from the SSH session that starts it,
@@ -25,6 +27,7 @@ import (
 //	runner.sock  the runner's surface, a Unix socket (0600, in a 0700 directory)
 //	runner.lock  flock'ed by the runner while it lives: one runner per lane
 //	runner.pid   its pid, for `odu run --fresh`
+//	runner.track how its nodes are tracked: for a sweep if it dies (runner_sweep.go)
 //	.runner.log  what it says: when coordinators attach and detach, why it exits
 //	used         touched at every attach: when the workspace was last used
 //
@@ -74,6 +77,10 @@ func (c *RunnerCmd) attach(ctx context.Context, env *Env) error {
 	}
 	conn, err := net.DialTimeout("unix", runnerSock, 5*time.Second)
 	if err != nil {
+		// No runner answers: if none lives, one that died may have left
+		// its nodes running. Stop them before the lane goes on, whether
+		// it is started over or reported gone.
+		sweepIfDead(stderrSay(env.Stderr))
 		if c.Existing {
 			fmt.Fprintf(env.Stderr, "odu runner: no runner serves %s (%v)\n", dir, err)
 			return &ExitError{Code: exitNoRunner}
@@ -240,6 +247,8 @@ func (c *RunnerCmd) serve(ctx context.Context, env *Env) error {
 		logf("another runner serves %s already (pid in %s): exiting", dir, runnerPID)
 		return nil
 	}
+	// A runner that died (kill -9) left its record, and maybe its nodes.
+	sweepDead(nil)
 	os.Remove(runnerSock) // left by a runner that was killed
 	ln, err := net.Listen("unix", runnerSock)
 	if err != nil {
@@ -267,8 +276,28 @@ func (c *RunnerCmd) serve(ctx context.Context, env *Env) error {
 	if b.Finished <= 0 {
 		b.Finished = runner.DefaultFinishedIdle
 	}
-	logf("serving %s (pid %d); exits after %s with no coordinator attached, %s once every node is finished", dir, os.Getpid(), b.Idle, b.Finished)
+	// Tracked, so that what it starts can be stopped if it dies without
+	// stopping it (see runner_sweep.go); the record goes when it exits in
+	// order, after its nodes were stopped.
+	tok, cg := proc.TrackSelf()
+	if err := writeTrack(track{token: tok, cgroup: cg}); err != nil {
+		return err
+	}
+	defer os.Remove(runnerTrack)
+	defer proc.LeaveCgroup()
+	tracking := "its nodes' tokens nest in " + tok
+	if cg != "" {
+		tracking += ", their cgroups are below " + cg
+	}
+	logf("serving %s (pid %d); exits after %s with no coordinator attached, %s once every node is finished; %s", dir, os.Getpid(), b.Idle, b.Finished, tracking)
 	r := &runner.Runner{Version: version(), Logf: logf}
+	r.Configured = func(cfg surface.Config) {
+		// A sweep gives what is left the grace the run asked for.
+		t := track{token: tok, cgroup: cg, grace: time.Duration(cfg.GraceMS) * time.Millisecond}
+		if err := writeTrack(t); err != nil {
+			logf("%v", err)
+		}
+	}
 	err = r.ServeDetached(ctx, ln, b)
 	logf("exited")
 	return err
