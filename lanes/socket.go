@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -55,6 +56,9 @@ type Listener struct {
 	// file descriptors).
 	Logf    func(format string, a ...any)
 	retried atomic.Int64
+	socket  os.FileInfo // the socket file this listener made
+	once    sync.Once
+	err     error
 }
 
 // Listen takes the checkout's run lock and listens on its socket. The
@@ -111,16 +115,30 @@ func Listen(root string, info RunningError) (*Listener, error) {
 		lock.Close()
 		return nil, err
 	}
-	return &Listener{Listener: ln, lock: lock, path: path}, nil
+	fi, err := os.Lstat(path)
+	if err != nil {
+		ln.Close()
+		lock.Close()
+		return nil, err
+	}
+	return &Listener{Listener: ln, lock: lock, path: path, socket: fi}, nil
 }
 
-// Close stops listening, removes the socket and releases the lock.
+// Close stops listening, removes the socket and releases the lock, once.
+// The socket file is removed only if it is still the one this listener
+// made: once the lock is released, another run of the checkout may have
+// its own socket at the same path (a run that ended and keeps its
+// dashboard on screen frees the checkout before it exits).
 func (l *Listener) Close() error {
-	err := l.Listener.Close()
-	os.Remove(l.path)
-	l.lock.Truncate(0)
-	l.lock.Close()
-	return err
+	l.once.Do(func() {
+		l.err = l.Listener.Close()
+		if fi, err := os.Lstat(l.path); err == nil && os.SameFile(fi, l.socket) {
+			os.Remove(l.path)
+		}
+		l.lock.Truncate(0)
+		l.lock.Close()
+	})
+	return l.err
 }
 
 // Accept returns the next connection from the same user; a connection

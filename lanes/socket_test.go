@@ -118,3 +118,28 @@ func TestPeerHelper(t *testing.T) {
 		fmt.Printf("peer: got %q, %v\n", data, err)
 	}
 }
+
+// TestCloseLeavesALaterRunsSocket: a run's listener closed a second time
+// (a deferred close after an early one, as when a dashboard holds a
+// failed run and frees the checkout) leaves alone the socket of a run
+// that started meanwhile.
+func TestCloseLeavesALaterRunsSocket(t *testing.T) {
+	root := t.TempDir()
+	a, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	if err != nil {
+		t.Fatalf("listen after the first run closed: %v", err)
+	}
+	defer b.Close()
+	a.Close()
+	if _, err := os.Lstat(lanes.SocketPath(root)); err != nil {
+		t.Fatalf("the later run's socket is gone after the first run's second Close: %v", err)
+	}
+	if _, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()}); err == nil {
+		t.Errorf("a third run could listen while the second holds the lock")
+	}
+}

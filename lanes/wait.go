@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -83,8 +84,20 @@ func AnnounceStart(root string) func() {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB)
 		if err == nil {
 			// The file goes with the run, so that a run refused before it
-			// keeps .ci/ out of git status leaves nothing there.
-			return func() { os.Remove(startingPath(root)); f.Close() }
+			// keeps .ci/ out of git status leaves nothing there; but only
+			// when no other run holds it (the lock taken whole) and it is
+			// still this file, or that run's announcement would be lost.
+			return sync.OnceFunc(func() {
+				defer f.Close()
+				if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) != nil {
+					return
+				}
+				mine, err1 := f.Stat()
+				there, err2 := os.Lstat(startingPath(root))
+				if err1 == nil && err2 == nil && os.SameFile(mine, there) {
+					os.Remove(startingPath(root))
+				}
+			})
 		}
 		if try == 100 || !errors.Is(err, syscall.EWOULDBLOCK) {
 			f.Close()

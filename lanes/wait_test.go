@@ -27,3 +27,24 @@ func TestAnnounceStart(t *testing.T) {
 		t.Errorf("the announcement's file is left after the run: %v", err)
 	}
 }
+
+// TestAnnounceStartOfTwoRuns: a run that ends while another announced
+// itself in the same checkout (a refused second run, or one that keeps a
+// failed run's dashboard on screen after freeing the checkout) leaves the
+// other's announcement in place.
+func TestAnnounceStartOfTwoRuns(t *testing.T) {
+	root := t.TempDir()
+	first := AnnounceStart(root)
+	second := AnnounceStart(root)
+	first()
+	if !Starting(root) {
+		t.Fatal("Starting = false after the first run ended, while the second announces itself")
+	}
+	second()
+	if Starting(root) {
+		t.Fatal("Starting = true after both runs ended")
+	}
+	if _, err := os.Stat(startingPath(root)); !os.IsNotExist(err) {
+		t.Errorf("the announcement's file is left after both runs: %v", err)
+	}
+}

@@ -104,9 +104,11 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	}
 	env = &held
 	// Say at once that a run is coming, for `odu run & odu wait` (faces.go).
+	unannounce := func() {}
 	if root, err := repo.Root(ctx, env.Dir); err == nil {
-		defer lanes.AnnounceStart(root)()
+		unannounce = lanes.AnnounceStart(root)
 	}
+	defer unannounce()
 	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
 		return err
@@ -164,6 +166,8 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err != nil {
 		return err
 	}
+	// The socket is closed when Run returns, or while a dashboard shows
+	// a failed run until q.
 	defer ln.Close()
 	ln.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) }
 
@@ -181,8 +185,16 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		if err := repo.AddWorktree(ctx, l.root, workspace, sha); err != nil {
 			return fmt.Errorf("check out %s in a worktree: %w", short(sha), err)
 		}
-		defer repo.RemoveWorktree(context.WithoutCancel(ctx), l.root, workspace)
 	}
+	// The snapshot goes with the run, or before a dashboard holds a
+	// failed run on screen: a next run of the commit checks out its own
+	// there meanwhile.
+	removeWorktree := sync.OnceFunc(func() {
+		if snapshot {
+			repo.RemoveWorktree(context.WithoutCancel(ctx), l.root, workspace)
+		}
+	})
+	defer removeWorktree()
 	warnDotenv(ctx, env.Stderr, l.jf, l.root, workspace, sha, snapshot, addrs)
 	grace := c.Grace
 	if grace <= 0 {
@@ -205,7 +217,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	defer coord.CloseLogs()
 	// A second Ctrl-C exits at once: with the record of what there is.
 	defer last.set(func() {
-		rel, err := coord.Abort("odu run was interrupted twice and exited at once; the runner stops the node by itself")
+		rel, err := coord.Abort("odu run was interrupted twice and exited at once, before every lane said its nodes stopped (a local runner stops them as its stdin closes; a build host's runner, once it has the cancel or after its idle bound)")
 		if err != nil {
 			fmt.Fprintf(stderr, "odu: %v\n", err)
 			return
@@ -227,11 +239,8 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		defer serving.Done()
 		serve(srvCtx, srv, ln, &serving)
 	}()
-	// The socket is closed when Run returns, or while a dashboard shows
-	// a failed run until q.
-	closeSocket := sync.OnceFunc(func() { ln.Close() })
 	defer func() {
-		closeSocket()
+		ln.Close()
 		stopServing()
 		serving.Wait()
 	}()
@@ -260,13 +269,19 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err != nil {
 		fmt.Fprintf(env.Stderr, "odu: %v\n", err)
 	}
+	// The verdict is the run's: a signal while a dashboard holds the
+	// finished run on screen only leaves it.
+	interrupted := ctx.Err() != nil
 	select { // the face shows the end, unless it is stuck
 	case <-shown:
 		<-showErr
 	case <-holding:
 		// The dashboard shows a failure until q: meanwhile the checkout
-		// is free for the next run, and other terminals read the record.
-		closeSocket()
+		// is free for the next run (its snapshot, socket and
+		// announcement gone), and other terminals read the record.
+		removeWorktree()
+		ln.Close()
+		unannounce()
 		<-shown
 		<-showErr
 	case <-time.After(5 * time.Second):
@@ -279,7 +294,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	postSummary(out, st)
 
 	switch {
-	case ctx.Err() != nil, st.Run.Cancelled:
+	case interrupted, st.Run.Cancelled:
 		// `odu cancel` of the whole run is an interruption too, by the
 		// user, from another terminal: the run did not fail.
 		return &ExitError{Code: 130}

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -178,4 +180,58 @@ func TestDashboardMonitorLogAfterEnd(t *testing.T) {
 		t.Fatalf("the log of lines did not show after the run:\n%s", s)
 	}
 	logLines(t, s, true, true)
+}
+
+// holdJustfile fails at once and has a node that says where it runs and
+// then runs until the test says stop.
+const holdJustfile = `[metadata("ci")]
+ci: bad slow
+
+bad:
+    @exit 3
+
+slow:
+    @pwd > "$DASH_MARK"; while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done; echo slow-done
+`
+
+// TestDashboardHeldRunFreesTheCheckout: while `odu run`'s dashboard holds
+// a failed run on screen, the checkout is free: a second run of the same
+// commit starts, and leaving the first dashboard takes nothing of the
+// second (its socket, its snapshot's worktree, its announcement).
+func TestDashboardHeldRunFreesTheCheckout(t *testing.T) {
+	d := newDash(t, holdJustfile)
+	mark := filepath.Join(d.tmp, "mark")
+	os.WriteFile(d.stop, nil, 0o644) // the first run's slow ends at once
+	tm := d.terminal(120, 40, "run")
+	tm.waitText("the run is over: 1 failed")
+
+	os.Remove(d.stop)
+	os.Remove(mark)
+	_, runDone := d.background()
+	waitFile(t, mark) // the second run's slow runs, in its snapshot
+	workspace, err := os.ReadFile(mark)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	tm.key("q")
+	tm.waitText("odu exited")
+
+	if _, err := os.Stat(strings.TrimSpace(string(workspace))); err != nil {
+		t.Errorf("the second run's snapshot is gone after the first run's dashboard left: %v", err)
+	}
+	status := exec.Command(filepath.Join(d.bin, "odu"), "status")
+	status.Dir, status.Env = d.dir, d.env
+	out, err := status.CombinedOutput()
+	if err != nil || !regexp.MustCompile(`running\s+slow@`).Match(out) {
+		t.Errorf("odu status of the second run after the first run's dashboard left: %v\n%s", err, out)
+	}
+	os.WriteFile(d.stop, nil, 0o644)
+	if err := <-runDone; err == nil {
+		t.Errorf("the second run, with a failed node, exited 0:\n%s", d.runOutput())
+	}
+	runDone <- nil
+	if !regexp.MustCompile(`slow@\S+ success`).MatchString(d.runOutput()) {
+		t.Errorf("the second run's slow did not succeed:\n%s", d.runOutput())
+	}
 }
