@@ -372,7 +372,7 @@ func (l *lane) run() {
 		LogDir: st.logDir, Nodes: specs, Env: append(slices.Clip(st.env), senv...), Secrets: snames,
 		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
 	}
-	for {
+	for try := 1; ; try++ {
 		cl, _ := l.current()
 		err = cl.Configure(c.ctx, cfg)
 		if err == nil {
@@ -380,6 +380,15 @@ func (l *lane) run() {
 		}
 		if cl.Err() == nil {
 			l.fail(fmt.Errorf("configure the runner: %w", err))
+			return
+		}
+		if try == configureTries {
+			// The runner drops the link on every configuration: one it
+			// cannot take (over the frame limit, say), not a link that
+			// happened to drop.
+			err := fmt.Errorf("configure the runner: the link dropped on each of %d tries (a configuration the runner cannot take?), the last time: %w", try, l.lostLink(st, err))
+			l.sayf("%v", err)
+			l.fail(err)
 			return
 		}
 		// The link went while configuring. A detached runner may have
@@ -419,6 +428,13 @@ func (l *lane) run() {
 		}
 	}
 }
+
+// configureTries bounds how many times a lane configures its runner when
+// the link drops while it does: a link that drops by chance is back on
+// the next try; one that drops every time is dropped by the runner,
+// which cannot take the configuration, and dialling it again forever
+// would never end the lane.
+const configureTries = 3
 
 // survive takes a lane's lost link: a lane with a detached runner dials
 // it again (see reconnect); any other fails. It reports whether the lane
