@@ -117,6 +117,11 @@ type Coordinator struct {
 	pmu   sync.Mutex
 	procs int
 	idle  chan struct{} // closed when procs is 0, for awaitForwarded
+	// settled is set once every node has finished (Wait returns): from
+	// then no rerun or cancel is taken, though the run ends only at
+	// Finish, which may come much later (the posts to GitHub are flushed
+	// first); a node rerun then would be recorded as never finishing.
+	settled bool
 	// cancelled is set as run.cancel comes: reruns are refused from then.
 	cancelled atomic.Bool
 }
@@ -367,7 +372,7 @@ func (l *lane) run() {
 		LogDir: st.logDir, Nodes: specs, Env: append(slices.Clip(st.env), senv...), Secrets: snames,
 		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
 	}
-	for {
+	for try := 1; ; try++ {
 		cl, _ := l.current()
 		err = cl.Configure(c.ctx, cfg)
 		if err == nil {
@@ -375,6 +380,15 @@ func (l *lane) run() {
 		}
 		if cl.Err() == nil {
 			l.fail(fmt.Errorf("configure the runner: %w", err))
+			return
+		}
+		if try == configureTries {
+			// The runner drops the link on every configuration: one it
+			// cannot take (over the frame limit, say), not a link that
+			// happened to drop.
+			err := fmt.Errorf("configure the runner: the link dropped on each of %d tries (a configuration the runner cannot take?), the last time: %w", try, l.lostLink(st, err))
+			l.sayf("%v", err)
+			l.fail(err)
 			return
 		}
 		// The link went while configuring. A detached runner may have
@@ -414,6 +428,13 @@ func (l *lane) run() {
 		}
 	}
 }
+
+// configureTries bounds how many times a lane configures its runner when
+// the link drops while it does: a link that drops by chance is back on
+// the next try; one that drops every time is dropped by the runner,
+// which cannot take the configuration, and dialling it again forever
+// would never end the lane.
+const configureTries = 3
 
 // survive takes a lane's lost link: a lane with a detached runner dials
 // it again (see reconnect); any other fails. It reports whether the lane
@@ -973,6 +994,36 @@ func (l *lane) fail(err error) {
 // while the lane dials its host again, so that the runner there gets the
 // cancel.
 func (c *Coordinator) Wait(ctx context.Context) {
+	for {
+		c.waitNodes(ctx)
+		if c.settle() {
+			return
+		}
+	}
+}
+
+// settle refuses reruns and cancels from now on, then waits (up to
+// forwardTimeout) for those taken before to be answered, and reports
+// whether every node is still finished; if one of them restarted a node,
+// it takes them again and reports false: the run is not settled.
+func (c *Coordinator) settle() bool {
+	c.pmu.Lock()
+	c.settled = true
+	c.pmu.Unlock()
+	c.awaitForwarded()
+	for _, n := range c.store.Snapshot().Nodes {
+		if !n.Status.Terminal() {
+			c.pmu.Lock()
+			c.settled = false
+			c.pmu.Unlock()
+			return false
+		}
+	}
+	return true
+}
+
+// waitNodes is Wait, once.
+func (c *Coordinator) waitNodes(ctx context.Context) {
 	st := c.store.Snapshot()
 	open := map[string]bool{} // nodes not finished
 	for _, n := range st.Nodes {
@@ -1018,7 +1069,7 @@ func (c *Coordinator) Wait(ctx context.Context) {
 		case <-ctx.Done():
 			if !cancelled {
 				cancelled = true
-				go c.CancelRun(context.WithoutCancel(ctx))
+				go c.cancelRun(context.WithoutCancel(ctx))
 				deadline = time.After(c.opts.Grace + 5*time.Second)
 			}
 			ctx = context.WithoutCancel(ctx)
@@ -1194,10 +1245,15 @@ const forwardTimeout = 5 * time.Second
 // forward counts a procedure forwarded to a lane until done is called.
 // The cancel of the run's last live node ends the run: its lane's link
 // must stay open until the runner's reply came, or the face that asked
-// is told `connection closed` of a cancel that was done.
-func (c *Coordinator) forward() (done func()) {
+// is told `connection closed` of a cancel that was done. Once the run
+// settled, it refuses the procedure with CodeRefused: ok is false and
+// done does nothing.
+func (c *Coordinator) forward() (done func(), ok bool) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
+	if c.settled {
+		return func() {}, false
+	}
 	c.procs++
 	return func() {
 		c.pmu.Lock()
@@ -1207,7 +1263,14 @@ func (c *Coordinator) forward() (done func()) {
 			close(c.idle)
 			c.idle = nil
 		}
-	}
+	}, true
+}
+
+// refusedOver is the answer to a procedure that comes once the run
+// settled: what refused is, said after "the run is over: ".
+func refusedOver(what string) error {
+	return &surface.Error{Code: surface.CodeRefused,
+		Message: "the run is over (every node has finished): " + what + "; start a new run with `odu run`"}
 }
 
 // awaitForwarded waits, up to forwardTimeout, for the procedures
@@ -1236,7 +1299,11 @@ func (c *Coordinator) awaitForwarded() {
 // rerun: a lane whose link is down would otherwise run it again unbeknown
 // to the cancel it has not been told yet.
 func (c *Coordinator) Rerun(ctx context.Context, id string) (surface.RerunResult, error) {
-	defer c.forward()()
+	done, ok := c.forward()
+	defer done()
+	if !ok {
+		return surface.RerunResult{}, refusedOver(id + " is not rerun")
+	}
 	if c.cancelled.Load() {
 		return surface.RerunResult{}, &surface.Error{Code: surface.CodeRefused,
 			Message: "the run was cancelled: " + id + " is not rerun; start a new run with `odu run`"}
@@ -1258,7 +1325,11 @@ func (c *Coordinator) Rerun(ctx context.Context, id string) (surface.RerunResult
 
 // CancelNode stops a node on its lane.
 func (c *Coordinator) CancelNode(ctx context.Context, id string) (surface.CancelResult, error) {
-	defer c.forward()()
+	done, ok := c.forward()
+	defer done()
+	if !ok {
+		return surface.CancelResult{}, refusedOver(id + " is not cancelled")
+	}
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
 		return surface.CancelResult{}, err
@@ -1287,8 +1358,19 @@ func (c *Coordinator) isOver() bool {
 	}
 }
 
-// CancelRun stops every node on every lane, and marks the run cancelled.
+// CancelRun stops every node on every lane, and marks the run cancelled;
+// once the run settled, it refuses: the run completed.
 func (c *Coordinator) CancelRun(ctx context.Context) error {
+	done, ok := c.forward()
+	defer done()
+	if !ok {
+		return refusedOver("it is not cancelled")
+	}
+	return c.cancelRun(ctx)
+}
+
+// cancelRun is CancelRun, taken whether or not the run settled.
+func (c *Coordinator) cancelRun(ctx context.Context) error {
 	c.cancelled.Store(true)
 	c.cancel.Do(func() {
 		if !c.store.Closed() {

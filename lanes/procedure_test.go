@@ -2,6 +2,7 @@ package lanes_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -141,5 +142,51 @@ func waitLog(t *testing.T, log, s string) {
 			t.Fatalf("%s does not say %q within a minute; it holds:\n%s", log, s, data)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSettledRunRefusesRerunAndCancel: once every node finished (Wait
+// returned) the run ends only at Finish, which `odu run` calls after
+// flushing its posts to GitHub (up to --post-timeout). A rerun in that
+// window would restart a node the record then has as never finishing,
+// and a cancel would make a completed run exit 130: both are refused,
+// and the run ends as it settled.
+func TestSettledRunRefusesRerunAndCancel(t *testing.T) {
+	const justfile = "[metadata(\"ci\")]\nquick:\n    @echo done\n"
+	c, _ := start(t, justfile, "")
+	id := c.Store().Snapshot().Nodes[0].ID
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	waited := make(chan struct{})
+	go func() {
+		defer close(waited)
+		c.Wait(ctx)
+	}()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+		t.Fatal("the run did not settle")
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		var se *surface.Error
+		if !errors.As(err, &se) || se.Code != surface.CodeRefused || !strings.Contains(se.Message, "the run is over") {
+			t.Errorf("%s of a settled run = %v, want refused: the run is over", what, err)
+		}
+	}
+	_, err := c.Rerun(ctx, id)
+	refused("rerun "+id, err)
+	_, err = c.CancelNode(ctx, id)
+	refused("cancel "+id, err)
+	refused("cancel of the run", c.CancelRun(ctx))
+	st, _, err := c.Finish()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Nodes[0]; n.Status != surface.Success {
+		t.Errorf("%s ended %s (%s), want success: it finished before the rerun", id, n.Status, n.Reason)
+	}
+	if st.Run.Cancelled {
+		t.Errorf("the run was recorded cancelled, though it completed before the cancel")
 	}
 }

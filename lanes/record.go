@@ -62,7 +62,7 @@ func NewRecord(root string, st surface.State) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := writeTemp(dir, data)
+	tmp, err := writeTemp(filepath.Join(dir, "record"), data)
 	if err != nil {
 		return nil, err
 	}
@@ -333,11 +333,16 @@ func markUnfinished(st *surface.State, written time.Time) map[string]bool {
 	return marked
 }
 
-// writeTemp writes data to a new temporary file in dir, durably, and
-// returns its path. The file is created anew (O_EXCL): a link committed
-// in its place is never followed.
-func writeTemp(dir string, data []byte) (string, error) {
-	f, err := os.CreateTemp(dir, ".odu-*.tmp")
+// writeTemp writes data to a new temporary file beside path, durably,
+// and returns its path. The file is created anew (O_EXCL): a link
+// committed in its place is never followed. It is named after path
+// (odu.last.*.tmp beside .ci/odu.last): odu killed before it renamed or
+// removed it leaves a name that git ignores and `odu run` knows as its
+// own state (repo.IsOduState, the exclude block's /.ci/odu.*), not a
+// change that makes every strict run refuse the tree.
+func writeTemp(path string, data []byte) (string, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return "", fmt.Errorf("create a file in %s: %w", dir, err)
 	}
@@ -360,7 +365,7 @@ func writeTemp(dir string, data []byte) (string, error) {
 // fsync of the directory, so that the file is whole after a power cut:
 // the old content or the new.
 func writeDurable(path string, data []byte) error {
-	tmp, err := writeTemp(filepath.Dir(path), data)
+	tmp, err := writeTemp(path, data)
 	if err != nil {
 		return err
 	}

@@ -131,13 +131,15 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 	// that cleared its environment, where no cgroup tracks) can keep it
 	// open: stop reading after drainWait rather than wait for it, as
 	// exec.Cmd's WaitDelay does.
+	var lost string // why the log may miss output, once cut
 	if !copyDone {
-		var cut bool
+		var c cutOutput
 		from := time.Now()
-		cut, cerr = drain(pr, copied)
-		if cut {
+		c, cerr = drain(pr, copied)
+		if c.cut {
 			fmt.Fprintf(log, "\n[odu] stopped reading the output %s after the recipe's processes ended: a process that escaped them still holds it\n",
 				time.Since(from).Round(time.Second))
+			lost = c.lost()
 		}
 	}
 
@@ -146,6 +148,13 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 		return result{status: surface.Errored, reason: "wait for " + argv[0] + ": " + werr.Error()}
 	case cerr != nil && !errors.Is(cerr, os.ErrClosed) && !errors.Is(cerr, os.ErrDeadlineExceeded):
 		return result{status: surface.Errored, reason: "copy the output to the log: " + cerr.Error()}
+	}
+	if lost != "" {
+		// The recipe's own verdict stands on an output that may miss its
+		// end: a node whose log is incomplete is not green.
+		code := state.ExitCode()
+		return result{status: surface.Errored, exitCode: &code,
+			reason: fmt.Sprintf("output cut: %s; the log may be incomplete (the recipe exited %d)", lost, code)}
 	}
 	code := state.ExitCode()
 	if code == 0 {
@@ -166,18 +175,43 @@ const drainWait = time.Second
 // pipe still holds bytes (a log on a disk that stalls).
 const drainSteps = 10
 
+// cutLook is how long, after the output was cut, the pipe is watched for
+// more bytes: a process that escaped the node and still writes fills it
+// within milliseconds, and one that holds it silently leaves it empty.
+const cutLook = 100 * time.Millisecond
+
+// cutOutput says how a node's output ended.
+type cutOutput struct {
+	cut    bool // the copy was stopped, the pipe still open
+	unread int  // bytes left in the pipe at the cut, or written just after
+	known  bool // unread could be asked
+}
+
+// lost says why the log may miss output, or "" when the pipe was seen
+// empty at the cut.
+func (c cutOutput) lost() string {
+	switch {
+	case !c.cut || c.known && c.unread == 0:
+		return ""
+	case !c.known:
+		return "a process that escaped the node still holds its output, and whether it wrote more cannot be told on this system"
+	}
+	return fmt.Sprintf("a process that escaped the node still writes to its output (%d bytes unread at the cut)", c.unread)
+}
+
 // drain waits for the copy of a node's output to end, and ends it when
 // the pipe stays open drainWait after the node's processes are gone:
 // once the pipe holds nothing more to copy, a read deadline stops the
-// copy (closing the pipe would lose what it still holds). cut says the
-// output was ended so.
-func drain(pr *os.File, copied <-chan error) (cut bool, err error) {
+// copy (closing the pipe would lose what it still holds). When it cut
+// the output so, it says whether bytes were left in the pipe, or came
+// within cutLook after: a writer that escaped the node.
+func drain(pr *os.File, copied <-chan error) (c cutOutput, err error) {
 	t := time.NewTimer(drainWait)
 	defer t.Stop()
 	for step := 0; ; step++ {
 		select {
 		case err := <-copied:
-			return false, err
+			return cutOutput{}, err
 		case <-t.C:
 		}
 		if step < drainSteps && pipeHolds(pr) {
@@ -185,7 +219,13 @@ func drain(pr *os.File, copied <-chan error) (cut bool, err error) {
 			continue
 		}
 		pr.SetReadDeadline(time.Now())
-		return true, <-copied
+		err = <-copied
+		c = cutOutput{cut: true}
+		if c.unread, c.known = pipeUnread(pr); c.known && c.unread == 0 {
+			time.Sleep(cutLook)
+			c.unread, c.known = pipeUnread(pr)
+		}
+		return c, err
 	}
 }
 

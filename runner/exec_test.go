@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,4 +58,68 @@ func waitFile(t *testing.T, path string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Fatalf("%s was not made within 20s", path)
+}
+
+// A process that escaped the node (a new session, an environment
+// cleared of the node's token, no cgroup to find it) and keeps writing
+// to the node's output after its recipe exited 0: the runner stops
+// reading, and the log misses what it still writes. The node is an
+// error then, not green on an incomplete log.
+func TestOutputCutWhileWrittenIsAnError(t *testing.T) {
+	t.Setenv("ODU_NO_CGROUP", "1") // the token path, which env -i escapes
+	l := start(t, `
+[metadata("ci")]
+ci:
+    #!/bin/sh
+    setsid env -i /bin/sh -c 'echo $$ > writer.pid; while :; do echo x; done' &
+    while [ ! -s writer.pid ]; do sleep 0.01; done
+    echo done
+`, 1)
+	pid := pidFile(t, filepath.Join(l.dir, "writer.pid"))
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGKILL)
+		for deadline := time.Now().Add(10 * time.Second); !gone(pid); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("the writer %d outlived its SIGKILL by 10s", pid)
+				return
+			}
+		}
+	})
+	st, _ := l.settle(t)
+	n := st.Node(id("ci"))
+	if n.Status != surface.Errored || !strings.Contains(n.Reason, "output cut") {
+		t.Errorf("ci = %s (%q), want error: output cut while a process still wrote to it", n.Status, n.Reason)
+	}
+}
+
+// One that escaped the node and holds its output without writing leaves
+// the pipe empty at the cut: the log has everything, and the node keeps
+// its recipe's verdict.
+func TestOutputCutWhileSilentKeepsTheVerdict(t *testing.T) {
+	t.Setenv("ODU_NO_CGROUP", "1")
+	l := start(t, `
+[metadata("ci")]
+ci:
+    #!/bin/sh
+    setsid env -i /bin/sh -c 'echo $$ > holder.pid; exec sleep 60' &
+    while [ ! -s holder.pid ]; do sleep 0.01; done
+    echo done
+`, 1)
+	pid := pidFile(t, filepath.Join(l.dir, "holder.pid"))
+	t.Cleanup(func() {
+		syscall.Kill(pid, syscall.SIGKILL)
+		for deadline := time.Now().Add(10 * time.Second); !gone(pid); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("the holder %d outlived its SIGKILL by 10s", pid)
+				return
+			}
+		}
+	})
+	st, _ := l.settle(t)
+	if n := st.Node(id("ci")); n.Status != surface.Success {
+		t.Errorf("ci = %s (%q), want success: nothing was written after the cut", n.Status, n.Reason)
+	}
+	if got, _ := l.log(t, id("ci"), 0); !strings.HasPrefix(string(got), "done\n") || !strings.Contains(string(got), "stopped reading the output") {
+		t.Errorf("ci's log = %q, want done, then odu's note of the cut", got)
+	}
 }

@@ -18,14 +18,23 @@ func growPipe(f *os.File) {
 	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
 }
 
-// pipeHolds reports whether the pipe has bytes not read yet (FIONREAD,
-// which Linux spells TIOCINQ).
+// pipeHolds reports whether the pipe has bytes not read yet.
 func pipeHolds(f *os.File) bool {
+	n, _ := pipeUnread(f)
+	return n > 0
+}
+
+// pipeUnread returns how many bytes the pipe holds not read yet
+// (FIONREAD, which Linux spells TIOCINQ); known is false when that could
+// not be asked.
+func pipeUnread(f *os.File) (n int, known bool) {
 	rc, err := f.SyscallConn()
 	if err != nil {
-		return false
+		return 0, false
 	}
-	n := 0
-	rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.TIOCINQ) })
-	return n > 0
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ) }); err != nil || ierr != nil {
+		return 0, false
+	}
+	return n, true
 }
