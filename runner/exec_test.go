@@ -62,7 +62,9 @@ func waitFile(t *testing.T, path string) {
 
 // A process that escaped the node (a new session, an environment
 // cleared of the node's token, no cgroup to find it) and keeps writing
-// to the node's output after its recipe exited 0: the runner stops
+// to the node's output after its recipe exited 0 (`yes`: it fills the
+// pipe whenever it runs at all, so a loaded machine cannot make the pipe
+// look empty at the cut): the runner stops
 // reading, and the log misses what it still writes. The node is an
 // error then, not green on an incomplete log.
 func TestOutputCutWhileWrittenIsAnError(t *testing.T) {
@@ -71,7 +73,7 @@ func TestOutputCutWhileWrittenIsAnError(t *testing.T) {
 [metadata("ci")]
 ci:
     #!/bin/sh
-    setsid env -i /bin/sh -c 'echo $$ > writer.pid; while :; do echo x; done' &
+    setsid env -i /bin/sh -c 'echo $$ > writer.pid; exec yes x' &
     while [ ! -s writer.pid ]; do sleep 0.01; done
     echo done
 `, 1)
