@@ -230,10 +230,15 @@ func madeByStart(name string) bool {
 // LeaveCgroup moves the process out of the cgroup a [Group] made for it,
 // into the parent, and removes that cgroup: a local runner does so as it
 // exits, since the coordinator that would remove it may be gone (kill -9).
-// Anything else it does nothing.
+// Anything else it does nothing: a runner that was not started so (by a
+// test, or by a recipe of an odu run that runs odu's own tests) is in its
+// starter's cgroup, which holds other processes' cgroups (a test's sshd),
+// and must leave it alone. So the cgroup must be the one [Start] named in
+// the process's environment ([CgroupVar]), and the process its group's
+// leader, as Start made it.
 func LeaveCgroup() {
 	own, err := ownCgroupDir()
-	if err != nil || !madeByStart(filepath.Base(own)) {
+	if err != nil || !madeByStart(filepath.Base(own)) || os.Getenv(CgroupVar) != own || syscall.Getpgrp() != os.Getpid() {
 		return
 	}
 	procs := filepath.Join(filepath.Dir(own), "cgroup.procs")

@@ -74,6 +74,7 @@ func Start(cmd *exec.Cmd) (*Group, error) {
 	cg := newCgroup()
 	if cg != nil {
 		cg.attach(cmd.SysProcAttr)
+		cmd.Env = withVar(cmd.Env, CgroupVar, cg.dir)
 	}
 	if err := cmd.Start(); err != nil {
 		if cg != nil {

@@ -42,15 +42,24 @@ func tokenOf(env []string) string {
 }
 
 // withToken returns env with tok as its only token.
-func withToken(env []string, tok string) []string {
+func withToken(env []string, tok string) []string { return withVar(env, TokenVar, tok) }
+
+// withVar returns env with name set to value, once.
+func withVar(env []string, name, value string) []string {
 	out := make([]string, 0, len(env)+1)
 	for _, kv := range env {
-		if !strings.HasPrefix(kv, TokenVar+"=") {
+		if !strings.HasPrefix(kv, name+"=") {
 			out = append(out, kv)
 		}
 	}
-	return append(out, TokenVar+"="+tok)
+	return append(out, name+"="+value)
 }
+
+// CgroupVar names, in a group leader's environment, the cgroup [Start]
+// made for it: what [LeaveCgroup] may leave and remove. The processes the
+// leader starts inherit it, so it is believed only by a group leader in
+// that very cgroup.
+const CgroupVar = "ODU_CGROUP"
 
 // carries reports whether a token value belongs to the group of tok: it
 // is tok, or a group nested in it.

@@ -23,7 +23,11 @@ import (
 func TrackSelf() (token, cgroupDir string) {
 	token = newToken(os.Getenv(TokenVar))
 	os.Setenv(TokenVar, token)
-	return token, enterCgroup()
+	cgroupDir = enterCgroup()
+	if cgroupDir != "" {
+		os.Setenv(CgroupVar, cgroupDir) // LeaveCgroup's to leave
+	}
+	return token, cgroupDir
 }
 
 // StopTracked stops what a process that tracked itself ([TrackSelf]) and
