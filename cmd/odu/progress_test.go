@@ -49,11 +49,10 @@ func (noControl) CancelNode(context.Context, string) (surface.CancelResult, erro
 }
 func (noControl) CancelRun(context.Context) error { return errNoControl }
 
-// TestFollowShowsChangesAfterASnapshot: a face that falls so far behind
-// that the server sends it a fresh snapshot instead of the changes it
-// missed (odu monitor -o json into a slow consumer) still shows the
-// transitions of the nodes that changed meanwhile.
-func TestFollowShowsChangesAfterASnapshot(t *testing.T) {
+// servedStore serves a store of two pending nodes, a@p and b@p, to the
+// connection it returns, until the test ends.
+func servedStore(t *testing.T) (*surface.Store, net.Conn, context.Context) {
+	t.Helper()
 	dir := t.TempDir()
 	nodes := []surface.Node{{ID: "a@p", Name: "a", Status: surface.Pending, Attempt: 1}, {ID: "b@p", Name: "b", Status: surface.Pending, Attempt: 1}}
 	store, err := surface.NewStore(surface.Run{SHA: "abc"}, nodes, func(n surface.Node) (*surface.Log, error) {
@@ -62,13 +61,29 @@ func TestFollowShowsChangesAfterASnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.CloseLogs()
 	srv := &surface.Server{Name: "coordinator", Version: version(), Controller: noControl{}}
 	srv.SetStore(store)
 	a, b := net.Pipe()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	go srv.Serve(ctx, a)
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		srv.Serve(ctx, a)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-served
+		store.CloseLogs()
+	})
+	return store, b, ctx
+}
+
+// TestFollowShowsChangesAfterASnapshot: a face that falls so far behind
+// that the server sends it a fresh snapshot instead of the changes it
+// missed (odu monitor -o json into a slow consumer) still shows the
+// transitions of the nodes that changed meanwhile.
+func TestFollowShowsChangesAfterASnapshot(t *testing.T) {
+	store, b, ctx := servedStore(t)
 
 	p := &gatedPrinter{started: make(chan struct{}), entered: make(chan struct{}), gate: make(chan struct{})}
 	done := make(chan error, 1)

@@ -3,17 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/odu-ci/odu/internal/odutest"
 	"github.com/odu-ci/odu/surface"
@@ -89,26 +86,7 @@ func TestProgressShowsEveryTransition(t *testing.T) {
 // missed still shows every transition, in order, not only each node's
 // latest: b's running, between thousands of other changes, too.
 func TestFollowShowsEveryTransitionAfterFallingBehind(t *testing.T) {
-	dir := t.TempDir()
-	nodes := []surface.Node{{ID: "a@p", Name: "a", Status: surface.Pending, Attempt: 1}, {ID: "b@p", Name: "b", Status: surface.Pending, Attempt: 1}}
-	store, err := surface.NewStore(surface.Run{SHA: "abc"}, nodes, func(n surface.Node) (*surface.Log, error) {
-		return surface.OpenLog(filepath.Join(dir, surface.LogName(n.Name)))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.CloseLogs()
-	srv := &surface.Server{Name: "coordinator", Version: version(), Controller: noControl{}}
-	srv.SetStore(store)
-	a, b := net.Pipe()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		srv.Serve(ctx, a)
-	}()
-	defer func() { cancel(); <-served }()
+	store, b, ctx := servedStore(t)
 
 	p := &gatedPrinter{started: make(chan struct{}), entered: make(chan struct{}), gate: make(chan struct{})}
 	done := make(chan error, 1)
