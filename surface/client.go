@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"slices"
 	"strconv"
@@ -344,6 +345,62 @@ type Event struct {
 	// that were not sent as changes, in order (see SnapshotNote).
 	Missed []Node
 	Delta  *Delta
+}
+
+// Nodes yields the nodes the event sets, in order: every node of a
+// snapshot, or the node a change sets (none when it changes the run or a
+// lane). A face that keeps the latest status of each node needs no more.
+func (ev Event) Nodes() iter.Seq[Node] {
+	return func(yield func(Node) bool) {
+		if ev.Snapshot != nil {
+			for _, n := range ev.Snapshot.Nodes {
+				if !yield(n) {
+					return
+				}
+			}
+		}
+		if ev.Delta != nil && ev.Delta.Node != nil {
+			yield(*ev.Delta.Node)
+		}
+	}
+}
+
+// Transitions yields what a face that shows every transition must see, in
+// order: with a snapshot after falling behind, the transitions it missed
+// ([Event.Missed]) first, then what [Event.Nodes] yields. A node may come
+// more than once, each time as it was then.
+func (ev Event) Transitions() iter.Seq[Node] {
+	return func(yield func(Node) bool) {
+		if ev.Snapshot != nil {
+			for _, n := range ev.Missed {
+				if !yield(n) {
+					return
+				}
+			}
+		}
+		for n := range ev.Nodes() {
+			if !yield(n) {
+				return
+			}
+		}
+	}
+}
+
+// Lanes yields the lanes the event sets: every lane of a snapshot, or the
+// lane a change sets.
+func (ev Event) Lanes() iter.Seq[Lane] {
+	return func(yield func(Lane) bool) {
+		if ev.Snapshot != nil {
+			for _, l := range ev.Snapshot.Lanes {
+				if !yield(l) {
+					return
+				}
+			}
+		}
+		if ev.Delta != nil && ev.Delta.Lane != nil {
+			yield(*ev.Delta.Lane)
+		}
+	}
 }
 
 // Watch follows the cell: the run's state, then its changes.
