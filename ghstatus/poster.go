@@ -305,13 +305,8 @@ func (p *Poster) Follow(ctx context.Context, w *surface.Watch) error {
 		if err != nil {
 			return err
 		}
-		if ev.Snapshot != nil {
-			for _, n := range ev.Snapshot.Nodes {
-				p.Update(n)
-			}
-		}
-		if ev.Delta != nil && ev.Delta.Node != nil {
-			p.Update(*ev.Delta.Node)
+		for n := range ev.Nodes() {
+			p.Update(n)
 		}
 	}
 }

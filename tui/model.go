@@ -233,31 +233,25 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 func (m *Model) apply(evs []surface.Event) {
 	now := m.c.Now()
 	for _, ev := range evs {
+		// Each transition, those a later snapshot says this face missed
+		// too; the first snapshot is where the run stands, not news.
+		for n := range ev.Transitions() {
+			o := m.st.Node(n.ID)
+			if o == nil {
+				continue // a new node: the state below takes it
+			}
+			if m.seen && o.Status != n.Status {
+				m.events.Add(Event{When: now, Node: n.ID, From: o.Status, To: n.Status, Attempt: n.Attempt})
+			}
+			*o = n
+		}
 		switch {
 		case ev.Snapshot != nil:
-			old := map[string]surface.Status{}
-			for _, n := range m.st.Nodes {
-				old[n.ID] = n.Status
-			}
 			m.st = *ev.Snapshot
-			for _, n := range m.st.Nodes {
-				if o, ok := old[n.ID]; m.seen && ok && o != n.Status {
-					m.events.Add(Event{When: now, Node: n.ID, From: o, To: n.Status, Attempt: n.Attempt})
-				}
-			}
 			m.seen = true
 			m.waiting = ""
 		case ev.Delta != nil:
-			var from surface.Status
-			if d := ev.Delta.Node; d != nil {
-				if n := m.st.Node(d.ID); n != nil {
-					from = n.Status
-				}
-			}
 			m.st.Apply(*ev.Delta)
-			if d := ev.Delta.Node; d != nil && from != d.Status {
-				m.events.Add(Event{When: now, Node: d.ID, From: from, To: d.Status, Attempt: d.Attempt})
-			}
 		}
 	}
 	m.matrix.SetState(&m.st)

@@ -346,6 +346,26 @@ func TestStateChangesBecomeEvents(t *testing.T) {
 	}
 }
 
+// TestMissedTransitionsBecomeEvents: a snapshot sent after the dashboard
+// fell behind comes with the transitions it missed; each is an event, not
+// only where the node ended.
+func TestMissedTransitionsBecomeEvents(t *testing.T) {
+	st := fixture(2)
+	m, _ := newModel(t, 80, 24, true, st)
+	later := fixture(2)
+	later.Seq = 9
+	running := later.Nodes[3] // recipe01@aarch64-linux, failure
+	running.Status, running.Attempt = surface.Running, 2
+	later.Nodes[3].Status, later.Nodes[3].Attempt = surface.Success, 2
+	m.Update(StateMsg{Events: []surface.Event{{Snapshot: &later, Missed: []surface.Node{running}}}})
+	v := ansi.Strip(m.View())
+	for _, want := range []string{"recipe01@aarch64-linux failure → running", "recipe01@aarch64-linux running → success"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("events lane lacks %q:\n%s", want, v)
+		}
+	}
+}
+
 func TestConnectionLost(t *testing.T) {
 	m, _ := newModel(t, 80, 24, false, fixture(2))
 	_, cmd := m.Update(EndMsg{Err: fmt.Errorf("connection lost: EOF")})

@@ -102,45 +102,28 @@ func follow(ctx context.Context, w *surface.Watch, p printer, stop func(surface.
 		select {
 		case u := <-updates:
 			st = u.st
-			if u.ev.Snapshot != nil {
-				// Fallen behind, the face is sent the transitions it
-				// missed: each is shown, never only the latest.
-				for _, n := range u.ev.Missed {
-					if started && (status[n.ID] != n.Status || attempt[n.ID] != n.Attempt) {
-						p.change(n)
-						status[n.ID], attempt[n.ID] = n.Status, n.Attempt
-					}
-				}
-				for _, n := range u.ev.Snapshot.Nodes {
-					// A later snapshot (this face fell behind) brings
-					// what changed meanwhile: each change is shown.
-					if started && (status[n.ID] != n.Status || attempt[n.ID] != n.Attempt) {
-						p.change(n)
-					}
-					status[n.ID], attempt[n.ID] = n.Status, n.Attempt
-				}
-				if !started {
-					started = true
-					p.start(*u.ev.Snapshot)
-				}
-				for _, l := range u.ev.Snapshot.Lanes {
-					showLane(p, phases, l)
-				}
-			}
-			if u.ev.Delta != nil && u.ev.Delta.Lane != nil {
-				showLane(p, phases, *u.ev.Delta.Lane)
-			}
-			if u.ev.Delta != nil && u.ev.Delta.Node != nil {
-				n := *u.ev.Delta.Node
-				if status[n.ID] != n.Status || attempt[n.ID] != n.Attempt {
-					status[n.ID], attempt[n.ID] = n.Status, n.Attempt
+			// Every transition is shown, never only the latest: a
+			// later snapshot (this face fell behind) comes with the
+			// transitions it missed, and brings what changed meanwhile.
+			// The first snapshot is shown whole by start.
+			for n := range u.ev.Transitions() {
+				moved := status[n.ID] != n.Status || attempt[n.ID] != n.Attempt
+				status[n.ID], attempt[n.ID] = n.Status, n.Attempt
+				if moved && started {
 					p.change(n)
-				} else if pp != nil && n.Post != nil && postNews(post[n.ID], *n.Post) {
+				} else if u.ev.Delta != nil && pp != nil && n.Post != nil && postNews(post[n.ID], *n.Post) {
 					pp.postChange(n)
 				}
-				if n.Post != nil {
+				if u.ev.Delta != nil && n.Post != nil {
 					post[n.ID] = *n.Post
 				}
+			}
+			if u.ev.Snapshot != nil && !started {
+				started = true
+				p.start(*u.ev.Snapshot)
+			}
+			for l := range u.ev.Lanes() {
+				showLane(p, phases, l)
 			}
 			if stop != nil && stop(st) {
 				return st, nil
