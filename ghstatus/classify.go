@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v60/github"
+
+	"github.com/odu-ci/odu/repo"
 )
 
 // verdict is what to do after a request failed.
@@ -100,7 +102,7 @@ func classifyResponse(er *github.ErrorResponse, t Target, sha string, now time.T
 		return outcome{v: stop, reason: fmt.Sprintf("GitHub answers %s for %s: the repository does not exist, or the token from %s cannot see it",
 			said, t.FullName(), t.TokenFrom)}
 	case code == http.StatusUnprocessableEntity && strings.Contains(er.Message, "No commit found"):
-		return outcome{v: stop, reason: fmt.Sprintf("GitHub does not know commit %s in %s: push it, then run again", short(sha), t.FullName())}
+		return outcome{v: stop, reason: fmt.Sprintf("GitHub does not know commit %s in %s: push it, then run again", repo.Short(sha), t.FullName())}
 	case code >= 500:
 		return outcome{v: retry, reason: said}
 	}
@@ -123,11 +125,4 @@ func missing(h http.Header) string {
 func scrub(s string) string {
 	s, _, _ = strings.Cut(s, "\n")
 	return s
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }

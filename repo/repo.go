@@ -35,6 +35,15 @@ func (*GitNotFoundError) Hint() string {
 	return "Install git with your package manager, e.g. `apt-get install git`."
 }
 
+// Short returns the abbreviation of a commit's hash that odu shows: its
+// first 7 hex digits, as `git log --oneline` does in a small repository.
+func Short(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}
+
 // Root returns the top directory of the work tree that contains dir, with
 // symbolic links resolved, as git reports it.
 //

@@ -51,6 +51,7 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/platform"
+	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -146,7 +147,7 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 			return nil
 		}
 		return &surface.Error{Code: surface.CodeNotReady, Message: fmt.Sprintf(
-			"the runner there already runs other nodes of commit %s on %s (left by an earlier odu run); `odu run --fresh` stops it and starts over", short(r.cfg.SHA), r.cfg.Platform)}
+			"the runner there already runs other nodes of commit %s on %s (left by an earlier odu run); `odu run --fresh` stops it and starts over", repo.Short(r.cfg.SHA), r.cfg.Platform)}
 	}
 	if err := validate(cfg); err != nil {
 		return err
@@ -197,13 +198,6 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 	go r.schedule()
 	r.kick()
 	return nil
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 // sameLane reports whether two configurations are of the same lane.

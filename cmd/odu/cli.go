@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+
+	"github.com/odu-ci/odu/internal/hint"
 )
 
 // CLI is odu's command line. A command is listed here only once it works.
@@ -62,9 +64,6 @@ func (e *ExitError) Error() string {
 }
 
 func (e *ExitError) Unwrap() error { return e.Err }
-
-// hinter is an error that says what to do about it.
-type hinter interface{ Hint() string }
 
 // exitRequest is what kong's exit hook panics with, so that Main (not
 // kong) decides how odu ends, and tests can drive Main in-process.
@@ -170,9 +169,8 @@ func report(stderr io.Writer, err error) int {
 		}
 	}
 	fmt.Fprintf(stderr, "odu: %s\n", err)
-	var h hinter
-	if errors.As(err, &h) && h.Hint() != "" {
-		fmt.Fprintf(stderr, "hint: %s\n", h.Hint())
+	if h := hint.Of(err); h != "" {
+		fmt.Fprintf(stderr, "hint: %s\n", h)
 	}
 	return code
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/internal/hint"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -21,7 +22,7 @@ func TestPickOtherPlatform(t *testing.T) {
 	if err == nil {
 		t.Fatal("pick(ok@aarch64-linux) = nil error, want one")
 	}
-	var h hinter
+	var h hint.Hinter
 	hint := ""
 	if se, ok := err.(*dag.SelectorError); ok {
 		h = se

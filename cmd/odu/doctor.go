@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/internal/hint"
 	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
@@ -53,7 +54,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 	add := func(name string, err error, detail string) bool {
 		ch := check{name: name, ok: err == nil, detail: detail}
 		if err != nil {
-			ch.detail, ch.fix = err.Error(), hintOf(err)
+			ch.detail, ch.fix = err.Error(), hint.Of(err)
 		}
 		checks = append(checks, ch)
 		return err == nil
@@ -86,7 +87,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 		// odu run tests a commit, and names its logs by it, even with
 		// --no-snapshot.
 		sha, branch, err := repo.Head(ctx, root)
-		detail := short(sha)
+		detail := repo.Short(sha)
 		if branch != "" {
 			detail += " (" + branch + ")"
 		}
@@ -153,7 +154,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 func hostChecks(ctx context.Context, env *Env) []check {
 	hosts, err := lanes.LoadHosts(nil, env.Getenv, home(env))
 	if err != nil {
-		return []check{{name: "hosts", detail: err.Error(), fix: hintOf(err)}}
+		return []check{{name: "hosts", detail: err.Error(), fix: hint.Of(err)}}
 	}
 	src := hosts.Source
 	if src == "" {
@@ -168,13 +169,13 @@ func hostChecks(ctx context.Context, env *Env) []check {
 			return v, v != ""
 		})
 		if err != nil {
-			c.ok, c.detail, c.fix = false, err.Error(), hintOf(err)
+			c.ok, c.detail, c.fix = false, err.Error(), hint.Of(err)
 		}
 		out = append(out, c)
 	}
 	ls, err := hosts.Lanes(nil)
 	if err != nil {
-		return append(out, check{name: "lanes", detail: err.Error(), fix: hintOf(err)})
+		return append(out, check{name: "lanes", detail: err.Error(), fix: hint.Of(err)})
 	}
 	for _, h := range ls {
 		name := "lane " + string(h.Platform)
@@ -253,15 +254,6 @@ func printChecks(w io.Writer, checks []check, color bool) int {
 		}
 	}
 	return failed
-}
-
-// hintOf is what err says to do about it, if anything.
-func hintOf(err error) string {
-	var h hinter
-	if errors.As(err, &h) {
-		return h.Hint()
-	}
-	return ""
 }
 
 // useColor reports whether to colour output: stdout is a terminal, and

@@ -44,7 +44,7 @@ func warnDotenv(ctx context.Context, w io.Writer, jf *dag.Justfile, root, worksp
 		}
 		if jf.DotenvFile(filepath.Join(workspace, filepath.Dir(jf.Source))) != want {
 			fmt.Fprintf(w, "%s, which the snapshot of %s does not have: its variables are not set for the nodes; commit what they need, or run the working tree with --no-snapshot\n",
-				what, short(sha))
+				what, repo.Short(sha))
 			return
 		}
 	}

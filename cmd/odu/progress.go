@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 	"github.com/odu-ci/odu/tui"
 )
@@ -216,7 +217,7 @@ func stamp(t time.Time) string { return t.Format("15:04:05") }
 
 // runLine describes a run in one line.
 func runLine(st surface.State) string {
-	what := "commit " + short(st.Run.SHA)
+	what := "commit " + repo.Short(st.Run.SHA)
 	if st.Run.Branch != "" {
 		what += " (" + st.Run.Branch + ")"
 	}
@@ -238,13 +239,6 @@ func plural(n int, thing string) string {
 		return fmt.Sprintf("%d %ses", n, thing)
 	}
 	return fmt.Sprintf("%d %ss", n, thing)
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 // detail says how a finished node ended, after its status.
@@ -416,7 +410,7 @@ func summary(w io.Writer, st surface.State, record string) {
 }
 
 func runWhat(st surface.State) string {
-	return "run of " + short(st.Run.SHA)
+	return "run of " + repo.Short(st.Run.SHA)
 }
 
 // why says what a node that did not succeed left: its exit code or

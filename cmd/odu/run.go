@@ -183,7 +183,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if snapshot {
 		workspace = filepath.Join(workDir, "tree")
 		if err := repo.AddWorktree(ctx, l.root, workspace, sha); err != nil {
-			return fmt.Errorf("check out %s in a worktree: %w", short(sha), err)
+			return fmt.Errorf("check out %s in a worktree: %w", repo.Short(sha), err)
 		}
 	}
 	// The snapshot goes with the run, or before a dashboard holds a

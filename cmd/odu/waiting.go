@@ -105,7 +105,7 @@ func awaitRun(ctx context.Context, env *Env, name string, settle time.Duration, 
 		case err == nil && herr == nil && st.Run.SHA == sha:
 			return found(nil, &st)
 		case err == nil && herr == nil:
-			why = fmt.Sprintf(" (the last one was of %s, not of HEAD %s)", short(st.Run.SHA), short(sha))
+			why = fmt.Sprintf(" (the last one was of %s, not of HEAD %s)", repo.Short(st.Run.SHA), repo.Short(sha))
 		}
 	}
 	if tty {
@@ -142,9 +142,9 @@ func recordVerdict(env *Env, st surface.State) error {
 	switch {
 	case st.Run.Ended == nil:
 		fmt.Fprintf(env.Stderr, "odu: no run is live; the last run of %s (started %s) never finished: was odu run killed?\n",
-			short(st.Run.SHA), st.Run.Started.Local().Format("15:04:05"))
+			repo.Short(st.Run.SHA), st.Run.Started.Local().Format("15:04:05"))
 	default:
-		fmt.Fprintf(env.Stderr, "odu: no run is live; the last run of %s%s %s: %s\n", short(st.Run.SHA), when, verdict(st), counts(st))
+		fmt.Fprintf(env.Stderr, "odu: no run is live; the last run of %s%s %s: %s\n", repo.Short(st.Run.SHA), when, verdict(st), counts(st))
 	}
 	if green(st) && st.Run.Ended != nil {
 		return nil
