@@ -20,8 +20,13 @@ func sshHome(b *testing.B) (string, sshtest.Key) {
 	if err := os.MkdirAll(filepath.Join(home, ".ssh"), 0o700); err != nil {
 		b.Fatal(err)
 	}
-	data, _ := os.ReadFile(key.Path)
-	os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), data, 0o600)
+	data, err := os.ReadFile(key.Path)
+	if err == nil {
+		err = os.WriteFile(filepath.Join(home, ".ssh", "id_ed25519"), data, 0o600)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
 	return home, key
 }
 
@@ -101,11 +106,15 @@ func BenchmarkSSHLogStream(b *testing.B) {
 	if err := exec.Command("cp", src, data).Run(); err != nil {
 		b.Fatal(err)
 	}
-	os.Chmod(data, 0o644)
 	small := filepath.Join(s.Cache, "small")
-	os.WriteFile(small, make([]byte, 1<<20), 0o644)
+	if err := os.Chmod(data, 0o644); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(small, make([]byte, 1<<20), 0o644); err != nil {
+		b.Fatal(err)
+	}
 	dst := filepath.Join(b.TempDir(), "dst")
-	clean := func() { exec.Command("sync").Run() }
+	clean := func() { _ = exec.Command("sync").Run() } // fewer dirty pages to write meanwhile: best effort
 
 	bigRepo := repoWith(b, "[metadata(\"ci\")]\nci:\n    @cat "+data+"\n")
 	smallRepo := repoWith(b, "[metadata(\"ci\")]\nci:\n    @cat "+small+"\n")

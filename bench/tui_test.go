@@ -101,7 +101,7 @@ func (m *ptyMonitor) wait(b *testing.B, ch <-chan time.Time, what string) time.T
 }
 
 func (m *ptyMonitor) quit() {
-	m.tty.Write([]byte("q"))
+	_, _ = m.tty.Write([]byte("q")) // a dashboard that does not quit is killed below
 	select {
 	case <-m.done:
 	case <-time.After(10 * time.Second):
@@ -193,7 +193,9 @@ func BenchmarkDashboardFlood(b *testing.B) {
 		for i := 0; time.Since(start) < time.Duration(secs)*time.Second-time.Second; i++ {
 			seen := m.expect(texts[i%2])
 			t := time.Now()
-			m.tty.Write([]byte("?"))
+			if _, err := m.tty.Write([]byte("?")); err != nil {
+				b.Fatal(err)
+			}
 			lat = append(lat, m.wait(b, seen, texts[i%2]).Sub(t))
 			if rssThird == 0 && time.Since(start) > time.Duration(secs)*time.Second/3 {
 				rssThird = vmRSS(pid)

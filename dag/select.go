@@ -1,6 +1,7 @@
 package dag
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -81,10 +82,10 @@ func ParseSelector(s string) (Selector, error) {
 func parseArgs(s string) (string, error) {
 	var args []string
 	for i := 0; i < len(s); {
-		switch c := s[i]; {
-		case c == ',' || c == ' ' || c == '\t':
+		switch s[i] {
+		case ',', ' ', '\t':
 			i++
-		case c == '"':
+		case '"':
 			end := i + 1
 			for end < len(s) && s[end] != '"' {
 				if s[end] == '\\' {
@@ -101,7 +102,7 @@ func parseArgs(s string) (string, error) {
 			}
 			args = append(args, a)
 			i = end + 1
-		case c == '\'':
+		case '\'':
 			end := strings.IndexByte(s[i+1:], '\'')
 			if end < 0 {
 				return "", fmt.Errorf("argument %s has no closing `'`", s[i:])
@@ -242,7 +243,7 @@ var errNoRecipe = fmt.Errorf("no such recipe")
 // recipe is ambiguous, exists but is outside the pipeline, or does not
 // exist (with the closest names).
 func (pl *Pipeline) explainUnknown(jf *Justfile, sel Selector, err error) error {
-	if err != errNoRecipe {
+	if !errors.Is(err, errNoRecipe) {
 		return err
 	}
 	if jf != nil {

@@ -1,6 +1,9 @@
 package platform
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 func TestSuggest(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
@@ -21,7 +24,11 @@ func TestSuggest(t *testing.T) {
 
 func TestUnknownHint(t *testing.T) {
 	_, err := Parse("x86_64-macos")
-	h := err.(*UnknownError).Hint()
+	var unknown *UnknownError
+	if !errors.As(err, &unknown) {
+		t.Fatalf("Parse(x86_64-macos) = %v, want an *UnknownError", err)
+	}
+	h := unknown.Hint()
 	if want := "Did you mean x86_64-darwin? Platforms are Nix system names: "; len(h) < len(want) || h[:len(want)] != want {
 		t.Errorf("Parse(x86_64-macos) hint = %q, want it to start %q", h, want)
 	}

@@ -131,7 +131,8 @@ func (c *cgroup) attach(attr *syscall.SysProcAttr) {
 // dirs lists the cgroup and every cgroup below it, parents first.
 func (c *cgroup) dirs() []string {
 	var out []string
-	filepath.WalkDir(c.dir, func(p string, d os.DirEntry, err error) error {
+	// Best effort: a cgroup that goes while it is walked is one less to stop.
+	_ = filepath.WalkDir(c.dir, func(p string, d os.DirEntry, err error) error {
 		if err == nil && d.IsDir() {
 			out = append(out, p)
 		}
@@ -183,7 +184,7 @@ func (c *cgroup) signal(sig syscall.Signal, pgid int) {
 		}
 		freeze := filepath.Join(c.dir, "cgroup.freeze")
 		if os.WriteFile(freeze, []byte("1"), 0) == nil {
-			defer os.WriteFile(freeze, []byte("0"), 0)
+			defer func() { _ = os.WriteFile(freeze, []byte("0"), 0) }() // a killed cgroup needs no thaw
 		}
 		pgid = 0
 	}

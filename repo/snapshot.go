@@ -99,10 +99,12 @@ func (*DirtyError) Hint() string {
 // while the user goes on editing, its submodules included (see
 // [Submodules]). A worktree left in dir by a run that died is replaced.
 func AddWorktree(ctx context.Context, root, dir, sha string) error {
+	// The removal and the prune are best effort: what they leave, the
+	// worktree add below reports.
 	if _, err := os.Stat(dir); err == nil {
-		RemoveWorktree(ctx, root, dir)
+		_ = RemoveWorktree(ctx, root, dir)
 	}
-	Git(ctx, root, "worktree", "prune")
+	_, _ = Git(ctx, root, "worktree", "prune")
 	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
 		return err
 	}
@@ -114,7 +116,7 @@ func AddWorktree(ctx context.Context, root, dir, sha string) error {
 		err = CheckoutSubmodules(ctx, dir, subs)
 	}
 	if err != nil {
-		RemoveWorktree(ctx, root, dir) // a snapshot without its submodules is no snapshot
+		_ = RemoveWorktree(ctx, root, dir) // a snapshot without its submodules is no snapshot
 	}
 	return err
 }
@@ -124,8 +126,8 @@ func AddWorktree(ctx context.Context, root, dir, sha string) error {
 func RemoveWorktree(ctx context.Context, root, dir string) error {
 	_, err := Git(ctx, root, "worktree", "remove", "--force", dir)
 	if err != nil {
-		os.RemoveAll(dir)
-		Git(ctx, root, "worktree", "prune")
+		_ = os.RemoveAll(dir) // the error returned says the worktree was not removed
+		_, _ = Git(ctx, root, "worktree", "prune")
 	}
 	return err
 }

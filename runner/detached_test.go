@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -158,7 +159,7 @@ func TestDetachedRunnerOutlivesItsConnections(t *testing.T) {
 	// --existing finds none now, and says so with its exit code.
 	cmd := exec.Command(filepath.Join(bin, "odu"), "runner", "--attach", laneDir, "--existing")
 	err = cmd.Run()
-	if exit, ok := err.(*exec.ExitError); !ok || exit.ExitCode() != 3 {
+	if exit := (*exec.ExitError)(nil); !errors.As(err, &exit) || exit.ExitCode() != 3 {
 		t.Errorf("odu runner --attach --existing with no runner: %v, want exit 3", err)
 	}
 }

@@ -52,7 +52,9 @@ func (r *Runner) run(n *node, started time.Time, stop <-chan struct{}, exited ch
 			r.Logf("%s: %s, and the line that says so could not be written either: %v", n.spec.ID, res.reason, err)
 		}
 	} else if res.reason != "" && res.status == surface.Errored {
-		log.Note("%s", res.reason)
+		if err := log.Note("%s", res.reason); err != nil {
+			r.Logf("%s: %s, and the log could not say so: %v", n.spec.ID, res.reason, err)
+		}
 	}
 	log.Finish()
 	res.logSize = log.Status().Size
@@ -218,7 +220,7 @@ func drain(pr *os.File, copied <-chan error) (c cutOutput, err error) {
 			t.Reset(drainWait)
 			continue
 		}
-		pr.SetReadDeadline(time.Now())
+		_ = pr.SetReadDeadline(time.Now()) // a pipe takes deadlines; the copy ends either way when the writers close
 		err = <-copied
 		c = cutOutput{cut: true}
 		if c.unread, c.known = pipeUnread(pr); c.known && c.unread == 0 {

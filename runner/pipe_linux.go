@@ -15,7 +15,7 @@ const pipeSize = 1 << 20
 // growPipe enlarges a pipe's buffer, when the kernel allows; it is only
 // a matter of speed.
 func growPipe(f *os.File) {
-	unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
+	_, _ = unix.FcntlInt(f.Fd(), unix.F_SETPIPE_SZ, pipeSize)
 }
 
 // pipeHolds reports whether the pipe has bytes not read yet.

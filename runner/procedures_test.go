@@ -167,8 +167,8 @@ func TestConcurrentReruns(t *testing.T) {
 	// Once the runner has exited, every copy that ever started has
 	// written its pid: none may have started after run.cancel returned.
 	l.cl.Close()
-	exited := make(chan error, 1)
-	go func() { exited <- l.cmd.Wait() }()
+	exited := make(chan struct{})
+	go func() { l.cmd.Wait(); close(exited) }()
 	select {
 	case <-exited:
 	case <-time.After(30 * time.Second):

@@ -168,6 +168,18 @@ func startWith(t *testing.T, justfile string, jobs int, tweak func(*surface.Conf
 	return l
 }
 
+// field decodes a frame's field, the zero value when the frame has none.
+func field[T any](t *testing.T, f map[string]json.RawMessage, name string) T {
+	t.Helper()
+	var v T
+	if raw, ok := f[name]; ok {
+		if err := json.Unmarshal(raw, &v); err != nil {
+			t.Fatalf("frame's %s %s: %v", name, raw, err)
+		}
+	}
+	return v
+}
+
 func id(name string) string { return name + "@" + string(platform.Local()) }
 
 func tctx(t *testing.T) context.Context {
@@ -290,20 +302,17 @@ func TestRunnerFrames(t *testing.T) {
 	var state surface.State
 	snapshots := 0
 	for _, f := range frames[1:] {
-		var method string
-		json.Unmarshal(f["method"], &method)
+		method := field[string](t, f, "method")
 		switch method {
 		case surface.NoteSnapshot:
-			var n surface.SnapshotNote
-			json.Unmarshal(f["params"], &n)
+			n := field[surface.SnapshotNote](t, f, "params")
 			if snapshots == 0 && state.Seq != 0 {
 				t.Errorf("a delta came before the first snapshot")
 			}
 			snapshots++
 			state = n.State
 		case surface.NoteDelta:
-			var n surface.DeltaNote
-			json.Unmarshal(f["params"], &n)
+			n := field[surface.DeltaNote](t, f, "params")
 			if snapshots == 0 {
 				t.Fatalf("delta %d before any snapshot", n.Delta.Seq)
 			}
@@ -462,8 +471,8 @@ func TestCoordinatorGoneStopsEverything(t *testing.T) {
 	l := start(t, tree, 2)
 	pid := pidFile(t, filepath.Join(l.dir, "grandchild.pid"))
 	l.cl.Close() // the coordinator's end of stdin and stdout
-	done := make(chan error, 1)
-	go func() { done <- l.cmd.Wait() }()
+	done := make(chan struct{})
+	go func() { l.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(20 * time.Second):
@@ -509,17 +518,15 @@ c:
 	l.settle(t)
 	var state surface.State
 	for _, f := range l.rec.frames(t) {
-		var method string
-		json.Unmarshal(f["method"], &method)
+		method := field[string](t, f, "method")
 		var n surface.DeltaNote
 		switch method {
 		case surface.NoteSnapshot:
-			var s surface.SnapshotNote
-			json.Unmarshal(f["params"], &s)
+			s := field[surface.SnapshotNote](t, f, "params")
 			state = s.State
 			continue
 		case surface.NoteDelta:
-			json.Unmarshal(f["params"], &n)
+			n = field[surface.DeltaNote](t, f, "params")
 		default:
 			continue
 		}

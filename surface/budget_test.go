@@ -28,7 +28,7 @@ func TestFramesShareOneBudget(t *testing.T) {
 		serving.Add(1)
 		go func() {
 			defer serving.Done()
-			srv.Serve(sctx, c)
+			_ = srv.Serve(sctx, c) // the test asserts on what the peers see
 		}()
 	}
 	a, b := socketpair(t)
@@ -45,8 +45,8 @@ func TestFramesShareOneBudget(t *testing.T) {
 		go func() {
 			defer peers.Done()
 			defer b.Close()
-			go io.Copy(io.Discard, b) // whatever it is told, until closed
-			b.Write(line)             // fails once the server refused it
+			go func() { _, _ = io.Copy(io.Discard, b) }() // whatever it is told, until closed
+			_, _ = b.Write(line)                          // fails once the server refused it
 		}()
 	}
 	peers.Wait()
@@ -85,13 +85,16 @@ func TestLargeFrameNotKept(t *testing.T) {
 	srv.SetStore(st)
 	a, b := socketpair(t)
 	sctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(sctx, a) }()
+	served := make(chan struct{})
+	go func() { _ = srv.Serve(sctx, a); close(served) }() // the test reads its answers
 	defer func() { stop(); <-served }()
 
 	pad := strings.Repeat("A", surface.MaxFrame-200)
-	go b.Write([]byte(`{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"` + version + `","x":"` + pad + `"}}` + "\n" +
-		`{"jsonrpc":"2.0","id":2,"method":"nosuch"}` + "\n"))
+	// What the server answers, read below, says whether it read this.
+	go func() {
+		_, _ = b.Write([]byte(`{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"` + version + `","x":"` + pad + `"}}` + "\n" +
+			`{"jsonrpc":"2.0","id":2,"method":"nosuch"}` + "\n"))
+	}()
 	r := bufio.NewReader(b)
 	for _, want := range []string{`"id":1,"result"`, `"id":2,"error"`} {
 		l, err := r.ReadString('\n')

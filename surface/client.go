@@ -122,7 +122,7 @@ func (cl *Client) readLoop() {
 			var p struct {
 				Reason string `json:"reason"`
 			}
-			json.Unmarshal(m.Params, &p)
+			_ = json.Unmarshal(m.Params, &p) // without a readable reason, still a disconnect
 			cl.c.close(&DisconnectedError{Reason: p.Reason})
 			return
 		case isNotification(m):

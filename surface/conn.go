@@ -32,6 +32,9 @@ func newConn(rwc io.ReadWriteCloser) *conn {
 // ErrClosed reports a connection that is closed.
 var ErrClosed = errors.New("connection closed")
 
+// send writes one message. A write that fails closes the connection and
+// records why, which its reader then returns: a caller that has nothing
+// else to do about a failed send may drop its error.
 func (c *conn) send(m *message) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()

@@ -18,12 +18,10 @@ import (
 // server serves store to every connection made with dial, with a write
 // timeout, and records what it logs.
 type hostileServer struct {
-	srv    *surface.Server
-	ctx    context.Context
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	logged []string
-	said   chan string
+	srv  *surface.Server
+	ctx  context.Context
+	wg   sync.WaitGroup
+	said chan string
 }
 
 func newHostileServer(t *testing.T, store *surface.Store, timeout time.Duration) *hostileServer {
@@ -47,7 +45,7 @@ func (h *hostileServer) dial(t *testing.T) net.Conn {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		h.srv.Serve(h.ctx, a)
+		_ = h.srv.Serve(h.ctx, a) // how it ended, the server says in said
 	}()
 	t.Cleanup(func() { b.Close() })
 	return b
@@ -126,7 +124,7 @@ func TestStalledClientDisconnected(t *testing.T) {
 	// A log far larger than what a socket buffers.
 	big := strings.Repeat("0123456789abcdef", 1<<16) // 1 MiB
 	for range 8 {
-		io.WriteString(st.Log("a@p"), big)
+		write(t, st.Log("a@p"), big)
 	}
 	// Long enough that the good client, busy on loaded cores, is never
 	// taken for a stalled one.
@@ -134,8 +132,8 @@ func TestStalledClientDisconnected(t *testing.T) {
 
 	stalled := h.dial(t)
 	fmt.Fprintf(stalled, helloFrame, "stalled")
-	io.WriteString(stalled, `{"jsonrpc":"2.0","id":2,"method":"nodeLog.get","params":{"id":"a@p"}}`+"\n")
-	io.WriteString(stalled, `{"jsonrpc":"2.0","id":3,"method":"nodes.get"}`+"\n")
+	write(t, stalled, `{"jsonrpc":"2.0","id":2,"method":"nodeLog.get","params":{"id":"a@p"}}`+"\n")
+	write(t, stalled, `{"jsonrpc":"2.0","id":3,"method":"nodes.get"}`+"\n")
 
 	good := client(t, h.dial(t))
 	seqs, final := watchProduce(t, good, st, ids, 2000)
@@ -179,7 +177,7 @@ func TestFloodingClient(t *testing.T) {
 			h := newHostileServer(t, st, 10*time.Second)
 			flood := h.dial(t)
 			if reads {
-				go io.Copy(io.Discard, flood)
+				go func() { _, _ = io.Copy(io.Discard, flood) }() // until the server closes
 			}
 			fmt.Fprintf(flood, helloFrame, "flood")
 			stop := make(chan struct{})
@@ -247,9 +245,12 @@ func TestClientToldWhyDisconnected(t *testing.T) {
 	defer a.Close()
 	go func() {
 		r := bufio.NewReader(a)
-		r.ReadString('\n') // hello
-		io.WriteString(a, `{"jsonrpc":"2.0","id":1,"result":{"protocol":1,"version":"test-1","server":"test"}}`+"\n")
-		io.WriteString(a, `{"jsonrpc":"2.0","method":"server.disconnect","params":{"reason":"the peer read nothing for 30s"}}`+"\n")
+		if _, err := r.ReadString('\n'); err != nil {
+			t.Errorf("read the client's hello: %v", err)
+			return
+		}
+		write(t, a, `{"jsonrpc":"2.0","id":1,"result":{"protocol":1,"version":"test-1","server":"test"}}`+"\n")
+		write(t, a, `{"jsonrpc":"2.0","method":"server.disconnect","params":{"reason":"the peer read nothing for 30s"}}`+"\n")
 	}()
 	cl := client(t, b)
 	<-cl.Done()

@@ -162,7 +162,7 @@ func (s *Server) Serve(ctx context.Context, rwc io.ReadWriteCloser) error {
 	rd, _ := rwc.(interface{ SetReadDeadline(time.Time) error })
 	for {
 		if rd != nil && s.ReadTimeout > 0 {
-			rd.SetReadDeadline(time.Now().Add(s.ReadTimeout))
+			_ = rd.SetReadDeadline(time.Now().Add(s.ReadTimeout)) // rd takes deadlines: it said so
 		}
 		m, err := c.read()
 		if errors.Is(err, os.ErrDeadlineExceeded) {
@@ -267,7 +267,7 @@ func (s *Server) hello(c *conn) error {
 	}
 	var p HelloParams
 	if err := m.params(&p); err != nil {
-		c.send(&message{ID: m.ID, Error: err.(*Error)})
+		s.fail(c, m.ID, err)
 		return err
 	}
 	if p.Protocol != Protocol || p.Version != s.Version {

@@ -81,8 +81,9 @@ func (c *conn) writeFrame(buf []byte) error {
 		Reason string `json:"reason"`
 	}{slow.Error()})
 	note, _ := appendMessage(nil, &message{Method: NoteDisconnect, Params: params})
-	dl.SetWriteDeadline(time.Now().Add(lastWord))
-	c.rwc.Write(append(buf[n:len(buf):len(buf)], note...))
+	// A last word, best effort: the peer is slow, and may not take it.
+	_ = dl.SetWriteDeadline(time.Now().Add(lastWord))
+	_, _ = c.rwc.Write(append(buf[n:len(buf):len(buf)], note...))
 	return slow
 }
 

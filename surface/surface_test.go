@@ -22,6 +22,16 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const version = "test-1"
 
+// write writes p to w, and fails the test when it cannot: a log or a
+// peer that takes less than it was given makes every later check wrong.
+// It may be called from any goroutine.
+func write[T string | []byte](t testing.TB, w io.Writer, p T) {
+	t.Helper()
+	if _, err := w.Write([]byte(p)); err != nil {
+		t.Errorf("write %.40q: %v", p, err)
+	}
+}
+
 // ctl is a controller that records what it is asked.
 type ctl struct {
 	store *surface.Store
@@ -60,7 +70,7 @@ func serve(t *testing.T, store *surface.Store) (net.Conn, func() error) {
 		}
 		return result
 	}
-	t.Cleanup(func() { stop() })
+	t.Cleanup(func() { _ = stop() }) // a test that asserts how it ended calls stop itself
 	return b, stop
 }
 
@@ -194,7 +204,7 @@ func readAll(t *testing.T, ls *surface.LogStream) []byte {
 func TestLogReplayFollowAndOffsets(t *testing.T) {
 	st := newStore(t, "a@p")
 	l := st.Log("a@p")
-	l.Write(awkward)
+	write(t, l, awkward)
 	conn, _ := serve(t, st)
 	cl := client(t, conn)
 
@@ -205,7 +215,7 @@ func TestLogReplayFollowAndOffsets(t *testing.T) {
 	// Follow: more bytes arrive, then the node finishes.
 	big := bytes.Repeat([]byte{0, 1, 2, 255}, surface.MaxChunk) // several chunks
 	go func() {
-		l.Write(big)
+		write(t, l, big)
 		l.Finish()
 	}()
 	got := readAll(t, ls)
@@ -227,7 +237,7 @@ func TestLogReplayFollowAndOffsets(t *testing.T) {
 func TestLogNoFollowAndRestart(t *testing.T) {
 	st := newStore(t, "a@p")
 	l := st.Log("a@p")
-	l.Write([]byte("first attempt"))
+	write(t, l, []byte("first attempt"))
 	conn, _ := serve(t, st)
 	cl := client(t, conn)
 
@@ -246,7 +256,7 @@ func TestLogNoFollowAndRestart(t *testing.T) {
 	if end := <-done; !end.Restarted || end.Attempt != 1 {
 		t.Errorf("end after a restart = %+v, want restarted attempt 1", end)
 	}
-	l.Write([]byte("second"))
+	write(t, l, []byte("second"))
 	l.Finish()
 	// Asking for attempt 1 now starts attempt 2 from 0.
 	ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 13, Attempt: 1})
@@ -301,14 +311,16 @@ func raw(t *testing.T, hangup bool, frames ...string) (string, error) {
 	conn, stop := serve(t, newStore(t, "a@p"))
 	var answer bytes.Buffer
 	read := make(chan struct{})
-	go func() { io.Copy(&answer, conn); close(read) }()
+	go func() { _, _ = io.Copy(&answer, conn); close(read) }() // until the server closes
 	for _, f := range frames {
 		if _, err := io.WriteString(conn, f); err != nil {
 			break
 		}
 	}
 	if hangup {
-		conn.(*net.UnixConn).CloseWrite()
+		if err := conn.(*net.UnixConn).CloseWrite(); err != nil {
+			t.Fatalf("hang up: %v", err)
+		}
 	}
 	<-read // the server closed the connection
 	return answer.String(), stop()
@@ -341,8 +353,8 @@ func TestMalformedFramesEndTheConnection(t *testing.T) {
 func TestStreamNeedsIntegerID(t *testing.T) {
 	hello := `{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"test-1"}}` + "\n"
 	conn, _ := serve(t, newStore(t, "a@p"))
-	io.WriteString(conn, hello)
-	io.WriteString(conn, `{"jsonrpc":"2.0","id":"s","method":"nodes.get"}`+"\n")
+	write(t, conn, hello)
+	write(t, conn, `{"jsonrpc":"2.0","id":"s","method":"nodes.get"}`+"\n")
 	buf := make([]byte, 4096)
 	var got string
 	for !strings.Contains(got, `"id":"s"`) {
@@ -361,14 +373,14 @@ func TestStreamNeedsIntegerID(t *testing.T) {
 func TestLogSizeOnly(t *testing.T) {
 	st := newStore(t, "a@p")
 	l := st.Log("a@p")
-	l.Write(awkward)
+	write(t, l, awkward)
 	conn, _ := serve(t, st)
 	ls, err := client(t, conn).Log(surface.NodeLogParams{ID: "a@p", SizeOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() {
-		l.Write(bytes.Repeat([]byte("x"), 3*surface.MaxChunk))
+		write(t, l, bytes.Repeat([]byte("x"), 3*surface.MaxChunk))
 		l.Finish()
 	}()
 	var total int64

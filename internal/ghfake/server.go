@@ -281,7 +281,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(code)
-	w.Write(data)
+	_, _ = w.Write(data) // a client that went away reads nothing either way
 }
 
 // writeError answers an error in GitHub's shape.

@@ -103,7 +103,7 @@ func build() (string, error) {
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
-		return "", fmt.Errorf("go build odu: %v\n%s", err, out)
+		return "", fmt.Errorf("go build odu: %w\n%s", err, out)
 	}
 	just, err := FastJust()
 	if err != nil {
@@ -253,7 +253,7 @@ func BuildVersion(dir, version string) (string, error) {
 	cmd := exec.Command("go", append(args, "./cmd/odu")...)
 	cmd.Dir = root
 	if data, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build odu %s: %v\n%s", version, err, data)
+		return "", fmt.Errorf("go build odu %s: %w\n%s", version, err, data)
 	}
 	return out, nil
 }

@@ -68,7 +68,7 @@ func sweepCgroups() {
 	for _, e := range entries {
 		if e.IsDir() && orphaned(e.Name()) {
 			c := &cgroup{dir: filepath.Join(parent, e.Name())}
-			c.killAll(stopWait)
+			_ = c.killAll(stopWait) // best effort: the next sweep tries again
 		}
 	}
 }

@@ -72,7 +72,7 @@ func newNetns() (*netns, error) {
 	}
 	for _, s := range steps {
 		if err := ip(s...); err != nil {
-			ns.remove()
+			_ = ns.remove() // best effort: the setup error is the news
 			return nil, fmt.Errorf("make a network namespace (needs root and iproute2): %w", err)
 		}
 	}
@@ -82,7 +82,7 @@ func newNetns() (*netns, error) {
 func ip(args ...string) error {
 	out, err := exec.Command("ip", args...).CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }
@@ -130,7 +130,7 @@ func (ns *netns) setLink(up bool) error {
 func (ns *netns) remove() error {
 	err := ip("netns", "del", ns.name)
 	// The host side goes with its peer; should it not, remove it.
-	exec.Command("ip", "link", "del", ns.hostIf).Run()
+	_ = exec.Command("ip", "link", "del", ns.hostIf).Run()
 	return err
 }
 
@@ -140,7 +140,7 @@ func sweepNetns() {
 	for _, line := range strings.Split(string(out), "\n") {
 		f := strings.Fields(line)
 		if len(f) > 0 && orphaned(f[0]) {
-			ip("netns", "del", f[0])
+			_ = ip("netns", "del", f[0]) // best effort: the next sweep tries again
 		}
 	}
 }

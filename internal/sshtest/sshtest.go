@@ -122,7 +122,7 @@ func NewKey(t T) Key {
 func keygen(path, comment string) (string, error) {
 	out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("run ssh-keygen: %v: %s (run `bash .ci/setup`)", err, strings.TrimSpace(string(out)))
+		return "", fmt.Errorf("run ssh-keygen: %w: %s (run `bash .ci/setup`)", err, strings.TrimSpace(string(out)))
 	}
 	pub, err := os.ReadFile(path + ".pub")
 	if err != nil {
@@ -343,7 +343,7 @@ SetEnv %s
 		return fmt.Errorf("write sshd_config: %w", err)
 	}
 	if out, err := exec.Command(sshdPath, "-t", "-f", s.cfg).CombinedOutput(); err != nil {
-		return fmt.Errorf("check sshd_config (sshd -t): %v: %s", err, strings.TrimSpace(string(out)))
+		return fmt.Errorf("check sshd_config (sshd -t): %w: %s", err, strings.TrimSpace(string(out)))
 	}
 	return nil
 }

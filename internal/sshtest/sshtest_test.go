@@ -367,7 +367,7 @@ func TestStartRefusesBadOptions(t *testing.T) {
 	} {
 		ft := &fatalT{TB: t}
 		func() {
-			defer func() { recover() }()
+			defer func() { _ = recover() }() // fatalT stops Start by panicking
 			Start(ft, tc.opts)
 		}()
 		if !strings.Contains(ft.msg, tc.want) {
