@@ -10,13 +10,12 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/odu-ci/odu/internal/ghfake"
+	"github.com/odu-ci/odu/internal/odutest"
 	"github.com/odu-ci/odu/surface"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { odutest.Main(m) }
 
 const sha = "0123456789abcdef0123456789abcdef01234567"
 

@@ -13,12 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
+	"github.com/odu-ci/odu/internal/odutest"
 	"github.com/odu-ci/odu/surface"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { odutest.Main(m) }
 
 const version = "test-1"
 

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // ModuleRoot returns the root of odu's module, found from the working
@@ -70,11 +72,20 @@ func Version() (string, error) {
 	return strings.TrimPrefix(strings.TrimSpace(string(out)), "odu "), nil
 }
 
-// Main runs a package's tests and removes what [BinDir] made: the
-// TestMain of a package that runs odu.
+// Main is the TestMain of odu's packages: it runs the package's tests,
+// removes what [BinDir] made, and, when they passed, fails the package if
+// a goroutine is left running once its tests are done (a goroutine that
+// outlives its test is one nobody stops; go.uber.org/goleak says where it
+// was started).
 func Main(m *testing.M) {
 	code := m.Run()
 	Cleanup()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: goroutines left running after the tests passed: %v\n", err)
+			code = 1
+		}
+	}
 	os.Exit(code)
 }
 

@@ -12,13 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/odu-ci/odu/internal/odutest"
 	"github.com/odu-ci/odu/proc"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { odutest.Main(m) }
 
 // ssh is the real OpenSSH client, set up to dial s with key and to trust
 // only s's known_hosts line.
