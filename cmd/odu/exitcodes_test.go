@@ -11,10 +11,11 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
-// cmdAttached waits until a program started with `start` (a face) has
-// installed its SIGINT handler, so that a Ctrl-C reaches odu and not the
-// Go runtime's default, and holds a connection to the Unix socket SOCK
-// (the run's, relative to the script's directory):
+// cmdAttached waits until a program started with `start` (a face) holds
+// a connection to the Unix socket SOCK (the run's, relative to the
+// script's directory). odu installs its signal handler before anything
+// else (Main's withSignals), so a face that has connected also turns a
+// SIGINT into its own exit code:
 //
 //	attached wait .ci/odu.sock
 //
@@ -35,7 +36,7 @@ func cmdAttached(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s exited (%d) before it attached to %s", args[0], b.code, sock)
 		default:
 		}
-		if catchesSIGINT(pid) && connectedTo(ts, pid, sock) {
+		if connectedTo(ts, pid, sock) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -46,8 +47,9 @@ func cmdAttached(ts *testscript.TestScript, neg bool, args []string) {
 }
 
 // cmdWatching waits until a program started with `start` (a face waiting
-// for a run to start) has installed its SIGINT handler and watches a
-// directory (an inotify watch: it waits for the run's socket to appear):
+// for a run to start) watches a directory (an inotify watch: it waits for
+// the run's socket to appear), which it does after installing its signal
+// handler, as cmdAttached says:
 //
 //	watching wait
 func cmdWatching(ts *testscript.TestScript, neg bool, args []string) {
@@ -63,7 +65,7 @@ func cmdWatching(ts *testscript.TestScript, neg bool, args []string) {
 			ts.Fatalf("%s exited (%d) before it watched for a run", args[0], b.code)
 		default:
 		}
-		if catchesSIGINT(pid) && inotifyWatches(pid) {
+		if inotifyWatches(pid) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -88,22 +90,6 @@ func inotifyWatches(pid int) bool {
 		info, _ := os.ReadFile(filepath.Join(dir, "fdinfo", fd.Name()))
 		if strings.Contains(string(info), "inotify wd:") {
 			return true
-		}
-	}
-	return false
-}
-
-// catchesSIGINT reports whether the process has a handler for SIGINT
-// (bit 2 of SigCgt in /proc/PID/status).
-func catchesSIGINT(pid int) bool {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "SigCgt:"); ok {
-			mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			return err == nil && mask&(1<<(2-1)) != 0
 		}
 	}
 	return false
