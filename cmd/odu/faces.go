@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-runewidth"
@@ -54,10 +55,21 @@ func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Cli
 	if errors.As(err, &serr) {
 		return nil, root, &ExitError{Code: 1, Err: err}
 	}
+	if err != nil && lostConn(err) {
+		return nil, root, failed(ctx, fmt.Errorf("attach to the run: %w", err))
+	}
 	if err != nil {
 		return nil, root, fmt.Errorf("attach to the run: %w", err)
 	}
 	return cl, root, nil
+}
+
+// lostConn reports an error of a connection to the run that was cut (the
+// run died while a face said hello): exit 1, as README's table says of a
+// lost connection, not 2, which is for what the user typed.
+func lostConn(err error) bool {
+	return errors.Is(err, surface.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 // watchRun waits for a live run and follows its cell; done closes both.

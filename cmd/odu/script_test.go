@@ -87,6 +87,8 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"tmpfs":       cmdTmpfs,
 			"headsha":     cmdHeadSHA,
 			"killchild":   cmdKillChild,
+			"attached":    cmdAttached,
+			"watching":    cmdWatching,
 		},
 	}
 }

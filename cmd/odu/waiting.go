@@ -124,6 +124,9 @@ func attachFailed(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return &ExitError{Code: 130}
 	}
+	if lostConn(err) {
+		return &ExitError{Code: 1, Err: fmt.Errorf("attach to the run: %w", err)}
+	}
 	return fmt.Errorf("attach to the run: %w", err)
 }
 
