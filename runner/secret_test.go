@@ -54,19 +54,33 @@ func noSecret(t *testing.T, what string, data []byte, secret string) {
 	}
 }
 
-// noSecretInFiles fails when a file under dir holds the secret.
+// noSecretInFiles fails when a file under dir holds the secret, when a
+// file cannot be read, or when dir holds no file: a check that looked at
+// nothing.
 func noSecretInFiles(t *testing.T, dir, secret string) {
 	t.Helper()
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || !d.Type().IsRegular() {
+	files := 0
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
 			return nil
 		}
 		data, err := os.ReadFile(p)
-		if err == nil {
-			noSecret(t, p, data, secret)
+		if err != nil {
+			return err
 		}
+		files++
+		noSecret(t, p, data, secret)
 		return nil
 	})
+	if err != nil {
+		t.Errorf("look for the secret under %s: %v", dir, err)
+	}
+	if files == 0 {
+		t.Errorf("no file under %s: nothing was checked for the secret", dir)
+	}
 }
 
 func withSecret(secret string) func(*surface.Config) {
