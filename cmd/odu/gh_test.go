@@ -60,6 +60,12 @@ type ghCheckout struct {
 
 func newGHCheckout(t *testing.T, origin string) *ghCheckout {
 	t.Helper()
+	return newGHCheckoutOf(t, origin, ghJustfile)
+}
+
+// newGHCheckoutOf is [newGHCheckout] with another justfile.
+func newGHCheckoutOf(t *testing.T, origin, justfile string) *ghCheckout {
+	t.Helper()
 	bin, err := odutest.BinDir()
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +76,7 @@ func newGHCheckout(t *testing.T, origin string) *ghCheckout {
 	c.env = append(odutest.GitEnv(home), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"XDG_CACHE_HOME="+t.TempDir(), "GORACE="+os.Getenv("GORACE"), "TMPDIR="+os.TempDir(),
 		"GITHUB_API_URL="+c.gh.URL(), "GH_TOKEN="+c.gh.Token)
-	if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(ghJustfile), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(justfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c.git("init", "-q", "-b", "main")
@@ -240,8 +246,8 @@ func (c *ghCheckout) checkNoToken(outs ...string) {
 	if err != nil {
 		c.t.Errorf("look for the token under .ci: %v", err)
 	}
-	if logs < len(ghNodes) {
-		c.t.Errorf("found %d logs under .ci, want at least one per node (%d)", logs, len(ghNodes))
+	if logs == 0 {
+		c.t.Errorf("found no log under .ci: the token was looked for in none")
 	}
 }
 
