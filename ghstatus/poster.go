@@ -91,6 +91,7 @@ type Poster struct {
 	failures   int       // transient failures in a row
 	stopped    string    // why posting stopped for the run; "" while it goes on
 	final      bool      // Flush has the run's final nodes: no later Update
+	interrupt  bool      // the run was interrupted: what it cancels is "Interrupted"
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -229,7 +230,26 @@ func (p *Poster) updateLocked(n surface.Node) {
 		}
 		st = Waiting
 	}
+	if n.Status == surface.Cancelled && p.interrupt {
+		// The interrupt stopped a node the run had not finished
+		// (running or waiting): not one cancelled before it.
+		if c := p.ctxs[n.ID]; c == nil || !c.wantSet || c.want.State == "pending" || c.want == Interrupted {
+			if c != nil && c.want == Waiting && c.haveSet && c.have.State != "pending" {
+				return // GitHub shows an earlier run's verdict: leave it
+			}
+			st = Interrupted
+		}
+	}
 	p.wantLocked(n.ID, st)
+}
+
+// Interrupt says the run was interrupted (Ctrl-C): from now on a node
+// it stops, which ends cancelled, is posted "Interrupted", as
+// [Poster.Flush] posts one still pending.
+func (p *Poster) Interrupt() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.interrupt = true
 }
 
 func (p *Poster) wantLocked(id string, st Status) {
@@ -411,12 +431,14 @@ func backoff(n int) time.Duration {
 }
 
 // Flush ends the poster: it takes the run's final nodes, on interrupted
-// turns every status still pending into "Interrupted", waits until
+// turns every status still pending, and every node the interrupt
+// cancelled (see [Poster.Interrupt]), into "Interrupted", waits until
 // GitHub has every status or ctx ends, stops posting, and returns what
 // never reached GitHub, in the order the contexts first appeared.
 func (p *Poster) Flush(ctx context.Context, final []surface.Node, interrupted bool) []Owed {
 	p.mu.Lock()
 	p.final = true
+	p.interrupt = p.interrupt || interrupted
 	for _, n := range final {
 		p.updateLocked(n)
 	}

@@ -361,3 +361,36 @@ func (h *harness) postStates(id string) []surface.PostState {
 	defer h.mu.Unlock()
 	return slices.Clone(h.posts[id])
 }
+
+// TestPosterInterruptCancels: after Interrupt, a node the run stops (it
+// ends cancelled) is posted "Interrupted", and a node cancelled before
+// the interrupt (odu cancel) stays "Cancelled".
+func TestPosterInterruptCancels(t *testing.T) {
+	h := newHarness(t, "")
+	h.start()
+	h.p.Update(node("early@x86_64-linux", surface.Running, 0))
+	h.p.Update(node("early@x86_64-linux", surface.Cancelled, 10))
+	h.p.Update(node("a@x86_64-linux", surface.Running, 0))
+	h.p.Update(node("b@x86_64-linux", surface.Pending, 0))
+	h.p.Interrupt()
+	final := []surface.Node{
+		node("early@x86_64-linux", surface.Cancelled, 10),
+		node("a@x86_64-linux", surface.Cancelled, 20),
+		node("b@x86_64-linux", surface.Cancelled, 0),
+	}
+	for _, n := range final {
+		h.p.Update(n)
+	}
+	if owed := h.flush(final, true); len(owed) != 0 {
+		t.Errorf("Flush owes %v, want nothing", owed)
+	}
+	for id, want := range map[string]string{"early@x86_64-linux": "error: Cancelled", "a@x86_64-linux": "error: Interrupted", "b@x86_64-linux": "error: Interrupted"} {
+		got := h.repo.Sequence(sha, id)
+		if len(got) == 0 || got[len(got)-1] != want {
+			t.Errorf("%s's statuses = %q, want them to end %q", id, got, want)
+		}
+		if slices.Contains(got, "error: Cancelled") && want != "error: Cancelled" {
+			t.Errorf("%s's statuses = %q: Cancelled posted for a node the interrupt stopped", id, got)
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package ghstatus
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -83,5 +87,100 @@ func TestDescribe(t *testing.T) {
 	long, _ := Describe(surface.Node{Status: surface.Errored, Reason: strings.Repeat("é", 300)})
 	if n := len([]rune(long.Description)); n != maxDescription {
 		t.Errorf("a long reason's description has %d characters, want %d", n, maxDescription)
+	}
+}
+
+// fakeGH puts on PATH a gh that, asked `auth token --hostname HOST`,
+// prints out and exits with code; it records its arguments in the file
+// it returns. Only a program the test provides: the real gh would ask
+// GitHub, which these machines cannot reach.
+func fakeGH(t *testing.T, out string, code int) (argsFile string) {
+	t.Helper()
+	dir := t.TempDir()
+	argsFile, outFile := filepath.Join(dir, "args"), filepath.Join(dir, "out")
+	script := fmt.Sprintf("#!/bin/sh\nprintf '%%s\\n' \"$*\" > '%s'\n/bin/cat '%s'\nexit %d\n", argsFile, outFile, code)
+	if err := os.WriteFile(outFile, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "gh"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	return argsFile
+}
+
+func TestFindToken(t *testing.T) {
+	all := map[string]string{
+		"GH_TOKEN": "t-gh", "GITHUB_TOKEN": "t-github",
+		"GH_ENTERPRISE_TOKEN": "t-gh-enterprise", "GITHUB_ENTERPRISE_TOKEN": "t-github-enterprise",
+	}
+	without := func(names ...string) Getenv {
+		return func(k string) string {
+			if slices.Contains(names, k) {
+				return ""
+			}
+			return all[k]
+		}
+	}
+	for _, tc := range []struct {
+		host      string
+		env       Getenv
+		tok, from string
+	}{
+		{"github.com", without(), "t-gh", "GH_TOKEN"},
+		{"github.com", without("GH_TOKEN"), "t-github", "GITHUB_TOKEN"},
+		// An Enterprise token is not for github.com.
+		{"github.com", without("GH_TOKEN", "GITHUB_TOKEN"), "", ""},
+		{"github.example.com", without(), "t-gh", "GH_TOKEN"},
+		{"github.example.com", without("GH_TOKEN"), "t-github", "GITHUB_TOKEN"},
+		{"github.example.com", without("GH_TOKEN", "GITHUB_TOKEN"), "t-gh-enterprise", "GH_ENTERPRISE_TOKEN"},
+		{"github.example.com", without("GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN"), "t-github-enterprise", "GITHUB_ENTERPRISE_TOKEN"},
+		{"github.example.com", without("GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"), "", ""},
+		// A variable set to blanks is not a token.
+		{"github.com", func(k string) string {
+			if k == "GH_TOKEN" {
+				return " \n"
+			}
+			return all[k]
+		}, "t-github", "GITHUB_TOKEN"},
+	} {
+		t.Setenv("PATH", t.TempDir()) // no gh
+		if tok, from := FindToken(t.Context(), tc.host, tc.env); tok != tc.tok || from != tc.from {
+			t.Errorf("FindToken(%q) = %q from %q, want %q from %q", tc.host, tok, from, tc.tok, tc.from)
+		}
+	}
+}
+
+func TestFindTokenFromGH(t *testing.T) {
+	none := func(string) string { return "" }
+	args := fakeGH(t, "gho_fromgh\n", 0)
+	if tok, from := FindToken(t.Context(), "github.example.com", none); tok != "gho_fromgh" || from != "gh auth token" {
+		t.Errorf("FindToken with gh logged in = %q from %q, want %q from gh auth token", tok, from, "gho_fromgh")
+	}
+	if data, err := os.ReadFile(args); err != nil || string(data) != "auth token --hostname github.example.com\n" {
+		t.Errorf("gh was run with %q (%v), want auth token --hostname github.example.com", data, err)
+	}
+	// A variable comes first: gh is not asked.
+	os.Remove(args)
+	env := func(k string) string {
+		if k == "GITHUB_TOKEN" {
+			return "t-github"
+		}
+		return ""
+	}
+	if tok, from := FindToken(t.Context(), "github.com", env); tok != "t-github" || from != "GITHUB_TOKEN" {
+		t.Errorf("FindToken = %q from %q, want t-github from GITHUB_TOKEN", tok, from)
+	}
+	if _, err := os.Stat(args); err == nil {
+		t.Errorf("gh was run although GITHUB_TOKEN was set")
+	}
+	// gh not logged in (it exits 1), or printing nothing: no token.
+	fakeGH(t, "", 1)
+	if tok, from := FindToken(t.Context(), "github.com", none); tok != "" || from != "" {
+		t.Errorf("FindToken with gh logged out = %q from %q, want none", tok, from)
+	}
+	fakeGH(t, "  \n", 0)
+	if tok, from := FindToken(t.Context(), "github.com", none); tok != "" || from != "" {
+		t.Errorf("FindToken with gh printing blanks = %q from %q, want none", tok, from)
 	}
 }

@@ -17,6 +17,23 @@ import (
 // change.
 const testSecret = `Tk-9 p@ss/w+rd"q"`
 
+// requireFiles fails unless dir holds a regular file: a look for the
+// secret under it that found nothing to read checked nothing.
+func requireFiles(t *testing.T, dir string) {
+	t.Helper()
+	found := false
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			found = true
+			return filepath.SkipAll
+		}
+		return err
+	})
+	if err != nil || !found {
+		t.Errorf("no file under %s (%v): nothing was checked for the secret", dir, err)
+	}
+}
+
 // leakJustfile prints the secret of ODU_TEST_SECRET in every way the
 // masker must catch: whole, split across two writes, base64 at each
 // alignment in both alphabets, URL-encoded, JSON-escaped; and checks that
@@ -106,6 +123,8 @@ func TestSecretMasked(t *testing.T) {
 	noSecret(t, "the runner's frames", frames, testSecret)
 	noSecretInFiles(t, l.dir, testSecret)
 	noSecretInFiles(t, l.logDir, testSecret)
+	requireFiles(t, l.dir)
+	requireFiles(t, l.logDir)
 	for _, want := range []string{
 		"length 17\n", // the recipe had the value
 		"raw: ***\n", "split: ***\n", "query: ?t=***&x\n", "path: /***/\n", `json: {"t": "***"}` + "\n",

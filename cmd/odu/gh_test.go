@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +23,19 @@ import (
 
 // ghJustfile is a small pipeline: build, then test and lint. Every
 // recipe prints its environment, so a token that reached a lane would be
-// in its log.
+// in its log. build waits, when $ODU_TEST_HOLD is set, until that file
+// exists (a minute at most; see [ghCheckout.holdBuild]).
 const ghJustfile = `[metadata("ci")]
 ci: test lint
 
 build:
-    @env | sort
+    #!/bin/sh
+    i=0
+    while [ -n "$ODU_TEST_HOLD" ] && [ ! -e "$ODU_TEST_HOLD" ]; do
+        i=$((i+1)); [ $i -lt 3000 ] || { echo "$ODU_TEST_HOLD never came"; exit 3; }
+        sleep 0.02
+    done
+    env | sort
 
 test: build
     @env | sort
@@ -51,6 +60,12 @@ type ghCheckout struct {
 
 func newGHCheckout(t *testing.T, origin string) *ghCheckout {
 	t.Helper()
+	return newGHCheckoutOf(t, origin, ghJustfile)
+}
+
+// newGHCheckoutOf is [newGHCheckout] with another justfile.
+func newGHCheckoutOf(t *testing.T, origin, justfile string) *ghCheckout {
+	t.Helper()
 	bin, err := odutest.BinDir()
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +76,7 @@ func newGHCheckout(t *testing.T, origin string) *ghCheckout {
 	c.env = append(odutest.GitEnv(home), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"XDG_CACHE_HOME="+t.TempDir(), "GORACE="+os.Getenv("GORACE"), "TMPDIR="+os.TempDir(),
 		"GITHUB_API_URL="+c.gh.URL(), "GH_TOKEN="+c.gh.Token)
-	if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(ghJustfile), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "justfile"), []byte(justfile), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	c.git("init", "-q", "-b", "main")
@@ -124,6 +139,42 @@ func (c *ghCheckout) oduCmd(args ...string) *exec.Cmd {
 	return cmd
 }
 
+// holdBuild makes the next run's build wait until GitHub has answered
+// the poster's read of the commit's statuses, after which the poster
+// posts: test and lint, which wait for build, are then still pending,
+// however slow the machine, and must be posted "Waiting". The returned
+// function ends the wait for GitHub's answer; call it after the run.
+func (c *ghCheckout) holdBuild() (done func()) {
+	c.t.Helper()
+	file := filepath.Join(c.t.TempDir(), "go")
+	c.setenv("ODU_TEST_HOLD", file)
+	read := "/repos/octo/hello/commits/" + c.sha + "/status"
+	ctx, cancel := context.WithCancel(c.t.Context())
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		err := c.gh.Await(ctx, func(reqs []ghfake.Request) bool {
+			for _, r := range reqs {
+				if r.Method == http.MethodGet && r.Path == read && r.Status != 0 {
+					return true
+				}
+			}
+			return false
+		})
+		if err == nil {
+			err = os.WriteFile(file, nil, 0o644)
+		}
+		if err != nil && ctx.Err() == nil {
+			c.t.Errorf("let build go on: %v", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-finished
+		c.setenv("ODU_TEST_HOLD", "")
+	}
+}
+
 func (c *ghCheckout) statusPosts() []ghfake.Request {
 	var out []ghfake.Request
 	for _, r := range c.gh.Requests() {
@@ -144,6 +195,13 @@ func (c *ghCheckout) checkSequence(id string) {
 		c.t.Errorf("%s: statuses %q, want them to end with its success", id, got)
 		return
 	}
+	// The first run of a commit posts every node still pending "Waiting"
+	// at its start, so the commit shows the whole pipeline at once: test
+	// and lint wait for build, which waits for the poster (holdBuild).
+	// build itself may have started by then.
+	if id != ghNodes[0] && got[0] != "pending: Waiting" {
+		c.t.Errorf("%s: statuses %q, want them to start with pending: Waiting", id, got)
+	}
 	rank := map[string]int{"pending: Waiting": 0, "pending: Running": 1}
 	last := -1
 	for i, s := range got[:len(got)-1] {
@@ -155,7 +213,9 @@ func (c *ghCheckout) checkSequence(id string) {
 	}
 }
 
-// checkNoToken fails if the token is in any file under .ci or in out.
+// checkNoToken fails if the token is in any file under .ci or in out. It
+// fails too if the walk cannot read a file, or finds no node's log: a
+// check that looked at nothing.
 func (c *ghCheckout) checkNoToken(outs ...string) {
 	c.t.Helper()
 	for _, o := range outs {
@@ -163,21 +223,54 @@ func (c *ghCheckout) checkNoToken(outs ...string) {
 			c.t.Errorf("the token appears in odu's output:\n%s", o)
 		}
 	}
-	filepath.WalkDir(filepath.Join(c.dir, ".ci"), func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || d.Type()&fs.ModeSocket != 0 {
+	logs := 0
+	err := filepath.WalkDir(filepath.Join(c.dir, ".ci"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
 			return nil
 		}
-		data, _ := os.ReadFile(p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		if strings.HasSuffix(p, ".log") {
+			logs++
+		}
 		if bytes.Contains(data, []byte(c.gh.Token)) {
 			c.t.Errorf("the token appears in %s", p)
 		}
 		return nil
 	})
+	if err != nil {
+		c.t.Errorf("look for the token under .ci: %v", err)
+	}
+	if logs == 0 {
+		c.t.Errorf("found no log under .ci: the token was looked for in none")
+	}
+}
+
+// checkNodes fails unless nodes are exactly the pipeline's, so that a
+// loop over them cannot pass by seeing none.
+func checkNodes(t *testing.T, what string, nodes []surface.Node) {
+	t.Helper()
+	var ids []string
+	for _, n := range nodes {
+		ids = append(ids, n.ID)
+	}
+	slices.Sort(ids)
+	want := slices.Sorted(slices.Values(ghNodes))
+	if !slices.Equal(ids, want) {
+		t.Errorf("%s has nodes %q, want %q", what, ids, want)
+	}
 }
 
 func TestGitHubStrictRunPostsEveryNode(t *testing.T) {
 	c := newGHCheckout(t, "https://github.com/octo/hello.git")
+	held := c.holdBuild()
 	stdout, stderr, code := c.odu("run", "--progress", "json")
+	held()
 	if code != 0 {
 		t.Fatalf("odu run exited %d:\n%s\n%s", code, stdout, stderr)
 	}
@@ -209,6 +302,7 @@ func TestGitHubStrictRunPostsEveryNode(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil {
 		t.Fatal(err)
 	}
+	checkNodes(t, "odu status -o json", st.Nodes)
 	for _, n := range st.Nodes {
 		if n.Post == nil || !n.Post.Posted || n.Post.State != "success" {
 			t.Errorf("odu status -o json: %s's post = %+v, want success posted", n.ID, n.Post)
@@ -249,6 +343,8 @@ func TestGitHubCoalescesUnderASlowAPI(t *testing.T) {
 	c := newGHCheckout(t, "https://github.com/octo/hello.git")
 	gate := ghfake.NewGate()
 	c.gh.Fail(ghfake.Fault{Method: "POST", Path: "/repos/octo/hello/statuses/", Times: ghfake.Always, Answer: ghfake.Hold(gate)})
+	held := c.holdBuild()
+	defer held()
 	cmd := c.oduCmd("run", "--progress", "plain")
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -298,7 +394,10 @@ func TestGitHubRetries(t *testing.T) {
 	c := newGHCheckout(t, "https://github.com/octo/hello.git")
 	c.gh.Fail(ghfake.Fault{Method: "POST", Path: "/repos/octo/hello/statuses/", Answer: ghfake.ServerError(http.StatusBadGateway)})
 	c.gh.Fail(ghfake.Fault{Method: "POST", Path: "/repos/octo/hello/statuses/", Answer: ghfake.RetryAfter(http.StatusTooManyRequests, 1)})
-	if stdout, stderr, code := c.odu("run", "--progress", "plain"); code != 0 {
+	held := c.holdBuild()
+	stdout, stderr, code := c.odu("run", "--progress", "plain")
+	held()
+	if code != 0 {
 		t.Fatalf("odu run exited %d:\n%s\n%s", code, stdout, stderr)
 	}
 	var codes []int
@@ -308,8 +407,24 @@ func TestGitHubRetries(t *testing.T) {
 	if len(codes) < 3 || codes[0] != http.StatusBadGateway || codes[1] != http.StatusTooManyRequests {
 		t.Errorf("status posts answered %v, want a 502, a 429, then the rest", codes)
 	}
+	// A post that failed is retried with the context's latest state, so
+	// a Waiting GitHub refused may never show; but it was sent first for
+	// each node still pending when the poster began (holdBuild).
 	for _, id := range ghNodes {
-		c.checkSequence(id)
+		got := c.repo.Sequence(c.sha, id)
+		if len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "success: Succeeded in ") {
+			t.Errorf("%s: statuses %q, want them to end with its success", id, got)
+		}
+		var first struct{ State, Description, Context string }
+		for _, r := range c.statusPosts() {
+			if json.Unmarshal(r.Body, &first) == nil && first.Context == id {
+				break
+			}
+			first.Context = ""
+		}
+		if id != ghNodes[0] && (first.Context != id || first.State != "pending" || first.Description != "Waiting") {
+			t.Errorf("%s: its first status sent was %+v, want pending: Waiting", id, first)
+		}
 	}
 }
 
@@ -334,6 +449,7 @@ func TestGitHubOwedWhenTheAPIStaysDown(t *testing.T) {
 	if err := json.Unmarshal(data, &st); err != nil {
 		t.Fatal(err)
 	}
+	checkNodes(t, "the record", st.Nodes)
 	for _, n := range st.Nodes {
 		if n.Post == nil || n.Post.Posted || n.Post.State != "success" || n.Post.Attempts == 0 || n.Post.Error == "" {
 			t.Errorf("the record's %s post = %+v, want success owed, with attempts and an error", n.ID, n.Post)

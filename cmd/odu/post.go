@@ -81,6 +81,9 @@ func startPosting(ctx context.Context, env *Env, t *ghstatus.Target, sha string,
 	// The poster outlives an interrupt: it still has to say so on GitHub.
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	p.Start(pctx)
+	// An interrupt cancels the nodes the run has not finished: their
+	// statuses say "Interrupted" (README), not "Cancelled".
+	context.AfterFunc(ctx, p.Interrupt)
 	ps := &posting{p: p, stop: stop}
 	a, b := net.Pipe()
 	ps.follow.Add(2)

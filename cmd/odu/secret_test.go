@@ -15,7 +15,8 @@ import (
 
 // cmdNoSecret fails if the value of the script's variable VAR, in any of
 // its forms, is in the last command's stdout or stderr, or in any file
-// under the paths given (files or directories, walked):
+// under the paths given (files or directories, walked; each must hold at
+// least one file):
 //
 //	nosecret ODU_TEST_SECRET stdout stderr .ci $ONE_CACHE
 func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
@@ -34,12 +35,12 @@ func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
 			}
 		}
 	}
-	files := 0
 	for _, p := range args[1:] {
 		if p == "stdout" || p == "stderr" {
 			check(p, []byte(ts.ReadFile(p)))
 			continue
 		}
+		files := 0
 		err := filepath.WalkDir(ts.MkAbs(p), func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -56,8 +57,12 @@ func cmdNoSecret(ts *testscript.TestScript, neg bool, args []string) {
 			return nil
 		})
 		ts.Check(err)
+		// A path with no file in it checked nothing: a typo, or a run
+		// that wrote nowhere it was expected to.
+		if files == 0 {
+			ts.Fatalf("nosecret: no file under %s: nothing was checked", p)
+		}
 	}
-	ts.Logf("nosecret: %d files checked", files)
 }
 
 // cmdTmpfs mounts a tmpfs of SIZE on DIR (created), a disk that fills

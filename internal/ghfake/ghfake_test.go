@@ -103,3 +103,40 @@ func TestFnmatch(t *testing.T) {
 		}
 	}
 }
+
+// TestInFlight: requests held at a gate count as in flight until they
+// are answered; Await sees them arrive and leave.
+func TestInFlight(t *testing.T) {
+	s := New(t)
+	s.Repo("octo/hello")
+	gate := NewGate()
+	s.Fail(Fault{Method: "GET", Path: "/repos/octo/hello", Times: Always, Answer: Hold(gate)})
+	cl := client(t, s, s.Token)
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() {
+			_, _, err := cl.Repositories.Get(t.Context(), "octo", "hello")
+			errs <- err
+		}()
+	}
+	if err := s.Await(t.Context(), func([]Request) bool { return s.InFlight() == 3 }); err != nil {
+		t.Fatalf("three held requests never were in flight together (%d): %v", s.InFlight(), err)
+	}
+	gate.Release()
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Errorf("a released request: %v", err)
+		}
+	}
+	if err := s.Await(t.Context(), func(reqs []Request) bool { return len(reqs) == 3 && s.InFlight() == 0 }); err != nil {
+		t.Fatalf("requests still in flight after their answers (%d): %v", s.InFlight(), err)
+	}
+	if n := s.MaxInFlight(); n != 3 {
+		t.Errorf("MaxInFlight = %d, want 3", n)
+	}
+	for _, r := range s.Requests() {
+		if r.Status != http.StatusOK {
+			t.Errorf("%s %s answered %d, want 200", r.Method, r.Path, r.Status)
+		}
+	}
+}

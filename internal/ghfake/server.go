@@ -37,6 +37,7 @@ package ghfake
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -45,6 +46,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -74,6 +76,14 @@ type Server struct {
 	faults   []*fault
 	used     int // requests counted against the rate limit
 	reset    time.Time
+	// changed is closed and replaced whenever a request arrives or is
+	// answered, for [Server.Await].
+	changed chan struct{}
+	// inFlight counts the requests being served (arrived, not yet
+	// answered), and maxInFlight the most there ever were at once: a
+	// client that keeps its promise of a bound on concurrent requests
+	// never takes maxInFlight over it.
+	inFlight, maxInFlight int
 }
 
 // Request is one request the server received.
@@ -112,6 +122,7 @@ func Start() *Server {
 	s := &Server{
 		Token:    "ghp_" + hex.EncodeToString(tok[:]),
 		closed:   make(chan struct{}),
+		changed:  make(chan struct{}),
 		repos:    map[string]*Repo{},
 		orgRules: map[string][]*ruleset{},
 		nextID:   1000,
@@ -147,6 +158,46 @@ func (s *Server) Requests() []Request {
 	out := make([]Request, len(s.requests))
 	copy(out, s.requests)
 	return out
+}
+
+// InFlight returns how many requests are being served now: arrived, and
+// not yet answered (held at a [Gate], delayed, or being handled).
+func (s *Server) InFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inFlight
+}
+
+// MaxInFlight returns the most requests that were ever in flight at once.
+func (s *Server) MaxInFlight() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxInFlight
+}
+
+// Await waits until cond holds for the requests received so far (with
+// their answers' status, 0 while pending), checking again whenever a
+// request arrives or is answered. It returns ctx's error if ctx ends
+// first.
+func (s *Server) Await(ctx context.Context, cond func([]Request) bool) error {
+	for {
+		s.mu.Lock()
+		reqs, ch := slices.Clone(s.requests), s.changed
+		s.mu.Unlock()
+		if cond(reqs) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Server) changedLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
 }
 
 // Writes returns the requests that were not GETs, as "METHOD PATH".
@@ -195,12 +246,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		Token: r.Header.Get("Authorization") != "",
 	})
 	f := s.takeFault(r.Method, r2.URL.Path)
+	s.inFlight++
+	s.maxInFlight = max(s.maxInFlight, s.inFlight)
+	s.changedLocked()
 	s.mu.Unlock()
 
 	rec := &recorder{ResponseWriter: w}
 	defer func() {
 		s.mu.Lock()
 		s.requests[idx].Status = rec.code()
+		s.inFlight--
+		s.changedLocked()
 		s.mu.Unlock()
 	}()
 	s.rateHeaders(rec)
