@@ -186,7 +186,7 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 		r.grace = DefaultGrace
 	}
 	r.mask = newAutomaton(maskPatterns(secretValues(cfg)))
-	r.env = append(os.Environ(), cfg.Env...)
+	r.env = append(WithoutTokens(os.Environ()), cfg.Env...)
 	r.env = append(r.env, "CI=true", "ODU=1", "ODU_PLATFORM="+cfg.Platform, "ODU_SHA="+cfg.SHA)
 	r.wake = make(chan struct{}, 1)
 	r.configured = true

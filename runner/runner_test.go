@@ -20,6 +20,7 @@ import (
 	"github.com/odu-ci/odu/internal/odutest"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/proc"
+	"github.com/odu-ci/odu/runner"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -560,5 +561,26 @@ func TestUnstartableNodeLogStartsWithOdusLine(t *testing.T) {
 	}
 	if strings.Count(n.Reason, "no-such-program") != 1 {
 		t.Errorf("ci's reason %q names the program more than once", n.Reason)
+	}
+}
+
+// A GitHub token in the runner's own environment (a build host's, where
+// the user exported one) does not reach a recipe either.
+func TestRecipesSeeNoTokenOfTheRunnersEnvironment(t *testing.T) {
+	for _, name := range runner.TokenVars {
+		t.Setenv(name, "ghp_hostToken_"+name)
+	}
+	t.Setenv("ODU_TEST_KEPT", "kept")
+	l := start(t, "[metadata(\"ci\")]\nci:\n    @env\n", 1)
+	st, _ := l.settle(t)
+	if n := st.Node(id("ci")); n.Status != surface.Success {
+		t.Fatalf("ci = %s, want success", n.Status)
+	}
+	data, _ := l.log(t, id("ci"), 0)
+	if !bytes.Contains(data, []byte("ODU_TEST_KEPT=kept\n")) {
+		t.Fatalf("ci's log lacks the runner's other variables: %q", data)
+	}
+	if bytes.Contains(data, []byte("ghp_hostToken_")) {
+		t.Errorf("a recipe saw a token of the runner's environment: %q", data)
 	}
 }
