@@ -10,13 +10,16 @@
 // each lane's phase until it runs), the [Matrix] (recipes as rows,
 // platforms as columns), the [LogPane] (the focused node's output), the
 // events lane (recent transitions) and a help footer (bubbles/help).
+// Statuses look as they do in every odu command: glyphs, colours,
+// clocks and counts come from internal/look.
 //
-// Bubble Tea and bubbles/help are copies kept in internal/tea and
-// internal/help: Bubble Tea v1's init asks the terminal for its
-// background colour, and waits up to 5 s for the answer, in every
-// program that links it (see internal/tea). The dashboard asks the
-// terminal nothing: its colours are ANSI colours, right on any
-// background.
+// Bubble Tea v2, bubbles v2 and lipgloss v2 are module dependencies.
+// Unlike Bubble Tea v1, linking them makes no odu command ask the
+// terminal anything. The dashboard's colours are ANSI colours, right on
+// any background: it never asks for the background colour, and the
+// program is given its colour profile (the styles apply NO_COLOR), so
+// it detects none either.
+//
 // After the run, the connection to it is closed: a log the pane had
 // not loaded comes from the run's record on disk ([Options.ReadLog]).
 //
@@ -24,6 +27,19 @@
 // log, which gets the full height; on a narrow one they stack, the log
 // keeps [minLogHeight] rows and the matrix becomes a window that follows
 // the focus and says how many rows it holds back.
+//
+// # What the dashboard asks the terminal
+//
+// When the program starts, Bubble Tea v2 asks the terminal once, with
+// DECRQM, whether it supports synchronized output (mode 2026: a frame
+// drawn at once, without tearing) and Unicode core widths (mode 2027).
+// The dashboard lets it ask: it is the one odu face that owns the
+// terminal, reads its input, and never waits for the answer (a terminal
+// that does not answer gets frames drawn as before). No other query is
+// made (not OSC 10/11, not the cursor position), and no other odu
+// command writes any query at all: cmd/odu's
+// TestDashboardNoTerminalQuery holds both rules on a terminal that
+// never answers.
 //
 // # The log pane is a terminal
 //
