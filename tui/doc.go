@@ -30,16 +30,21 @@
 //
 // # What the dashboard asks the terminal
 //
-// When the program starts, Bubble Tea v2 asks the terminal once, with
-// DECRQM, whether it supports synchronized output (mode 2026: a frame
-// drawn at once, without tearing) and Unicode core widths (mode 2027).
-// The dashboard lets it ask: it is the one odu face that owns the
-// terminal, reads its input, and never waits for the answer (a terminal
-// that does not answer gets frames drawn as before). No other query is
-// made (not OSC 10/11, not the cursor position), and no other odu
-// command writes any query at all: cmd/odu's
-// TestDashboardNoTerminalQuery holds both rules on a terminal that
-// never answers.
+// When the program starts, Bubble Tea v2 asks the terminal, once, two
+// things: with DECRQM, whether it has synchronized output (mode 2026: a
+// frame drawn at once, without tearing) and Unicode core widths (mode
+// 2027); and, having pushed the kitty keyboard flag that tells an
+// escape key from the start of a sequence, which flags the terminal
+// took (CSI ? u). Neither can be turned off while the program reads
+// keys (only a program without input asks nothing), and neither is
+// waited for: the answers, if any, come in with the keys and only
+// change how frames and keys are encoded; a terminal that does not
+// answer gets the dashboard all the same. The dashboard lets them ask:
+// it is the one odu face that owns the terminal and reads its input. It
+// asks nothing else (not the background or foreground colour, not the
+// cursor position), and no other odu command writes any query at all.
+// cmd/odu's TestDashboardNoTerminalQuery holds both rules on a terminal
+// that never answers, with the commands doing their work on a live run.
 //
 // # The log pane is a terminal
 //

@@ -255,8 +255,10 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("the matrix has no row for %s:\n%s", r, s)
 		}
 	}
+	// Green and red are the colour SGRs 32 and 31 (tmux writes each
+	// attribute of a cell as its own sequence): not bold (1) or faint (2).
 	colour := tm.screen(true)
-	if !regexp.MustCompile(`\x1b\[3?2m✓`).MatchString(colour) || !regexp.MustCompile(`\x1b\[(3)?1m✗`).MatchString(colour) {
+	if !regexp.MustCompile(`\x1b\[32m✓`).MatchString(colour) || !regexp.MustCompile(`\x1b\[31m✗`).MatchString(colour) {
 		t.Errorf("✓ is not green or ✗ not red:\n%q", colour)
 	}
 
@@ -328,78 +330,142 @@ func slicesDeleteEnv(env []string, name string) []string {
 	return out
 }
 
-// TestDashboardNoTerminalQuery runs odu commands on a terminal that never
-// answers, and checks that none asks it anything: not the background
-// colour (OSC 11), not the cursor position (DSR). A query there makes
-// every command wait for an answer that never comes (termenv gives up
-// after 5 s); only the dashboard may touch the terminal, and it does not
-// ask either. The assertion is on the bytes the commands write, not on
-// how long they take.
-func TestDashboardNoTerminalQuery(t *testing.T) {
-	bin, err := odutest.BinDir()
+// terminalQuery matches what a program writes to ask a terminal
+// something: an OSC colour or clipboard query (10, 11, 4, 52 … ;?),
+// a device status or cursor position report (DSR), device attributes
+// (DA1, DA2, DA3), a mode (DECRQM), the terminal's name (XTVERSION), the
+// kitty keyboard flags, a capability or setting (XTGETTCAP, DECRQSS), or
+// a size report (XTWINOPS).
+var terminalQuery = regexp.MustCompile(`\x1b\][0-9]+(;[0-9a-z]*)*;\?|\x1b\[\??[56]n|\x1b\[[>=]?0?c|` +
+	`\x1b\[\??[0-9;]+\$p|\x1b\[>0?q|\x1b\[\?u|\x1bP[+$]q|\x1b\[(1[4689]|2[01])t`)
+
+// dashboardQueries are the only queries the dashboard may write: Bubble
+// Tea v2 asks, once, whether the terminal has synchronized output and
+// Unicode core widths (DECRQM), and which kitty keyboard flags it took,
+// and waits for no answer (tui/doc.go).
+var dashboardQueries = strings.NewReplacer("\x1b[?2026$p", "", "\x1b[?2027$p", "", "\x1b[?u", "")
+
+// onTerminal runs odu on a terminal (a pty of 80×24) that never answers,
+// and returns everything it wrote there. ready, when not nil, is called
+// as the output grows, and returns the keys to type once it has seen
+// enough (the dashboard's q); without ready, odu is left to finish.
+func onTerminal(t *testing.T, bin, dir string, env []string, args []string, ready func(out string) string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "odu"), args...)
+	cmd.Dir, cmd.Env = dir, env
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A terminal termenv would ask: an xterm, not tmux or screen (which
-	// it skips), not CI (which it takes for no terminal).
+	defer tty.Close()
+	// Read everything it writes, answering nothing, until it exits (the
+	// read fails once the terminal has no process left).
+	out := &lockedBuffer{}
+	copied := make(chan struct{})
+	go func() { io.Copy(out, tty); close(copied) }()
+	if ready != nil {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if keys := ready(out.String()); keys != "" {
+				tty.Write([]byte(keys))
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Errorf("odu %s never showed what the test waits for:\n%q", strings.Join(args, " "), out.String())
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	werr := make(chan error, 1)
+	go func() { werr <- cmd.Wait() }()
+	select {
+	case err = <-werr:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		err = <-werr
+		t.Errorf("odu %s did not return on the terminal:\n%q", strings.Join(args, " "), out.String())
+	}
+	<-copied
+	return out.String(), err
+}
+
+// TestDashboardNoTerminalQuery runs odu commands on a terminal that never
+// answers, in a checkout where they do their work (a justfile, a live
+// run with a node that failed and one that runs), and checks what they
+// ask it: no command asks anything (a query there makes a program that
+// waits for the answer hang: Bubble Tea v1's termenv waited 5 s for the
+// background colour in every odu command), and the dashboard asks only
+// the modes Bubble Tea v2 asks at its start, without waiting for the
+// answer. The assertion is on the bytes the commands write, not on how
+// long they take.
+func TestDashboardNoTerminalQuery(t *testing.T) {
+	d := newDash(t, runJustfile)
+	// A terminal termenv or colorprofile would ask or inspect: an xterm,
+	// not tmux or screen, not CI.
 	var env []string
-	for _, kv := range os.Environ() {
+	for _, kv := range d.env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "CI", "TERM", "TMUX", "STY", "NO_COLOR", "COLORFGBG":
+		case "CI", "TERM", "TMUX", "STY", "NO_COLOR", "COLORFGBG", "TERM_PROGRAM", "SSH_TTY":
 			continue
 		}
 		env = append(env, kv)
 	}
 	env = append(env, "TERM=xterm-256color")
-	// A checkout with no run: `odu monitor` shows the dashboard, waiting.
-	dir := t.TempDir()
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "empty"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir, cmd.Env = dir, append(env, odutest.GitEnv(filepath.Join(dir, ".home"))...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %s: %v\n%s", args[0], err, out)
+	_, runDone := d.background()
+	waitFile(t, filepath.Join(d.tmp, "pid")) // slow runs
+	for _, c := range []struct {
+		args []string
+		want string // what it says when it did its work
+	}{
+		{[]string{"--help"}, "USAGE"},
+		{[]string{"--version"}, "odu "},
+		{[]string{"dump"}, "slow"},
+		{[]string{"doctor"}, "justfile"},
+		{[]string{"status"}, "running"},
+		{[]string{"logs", "bad"}, "bad-output"},
+		{[]string{"wait", "--fail-fast"}, "bad@"},
+		{[]string{"monitor", "--help"}, "USAGE"},
+		{[]string{"monitor"}, ""},
+	} {
+		var ready func(string) string
+		dashboard := len(c.args) == 1 && c.args[0] == "monitor"
+		if dashboard {
+			// The dashboard is up once it shows slow running; then q.
+			ready = func(out string) string {
+				if strings.Contains(out, "slow") && strings.Contains(out, "●") {
+					return "q"
+				}
+				return ""
+			}
+		}
+		got, _ := onTerminal(t, d.bin, d.dir, env, c.args, ready)
+		asked := got
+		if dashboard {
+			asked = dashboardQueries.Replace(got)
+			if !strings.Contains(got, "odu: left the run of") {
+				t.Errorf("odu monitor did not show the dashboard and leave on q:\n%q", got)
+			}
+		}
+		if q := terminalQuery.FindString(asked); q != "" {
+			t.Errorf("odu %s asked the terminal %q:\n%q", strings.Join(c.args, " "), q, got)
+		}
+		if !strings.Contains(got, c.want) {
+			t.Errorf("odu %s did not do its work (no %q) on the terminal:\n%q", strings.Join(c.args, " "), c.want, got)
 		}
 	}
-	for _, args := range [][]string{{"--help"}, {"--version"}, {"dump"}, {"status"}, {"monitor", "--help"}, {"monitor"}} {
-		cmd := exec.Command(filepath.Join(bin, "odu"), args...)
-		cmd.Dir, cmd.Env = dir, env
-		tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Read everything it writes, answering nothing, until it exits
-		// (the read fails once the terminal has no process left).
-		out := &lockedBuffer{}
-		copied := make(chan struct{})
-		go func() { io.Copy(out, tty); close(copied) }()
-		if args[0] == "monitor" && len(args) == 1 {
-			// The dashboard is up once it says it waits; then q.
-			deadline := time.Now().Add(60 * time.Second)
-			for !strings.Contains(out.String(), "waiting for a run") {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			tty.Write([]byte("q"))
-		}
-		cmd.Wait()
-		<-copied
-		tty.Close()
-		got := out.String()
-		for _, q := range []string{"\x1b]11;?", "\x1b]10;?", "\x1b[6n"} {
-			if strings.Contains(got, q) {
-				t.Errorf("odu %s asked the terminal %q:\n%q", strings.Join(args, " "), q, got)
-			}
-		}
-		if args[0] == "--help" && !strings.Contains(got, "USAGE") {
-			t.Errorf("odu --help did not write its help on the terminal:\n%q", got)
-		}
-		if args[0] == "monitor" && len(args) == 1 && !strings.Contains(got, "odu: left before a run started") {
-			t.Errorf("odu monitor did not show the dashboard and leave on q:\n%q", got)
-		}
+	os.WriteFile(d.stop, nil, 0o644)
+	runDone <- <-runDone
+
+	// A run on a terminal without the dashboard (TERM=dumb), to its end.
+	got, err := onTerminal(t, d.bin, d.dir, append(slicesDeleteEnv(env, "TERM"), "TERM=dumb"), []string{"run"}, nil)
+	if q := terminalQuery.FindString(got); q != "" {
+		t.Errorf("odu run with TERM=dumb asked the terminal %q:\n%q", q, got)
+	}
+	if !strings.Contains(got, "slow@x86_64-linux success") || err == nil {
+		t.Errorf("odu run with TERM=dumb did not run to its end and fail (%v):\n%q", err, got)
 	}
 }
 
