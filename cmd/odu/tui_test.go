@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/odu-ci/odu/internal/odutest"
+	"github.com/odu-ci/odu/surface"
 )
 
 // dashJustfile is a pipeline for the dashboard: a node that passes, one
@@ -553,14 +556,7 @@ func TestDashboardRunQuit(t *testing.T) {
 	if !strings.Contains(s, "q cancel the run") {
 		t.Errorf("the dashboard of odu run does not say q cancels the run:\n%s", s)
 	}
-	var pid int
-	for deadline := time.Now().Add(30 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
-		data, _ := os.ReadFile(filepath.Join(d.tmp, "pid"))
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
-		if pid == 0 && time.Now().After(deadline) {
-			t.Fatal("the slow recipe never wrote its PID")
-		}
-	}
+	pid := d.slowPID()
 	if !alive(pid) {
 		t.Fatalf("the slow recipe (%d) is not running before q", pid)
 	}
@@ -575,6 +571,134 @@ func TestDashboardRunQuit(t *testing.T) {
 	if alive(pid) {
 		syscall.Kill(pid, syscall.SIGKILL) // the test's own: the recipe it made
 		t.Errorf("the slow recipe (%d) still runs after odu run returned", pid)
+	}
+}
+
+// slowPID returns the PID runJustfile's slow recipe writes.
+func (d *dash) slowPID() int {
+	d.t.Helper()
+	var pid int
+	for deadline := time.Now().Add(30 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
+		data, _ := os.ReadFile(filepath.Join(d.tmp, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		if pid == 0 && time.Now().After(deadline) {
+			d.t.Fatal("the slow recipe never wrote its PID")
+		}
+	}
+	return pid
+}
+
+// TestDashboardCancelKey: c in `odu monitor` cancels the focused node of
+// a real run, through the run's controller: the node turns cancelled on
+// screen and in `odu status -o json`, its recipe's process is gone, and
+// the run, with nothing left to run, ends.
+func TestDashboardCancelKey(t *testing.T) {
+	d := newDash(t, runJustfile)
+	_, runDone := d.background()
+	tm := d.terminal(120, 40, "monitor")
+	s := tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
+	pid := d.slowPID()
+	k, _ := rowOf(s, "slow")
+	tm.key(k)
+	tm.waitText("─ slow@x86_64-linux · running")
+	tm.key("c")
+	s = tm.waitFor("slow cancelled", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "⊘") })
+	if !strings.Contains(s, "cancelled slow@x86_64-linux") {
+		t.Errorf("the dashboard does not say what c did:\n%s", s)
+	}
+	select {
+	case err := <-runDone:
+		runDone <- err
+		if err == nil {
+			t.Errorf("the run with a failed and a cancelled node exited 0:\n%s", d.runOutput())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the run did not end once its last node was cancelled:\n%s", d.runOutput())
+	}
+	if alive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL) // the test's own: the recipe it made
+		t.Errorf("the slow recipe (%d) still runs after c cancelled it", pid)
+	}
+	st := exec.Command(filepath.Join(d.bin, "odu"), "status", "-o", "json")
+	st.Dir, st.Env = d.dir, d.env
+	out, err := st.Output()
+	var state surface.State
+	if err := json.Unmarshal(out, &state); err != nil {
+		t.Fatalf("odu status -o json: %v\n%s", err, out)
+	}
+	got := map[string]surface.Status{}
+	for _, n := range state.Nodes {
+		got[n.Recipe] = n.Status
+	}
+	if want := map[string]surface.Status{"ok": surface.Success, "bad": surface.Failure, "slow": surface.Cancelled}; !maps.Equal(got, want) {
+		t.Errorf("odu status -o json (%v) after c on slow: %v, want %v\n%s", err, got, want, out)
+	}
+	if !regexp.MustCompile(`slow@\S+ cancelled`).MatchString(d.runOutput()) {
+		t.Errorf("the run's own progress does not say slow was cancelled:\n%s", d.runOutput())
+	}
+}
+
+// TestDashboardNoColour: with NO_COLOR the dashboard is all there, on the
+// alternate screen, without a colour: not the statuses', not the log's;
+// the focus is still reverse video.
+func TestDashboardNoColour(t *testing.T) {
+	d := newDash(t, dashJustfile)
+	d.env = append(d.env, "NO_COLOR=1")
+	_, _ = d.background()
+	tm := d.terminal(120, 40, "monitor")
+	s := tm.waitFor("ok and bad done", false, func(s string) bool {
+		_, okRow := rowOf(s, "ok")
+		_, badRow := rowOf(s, "bad")
+		return strings.Contains(okRow, "✓") && strings.Contains(badRow, "✗")
+	})
+	k, _ := rowOf(s, "progress")
+	tm.key(k)
+	tm.waitText("─ progress@", "green-done")
+	if alt := strings.TrimSpace(tm.run("display-message", "-p", "-t", "s", "#{alternate_on}")); alt != "1" {
+		t.Errorf("the dashboard with NO_COLOR is not on the alternate screen (alternate_on %s)", alt)
+	}
+	screen := tm.screen(true)
+	if c := regexp.MustCompile(`\x1b\[[0-9;]*\b(3[0-7]|4[0-7]|9[0-7]|10[0-7]|[34]8;[0-9;]+)m`).FindString(screen); c != "" {
+		t.Errorf("the dashboard with NO_COLOR writes the colour %q:\n%q", c, screen)
+	}
+	if !regexp.MustCompile(`\x1b\[7m[✓✗●]`).MatchString(screen) {
+		t.Errorf("the focus is not reverse video with NO_COLOR:\n%q", screen)
+	}
+	tm.key("q")
+	tm.waitText("odu exited 0")
+}
+
+// TestDashboardDumbTerminal: with TERM=dumb there is no dashboard: `odu
+// monitor` and `odu run` print a line per transition and their summary,
+// with no escape sequence at all, on the main screen.
+func TestDashboardDumbTerminal(t *testing.T) {
+	d := newDash(t, runJustfile)
+	d.env = append(d.env, "TERM=dumb")
+	_, runDone := d.background()
+	mon := d.terminal(120, 40, "monitor")
+	s := mon.waitText("slow@x86_64-linux running", "bad@x86_64-linux failure")
+	if strings.Contains(s, "? all keys") || strings.Contains(s, "│") {
+		t.Errorf("odu monitor with TERM=dumb shows the dashboard:\n%s", s)
+	}
+	os.WriteFile(d.stop, nil, 0o644)
+	runDone <- <-runDone
+	s = mon.waitText("odu exited")
+	if !strings.Contains(s, "slow@x86_64-linux success") {
+		t.Errorf("odu monitor with TERM=dumb did not print slow's end:\n%s", s)
+	}
+	run := d.terminal(100, 30, "run")
+	s = run.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 1") || !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d bad@x86_64-linux failure \(exit 3`).MatchString(s) ||
+		!regexp.MustCompile(`failure\s+bad@\S+\s+exit 3`).MatchString(s) {
+		t.Errorf("odu run with TERM=dumb did not print its lines, its summary, and exit 1:\n%s", s)
+	}
+	for _, tm := range []*tmuxTerm{mon, run} {
+		if esc := regexp.MustCompile(`\x1b\[[0-9;]*m`).FindString(tm.screen(true)); esc != "" {
+			t.Errorf("with TERM=dumb the terminal got the escape %q:\n%q", esc, tm.screen(true))
+		}
+		if alt := strings.TrimSpace(tm.run("display-message", "-p", "-t", "s", "#{alternate_on}")); alt != "0" {
+			t.Errorf("with TERM=dumb odu left the terminal on the alternate screen")
+		}
 	}
 }
 
