@@ -19,6 +19,7 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/odu-ci/odu/internal/odutest"
+	"github.com/odu-ci/odu/internal/sshtest"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -699,6 +700,72 @@ func TestDashboardDumbTerminal(t *testing.T) {
 		if alt := strings.TrimSpace(tm.run("display-message", "-p", "-t", "s", "#{alternate_on}")); alt != "0" {
 			t.Errorf("with TERM=dumb odu left the terminal on the alternate screen")
 		}
+	}
+}
+
+// TestDashboardReconnectingLane: an SSH lane whose link is cut, and that
+// cannot dial its host again for a while, shows as reconnecting in the
+// dashboard's header while its node still shows running; once the host
+// answers again, the lane runs again and the header says nothing of it.
+func TestDashboardReconnectingLane(t *testing.T) {
+	d := newDash(t, `[metadata("ci")]
+ci: slow
+
+slow:
+    @echo slow-started; while :; do sleep 0.2; done
+`)
+	home := filepath.Join(d.tmp, "home")
+	sshDir := filepath.Join(home, ".ssh")
+	if err := os.MkdirAll(sshDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := sshtest.NewKey(t)
+	data, err := os.ReadFile(key.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := sshtest.Start(t, sshtest.Options{Host: "127.0.0.2", Keys: []sshtest.Key{key}})
+	hosts := filepath.Join(d.tmp, "hosts.json")
+	for path, content := range map[string]string{
+		filepath.Join(sshDir, "id_ed25519"):  string(data),
+		filepath.Join(sshDir, "known_hosts"): host.KnownHostsLine() + "\n",
+		hosts:                                `{"x86_64-linux": "` + host.Addr() + `"}` + "\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.env = append(slicesDeleteEnv(d.env, "SSH_AUTH_SOCK"), "ODU_HOSTS="+hosts)
+	tm := d.terminal(120, 40, "run")
+	s := tm.waitFor("slow running on the SSH lane", false, func(s string) bool {
+		_, slow := rowOf(s, "slow")
+		return strings.Contains(slow, "●") && strings.Contains(s, "slow-started")
+	})
+	if strings.Contains(s, "reconnecting") {
+		t.Fatalf("the lane is reconnecting before its link was cut:\n%s", s)
+	}
+
+	host.Refuse(true)
+	if n := host.KillConnections(); n == 0 {
+		t.Fatal("no connection to the host to cut")
+	}
+	s = tm.waitText("x86_64-linux: reconnecting")
+	if _, slow := rowOf(s, "slow"); !strings.Contains(slow, "●") {
+		t.Errorf("slow does not show running while its lane reconnects:\n%s", s)
+	}
+	if !regexp.MustCompile(`\x1b\[33mx86_64-linux: reconnecting`).MatchString(tm.screen(true)) {
+		t.Errorf("the reconnecting lane is not in the running colour (yellow):\n%q", tm.screen(true))
+	}
+
+	host.Refuse(false)
+	s = tm.waitFor("the lane running again", false, func(s string) bool {
+		_, slow := rowOf(s, "slow")
+		return !strings.Contains(s, "reconnecting") && strings.Contains(slow, "●")
+	})
+	tm.key("q")
+	s = tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 130") {
+		t.Errorf("q in odu run's dashboard did not cancel the run (exit 130):\n%s", s)
 	}
 }
 
