@@ -15,7 +15,10 @@
 //
 // Bubble Tea v2, bubbles v2 and lipgloss v2 are module dependencies.
 // Unlike Bubble Tea v1, linking them makes no odu command ask the
-// terminal anything. The dashboard's colours are ANSI colours, right on
+// terminal anything. (lipgloss v2 still looks at stdout when any odu
+// command starts, for a package-level writer odu does not use: on a
+// terminal it reads the terminfo entry, and inside tmux it runs `tmux
+// info`, a few milliseconds; it writes nothing to the terminal.) The dashboard's colours are ANSI colours, right on
 // any background: it never asks for the background colour, and the
 // program is given its colour profile (the styles apply NO_COLOR), so
 // it detects none either.
