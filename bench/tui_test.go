@@ -65,7 +65,7 @@ func (m *ptyMonitor) read() {
 		m.frames += bytes.Count(win, []byte(frameEnd)) - bytes.Count(m.tail, []byte(frameEnd))
 		if !m.answered && bytes.Contains(win, []byte("\x1b[?2026$p")) {
 			m.answered = true
-			m.tty.Write([]byte("\x1b[?2026;2$y")) // reset, and can be set
+			_, _ = m.tty.Write([]byte("\x1b[?2026;2$y")) // reset, and can be set (unanswered: no frame counted)
 		}
 		if len(m.want) > 0 {
 			m.want = slices.DeleteFunc(m.want, func(t string) bool { return bytes.Contains(win, []byte(t)) })

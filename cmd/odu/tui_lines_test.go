@@ -244,7 +244,7 @@ func TestDashboardHeldRunFreesTheCheckout(t *testing.T) {
 // done with the search.
 func TestDashboardLogKeys(t *testing.T) {
 	d := newDash(t, linesJustfile)
-	os.WriteFile(d.stop, nil, 0o644) // slow ends at once
+	d.stopNodes() // slow ends at once
 	tm := d.terminal(80, 24, "run")
 	s := tm.waitText("the run is over: 1 failed")
 	k, _ := rowOf(s, "lines")
@@ -263,7 +263,7 @@ func TestDashboardLogKeys(t *testing.T) {
 	}
 	// space: a page down, still pinned.
 	tm.key("Space")
-	s = tm.waitFor("a page down", false, func(s string) bool {
+	tm.waitFor("a page down", false, func(s string) bool {
 		return regexp.MustCompile(`pinned at line ([2-9]|1\d) of`).MatchString(s) && !strings.Contains(s, "line 01 of the log")
 	})
 	// G: the tail, followed.
@@ -273,7 +273,7 @@ func TestDashboardLogKeys(t *testing.T) {
 	})
 	// PgUp: a page up from the tail, pinned; enter: follow again.
 	tm.key("PPage")
-	s = tm.waitFor("a page up, pinned", false, func(s string) bool {
+	tm.waitFor("a page up, pinned", false, func(s string) bool {
 		return strings.Contains(s, "pinned at line") && !strings.Contains(s, "lines-done")
 	})
 	tm.key("Enter")

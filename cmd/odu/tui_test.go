@@ -366,12 +366,14 @@ func onTerminal(t *testing.T, bin, dir string, env []string, args []string, read
 	// read fails once the terminal has no process left).
 	out := &lockedBuffer{}
 	copied := make(chan struct{})
-	go func() { io.Copy(out, tty); close(copied) }()
+	go func() { _, _ = io.Copy(out, tty); close(copied) }() // ends in an error once odu exits
 	if ready != nil {
 		deadline := time.Now().Add(60 * time.Second)
 		for {
 			if keys := ready(out.String()); keys != "" {
-				tty.Write([]byte(keys))
+				if _, err := tty.Write([]byte(keys)); err != nil {
+					t.Errorf("typing %q for odu %s: %v", keys, strings.Join(args, " "), err)
+				}
 				break
 			}
 			if time.Now().After(deadline) {
@@ -460,7 +462,7 @@ func TestDashboardNoTerminalQuery(t *testing.T) {
 			t.Errorf("odu %s did not do its work (no %q) on the terminal:\n%q", strings.Join(c.args, " "), c.want, got)
 		}
 	}
-	os.WriteFile(d.stop, nil, 0o644)
+	d.stopNodes()
 	runDone <- <-runDone
 
 	// A run on a terminal without the dashboard (TERM=dumb), to its end.
@@ -575,6 +577,14 @@ func TestDashboardRunQuit(t *testing.T) {
 	}
 }
 
+// stopNodes writes the stop file the pipelines' slow recipes wait for.
+func (d *dash) stopNodes() {
+	d.t.Helper()
+	if err := os.WriteFile(d.stop, nil, 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
 // slowPID returns the PID runJustfile's slow recipe writes.
 func (d *dash) slowPID() int {
 	d.t.Helper()
@@ -681,7 +691,7 @@ func TestDashboardDumbTerminal(t *testing.T) {
 	if strings.Contains(s, "? all keys") || strings.Contains(s, "│") {
 		t.Errorf("odu monitor with TERM=dumb shows the dashboard:\n%s", s)
 	}
-	os.WriteFile(d.stop, nil, 0o644)
+	d.stopNodes()
 	runDone <- <-runDone
 	s = mon.waitText("odu exited")
 	if !strings.Contains(s, "slow@x86_64-linux success") {
@@ -758,7 +768,7 @@ slow:
 	}
 
 	host.Refuse(false)
-	s = tm.waitFor("the lane running again", false, func(s string) bool {
+	tm.waitFor("the lane running again", false, func(s string) bool {
 		_, slow := rowOf(s, "slow")
 		return !strings.Contains(s, "reconnecting") && strings.Contains(slow, "●")
 	})
