@@ -20,20 +20,26 @@ import (
 )
 
 // ptyMonitor is `odu monitor` on a pseudo-terminal of 120×40: it counts
-// the frames the dashboard draws (each starts with a cursor-home in the
-// alternate screen) and notes when a text first shows after it was asked
-// to look for it.
+// the frames the dashboard draws and notes when a text first shows after
+// it was asked to look for it. It answers, as a modern terminal does,
+// that it has synchronized output (Bubble Tea v2 asks at start, and waits
+// for no answer): each frame is then drawn between ESC[?2026h and
+// ESC[?2026l, which is how frames are counted.
 type ptyMonitor struct {
 	cmd  *exec.Cmd
 	tty  *os.File
 	done chan struct{}
 
-	mu     sync.Mutex
-	frames int
-	tail   []byte
-	want   []string // texts still to show
-	seen   chan time.Time
+	mu       sync.Mutex
+	frames   int
+	answered bool // the synchronized output query
+	tail     []byte
+	want     []string // texts still to show
+	seen     chan time.Time
 }
+
+// frameEnd ends a frame drawn with synchronized output.
+const frameEnd = "\x1b[?2026l"
 
 func startMonitor(b *testing.B, dir string) *ptyMonitor {
 	bin, _ := odutest.BinDir()
@@ -56,15 +62,19 @@ func (m *ptyMonitor) read() {
 		now := time.Now()
 		m.mu.Lock()
 		win := append(m.tail, buf[:n]...)
-		m.frames += bytes.Count(win, []byte("\x1b[H")) - bytes.Count(m.tail, []byte("\x1b[H"))
+		m.frames += bytes.Count(win, []byte(frameEnd)) - bytes.Count(m.tail, []byte(frameEnd))
+		if !m.answered && bytes.Contains(win, []byte("\x1b[?2026$p")) {
+			m.answered = true
+			_, _ = m.tty.Write([]byte("\x1b[?2026;2$y")) // reset, and can be set (unanswered: no frame counted)
+		}
 		if len(m.want) > 0 {
 			m.want = slices.DeleteFunc(m.want, func(t string) bool { return bytes.Contains(win, []byte(t)) })
 			if len(m.want) == 0 {
 				m.seen <- now
 			}
 		}
-		// The terminal answers no query: odu asks none (see
-		// TestDashboardNoTerminalQuery); one would show here as a 5 s
+		// The terminal answers no other query: odu waits on none (see
+		// TestDashboardNoTerminalQuery); one would show here as a slow
 		// attach.
 		m.tail = append(m.tail[:0], win[max(len(win)-256, 0):]...)
 		m.mu.Unlock()

@@ -1,15 +1,14 @@
 package tui
 
 import (
-	"fmt"
-	"io"
+	"strconv"
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/key"
-	"github.com/charmbracelet/lipgloss"
-	"github.com/muesli/termenv"
+	"charm.land/bubbles/v2/key"
+	"charm.land/lipgloss/v2"
 
+	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -27,55 +26,26 @@ type Common struct {
 // NewCommon returns the shared state for a terminal, with colours or
 // without.
 func NewCommon(colour bool) *Common {
-	// Styles go out as ANSI-256 whatever the terminal says it is (the
-	// profile is fixed, so that tests see what users see); without
-	// colour, only bold, faint and reverse video remain: NO_COLOR is
-	// about colours.
-	r := lipgloss.NewRenderer(io.Discard)
-	r.SetColorProfile(termenv.ANSI256)
-	return &Common{Colour: colour, Styles: newStyles(r, colour), Keys: DefaultKeys(), Now: time.Now}
+	return &Common{Colour: colour, Styles: newStyles(look.New(colour)), Keys: DefaultKeys(), Now: time.Now}
 }
 
-// Styles are the dashboard's lipgloss styles.
+// Styles are the dashboard's lipgloss styles: odu's status vocabulary
+// (internal/look), and what only the dashboard draws. Without colour,
+// only bold, faint and reverse video remain: NO_COLOR is about colours.
 type Styles struct {
-	Bold, Dim, Title, Focus, Error, Match lipgloss.Style
-	Status                                map[surface.Status]lipgloss.Style
+	look.Palette
+	Title, Focus, Match lipgloss.Style
+	Status              map[surface.Status]lipgloss.Style
 }
 
-func newStyles(r *lipgloss.Renderer, colour bool) Styles {
-	fg := func(st lipgloss.Style, c string) lipgloss.Style {
-		if colour {
-			return st.Foreground(lipgloss.Color(c))
-		}
-		return st
-	}
-	s := Styles{
-		Bold:   r.NewStyle().Bold(true),
-		Dim:    r.NewStyle().Faint(true),
-		Title:  r.NewStyle().Bold(true),
-		Focus:  r.NewStyle().Reverse(true),
-		Error:  fg(r.NewStyle(), "1").Bold(true),
-		Match:  r.NewStyle().Reverse(true),
-		Status: map[surface.Status]lipgloss.Style{},
-	}
-	for st, c := range map[surface.Status]string{
-		surface.Pending: "8", surface.Running: "3", surface.Success: "2", surface.Failure: "1",
-		surface.Errored: "1", surface.Skipped: "8", surface.Cancelled: "8",
-	} {
-		s.Status[st] = fg(r.NewStyle(), c)
+func newStyles(p look.Palette) Styles {
+	s := Styles{Palette: p, Title: p.Bold, Focus: p.Reverse, Match: p.Reverse, Status: map[surface.Status]lipgloss.Style{}}
+	s.Error = p.Error.Bold(true) // bad news stands out without colour too
+	for _, st := range look.Order {
+		s.Status[st] = p.Status(st)
 	}
 	return s
 }
-
-// Glyphs mark statuses, as `odu status` does.
-var Glyphs = map[surface.Status]string{
-	surface.Pending: "·", surface.Running: "●", surface.Success: "✓", surface.Failure: "✗",
-	surface.Errored: "!", surface.Skipped: "-", surface.Cancelled: "⊘",
-}
-
-// order is how statuses are counted in the header.
-var order = []surface.Status{surface.Success, surface.Running, surface.Pending, surface.Failure,
-	surface.Errored, surface.Skipped, surface.Cancelled}
 
 // KeyMap is every key of the dashboard, shown by the help footer.
 type KeyMap struct {
@@ -102,7 +72,7 @@ func DefaultKeys() KeyMap {
 		PrevFailed: key.NewBinding(key.WithKeys("F"), key.WithHelp("F", "previous failed")),
 		Follow:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "follow/pin log")),
 		PageUp:     key.NewBinding(key.WithKeys("pgup", "b"), key.WithHelp("pgup", "log page up")),
-		PageDown:   key.NewBinding(key.WithKeys("pgdown", " "), key.WithHelp("pgdn", "log page down")),
+		PageDown:   key.NewBinding(key.WithKeys("pgdown", "space"), key.WithHelp("pgdn", "log page down")),
 		Top:        key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "log top")),
 		Bottom:     key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "log tail")),
 		Search:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search log")),
@@ -132,40 +102,17 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 }
 
 // Duration rounds a duration for people: 0.4s, 12.3s, 4m5s, 1h2m.
-func Duration(d time.Duration) string {
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%.1fs", d.Seconds())
-	case d < time.Hour:
-		return d.Round(time.Second).String()
-	default:
-		return strings.TrimSuffix(d.Round(time.Minute).String(), "0s")
-	}
-}
+func Duration(d time.Duration) string { return look.Duration(d) }
 
 // Clock is how long a node has run: live while it runs, its duration
 // once finished, nothing before it started.
-func (c *Common) Clock(n *surface.Node) string {
-	switch {
-	case n.Status == surface.Running && n.Started != nil:
-		return Duration(c.Now().Sub(*n.Started))
-	case n.Status.Terminal() && n.Started != nil:
-		return Duration(time.Duration(n.DurationMS) * time.Millisecond)
-	}
-	return ""
-}
+func (c *Common) Clock(n *surface.Node) string { return look.Clock(*n, c.Now()) }
 
 // Counts summarises statuses: "3 ✓ success · 1 ● running".
 func (c *Common) Counts(st *surface.State) string {
-	n := map[surface.Status]int{}
-	for _, nd := range st.Nodes {
-		n[nd.Status]++
-	}
 	var parts []string
-	for _, s := range order {
-		if n[s] > 0 {
-			parts = append(parts, c.Styles.Status[s].Render(fmt.Sprintf("%d %s %s", n[s], Glyphs[s], s)))
-		}
+	for _, n := range look.Counts(st.Nodes) {
+		parts = append(parts, c.Styles.Status[n.Status].Render(strconv.Itoa(n.N)+" "+look.Glyph(n.Status)+" "+string(n.Status)))
 	}
 	return strings.Join(parts, "  ")
 }

@@ -10,13 +10,19 @@
 // each lane's phase until it runs), the [Matrix] (recipes as rows,
 // platforms as columns), the [LogPane] (the focused node's output), the
 // events lane (recent transitions) and a help footer (bubbles/help).
+// Statuses look as they do in every odu command: glyphs, colours,
+// clocks and counts come from internal/look.
 //
-// Bubble Tea and bubbles/help are copies kept in internal/tea and
-// internal/help: Bubble Tea v1's init asks the terminal for its
-// background colour, and waits up to 5 s for the answer, in every
-// program that links it (see internal/tea). The dashboard asks the
-// terminal nothing: its colours are ANSI colours, right on any
-// background.
+// Bubble Tea v2, bubbles v2 and lipgloss v2 are module dependencies.
+// Unlike Bubble Tea v1, linking them makes no odu command ask the
+// terminal anything. (lipgloss v2 still looks at stdout when any odu
+// command starts, for a package-level writer odu does not use: on a
+// terminal it reads the terminfo entry, and inside tmux it runs `tmux
+// info`, a few milliseconds; it writes nothing to the terminal.) The dashboard's colours are ANSI colours, right on
+// any background: it never asks for the background colour, and the
+// program is given its colour profile (the styles apply NO_COLOR), so
+// it detects none either.
+//
 // After the run, the connection to it is closed: a log the pane had
 // not loaded comes from the run's record on disk ([Options.ReadLog]).
 //
@@ -24,6 +30,24 @@
 // log, which gets the full height; on a narrow one they stack, the log
 // keeps [minLogHeight] rows and the matrix becomes a window that follows
 // the focus and says how many rows it holds back.
+//
+// # What the dashboard asks the terminal
+//
+// When the program starts, Bubble Tea v2 asks the terminal, once, two
+// things: with DECRQM, whether it has synchronized output (mode 2026: a
+// frame drawn at once, without tearing) and Unicode core widths (mode
+// 2027); and, having pushed the kitty keyboard flag that tells an
+// escape key from the start of a sequence, which flags the terminal
+// took (CSI ? u). Neither can be turned off while the program reads
+// keys (only a program without input asks nothing), and neither is
+// waited for: the answers, if any, come in with the keys and only
+// change how frames and keys are encoded; a terminal that does not
+// answer gets the dashboard all the same. The dashboard lets them ask:
+// it is the one odu face that owns the terminal and reads its input. It
+// asks nothing else (not the background or foreground colour, not the
+// cursor position), and no other odu command writes any query at all.
+// cmd/odu's TestDashboardNoTerminalQuery holds both rules on a terminal
+// that never answers, with the commands doing their work on a live run.
 //
 // # The log pane is a terminal
 //

@@ -7,6 +7,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -262,7 +263,7 @@ func (m *Matrix) cell(r, c, width int) string {
 		return strings.Repeat(" ", width)
 	}
 	n := &m.st.Nodes[i]
-	text := s.Status[n.Status].Render(Glyphs[n.Status])
+	text := s.Status[n.Status].Render(look.Glyph(n.Status))
 	if clock := m.c.Clock(n); clock != "" {
 		text += " " + clock
 	}

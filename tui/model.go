@@ -5,12 +5,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charmbracelet/bubbles/key"
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/odu-ci/odu/surface"
-	"github.com/odu-ci/odu/tui/internal/help"
-	tea "github.com/odu-ci/odu/tui/internal/tea"
 )
 
 // wideWidth is the width from which the matrix sits beside the log.
@@ -218,10 +218,25 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		if msg.err != nil {
 			m.note = msg.err.Error()
 		}
-	case tea.KeyMsg:
+	case tea.KeyPressMsg:
 		cmd = m.keys(msg)
-	case tea.MouseMsg:
-		m.mouse(msg)
+	case tea.PasteMsg:
+		// A paste is text, never keys: it goes into a search being
+		// typed, and does nothing else.
+		if m.log.Searching() {
+			m.log.Type(msg.Content)
+		}
+	case tea.MouseWheelMsg:
+		switch msg.Button {
+		case tea.MouseWheelUp:
+			m.log.Scroll(-3)
+		case tea.MouseWheelDown:
+			m.log.Scroll(3)
+		}
+	case tea.MouseClickMsg:
+		if msg.Button == tea.MouseLeft {
+			m.matrix.Click(msg.X, msg.Y)
+		}
 	}
 	m.viewOK = false
 	m.relayout()
@@ -289,22 +304,17 @@ func (m *Model) followFocus() {
 }
 
 // keys handles a key message. Keys typed faster than the program reads
-// them (a key held down, `jj`, a slow link) come in one read, and the
-// input parser gives the printable ones as one message of several runes
-// (it keeps an IME's input together): each is a key here, in order, so
-// that `jjj` moves three rows and `/err` searches for "err". A paste
-// stays one message.
-func (m *Model) keys(msg tea.KeyMsg) tea.Cmd {
-	if msg.Type != tea.KeyRunes || len(msg.Runes) < 2 || msg.Paste {
+// them (a key held down, `jjj`, a slow link) may come as one message of
+// several runes: each is a key here, in order, so that `jjj` moves
+// three rows and `/err` searches for "err". (A paste is a PasteMsg.)
+func (m *Model) keys(msg tea.KeyPressMsg) tea.Cmd {
+	runes := []rune(msg.Text)
+	if len(runes) < 2 {
 		return m.key(msg)
 	}
 	var cmds []tea.Cmd
-	for _, r := range msg.Runes {
-		k := tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune{r}, Alt: msg.Alt}
-		if r == ' ' {
-			k = tea.KeyMsg{Type: tea.KeySpace, Runes: []rune{r}, Alt: msg.Alt}
-		}
-		cmds = append(cmds, m.key(k))
+	for _, r := range runes {
+		cmds = append(cmds, m.key(tea.KeyPressMsg{Code: r, Text: string(r), Mod: msg.Mod}))
 		if m.quit {
 			break
 		}
@@ -312,21 +322,21 @@ func (m *Model) keys(msg tea.KeyMsg) tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
+func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	k := m.c.Keys
 	if m.log.Searching() {
-		switch msg.Type {
-		case tea.KeyEnter:
-			m.log.EndSearch(true)
-		case tea.KeyEsc:
-			m.log.EndSearch(false)
-		case tea.KeyBackspace:
-			m.log.Type("backspace")
-		case tea.KeyRunes, tea.KeySpace:
-			m.log.Type(string(msg.Runes))
-		case tea.KeyCtrlC:
+		switch {
+		case msg.String() == "ctrl+c":
 			m.quit = true
 			return tea.Quit
+		case msg.Code == tea.KeyEnter:
+			m.log.EndSearch(true)
+		case msg.Code == tea.KeyEscape:
+			m.log.EndSearch(false)
+		case msg.Code == tea.KeyBackspace:
+			m.log.Type("backspace")
+		case msg.Text != "" && msg.Mod&^tea.ModShift == 0:
+			m.log.Type(msg.Text)
 		}
 		return nil
 	}
@@ -343,7 +353,7 @@ func (m *Model) key(msg tea.KeyMsg) tea.Cmd {
 	case key.Matches(msg, k.Right):
 		m.matrix.Move(0, 1)
 	case key.Matches(msg, k.Jump):
-		m.matrix.Jump(int(msg.Runes[0] - '0'))
+		m.matrix.Jump(int(msg.Text[0] - '0'))
 	case key.Matches(msg, k.Failed), key.Matches(msg, k.PrevFailed):
 		dir := 1
 		if key.Matches(msg, k.PrevFailed) {
@@ -412,17 +422,6 @@ func (m *Model) act(verb string, do func(id string) (string, error)) tea.Cmd {
 	}
 }
 
-func (m *Model) mouse(msg tea.MouseMsg) {
-	switch {
-	case msg.Button == tea.MouseButtonWheelUp:
-		m.log.Scroll(-3)
-	case msg.Button == tea.MouseButtonWheelDown:
-		m.log.Scroll(3)
-	case msg.Action == tea.MouseActionPress && msg.Button == tea.MouseButtonLeft:
-		m.matrix.Click(msg.X, msg.Y)
-	}
-}
-
 // notes sets the header's message line from the dashboard's state.
 func (m *Model) notes() {
 	h := &m.header
@@ -449,7 +448,7 @@ func (m *Model) relayout() {
 	}
 	m.notes()
 	m.header.SetSize(w)
-	m.help.Width = w
+	m.help.SetWidth(w)
 	headH := m.header.Height()
 	footH := strings.Count(m.help.View(m.c.Keys), "\n") + 1
 	body := max(h-headH-footH, 1)
@@ -483,9 +482,19 @@ func (m *Model) relayout() {
 	m.log.SetSize(w, max(body-matH-evH, 1))
 }
 
-// View renders the whole screen: as it was last made, until a message
+// View is the dashboard on the terminal: the screen on the alternate
+// screen, the mouse reported (the wheel scrolls the log, a click
+// focuses a node).
+func (m *Model) View() tea.View {
+	v := tea.NewView(m.Screen())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	return v
+}
+
+// Screen renders the whole screen: as it was last made, until a message
 // other than log bytes comes, or the frame after log bytes.
-func (m *Model) View() string {
+func (m *Model) Screen() string {
 	if !m.viewOK {
 		m.view, m.viewOK, m.logDirty = m.render(), true, false
 	}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/odu-ci/odu/surface"
-	tea "github.com/odu-ci/odu/tui/internal/tea"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -157,21 +157,28 @@ func newModel(t *testing.T, w, h int, colour bool, st surface.State) (*Model, *r
 
 func keys(m *Model, ks ...string) {
 	for _, k := range ks {
-		var msg tea.KeyMsg
+		var msg tea.KeyPressMsg
 		switch k {
 		case "enter":
-			msg = tea.KeyMsg{Type: tea.KeyEnter}
+			msg = tea.KeyPressMsg{Code: tea.KeyEnter}
 		case "esc":
-			msg = tea.KeyMsg{Type: tea.KeyEsc}
+			msg = tea.KeyPressMsg{Code: tea.KeyEscape}
 		case "pgup":
-			msg = tea.KeyMsg{Type: tea.KeyPgUp}
+			msg = tea.KeyPressMsg{Code: tea.KeyPgUp}
 		case "down":
-			msg = tea.KeyMsg{Type: tea.KeyDown}
+			msg = tea.KeyPressMsg{Code: tea.KeyDown}
 		default:
-			msg = tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune(k)}
+			msg = runes(k)
 		}
 		m.Update(msg)
 	}
+}
+
+// runes is the key message of text typed: one key, or several typed
+// faster than the program reads them.
+func runes(text string) tea.KeyPressMsg {
+	r := []rune(text)
+	return tea.KeyPressMsg{Code: r[0], Text: text}
 }
 
 // checkSize fails unless the view is exactly the terminal's size.
@@ -192,7 +199,7 @@ func TestWideLayout(t *testing.T) {
 	m, r := newModel(t, 120, 30, true, fixture(6))
 	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
 	m.Update(frameMsg{})
-	v := m.View()
+	v := m.Screen()
 	checkSize(t, v, 120, 30)
 	golden(t, "wide", v)
 	// Each line of the log is a row of the pane, from its first column.
@@ -214,7 +221,7 @@ func TestNarrowLayoutStacksAndWindows(t *testing.T) {
 	m, _ := newModel(t, 80, 24, true, fixture(30))
 	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
 	m.Update(frameMsg{})
-	v := m.View()
+	v := m.Screen()
 	checkSize(t, v, 80, 24)
 	golden(t, "narrow", v)
 	plain := ansi.Strip(v)
@@ -225,7 +232,7 @@ func TestNarrowLayoutStacksAndWindows(t *testing.T) {
 	for range 20 {
 		keys(m, "j")
 	}
-	v = m.View()
+	v = m.Screen()
 	golden(t, "narrow-scrolled", v)
 	if f := m.matrix.Focused(); f == nil || f.Name != "recipe20" {
 		t.Errorf("focus after 20 × j = %v, want recipe20", f)
@@ -241,14 +248,14 @@ func TestNarrowLayoutStacksAndWindows(t *testing.T) {
 func TestResizeRelayouts(t *testing.T) {
 	m, _ := newModel(t, 120, 30, false, fixture(4))
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	v := m.View()
+	v := m.Screen()
 	checkSize(t, v, 80, 24)
 	golden(t, "resized-narrow", v)
 	if m.wide {
 		t.Error("still the wide layout at 80 columns")
 	}
 	m.Update(tea.WindowSizeMsg{Width: 140, Height: 40})
-	checkSize(t, m.View(), 140, 40)
+	checkSize(t, m.Screen(), 140, 40)
 	if !m.wide {
 		t.Error("not the wide layout at 140 columns")
 	}
@@ -258,7 +265,7 @@ func TestNoColour(t *testing.T) {
 	m, _ := newModel(t, 80, 24, false, fixture(3))
 	m.Update(LogMsg{Gen: 1, Data: []byte(buildLog)})
 	m.Update(frameMsg{})
-	v := m.View()
+	v := m.Screen()
 	golden(t, "nocolour", v)
 	if got := logRows(t, ansi.Strip(v), "─ build(release)@x86_64-linux", 0); !slices.Equal(got, buildLines) {
 		t.Errorf("the log pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(buildLines, "\n"))
@@ -291,22 +298,22 @@ func TestKeys(t *testing.T) {
 		t.Errorf("follows = %s\nwant      %s", got, want)
 	}
 	// r and c act on the focused node, through a command.
-	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("r")})
+	_, cmd := m.Update(runes("r"))
 	if cmd == nil {
 		t.Fatal("r gave no command")
 	}
 	m.Update(cmd())
-	_, cmd = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("c")})
+	_, cmd = m.Update(runes("c"))
 	m.Update(cmd())
 	if fmt.Sprint(r.reruns, r.cancels) != "[build(release)@x86_64-linux] [build(release)@x86_64-linux]" {
 		t.Errorf("reruns, cancels = %v %v, want the focused node", r.reruns, r.cancels)
 	}
-	if !strings.Contains(ansi.Strip(m.View()), "cancelled build(release)@x86_64-linux") {
-		t.Errorf("the view does not say what c did:\n%s", ansi.Strip(m.View()))
+	if !strings.Contains(ansi.Strip(m.Screen()), "cancelled build(release)@x86_64-linux") {
+		t.Errorf("the view does not say what c did:\n%s", ansi.Strip(m.Screen()))
 	}
 	// ? shows every key.
 	keys(m, "?")
-	v := m.View()
+	v := m.Screen()
 	golden(t, "help", v)
 	for _, k := range []string{"pgup", "search log", "next match", "cancel search", "rerun node", "log top"} {
 		if !strings.Contains(ansi.Strip(v), k) {
@@ -314,7 +321,7 @@ func TestKeys(t *testing.T) {
 		}
 	}
 	// q leaves.
-	_, cmd = m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("q")})
+	_, cmd = m.Update(runes("q"))
 	if cmd == nil || !m.Quit() {
 		t.Error("q does not quit")
 	}
@@ -325,7 +332,7 @@ func TestMouse(t *testing.T) {
 	// The matrix starts under the 2-line header: its header row, then a
 	// row per recipe. Column 2 of row 3 is recipe02@aarch64-linux.
 	_, name, cell := m.matrix.layout()
-	m.Update(tea.MouseMsg{X: 2 + name + 1 + cell + 1, Y: 2 + 1 + 2, Action: tea.MouseActionPress, Button: tea.MouseButtonLeft})
+	m.Update(tea.MouseClickMsg{X: 2 + name + 1 + cell + 1, Y: 2 + 1 + 2, Button: tea.MouseLeft})
 	if f := m.matrix.Focused(); f == nil || f.ID != "recipe02@aarch64-linux" {
 		t.Errorf("focus after a click = %v, want recipe02@aarch64-linux", f)
 	}
@@ -340,7 +347,7 @@ func TestStateChangesBecomeEvents(t *testing.T) {
 	if got := m.st.Node(n.ID).Status; got != surface.Running {
 		t.Errorf("status after the delta = %s, want running", got)
 	}
-	v := ansi.Strip(m.View())
+	v := ansi.Strip(m.Screen())
 	if !strings.Contains(v, "recipe01@aarch64-linux failure → running") {
 		t.Errorf("events lane lacks the transition:\n%s", v)
 	}
@@ -358,7 +365,7 @@ func TestMissedTransitionsBecomeEvents(t *testing.T) {
 	running.Status, running.Attempt = surface.Running, 2
 	later.Nodes[3].Status, later.Nodes[3].Attempt = surface.Success, 2
 	m.Update(StateMsg{Events: []surface.Event{{Snapshot: &later, Missed: []surface.Node{running}}}})
-	v := ansi.Strip(m.View())
+	v := ansi.Strip(m.Screen())
 	for _, want := range []string{"recipe01@aarch64-linux failure → running", "recipe01@aarch64-linux running → success"} {
 		if !strings.Contains(v, want) {
 			t.Errorf("events lane lacks %q:\n%s", want, v)
@@ -372,7 +379,7 @@ func TestConnectionLost(t *testing.T) {
 	if cmd != nil {
 		t.Error("a lost connection quits the dashboard; it should say so and stay")
 	}
-	if v := ansi.Strip(m.View()); !strings.Contains(v, "connection to the run lost: connection lost: EOF") {
+	if v := ansi.Strip(m.Screen()); !strings.Contains(v, "connection to the run lost: connection lost: EOF") {
 		t.Errorf("view does not say the connection is lost:\n%s", v)
 	}
 }
@@ -382,7 +389,7 @@ func TestWaiting(t *testing.T) {
 	m := NewModel(c, nil, "leave")
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	m.Update(WaitingMsg{Dir: "/home/me/proj"})
-	if v := ansi.Strip(m.View()); !strings.Contains(v, "waiting for a run in /home/me/proj") {
+	if v := ansi.Strip(m.Screen()); !strings.Contains(v, "waiting for a run in /home/me/proj") {
 		t.Errorf("view does not say it waits:\n%s", v)
 	}
 }
@@ -392,7 +399,7 @@ func TestWaiting(t *testing.T) {
 // a key is drawn at once.
 func TestLogDrawnOncePerFrame(t *testing.T) {
 	m, _ := newModel(t, 120, 30, false, fixture(3))
-	before := m.View()
+	before := m.Screen()
 	_, cmd := m.Update(LogMsg{Gen: 1, Data: []byte("first-batch\n")})
 	if cmd == nil {
 		t.Fatal("log bytes asked for no frame")
@@ -400,11 +407,11 @@ func TestLogDrawnOncePerFrame(t *testing.T) {
 	if _, again := m.Update(LogMsg{Gen: 1, Data: []byte("second-batch\n")}); again != nil {
 		t.Error("a second batch asked for a second frame")
 	}
-	if m.View() != before {
-		t.Errorf("the view changed before the frame:\n%s", ansi.Strip(m.View()))
+	if m.Screen() != before {
+		t.Errorf("the view changed before the frame:\n%s", ansi.Strip(m.Screen()))
 	}
 	m.Update(cmd())
-	if v := ansi.Strip(m.View()); !strings.Contains(v, "first-batch") || !strings.Contains(v, "second-batch") {
+	if v := ansi.Strip(m.Screen()); !strings.Contains(v, "first-batch") || !strings.Contains(v, "second-batch") {
 		t.Errorf("the frame does not show the log:\n%s", v)
 	}
 	_, cmd = m.Update(LogMsg{Gen: 1, Data: []byte("third-batch\n")})
@@ -412,7 +419,7 @@ func TestLogDrawnOncePerFrame(t *testing.T) {
 		t.Fatal("log bytes after the frame asked for no frame")
 	}
 	keys(m, "?")
-	if v := ansi.Strip(m.View()); !strings.Contains(v, "all keys") || !strings.Contains(v, "third-batch") {
+	if v := ansi.Strip(m.Screen()); !strings.Contains(v, "all keys") || !strings.Contains(v, "third-batch") {
 		t.Errorf("a key was not drawn at once, with the log as it is:\n%s", v)
 	}
 }
@@ -447,7 +454,7 @@ func TestSnapshotKeepsFocusByID(t *testing.T) {
 	if f == nil || small.Node(f.ID) == nil {
 		t.Errorf("focus after a smaller snapshot = %v, want one of its nodes", f)
 	}
-	checkSize(t, m.View(), 120, 40)
+	checkSize(t, m.Screen(), 120, 40)
 
 	// And back: the focus is on a node of the new state.
 	big := fixture(10)
@@ -461,27 +468,27 @@ func TestSnapshotKeepsFocusByID(t *testing.T) {
 // message of several runes; each is a key.
 func TestKeysInOneRead(t *testing.T) {
 	m, _ := newModel(t, 120, 30, true, fixture(6))
-	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jjj")})
+	m.Update(runes("jjj"))
 	if f := m.matrix.Focused(); f == nil || f.Name != "recipe03" {
 		t.Errorf("focus after jjj in one message = %v, want recipe03", f)
 	}
-	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("kl")})
+	m.Update(runes("kl"))
 	if f := m.matrix.Focused(); f == nil || f.ID != "recipe02@aarch64-linux" {
 		t.Errorf("focus after kl in one message = %v, want recipe02@aarch64-linux", f)
 	}
 	// A search typed at once: / starts it, the rest is its query.
 	m.Update(LogMsg{Gen: m.gen, Data: []byte(buildLog)})
-	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("/FAIL")})
-	m.Update(tea.KeyMsg{Type: tea.KeyEnter})
+	m.Update(runes("/FAIL"))
+	m.Update(tea.KeyPressMsg{Code: tea.KeyEnter})
 	if m.log.match < 0 || !strings.Contains(ansi.Strip(m.log.line(m.log.match)), "FAIL odu/runner") {
 		t.Errorf("/FAIL typed at once found row %d, want the FAIL line", m.log.match)
 	}
 	// A paste is not keys.
-	m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("qqq"), Paste: true})
+	m.Update(tea.PasteMsg{Content: "qqq"})
 	if m.Quit() {
 		t.Error("a pasted qqq quit the dashboard")
 	}
-	_, cmd := m.Update(tea.KeyMsg{Type: tea.KeyRunes, Runes: []rune("jq")})
+	_, cmd := m.Update(runes("jq"))
 	if !m.Quit() || cmd == nil {
 		t.Error("q after j in one message did not quit")
 	}
@@ -494,7 +501,7 @@ func TestRowNumbersStick(t *testing.T) {
 	for range 20 {
 		keys(m, "j")
 	}
-	plain := ansi.Strip(m.View())
+	plain := ansi.Strip(m.Screen())
 	if k, row := rowOf(plain, "recipe20"); k != "" {
 		t.Errorf("recipe20 is numbered %s when the window scrolled: %q", k, row)
 	}
@@ -505,8 +512,8 @@ func TestRowNumbersStick(t *testing.T) {
 	if f := m.matrix.Focused(); f == nil || f.Name != "recipe02" {
 		t.Errorf("focus after 3 = %v, want recipe02, the third recipe", f)
 	}
-	if k, _ := rowOf(ansi.Strip(m.View()), "recipe02"); k != "3" {
-		t.Errorf("recipe02 is numbered %q, want 3:\n%s", k, ansi.Strip(m.View()))
+	if k, _ := rowOf(ansi.Strip(m.Screen()), "recipe02"); k != "3" {
+		t.Errorf("recipe02 is numbered %q, want 3:\n%s", k, ansi.Strip(m.Screen()))
 	}
 }
 
@@ -536,18 +543,18 @@ func TestNextFailed(t *testing.T) {
 	if f := m.matrix.Focused(); f.ID != "recipe06@x86_64-linux" {
 		t.Errorf("F = %s, want recipe06@x86_64-linux", f.ID)
 	}
-	if title := strings.Split(ansi.Strip(m.View()), "\n")[2]; !strings.Contains(title, "recipe06@x86_64-linux · error") {
+	if title := strings.Split(ansi.Strip(m.Screen()), "\n")[2]; !strings.Contains(title, "recipe06@x86_64-linux · error") {
 		t.Errorf("the log title of an errored node = %q", title)
 	}
 	keys(m, "F", "F")
-	if title := strings.Split(ansi.Strip(m.View()), "\n")[2]; !strings.Contains(title, "recipe02@x86_64-linux · failure · exit 2 ·") {
+	if title := strings.Split(ansi.Strip(m.Screen()), "\n")[2]; !strings.Contains(title, "recipe02@x86_64-linux · failure · exit 2 ·") {
 		t.Errorf("the log title of a failed node does not say its exit code: %q", title)
 	}
 	green := fixture(1)
 	green.Nodes = green.Nodes[:1]
 	m, _ = newModel(t, 120, 30, false, green)
 	keys(m, "f")
-	if v := ansi.Strip(m.View()); !strings.Contains(v, "no node failed") {
+	if v := ansi.Strip(m.Screen()); !strings.Contains(v, "no node failed") {
 		t.Errorf("f with no failed node does not say so:\n%s", v)
 	}
 }
@@ -565,11 +572,11 @@ func TestEventsUseTheWidth(t *testing.T) {
 	n := st.Nodes[3]
 	n.Status = surface.Cancelled
 	m.Update(StateMsg{Events: []surface.Event{{Delta: &surface.Delta{Seq: 1, Node: &n}}}})
-	v := ansi.Strip(m.View())
+	v := ansi.Strip(m.Screen())
 	if !strings.Contains(v, "integration-tests-recipe01@aarch64-linux failure → cancelled") {
 		t.Errorf("the event line is cut at 200 columns:\n%s", v)
 	}
-	checkSize(t, m.View(), 200, 40)
+	checkSize(t, m.Screen(), 200, 40)
 }
 
 // TestHoldFailure: `odu run`'s dashboard leaves when the run is over,
@@ -590,7 +597,7 @@ func TestHoldFailure(t *testing.T) {
 		if quits == failed || (holds == 1) != failed {
 			t.Errorf("failed %v: the run's end quits %v, holds %d times", failed, quits, holds)
 		}
-		if v := ansi.Strip(m.View()); failed && !strings.Contains(v, "the run is over: 1 failed") {
+		if v := ansi.Strip(m.Screen()); failed && !strings.Contains(v, "the run is over: 1 failed") {
 			t.Errorf("a held dashboard does not say why:\n%s", v)
 		}
 		if failed {

@@ -10,8 +10,10 @@ import (
 	"sync"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
+
 	"github.com/odu-ci/odu/surface"
-	tea "github.com/odu-ci/odu/tui/internal/tea"
 )
 
 const (
@@ -86,8 +88,11 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	src := &source{ctx: ctx, f: f, changed: make(chan struct{}, 1), readLog: o.ReadLog}
 	m := NewModel(c, src, o.Quit)
 	m.ExitOnSettle, m.HoldFailure, m.OnHold = o.ExitOnSettle, o.HoldFailure, o.OnHold
+	// The colours are the styles' and the log's own (the profile is not
+	// detected: NO_COLOR is applied by the styles, and the log's colours
+	// go out as the recipe wrote them, as they did in Bubble Tea v1).
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(o.Input), tea.WithOutput(o.Output),
-		tea.WithAltScreen(), tea.WithMouseCellMotion(), tea.WithFPS(60), tea.WithoutSignalHandler())
+		tea.WithColorProfile(colorprofile.TrueColor), tea.WithFPS(60), tea.WithoutSignalHandler())
 
 	var wg sync.WaitGroup
 	wg.Add(3)

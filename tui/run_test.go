@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/odu-ci/odu/surface"
-	tea "github.com/odu-ci/odu/tui/internal/tea"
 )
 
 // panicky is a program that panics when it is drawn.
@@ -17,7 +17,7 @@ type panicky struct{}
 
 func (panicky) Init() tea.Cmd                       { return nil }
 func (panicky) Update(tea.Msg) (tea.Model, tea.Cmd) { return panicky{}, nil }
-func (panicky) View() string                        { panic("boom") }
+func (panicky) View() tea.View                      { panic("boom") }
 
 // TestRunErr: a program killed because the caller's context ended is a
 // clean end; a panic in Update or View (which tea reports as killed too)
@@ -27,7 +27,7 @@ func TestRunErr(t *testing.T) {
 	ended, cancel := context.WithCancel(live)
 	cancel()
 
-	// What the vendored tea returns for a panic.
+	// What Bubble Tea returns for a panic.
 	p := tea.NewProgram(panicky{}, tea.WithContext(live), tea.WithInput(nil), tea.WithOutput(io.Discard),
 		tea.WithoutSignalHandler())
 	_, panicked := p.Run()

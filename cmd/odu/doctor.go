@@ -13,9 +13,11 @@ import (
 
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/internal/hint"
+	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
+	"github.com/odu-ci/odu/surface"
 )
 
 // DoctorCmd checks what odu needs, and says how to fix what is missing.
@@ -225,20 +227,15 @@ func printChecks(w io.Writer, checks []check, color bool) int {
 	for _, c := range checks {
 		width = max(width, len(c.name))
 	}
-	paint := func(code, s string) string {
-		if !color {
-			return s
-		}
-		return "\x1b[" + code + "m" + s + "\x1b[0m"
-	}
+	p := look.New(color)
 	failed := 0
 	for _, c := range checks {
-		mark := paint("32", "✓")
+		mark := p.Mark(surface.Success)
 		switch {
 		case strings.HasPrefix(c.detail, "not checked"):
-			mark = paint("2", "-")
+			mark = p.Mark(surface.Skipped)
 		case !c.ok:
-			mark = paint("31", "✗")
+			mark = p.Mark(surface.Failure)
 			if !c.summary {
 				failed++
 			}
@@ -250,7 +247,7 @@ func printChecks(w io.Writer, checks []check, color bool) int {
 			fmt.Fprintf(w, "%s%s\n", pad, l)
 		}
 		if c.fix != "" {
-			fmt.Fprintf(w, "%s%s\n", pad, paint("33", "fix: "+c.fix))
+			fmt.Fprintf(w, "%s%s\n", pad, look.Paint(p.Hint, "fix: "+c.fix))
 		}
 	}
 	return failed

@@ -16,6 +16,7 @@ import (
 	"github.com/mattn/go-runewidth"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
@@ -258,7 +259,7 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 	for _, n := range st.Nodes {
 		id := n.ID + strings.Repeat(" ", width-runewidth.StringWidth(n.ID))
 		row := fmt.Sprintf("%-9s %s  %-6s%s", n.Status, id, clock(n), reasonOf(n))
-		fmt.Fprintf(w, "%s %s\n", paint(colour, n.Status, glyphs[n.Status]), strings.TrimRight(row, " "))
+		fmt.Fprintf(w, "%s %s\n", look.New(colour).Mark(n.Status), strings.TrimRight(row, " "))
 	}
 	postStatus(w, st, live)
 }

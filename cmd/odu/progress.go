@@ -11,9 +11,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
-	"github.com/odu-ci/odu/tui"
 )
 
 // transition is one line of `odu run --progress json` and `odu monitor
@@ -263,26 +263,7 @@ func detail(n surface.Node) string {
 }
 
 // duration rounds a duration for people, as the dashboard does.
-var duration = tui.Duration
-
-// glyphs mark statuses in a terminal.
-var glyphs = map[surface.Status]string{
-	surface.Pending: "·", surface.Running: "●", surface.Success: "✓", surface.Failure: "✗",
-	surface.Errored: "!", surface.Skipped: "-", surface.Cancelled: "⊘",
-}
-
-var colours = map[surface.Status]string{
-	surface.Running: "33", surface.Success: "32", surface.Failure: "31", surface.Errored: "31",
-	surface.Skipped: "2", surface.Cancelled: "2", surface.Pending: "2",
-}
-
-// paint colours s for status, when colour is on.
-func paint(colour bool, status surface.Status, s string) string {
-	if !colour {
-		return s
-	}
-	return "\x1b[" + colours[status] + "m" + s + "\x1b[0m"
-}
+var duration = look.Duration
 
 // ttyPrinter keeps a compact live view on a terminal: a line per node,
 // redrawn in place, and elapsed time while nodes run. When the nodes do
@@ -323,8 +304,9 @@ func (p *ttyPrinter) draw(st surface.State) {
 			show = show[len(show)-(p.height-2):]
 		}
 	}
+	pal := look.New(p.colour)
 	for _, n := range show {
-		rows = append(rows, fmt.Sprintf("%s %-9s %-6s %s%s", paint(p.colour, n.Status, glyphs[n.Status]),
+		rows = append(rows, fmt.Sprintf("%s %-9s %-6s %s%s", pal.Mark(n.Status),
 			n.Status, clock(n), n.ID, reasonOf(n)))
 	}
 	for _, r := range rows {
@@ -336,15 +318,7 @@ func (p *ttyPrinter) draw(st surface.State) {
 
 // clock is how long a node has run: live while it runs, its duration once
 // it finished, nothing before it started.
-func clock(n surface.Node) string {
-	switch {
-	case n.Status == surface.Running && n.Started != nil:
-		return duration(time.Since(*n.Started))
-	case n.Status.Terminal() && n.Started != nil:
-		return duration(time.Duration(n.DurationMS) * time.Millisecond)
-	}
-	return ""
-}
+func clock(n surface.Node) string { return look.Clock(n, time.Now()) }
 
 func reasonOf(n surface.Node) string {
 	switch {
@@ -358,16 +332,9 @@ func reasonOf(n surface.Node) string {
 
 // counts summarises statuses: "3 success, 1 running, 2 pending".
 func counts(st surface.State) string {
-	c := map[surface.Status]int{}
-	for _, n := range st.Nodes {
-		c[n.Status]++
-	}
 	var parts []string
-	for _, s := range []surface.Status{surface.Success, surface.Running, surface.Pending, surface.Failure,
-		surface.Errored, surface.Skipped, surface.Cancelled} {
-		if c[s] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c[s], s))
-		}
+	for _, c := range look.Counts(st.Nodes) {
+		parts = append(parts, fmt.Sprintf("%d %s", c.N, c.Status))
 	}
 	return strings.Join(parts, ", ")
 }

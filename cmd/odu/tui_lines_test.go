@@ -235,3 +235,77 @@ func TestDashboardHeldRunFreesTheCheckout(t *testing.T) {
 		t.Errorf("the second run's slow did not succeed:\n%s", d.runOutput())
 	}
 }
+
+// TestDashboardLogKeys: the log pane's keys, in a real terminal on a
+// real log (linesJustfile's lines: 30 lines, a progress line, lines-done)
+// at 80×24, where the pane shows a few of them: g its top, G and enter
+// its tail followed, PgUp and space a page back and forth, / a search
+// that goes back from the view's bottom and n the match before it, esc
+// done with the search.
+func TestDashboardLogKeys(t *testing.T) {
+	d := newDash(t, linesJustfile)
+	d.stopNodes() // slow ends at once
+	tm := d.terminal(80, 24, "run")
+	s := tm.waitText("the run is over: 1 failed")
+	k, _ := rowOf(s, "lines")
+	tm.key(k)
+	// The tail, followed.
+	tm.waitFor("the tail of lines, followed", false, func(s string) bool {
+		return strings.Contains(s, "─ lines@") && strings.Contains(s, "lines-done") && strings.Contains(s, "· following")
+	})
+	// g: the top, pinned.
+	tm.key("g")
+	s = tm.waitFor("the top of the log, pinned", false, func(s string) bool {
+		return regexp.MustCompile(`pinned at line 1 of 3\d`).MatchString(s) && strings.Contains(s, "line 01 of the log")
+	})
+	if strings.Contains(s, "lines-done") {
+		t.Errorf("g shows the log's top and its tail at once: the pane is too tall for this test:\n%s", s)
+	}
+	// space: a page down, still pinned.
+	tm.key("Space")
+	tm.waitFor("a page down", false, func(s string) bool {
+		return regexp.MustCompile(`pinned at line ([2-9]|1\d) of`).MatchString(s) && !strings.Contains(s, "line 01 of the log")
+	})
+	// G: the tail, followed.
+	tm.key("G")
+	tm.waitFor("the tail, followed", false, func(s string) bool {
+		return strings.Contains(s, "· following") && strings.Contains(s, "lines-done") && !strings.Contains(s, "line 01 of")
+	})
+	// PgUp: a page up from the tail, pinned; enter: follow again.
+	tm.key("PPage")
+	tm.waitFor("a page up, pinned", false, func(s string) bool {
+		return strings.Contains(s, "pinned at line") && !strings.Contains(s, "lines-done")
+	})
+	tm.key("Enter")
+	tm.waitFor("following again", false, func(s string) bool {
+		return strings.Contains(s, "· following") && strings.Contains(s, "lines-done")
+	})
+	// /: a search, backwards from the bottom of the view; n: the match
+	// before; esc: done.
+	tm.key("/")
+	tm.waitText("/▏")
+	tm.key("of the log")
+	tm.waitText("/of the log▏")
+	tm.key("Enter")
+	s = tm.waitText("match at line 30 (n: next, esc: done)")
+	if !regexp.MustCompile(`(?m)^line 30 of the log`).MatchString(s) {
+		t.Errorf("the match is not on the screen:\n%s", s)
+	}
+	tm.key("n")
+	tm.waitText("match at line 29 (n: next, esc: done)")
+	tm.key("/")
+	tm.waitText("/▏")
+	tm.key("line 03 ")
+	tm.key("Enter")
+	s = tm.waitText("match at line 3 (n: next, esc: done)")
+	if !regexp.MustCompile(`(?m)^line 03 of the log`).MatchString(s) {
+		t.Errorf("the match of a search far up is not on the screen:\n%s", s)
+	}
+	tm.key("Escape")
+	s = tm.waitFor("the search done", false, func(s string) bool { return strings.Contains(s, "pinned at line") })
+	if strings.Contains(s, "match at") {
+		t.Errorf("esc did not end the search:\n%s", s)
+	}
+	tm.key("q")
+	tm.waitText("odu exited 1")
+}

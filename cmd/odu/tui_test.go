@@ -2,7 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,8 @@ import (
 	"github.com/creack/pty"
 
 	"github.com/odu-ci/odu/internal/odutest"
+	"github.com/odu-ci/odu/internal/sshtest"
+	"github.com/odu-ci/odu/surface"
 )
 
 // dashJustfile is a pipeline for the dashboard: a node that passes, one
@@ -255,8 +259,10 @@ func TestDashboard(t *testing.T) {
 			t.Errorf("the matrix has no row for %s:\n%s", r, s)
 		}
 	}
+	// Green and red are the colour SGRs 32 and 31 (tmux writes each
+	// attribute of a cell as its own sequence): not bold (1) or faint (2).
 	colour := tm.screen(true)
-	if !regexp.MustCompile(`\x1b\[3?2m✓`).MatchString(colour) || !regexp.MustCompile(`\x1b\[(3)?1m✗`).MatchString(colour) {
+	if !regexp.MustCompile(`\x1b\[32m✓`).MatchString(colour) || !regexp.MustCompile(`\x1b\[31m✗`).MatchString(colour) {
 		t.Errorf("✓ is not green or ✗ not red:\n%q", colour)
 	}
 
@@ -328,78 +334,144 @@ func slicesDeleteEnv(env []string, name string) []string {
 	return out
 }
 
-// TestDashboardNoTerminalQuery runs odu commands on a terminal that never
-// answers, and checks that none asks it anything: not the background
-// colour (OSC 11), not the cursor position (DSR). A query there makes
-// every command wait for an answer that never comes (termenv gives up
-// after 5 s); only the dashboard may touch the terminal, and it does not
-// ask either. The assertion is on the bytes the commands write, not on
-// how long they take.
-func TestDashboardNoTerminalQuery(t *testing.T) {
-	bin, err := odutest.BinDir()
+// terminalQuery matches what a program writes to ask a terminal
+// something: an OSC colour or clipboard query (10, 11, 4, 52 … ;?),
+// a device status or cursor position report (DSR), device attributes
+// (DA1, DA2, DA3), a mode (DECRQM), the terminal's name (XTVERSION), the
+// kitty keyboard flags, a capability or setting (XTGETTCAP, DECRQSS), or
+// a size report (XTWINOPS).
+var terminalQuery = regexp.MustCompile(`\x1b\][0-9]+(;[0-9a-z]*)*;\?|\x1b\[\??[56]n|\x1b\[[>=]?0?c|` +
+	`\x1b\[\??[0-9;]+\$p|\x1b\[>0?q|\x1b\[\?u|\x1bP[+$]q|\x1b\[(1[4689]|2[01])t`)
+
+// dashboardQueries are the only queries the dashboard may write: Bubble
+// Tea v2 asks, once, whether the terminal has synchronized output and
+// Unicode core widths (DECRQM), and which kitty keyboard flags it took,
+// and waits for no answer (tui/doc.go).
+var dashboardQueries = strings.NewReplacer("\x1b[?2026$p", "", "\x1b[?2027$p", "", "\x1b[?u", "")
+
+// onTerminal runs odu on a terminal (a pty of 80×24) that never answers,
+// and returns everything it wrote there. ready, when not nil, is called
+// as the output grows, and returns the keys to type once it has seen
+// enough (the dashboard's q); without ready, odu is left to finish.
+func onTerminal(t *testing.T, bin, dir string, env []string, args []string, ready func(out string) string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(bin, "odu"), args...)
+	cmd.Dir, cmd.Env = dir, env
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A terminal termenv would ask: an xterm, not tmux or screen (which
-	// it skips), not CI (which it takes for no terminal).
+	defer tty.Close()
+	// Read everything it writes, answering nothing, until it exits (the
+	// read fails once the terminal has no process left).
+	out := &lockedBuffer{}
+	copied := make(chan struct{})
+	go func() { _, _ = io.Copy(out, tty); close(copied) }() // ends in an error once odu exits
+	if ready != nil {
+		deadline := time.Now().Add(60 * time.Second)
+		for {
+			if keys := ready(out.String()); keys != "" {
+				if _, err := tty.Write([]byte(keys)); err != nil {
+					t.Errorf("typing %q for odu %s: %v", keys, strings.Join(args, " "), err)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Errorf("odu %s never showed what the test waits for:\n%q", strings.Join(args, " "), out.String())
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	werr := make(chan error, 1)
+	go func() { werr <- cmd.Wait() }()
+	select {
+	case err = <-werr:
+	case <-time.After(60 * time.Second):
+		cmd.Process.Kill()
+		err = <-werr
+		t.Errorf("odu %s did not return on the terminal:\n%q", strings.Join(args, " "), out.String())
+	}
+	<-copied
+	return out.String(), err
+}
+
+// TestDashboardNoTerminalQuery runs odu commands on a terminal that never
+// answers, in a checkout where they do their work (a justfile, a live
+// run with a node that failed and one that runs), and checks what they
+// ask it: no command asks anything (a query there makes a program that
+// waits for the answer hang: Bubble Tea v1's termenv waited 5 s for the
+// background colour in every odu command), and the dashboard asks only
+// the modes Bubble Tea v2 asks at its start, without waiting for the
+// answer. The assertion is on the bytes the commands write, not on how
+// long they take.
+func TestDashboardNoTerminalQuery(t *testing.T) {
+	d := newDash(t, runJustfile)
+	// A terminal termenv or colorprofile would ask or inspect: an xterm,
+	// not tmux or screen, not CI.
 	var env []string
-	for _, kv := range os.Environ() {
+	for _, kv := range d.env {
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
-		case "CI", "TERM", "TMUX", "STY", "NO_COLOR", "COLORFGBG":
+		case "CI", "TERM", "TMUX", "STY", "NO_COLOR", "COLORFGBG", "TERM_PROGRAM", "SSH_TTY":
 			continue
 		}
 		env = append(env, kv)
 	}
 	env = append(env, "TERM=xterm-256color")
-	// A checkout with no run: `odu monitor` shows the dashboard, waiting.
-	dir := t.TempDir()
-	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"commit", "-q", "--allow-empty", "-m", "empty"}} {
-		cmd := exec.Command("git", args...)
-		cmd.Dir, cmd.Env = dir, append(env, odutest.GitEnv(filepath.Join(dir, ".home"))...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("git %s: %v\n%s", args[0], err, out)
+	_, runDone := d.background()
+	waitFile(t, filepath.Join(d.tmp, "pid")) // slow runs
+	for _, c := range []struct {
+		args []string
+		want string // what it says when it did its work
+	}{
+		{[]string{"--help"}, "USAGE"},
+		{[]string{"--version"}, "odu "},
+		{[]string{"dump"}, "slow"},
+		{[]string{"doctor"}, "justfile"},
+		{[]string{"status"}, "running"},
+		{[]string{"logs", "bad"}, "bad-output"},
+		{[]string{"wait", "--fail-fast"}, "bad@"},
+		{[]string{"monitor", "--help"}, "USAGE"},
+		{[]string{"monitor"}, ""},
+	} {
+		var ready func(string) string
+		dashboard := len(c.args) == 1 && c.args[0] == "monitor"
+		if dashboard {
+			// The dashboard is up once it shows slow running; then q.
+			ready = func(out string) string {
+				if strings.Contains(out, "slow") && strings.Contains(out, "●") {
+					return "q"
+				}
+				return ""
+			}
+		}
+		got, _ := onTerminal(t, d.bin, d.dir, env, c.args, ready)
+		asked := got
+		if dashboard {
+			asked = dashboardQueries.Replace(got)
+			if !strings.Contains(got, "odu: left the run of") {
+				t.Errorf("odu monitor did not show the dashboard and leave on q:\n%q", got)
+			}
+		}
+		if q := terminalQuery.FindString(asked); q != "" {
+			t.Errorf("odu %s asked the terminal %q:\n%q", strings.Join(c.args, " "), q, got)
+		}
+		if !strings.Contains(got, c.want) {
+			t.Errorf("odu %s did not do its work (no %q) on the terminal:\n%q", strings.Join(c.args, " "), c.want, got)
 		}
 	}
-	for _, args := range [][]string{{"--help"}, {"--version"}, {"dump"}, {"status"}, {"monitor", "--help"}, {"monitor"}} {
-		cmd := exec.Command(filepath.Join(bin, "odu"), args...)
-		cmd.Dir, cmd.Env = dir, env
-		tty, err := pty.StartWithSize(cmd, &pty.Winsize{Cols: 80, Rows: 24})
-		if err != nil {
-			t.Fatal(err)
-		}
-		// Read everything it writes, answering nothing, until it exits
-		// (the read fails once the terminal has no process left).
-		out := &lockedBuffer{}
-		copied := make(chan struct{})
-		go func() { io.Copy(out, tty); close(copied) }()
-		if args[0] == "monitor" && len(args) == 1 {
-			// The dashboard is up once it says it waits; then q.
-			deadline := time.Now().Add(60 * time.Second)
-			for !strings.Contains(out.String(), "waiting for a run") {
-				if time.Now().After(deadline) {
-					cmd.Process.Kill()
-					break
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
-			tty.Write([]byte("q"))
-		}
-		cmd.Wait()
-		<-copied
-		tty.Close()
-		got := out.String()
-		for _, q := range []string{"\x1b]11;?", "\x1b]10;?", "\x1b[6n"} {
-			if strings.Contains(got, q) {
-				t.Errorf("odu %s asked the terminal %q:\n%q", strings.Join(args, " "), q, got)
-			}
-		}
-		if args[0] == "--help" && !strings.Contains(got, "USAGE") {
-			t.Errorf("odu --help did not write its help on the terminal:\n%q", got)
-		}
-		if args[0] == "monitor" && len(args) == 1 && !strings.Contains(got, "odu: left before a run started") {
-			t.Errorf("odu monitor did not show the dashboard and leave on q:\n%q", got)
-		}
+	d.stopNodes()
+	runDone <- <-runDone
+
+	// A run on a terminal without the dashboard (TERM=dumb), to its end.
+	got, err := onTerminal(t, d.bin, d.dir, append(slicesDeleteEnv(env, "TERM"), "TERM=dumb"), []string{"run"}, nil)
+	if q := terminalQuery.FindString(got); q != "" {
+		t.Errorf("odu run with TERM=dumb asked the terminal %q:\n%q", q, got)
+	}
+	if !strings.Contains(got, "slow@x86_64-linux success") || err == nil {
+		t.Errorf("odu run with TERM=dumb did not run to its end and fail (%v):\n%q", err, got)
 	}
 }
 
@@ -487,14 +559,7 @@ func TestDashboardRunQuit(t *testing.T) {
 	if !strings.Contains(s, "q cancel the run") {
 		t.Errorf("the dashboard of odu run does not say q cancels the run:\n%s", s)
 	}
-	var pid int
-	for deadline := time.Now().Add(30 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
-		data, _ := os.ReadFile(filepath.Join(d.tmp, "pid"))
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
-		if pid == 0 && time.Now().After(deadline) {
-			t.Fatal("the slow recipe never wrote its PID")
-		}
-	}
+	pid := d.slowPID()
 	if !alive(pid) {
 		t.Fatalf("the slow recipe (%d) is not running before q", pid)
 	}
@@ -509,6 +574,208 @@ func TestDashboardRunQuit(t *testing.T) {
 	if alive(pid) {
 		syscall.Kill(pid, syscall.SIGKILL) // the test's own: the recipe it made
 		t.Errorf("the slow recipe (%d) still runs after odu run returned", pid)
+	}
+}
+
+// stopNodes writes the stop file the pipelines' slow recipes wait for.
+func (d *dash) stopNodes() {
+	d.t.Helper()
+	if err := os.WriteFile(d.stop, nil, 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+}
+
+// slowPID returns the PID runJustfile's slow recipe writes.
+func (d *dash) slowPID() int {
+	d.t.Helper()
+	var pid int
+	for deadline := time.Now().Add(30 * time.Second); pid == 0; time.Sleep(20 * time.Millisecond) {
+		data, _ := os.ReadFile(filepath.Join(d.tmp, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		if pid == 0 && time.Now().After(deadline) {
+			d.t.Fatal("the slow recipe never wrote its PID")
+		}
+	}
+	return pid
+}
+
+// TestDashboardCancelKey: c in `odu monitor` cancels the focused node of
+// a real run, through the run's controller: the node turns cancelled on
+// screen and in `odu status -o json`, its recipe's process is gone, and
+// the run, with nothing left to run, ends.
+func TestDashboardCancelKey(t *testing.T) {
+	d := newDash(t, runJustfile)
+	_, runDone := d.background()
+	tm := d.terminal(120, 40, "monitor")
+	s := tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
+	pid := d.slowPID()
+	k, _ := rowOf(s, "slow")
+	tm.key(k)
+	tm.waitText("─ slow@x86_64-linux · running")
+	tm.key("c")
+	s = tm.waitFor("slow cancelled", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "⊘") })
+	if !strings.Contains(s, "cancelled slow@x86_64-linux") {
+		t.Errorf("the dashboard does not say what c did:\n%s", s)
+	}
+	select {
+	case err := <-runDone:
+		runDone <- err
+		if err == nil {
+			t.Errorf("the run with a failed and a cancelled node exited 0:\n%s", d.runOutput())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the run did not end once its last node was cancelled:\n%s", d.runOutput())
+	}
+	if alive(pid) {
+		syscall.Kill(pid, syscall.SIGKILL) // the test's own: the recipe it made
+		t.Errorf("the slow recipe (%d) still runs after c cancelled it", pid)
+	}
+	st := exec.Command(filepath.Join(d.bin, "odu"), "status", "-o", "json")
+	st.Dir, st.Env = d.dir, d.env
+	out, err := st.Output()
+	var state surface.State
+	if err := json.Unmarshal(out, &state); err != nil {
+		t.Fatalf("odu status -o json: %v\n%s", err, out)
+	}
+	got := map[string]surface.Status{}
+	for _, n := range state.Nodes {
+		got[n.Recipe] = n.Status
+	}
+	if want := map[string]surface.Status{"ok": surface.Success, "bad": surface.Failure, "slow": surface.Cancelled}; !maps.Equal(got, want) {
+		t.Errorf("odu status -o json (%v) after c on slow: %v, want %v\n%s", err, got, want, out)
+	}
+	if !regexp.MustCompile(`slow@\S+ cancelled`).MatchString(d.runOutput()) {
+		t.Errorf("the run's own progress does not say slow was cancelled:\n%s", d.runOutput())
+	}
+}
+
+// TestDashboardNoColour: with NO_COLOR the dashboard is all there, on the
+// alternate screen, without a colour: not the statuses', not the log's;
+// the focus is still reverse video.
+func TestDashboardNoColour(t *testing.T) {
+	d := newDash(t, dashJustfile)
+	d.env = append(d.env, "NO_COLOR=1")
+	_, _ = d.background()
+	tm := d.terminal(120, 40, "monitor")
+	s := tm.waitFor("ok and bad done", false, func(s string) bool {
+		_, okRow := rowOf(s, "ok")
+		_, badRow := rowOf(s, "bad")
+		return strings.Contains(okRow, "✓") && strings.Contains(badRow, "✗")
+	})
+	k, _ := rowOf(s, "progress")
+	tm.key(k)
+	tm.waitText("─ progress@", "green-done")
+	if alt := strings.TrimSpace(tm.run("display-message", "-p", "-t", "s", "#{alternate_on}")); alt != "1" {
+		t.Errorf("the dashboard with NO_COLOR is not on the alternate screen (alternate_on %s)", alt)
+	}
+	screen := tm.screen(true)
+	if c := regexp.MustCompile(`\x1b\[[0-9;]*\b(3[0-7]|4[0-7]|9[0-7]|10[0-7]|[34]8;[0-9;]+)m`).FindString(screen); c != "" {
+		t.Errorf("the dashboard with NO_COLOR writes the colour %q:\n%q", c, screen)
+	}
+	if !regexp.MustCompile(`\x1b\[7m[✓✗●]`).MatchString(screen) {
+		t.Errorf("the focus is not reverse video with NO_COLOR:\n%q", screen)
+	}
+	tm.key("q")
+	tm.waitText("odu exited 0")
+}
+
+// TestDashboardDumbTerminal: with TERM=dumb there is no dashboard: `odu
+// monitor` and `odu run` print a line per transition and their summary,
+// with no escape sequence at all, on the main screen.
+func TestDashboardDumbTerminal(t *testing.T) {
+	d := newDash(t, runJustfile)
+	d.env = append(d.env, "TERM=dumb")
+	_, runDone := d.background()
+	mon := d.terminal(120, 40, "monitor")
+	s := mon.waitText("slow@x86_64-linux running", "bad@x86_64-linux failure")
+	if strings.Contains(s, "? all keys") || strings.Contains(s, "│") {
+		t.Errorf("odu monitor with TERM=dumb shows the dashboard:\n%s", s)
+	}
+	d.stopNodes()
+	runDone <- <-runDone
+	s = mon.waitText("odu exited")
+	if !strings.Contains(s, "slow@x86_64-linux success") {
+		t.Errorf("odu monitor with TERM=dumb did not print slow's end:\n%s", s)
+	}
+	run := d.terminal(100, 30, "run")
+	s = run.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 1") || !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d bad@x86_64-linux failure \(exit 3`).MatchString(s) ||
+		!regexp.MustCompile(`failure\s+bad@\S+\s+exit 3`).MatchString(s) {
+		t.Errorf("odu run with TERM=dumb did not print its lines, its summary, and exit 1:\n%s", s)
+	}
+	for _, tm := range []*tmuxTerm{mon, run} {
+		if esc := regexp.MustCompile(`\x1b\[[0-9;]*m`).FindString(tm.screen(true)); esc != "" {
+			t.Errorf("with TERM=dumb the terminal got the escape %q:\n%q", esc, tm.screen(true))
+		}
+		if alt := strings.TrimSpace(tm.run("display-message", "-p", "-t", "s", "#{alternate_on}")); alt != "0" {
+			t.Errorf("with TERM=dumb odu left the terminal on the alternate screen")
+		}
+	}
+}
+
+// TestDashboardReconnectingLane: an SSH lane whose link is cut, and that
+// cannot dial its host again for a while, shows as reconnecting in the
+// dashboard's header while its node still shows running; once the host
+// answers again, the lane runs again and the header says nothing of it.
+func TestDashboardReconnectingLane(t *testing.T) {
+	d := newDash(t, `[metadata("ci")]
+ci: slow
+
+slow:
+    @echo slow-started; while :; do sleep 0.2; done
+`)
+	home := filepath.Join(d.tmp, "home")
+	sshDir := filepath.Join(home, ".ssh")
+	if err := os.MkdirAll(sshDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	key := sshtest.NewKey(t)
+	data, err := os.ReadFile(key.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := sshtest.Start(t, sshtest.Options{Host: "127.0.0.2", Keys: []sshtest.Key{key}})
+	hosts := filepath.Join(d.tmp, "hosts.json")
+	for path, content := range map[string]string{
+		filepath.Join(sshDir, "id_ed25519"):  string(data),
+		filepath.Join(sshDir, "known_hosts"): host.KnownHostsLine() + "\n",
+		hosts:                                `{"x86_64-linux": "` + host.Addr() + `"}` + "\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d.env = append(slicesDeleteEnv(d.env, "SSH_AUTH_SOCK"), "ODU_HOSTS="+hosts)
+	tm := d.terminal(120, 40, "run")
+	s := tm.waitFor("slow running on the SSH lane", false, func(s string) bool {
+		_, slow := rowOf(s, "slow")
+		return strings.Contains(slow, "●") && strings.Contains(s, "slow-started")
+	})
+	if strings.Contains(s, "reconnecting") {
+		t.Fatalf("the lane is reconnecting before its link was cut:\n%s", s)
+	}
+
+	host.Refuse(true)
+	if n := host.KillConnections(); n == 0 {
+		t.Fatal("no connection to the host to cut")
+	}
+	s = tm.waitText("x86_64-linux: reconnecting")
+	if _, slow := rowOf(s, "slow"); !strings.Contains(slow, "●") {
+		t.Errorf("slow does not show running while its lane reconnects:\n%s", s)
+	}
+	if !regexp.MustCompile(`\x1b\[33mx86_64-linux: reconnecting`).MatchString(tm.screen(true)) {
+		t.Errorf("the reconnecting lane is not in the running colour (yellow):\n%q", tm.screen(true))
+	}
+
+	host.Refuse(false)
+	tm.waitFor("the lane running again", false, func(s string) bool {
+		_, slow := rowOf(s, "slow")
+		return !strings.Contains(s, "reconnecting") && strings.Contains(slow, "●")
+	})
+	tm.key("q")
+	s = tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 130") {
+		t.Errorf("q in odu run's dashboard did not cancel the run (exit 130):\n%s", s)
 	}
 }
 
