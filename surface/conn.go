@@ -19,6 +19,10 @@ type conn struct {
 	rbuf    []byte        // the log chunks' buffer (see sendLog)
 	timeout time.Duration // for a frame to be written; 0: no bound (see slow.go)
 	peer    string        // the client's name, from hello (a server's conn)
+	// hearOut: a client's conn, whose write failed, gives its read loop
+	// a moment to read what the server said before it closed (see
+	// writeLocked).
+	hearOut bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -53,10 +57,35 @@ func (c *conn) writeLocked(buf []byte) error {
 	default:
 	}
 	if err := c.writeFrame(buf); err != nil {
+		if c.hearOut {
+			c.hearServerOut()
+		}
 		c.close(err)
 		return c.err
 	}
 	return nil
+}
+
+// hearOut bounds how long a client whose write failed waits for its read
+// loop to take what the server said last. The read loop ends as soon as
+// it has read the rest, the server's end being closed; the bound is for
+// one held up handing a stream's message to a consumer that is not
+// reading.
+const hearOut = 5 * time.Second
+
+// hearServerOut waits, up to hearOut, for the connection to be closed by
+// its read loop. A server that disconnects a client says why
+// ([NoteDisconnect]) and closes: a client writing a large frame then
+// finds its write failed (a broken pipe) while the server's reason waits
+// to be read, and the connection must end with that reason, not with the
+// broken pipe.
+func (c *conn) hearServerOut() {
+	t := time.NewTimer(hearOut)
+	defer t.Stop()
+	select {
+	case <-c.closed:
+	case <-t.C:
+	}
 }
 
 func (c *conn) read() (*message, error) {
