@@ -135,10 +135,14 @@ func watchAll(t *testing.T, cl *surface.Client, subscribed chan struct{}) ([]uin
 // transitions to the run's end, and returns what watchAll saw.
 func watchProduce(t *testing.T, cl *surface.Client, st *surface.Store, ids []string, n int) ([]uint64, surface.State) {
 	t.Helper()
-	subscribed := make(chan struct{})
+	subscribed, failed := make(chan struct{}), make(chan struct{})
+	defer close(failed) // if watchAll fails before the snapshot: no producer is left waiting
 	go func() {
-		<-subscribed
-		produce(st, ids, n)
+		select {
+		case <-subscribed:
+			produce(st, ids, n)
+		case <-failed:
+		}
 	}()
 	return watchAll(t, cl, subscribed)
 }
@@ -340,6 +344,7 @@ func TestClientToldWhyDisconnected(t *testing.T) {
 	// but what the socket buffers (a few hundred KiB): past 16 MiB, so
 	// the server holds a frame buffer of MaxFrame for it.
 	hoarder, _ := h.connect(t, true)
+	hoarder.SetWriteDeadline(deadline(t))
 	fmt.Fprintf(hoarder, helloFrame, "hoarder")
 	if _, err := hoarder.Write(bytes.Repeat([]byte("x"), 30<<20)); err != nil {
 		t.Fatalf("the hoarder's frame: %v", err)
