@@ -66,21 +66,21 @@ func (c *conn) writeLocked(buf []byte) error {
 	return nil
 }
 
-// hearOut bounds how long a client whose write failed waits for its read
-// loop to take what the server said last. The read loop ends as soon as
-// it has read the rest, the server's end being closed; the bound is for
-// one held up handing a stream's message to a consumer that is not
-// reading.
-const hearOut = 5 * time.Second
+// hearOutFor bounds how long a client whose write failed waits for its
+// read loop to take what the server said last. When the server closed
+// its end, the read loop ends as soon as it has read the rest; the bound
+// is for a read loop held up handing a stream's message to a consumer
+// that is not reading, or a link whose reading side stays open.
+const hearOutFor = 5 * time.Second
 
-// hearServerOut waits, up to hearOut, for the connection to be closed by
+// hearServerOut waits, up to hearOutFor, for the connection to be closed by
 // its read loop. A server that disconnects a client says why
 // ([NoteDisconnect]) and closes: a client writing a large frame then
 // finds its write failed (a broken pipe) while the server's reason waits
 // to be read, and the connection must end with that reason, not with the
 // broken pipe.
 func (c *conn) hearServerOut() {
-	t := time.NewTimer(hearOut)
+	t := time.NewTimer(hearOutFor)
 	defer t.Stop()
 	select {
 	case <-c.closed:
