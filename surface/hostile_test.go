@@ -201,7 +201,9 @@ func TestStalledClientDisconnected(t *testing.T) {
 		t.Errorf("the server said %q, want %q", said, want)
 	}
 	// The stalled client finds its connection closed once it reads.
-	stalled.SetReadDeadline(deadline(t))
+	if err := stalled.SetReadDeadline(deadline(t)); err != nil {
+		t.Fatal(err)
+	}
 	r := bufio.NewReaderSize(stalled, 1<<20)
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		t.Errorf("reading the stalled connection: %v", err)
@@ -344,7 +346,9 @@ func TestClientToldWhyDisconnected(t *testing.T) {
 	// but what the socket buffers (a few hundred KiB): past 16 MiB, so
 	// the server holds a frame buffer of MaxFrame for it.
 	hoarder, _ := h.connect(t, true)
-	hoarder.SetWriteDeadline(deadline(t))
+	if err := hoarder.SetWriteDeadline(deadline(t)); err != nil {
+		t.Fatal(err)
+	}
 	fmt.Fprintf(hoarder, helloFrame, "hoarder")
 	if _, err := hoarder.Write(bytes.Repeat([]byte("x"), 30<<20)); err != nil {
 		t.Fatalf("the hoarder's frame: %v", err)

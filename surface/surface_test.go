@@ -391,7 +391,9 @@ func TestHelloVersionMismatch(t *testing.T) {
 func raw(t *testing.T, hangup bool, frames ...string) (string, error) {
 	t.Helper()
 	conn, stop := serve(t, newStore(t, "a@p"))
-	conn.SetDeadline(deadline(t)) // a server that never closes fails the test, in time
+	if err := conn.SetDeadline(deadline(t)); err != nil { // a server that never closes fails the test, in time
+		t.Fatal(err)
+	}
 	var answer bytes.Buffer
 	read := make(chan error, 1)
 	go func() { _, err := io.Copy(&answer, conn); read <- err }()
@@ -436,7 +438,9 @@ func TestMalformedFramesEndTheConnection(t *testing.T) {
 func TestStreamNeedsIntegerID(t *testing.T) {
 	hello := `{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"test-1"}}` + "\n"
 	conn, _ := serve(t, newStore(t, "a@p"))
-	conn.SetDeadline(deadline(t))
+	if err := conn.SetDeadline(deadline(t)); err != nil {
+		t.Fatal(err)
+	}
 	io.WriteString(conn, hello)
 	io.WriteString(conn, `{"jsonrpc":"2.0","id":"s","method":"nodes.get"}`+"\n")
 	buf := make([]byte, 4096)
