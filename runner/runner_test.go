@@ -355,8 +355,14 @@ func TestRunnerFrames(t *testing.T) {
 	if _, err := l.cl.Rerun(tctx(t), "nope@x"); err == nil || !strings.Contains(err.Error(), "no node nope@x") {
 		t.Errorf("rerun of an unknown node: %v", err)
 	}
-	if _, err := l.cl.Log(surface.NodeLogParams{ID: "nope@x"}); err != nil {
+	// A log of an unknown node: the stream ends at once, saying so.
+	ls, err := l.cl.Log(surface.NodeLogParams{ID: "nope@x"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	var e *surface.Error
+	if c, err := ls.Next(tctx(t)); !errors.As(err, &e) || e.Code != surface.CodeUnknownNode || e.Message != "no node nope@x" {
+		t.Errorf("log of an unknown node = %+v, %v; want error code %d, no node nope@x", c, err, surface.CodeUnknownNode)
 	}
 }
 

@@ -57,6 +57,7 @@ func NewClient(ctx context.Context, rwc io.ReadWriteCloser, client, version stri
 		calls:   map[int64]chan *message{},
 		streams: map[int64]chan *message{},
 	}
+	cl.c.hearOut = true
 	go cl.readLoop()
 	err := cl.call(ctx, MethodHello, HelloParams{Protocol: Protocol, Version: version, Client: client}, &cl.Server)
 	if err != nil {

@@ -19,6 +19,10 @@ type conn struct {
 	rbuf    []byte        // the log chunks' buffer (see sendLog)
 	timeout time.Duration // for a frame to be written; 0: no bound (see slow.go)
 	peer    string        // the client's name, from hello (a server's conn)
+	// hearOut: a client's conn, whose write failed, gives its read loop
+	// a moment to read what the server said before it closed (see
+	// writeLocked).
+	hearOut bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -56,10 +60,35 @@ func (c *conn) writeLocked(buf []byte) error {
 	default:
 	}
 	if err := c.writeFrame(buf); err != nil {
+		if c.hearOut {
+			c.hearServerOut()
+		}
 		c.close(err)
 		return c.err
 	}
 	return nil
+}
+
+// hearOutFor bounds how long a client whose write failed waits for its
+// read loop to take what the server said last. When the server closed
+// its end, the read loop ends as soon as it has read the rest; the bound
+// is for a read loop held up handing a stream's message to a consumer
+// that is not reading, or a link whose reading side stays open.
+const hearOutFor = 5 * time.Second
+
+// hearServerOut waits, up to hearOutFor, for the connection to be closed by
+// its read loop. A server that disconnects a client says why
+// ([NoteDisconnect]) and closes: a client writing a large frame then
+// finds its write failed (a broken pipe) while the server's reason waits
+// to be read, and the connection must end with that reason, not with the
+// broken pipe.
+func (c *conn) hearServerOut() {
+	t := time.NewTimer(hearOutFor)
+	defer t.Stop()
+	select {
+	case <-c.closed:
+	case <-t.C:
+	}
 }
 
 func (c *conn) read() (*message, error) {

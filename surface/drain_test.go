@@ -40,19 +40,24 @@ func TestStoppingServerAnswersProceduresInFlight(t *testing.T) {
 
 	replied := make(chan error, 1)
 	go func() { replied <- cl.CancelNode(ctx(t), "a@p") }()
-	<-g.entered
+	await(t, g.entered, "the cancel reaching the controller")
 	stop()
 	// The server either drains (fixed) or closes the connection at once
 	// (what lost the reply): the procedure returns only after either.
-	select {
-	case <-draining:
-	case <-cl.Done():
-	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		select {
+		case <-draining:
+		case <-cl.Done():
+		}
+	}()
+	await(t, ended, "the server draining or closing the connection once stopped")
 	close(g.gate)
-	if err := <-replied; err != nil {
+	if err := await(t, replied, "the cancel's reply"); err != nil {
 		t.Errorf("CancelNode in flight when the server stopped: %v, want its reply", err)
 	}
-	if err := <-served; err != nil {
+	if err := await(t, served, "Serve returning"); err != nil {
 		t.Errorf("Serve: %v", err)
 	}
 }

@@ -2,6 +2,7 @@ package surface_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,10 +16,11 @@ import (
 	"github.com/odu-ci/odu/surface"
 )
 
-// server serves store to every connection made with dial, with a write
-// timeout, and records what it logs.
+// hostileServer serves a store to every connection made with dial, with
+// a write timeout, and says what it logs on said.
 type hostileServer struct {
 	srv  *surface.Server
+	ctl  *ctl
 	ctx  context.Context
 	wg   sync.WaitGroup
 	said chan string
@@ -26,10 +28,14 @@ type hostileServer struct {
 
 func newHostileServer(t *testing.T, store *surface.Store, timeout time.Duration) *hostileServer {
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &hostileServer{ctx: ctx, said: make(chan string, 16)}
-	h.srv = &surface.Server{Name: "test", Version: version, Controller: &ctl{store: store}, WriteTimeout: timeout,
+	h := &hostileServer{ctx: ctx, ctl: &ctl{store: store}, said: make(chan string, 16)}
+	h.srv = &surface.Server{Name: "test", Version: version, Controller: h.ctl, WriteTimeout: timeout,
 		Logf: func(format string, a ...any) {
-			h.said <- fmt.Sprintf(format, a...)
+			select {
+			case h.said <- fmt.Sprintf(format, a...):
+			default:
+				t.Errorf("the server said more than the test reads: "+format, a...)
+			}
 		}}
 	h.srv.SetStore(store)
 	t.Cleanup(func() {
@@ -41,14 +47,38 @@ func newHostileServer(t *testing.T, store *surface.Store, timeout time.Duration)
 
 // dial connects a new peer to the server over a Unix socket pair.
 func (h *hostileServer) dial(t *testing.T) net.Conn {
+	c, _ := h.connect(t, true)
+	return c
+}
+
+// connect connects a new peer to the server over a Unix socket pair, and
+// returns what Serve returns for it. Without deadlines, the server sees
+// a connection that takes none (as a pipe's): it cannot time out its
+// writes, and so never takes that peer for stalled however slowly it
+// reads.
+func (h *hostileServer) connect(t *testing.T, deadlines bool) (net.Conn, <-chan error) {
 	a, b := socketpair(t)
+	var rwc io.ReadWriteCloser = a
+	if !deadlines {
+		rwc = noDeadlines{a}
+	}
+	served := make(chan error, 1)
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		_ = h.srv.Serve(h.ctx, a) // how it ended, the server says in said
+		served <- h.srv.Serve(h.ctx, rwc)
 	}()
 	t.Cleanup(func() { b.Close() })
-	return b
+	return b, served
+}
+
+// noDeadlines hides a connection's deadlines.
+type noDeadlines struct{ io.ReadWriteCloser }
+
+// heard returns what the server logs next.
+func (h *hostileServer) heard(t *testing.T, what string) string {
+	t.Helper()
+	return await(t, h.said, what)
 }
 
 const helloFrame = `{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"test-1","client":"%s"}}` + "\n"
@@ -82,8 +112,7 @@ func watchAll(t *testing.T, cl *surface.Client, subscribed chan struct{}) ([]uin
 	}
 	defer w.Close()
 	var seqs []uint64
-	c, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	c := ctx(t)
 	for {
 		ev, err := w.Next(c)
 		if errors.Is(err, io.EOF) {
@@ -106,10 +135,14 @@ func watchAll(t *testing.T, cl *surface.Client, subscribed chan struct{}) ([]uin
 // transitions to the run's end, and returns what watchAll saw.
 func watchProduce(t *testing.T, cl *surface.Client, st *surface.Store, ids []string, n int) ([]uint64, surface.State) {
 	t.Helper()
-	subscribed := make(chan struct{})
+	subscribed, failed := make(chan struct{}), make(chan struct{})
+	defer close(failed) // if watchAll fails before the snapshot: no producer is left waiting
 	go func() {
-		<-subscribed
-		produce(st, ids, n)
+		select {
+		case <-subscribed:
+			produce(st, ids, n)
+		case <-failed:
+		}
 	}()
 	return watchAll(t, cl, subscribed)
 }
@@ -126,21 +159,29 @@ func TestStalledClientDisconnected(t *testing.T) {
 	for range 8 {
 		write(t, st.Log("a@p"), big)
 	}
-	// Long enough that the good client, busy on loaded cores, is never
-	// taken for a stalled one.
-	h := newHostileServer(t, st, 2*time.Second)
+	h := newHostileServer(t, st, time.Second)
 
 	stalled := h.dial(t)
 	fmt.Fprintf(stalled, helloFrame, "stalled")
 	write(t, stalled, `{"jsonrpc":"2.0","id":2,"method":"nodeLog.get","params":{"id":"a@p"}}`+"\n")
 	write(t, stalled, `{"jsonrpc":"2.0","id":3,"method":"nodes.get"}`+"\n")
 
-	good := client(t, h.dial(t))
+	// The good client's connection takes no deadlines: busy on loaded
+	// cores, it is never taken for a stalled one. It shares the server,
+	// its store and its run with the stalled one.
+	goodConn, _ := h.connect(t, false)
+	good := client(t, goodConn)
 	seqs, final := watchProduce(t, good, st, ids, 2000)
+	if len(seqs) < 2000 {
+		t.Errorf("the good client saw %d changes, want every one of 2000 and more", len(seqs))
+	}
 	for i := 1; i < len(seqs); i++ {
 		if seqs[i] != seqs[i-1]+1 {
 			t.Fatalf("the good client got delta %d after %d", seqs[i], seqs[i-1])
 		}
+	}
+	if len(final.Nodes) != len(ids) {
+		t.Errorf("the good client ended with %d nodes, want %d", len(final.Nodes), len(ids))
 	}
 	for _, n := range final.Nodes {
 		if n.Status != surface.Success {
@@ -155,44 +196,74 @@ func TestStalledClientDisconnected(t *testing.T) {
 		t.Errorf("the good client got %d bytes of a's log", len(got))
 	}
 
-	said := <-h.said
-	if want := "disconnected a client (stalled) that read nothing for 2s"; said != want {
+	said := h.heard(t, "the server saying it disconnected the stalled client")
+	if want := "disconnected a client (stalled) that read nothing for 1s"; said != want {
 		t.Errorf("the server said %q, want %q", said, want)
 	}
 	// The stalled client finds its connection closed once it reads.
+	if err := stalled.SetReadDeadline(deadline(t)); err != nil {
+		t.Fatal(err)
+	}
 	r := bufio.NewReaderSize(stalled, 1<<20)
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		t.Errorf("reading the stalled connection: %v", err)
 	}
 }
 
+// flood is what a flooding client did: the frames it wrote, and the
+// write error that stopped it, if one did.
+type flood struct {
+	frames int
+	err    error
+}
+
 // TestFloodingClient: a client that sends requests as fast as it can,
 // whether it reads the answers or not, does not keep another client
-// from seeing every change to the end.
+// from seeing every change to the end; one that reads its answers is
+// served throughout.
 func TestFloodingClient(t *testing.T) {
 	for _, reads := range []bool{true, false} {
 		t.Run(fmt.Sprintf("reads=%v", reads), func(t *testing.T) {
 			ids := []string{"a@p", "b@p", "c@p"}
 			st := newStore(t, ids...)
 			h := newHostileServer(t, st, 10*time.Second)
-			flood := h.dial(t)
+			// One that reads its answers needs no write timeout to be
+			// served: it takes no deadlines, so that it cannot be cut
+			// for reading slowly on loaded cores.
+			floodConn, _ := h.connect(t, !reads)
+			// The flood has begun once the server has answered that
+			// many of its requests (reads), or it has written that
+			// many (not reads).
+			const begun = 1024
+			flooding := make(chan struct{})
+			var once sync.Once
 			if reads {
-				go func() { _, _ = io.Copy(io.Discard, flood) }() // until the server closes
+				go func() {
+					r := bufio.NewReader(floodConn)
+					for n := 0; ; n++ {
+						if _, err := r.ReadSlice('\n'); err != nil && !errors.Is(err, bufio.ErrBufferFull) {
+							return
+						}
+						if n == begun {
+							once.Do(func() { close(flooding) })
+						}
+					}
+				}()
 			}
-			fmt.Fprintf(flood, helloFrame, "flood")
+			fmt.Fprintf(floodConn, helloFrame, "flood")
 			stop := make(chan struct{})
-			flooded := make(chan int)
+			flooded := make(chan flood, 1)
 			go func() {
-				w := bufio.NewWriter(flood)
-				n := 0
-				defer func() { flooded <- n }()
+				w := bufio.NewWriter(floodConn)
+				n, sent := 0, 0
+				var err error
+				defer func() { flooded <- flood{sent, err} }()
 				for i := 10; ; i++ {
 					select {
 					case <-stop:
 						return
 					default:
 					}
-					var err error
 					switch i % 4 {
 					case 0:
 						_, err = fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%d,"method":"nodes.get"}`+"\n", i)
@@ -203,20 +274,42 @@ func TestFloodingClient(t *testing.T) {
 					case 3:
 						_, err = fmt.Fprintf(w, `{"jsonrpc":"2.0","id":%d,"method":"no.such"}`+"\n", i)
 					}
+					n++
 					if err == nil && i%64 == 0 {
-						err = w.Flush()
+						if err = w.Flush(); err == nil {
+							sent = n
+						}
 					}
 					if err != nil {
 						return // disconnected
 					}
-					n++
+					if !reads && sent >= begun {
+						once.Do(func() { close(flooding) })
+					}
 				}
 			}()
+			// The good client watches the run while the flood goes on.
+			timer := time.NewTimer(time.Until(deadline(t)))
+			defer timer.Stop()
+			select {
+			case <-flooding:
+			case f := <-flooded:
+				t.Fatalf("the flooding client stopped before its flood began, after %d frames: %v", f.frames, f.err)
+			case <-timer.C:
+				t.Fatal("the flood did not begin by the test's deadline")
+			}
 
-			good := client(t, h.dial(t))
+			goodConn, _ := h.connect(t, false)
+			good := client(t, goodConn)
 			seqs, final := watchProduce(t, good, st, ids, 1000)
 			close(stop)
-			t.Logf("the flooding client sent %d frames", <-flooded)
+			if !reads {
+				floodConn.Close() // its writes may wait on a server that stopped reading it
+			}
+			f := await(t, flooded, "the flooding client stopping")
+			if reads && f.err != nil {
+				t.Errorf("the flooding client, which reads its answers, was cut off after %d frames: %v", f.frames, f.err)
+			}
 			if len(seqs) < 1000 {
 				t.Fatalf("the good client saw %d changes, want every one of 1000 and more", len(seqs))
 			}
@@ -228,35 +321,64 @@ func TestFloodingClient(t *testing.T) {
 			if final.Seq != st.Snapshot().Seq {
 				t.Errorf("the good client ended at seq %d, the store at %d", final.Seq, st.Snapshot().Seq)
 			}
+			if len(final.Nodes) != len(ids) {
+				t.Errorf("the good client ended with %d nodes, want %d", len(final.Nodes), len(ids))
+			}
 			for _, n := range final.Nodes {
 				if n.Status != surface.Success {
 					t.Errorf("the good client ended with %s %s", n.ID, n.Status)
 				}
 			}
-			flood.Close()
+			floodConn.Close()
 		})
 	}
 }
 
-// TestClientToldWhyDisconnected: a client that gets the server's last
-// word reports it as why its connection ended.
+// TestClientToldWhyDisconnected: a client that the real server
+// disconnects, here for a frame the server has no room for, is told why,
+// and reports it as why its connection ended.
 func TestClientToldWhyDisconnected(t *testing.T) {
-	a, b := socketpair(t)
-	defer a.Close()
-	go func() {
-		r := bufio.NewReader(a)
-		if _, err := r.ReadString('\n'); err != nil {
-			t.Errorf("read the client's hello: %v", err)
-			return
-		}
-		write(t, a, `{"jsonrpc":"2.0","id":1,"result":{"protocol":1,"version":"test-1","server":"test"}}`+"\n")
-		write(t, a, `{"jsonrpc":"2.0","method":"server.disconnect","params":{"reason":"the peer read nothing for 30s"}}`+"\n")
-	}()
-	cl := client(t, b)
-	<-cl.Done()
+	st := newStore(t, "a@p")
+	h := newHostileServer(t, st, 0)
+
+	// A peer holds most of the server's frame budget in an unfinished
+	// frame of 30 MiB. Its write returns once the server has read all
+	// but what the socket buffers (a few hundred KiB): past 16 MiB, so
+	// the server holds a frame buffer of MaxFrame for it.
+	hoarder, _ := h.connect(t, true)
+	if err := hoarder.SetWriteDeadline(deadline(t)); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(hoarder, helloFrame, "hoarder")
+	if _, err := hoarder.Write(bytes.Repeat([]byte("x"), 30<<20)); err != nil {
+		t.Fatalf("the hoarder's frame: %v", err)
+	}
+	if held, _ := h.srv.FrameBytes(); held < surface.MaxFrame {
+		t.Fatalf("the server holds %d bytes of frames, want the hoarder's %d", held, surface.MaxFrame)
+	}
+
+	// A client asks for a rerun of a node with a 20 MiB name: there is
+	// no room left for the frame.
+	conn, served := h.connect(t, true)
+	cl := client(t, conn)
+	_, err := cl.Rerun(ctx(t), strings.Repeat("n", 20<<20))
+	want := fmt.Sprintf("bytes of frames, of the %d they may hold at once", surface.FrameBudget)
 	var d *surface.DisconnectedError
-	if err := cl.Err(); !errors.As(err, &d) || d.Reason != "the peer read nothing for 30s" {
-		t.Errorf("Err() = %v, want the server's reason", err)
+	if !errors.As(err, &d) || !strings.HasPrefix(d.Reason, "refused a frame of over ") || !strings.HasSuffix(d.Reason, want) {
+		t.Errorf("the client's rerun returned %v, want the server's reason: refused a frame of over ... %s", err, want)
+	}
+	if err := cl.Err(); !errors.As(err, &d) || !strings.HasSuffix(d.Reason, want) {
+		t.Errorf("the client's Err() = %v, want the server's reason", err)
+	}
+	var busy *surface.BusyError
+	if err := await(t, served, "Serve of the client returning"); !errors.As(err, &busy) {
+		t.Errorf("Serve of the client returned %v, want a *BusyError", err)
+	}
+	if said := h.heard(t, "the server saying it disconnected the client"); !strings.HasPrefix(said, "disconnected a client (test client): refused a frame of over ") {
+		t.Errorf("the server said %q, want that it disconnected the test client for its frame", said)
+	}
+	if got := h.ctl.Asked(); len(got) != 0 {
+		t.Errorf("the refused rerun reached the controller: %q", got)
 	}
 }
 
@@ -267,26 +389,31 @@ func TestClientToldWhyDisconnected(t *testing.T) {
 func TestSilentPeerTakenForGone(t *testing.T) {
 	store := newStore(t, "a@p")
 	h := newHostileServer(t, store, 0)
-	h.srv.ReadTimeout = time.Second
+	// Pings come every 10 ms: only a peer starved for 200 times as long
+	// would be taken for gone.
+	h.srv.ReadTimeout = 2 * time.Second
 
-	silent, err := surface.NewClient(context.Background(), h.dial(t), "silent", version)
-	if err != nil {
-		t.Fatal(err)
+	connect := func(name string) (*surface.Client, <-chan error) {
+		conn, served := h.connect(t, true)
+		cl, err := surface.NewClient(ctx(t), conn, name, version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cl.Close() })
+		return cl, served
 	}
-	defer silent.Close()
-	pinging, err := surface.NewClient(context.Background(), h.dial(t), "pinging", version)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pinging.Close()
+	silent, silentServed := connect("silent")
+	pinging, _ := connect("pinging")
 	stop, pinged := make(chan struct{}), make(chan error, 1)
 	go func() {
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
 		for {
 			select {
 			case <-stop:
 				pinged <- nil
 				return
-			case <-time.After(100 * time.Millisecond):
+			case <-tick.C:
 			}
 			if err := pinging.Ping(); err != nil {
 				pinged <- err
@@ -295,15 +422,21 @@ func TestSilentPeerTakenForGone(t *testing.T) {
 		}
 	}()
 
-	select {
-	case <-silent.Done():
-	case <-time.After(time.Minute):
-		t.Fatal("a client that said nothing is still connected after a minute")
+	gone := func(cl *surface.Client, served <-chan error, name string) {
+		t.Helper()
+		await(t, cl.Done(), "the server closing the "+name+" client's connection")
+		if err := await(t, served, "Serve of the "+name+" client returning"); err == nil || err.Error() != "the peer said nothing for 2s: taken for gone" {
+			t.Errorf("Serve of the %s client returned %v, want it taken for gone", name, err)
+		}
 	}
-	// The pinging one outlives the silent one by several read timeouts.
-	time.Sleep(3 * time.Second)
+	gone(silent, silentServed, "silent")
+	// A second silent client, which connects once the pinging one has
+	// outlived the first: when it is taken for gone, the pinging one has
+	// been connected for more than a read timeout since, pinging.
+	silent2, silent2Served := connect("second silent")
+	gone(silent2, silent2Served, "second silent")
 	close(stop)
-	if err := <-pinged; err != nil {
+	if err := await(t, pinged, "the pinging client stopping"); err != nil {
 		t.Fatalf("ping: %v", err)
 	}
 	select {
@@ -311,7 +444,10 @@ func TestSilentPeerTakenForGone(t *testing.T) {
 		t.Fatalf("a client that pinged was disconnected: %v", pinging.Err())
 	default:
 	}
-	if _, err := pinging.Rerun(context.Background(), "a@p"); err != nil && pinging.Err() != nil {
-		t.Fatalf("the pinging client's connection ended: %v", err)
+	if reset, err := pinging.Rerun(ctx(t), "a@p"); err != nil || len(reset) != 1 || reset[0] != "a@p" {
+		t.Fatalf("the pinging client's rerun = %v, %v; want its connection served, [a@p]", reset, err)
+	}
+	if got := h.ctl.Asked(); len(got) != 1 || got[0] != "rerun a@p" {
+		t.Errorf("the controller was asked %q, want the pinging client's rerun", got)
 	}
 }

@@ -8,7 +8,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,31 +33,53 @@ func write[T string | []byte](t testing.TB, w io.Writer, p T) {
 	}
 }
 
-// ctl is a controller that records what it is asked.
+// ctl is a controller that records what it is asked. The server calls
+// it from each request's goroutine.
 type ctl struct {
 	store *surface.Store
+	mu    sync.Mutex
 	asked []string
 }
 
+func (c *ctl) ask(what string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.asked = append(c.asked, what)
+}
+
+// Asked returns what the controller was asked, in order.
+func (c *ctl) Asked() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.asked)
+}
+
 func (c *ctl) Configure(context.Context, surface.Config) error {
+	c.ask("configure")
 	return &surface.Error{Code: surface.CodeNotReady, Message: "not a runner"}
 }
 func (c *ctl) Rerun(_ context.Context, id string) (surface.RerunResult, error) {
-	c.asked = append(c.asked, "rerun "+id)
+	c.ask("rerun " + id)
 	return surface.RerunResult{Reset: []string{id}}, nil
 }
 func (c *ctl) CancelNode(_ context.Context, id string) (surface.CancelResult, error) {
-	c.asked = append(c.asked, "cancel "+id)
+	c.ask("cancel " + id)
 	return surface.CancelResult{}, nil
 }
-func (c *ctl) CancelRun(context.Context) error { c.asked = append(c.asked, "cancel run"); return nil }
+func (c *ctl) CancelRun(context.Context) error { c.ask("cancel run"); return nil }
 
 // serve starts a server on one end of a pipe and returns the other end,
 // and a function that stops the server and returns what Serve returned.
 func serve(t *testing.T, store *surface.Store) (net.Conn, func() error) {
 	t.Helper()
+	return serveTo(t, store, &ctl{store: store})
+}
+
+// serveTo is serve with the server's controller.
+func serveTo(t *testing.T, store *surface.Store, c *ctl) (net.Conn, func() error) {
+	t.Helper()
 	a, b := socketpair(t)
-	srv := &surface.Server{Name: "test", Version: version, Controller: &ctl{store: store}}
+	srv := &surface.Server{Name: "test", Version: version, Controller: c}
 	srv.SetStore(store)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -122,10 +146,40 @@ func client(t *testing.T, conn net.Conn) *surface.Client {
 	return cl
 }
 
+// deadline is when every wait of t gives up: the test's deadline (go
+// test -timeout), less a margin to report which wait it was and clean
+// up, or ten minutes from now without one. No wait is bounded by a
+// guess of how fast the machine is.
+func deadline(t *testing.T) time.Time {
+	d, ok := t.Deadline()
+	if !ok {
+		return time.Now().Add(10 * time.Minute)
+	}
+	margin := min(time.Until(d)/10, 10*time.Second)
+	return d.Add(-margin)
+}
+
+// ctx is a context that ends at t's deadline.
 func ctx(t *testing.T) context.Context {
-	c, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	c, cancel := context.WithDeadline(context.Background(), deadline(t))
 	t.Cleanup(cancel)
 	return c
+}
+
+// await receives from ch, or fails t at its deadline saying what it was
+// waiting for.
+func await[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	timer := time.NewTimer(time.Until(deadline(t)))
+	defer timer.Stop()
+	select {
+	case v := <-ch:
+		return v
+	case <-timer.C:
+		t.Fatalf("%s: not by the test's deadline", what)
+		var zero T
+		return zero
+	}
 }
 
 func TestCellSnapshotThenDeltas(t *testing.T) {
@@ -240,49 +294,87 @@ func TestLogNoFollowAndRestart(t *testing.T) {
 	conn, _ := serve(t, st)
 	cl := client(t, conn)
 
-	ls, _ := cl.Log(surface.NodeLogParams{ID: "a@p", NoFollow: true})
+	ls, err := cl.Log(surface.NodeLogParams{ID: "a@p", NoFollow: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := readAll(t, ls); string(got) != "first attempt" || ls.End().Finished {
 		t.Errorf("no-follow = %q, %+v; want what is there, unfinished", got, ls.End())
 	}
 
-	ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 13})
-	done := make(chan *surface.LogEnd)
-	go func() { readAll(t, ls); done <- ls.End() }()
-	time.Sleep(20 * time.Millisecond) // let it wait at the end of the log
+	// A follower of attempt 1 from its last byte: once that byte has
+	// reached the client, the server's stream is on attempt 1 at its
+	// end, where it waits for more.
+	ls, err = cl.Log(surface.NodeLogParams{ID: "a@p", From: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := ls.Next(ctx(t))
+	if err != nil || string(c.Data) != "t" || c.Attempt != 1 || c.Offset != 12 {
+		t.Fatalf("the last byte of attempt 1 = %+v, %v; want \"t\" at 12 of attempt 1", c, err)
+	}
 	if a, err := l.Restart(); a != 2 || err != nil {
 		t.Fatalf("Restart = %d, %v", a, err)
 	}
-	if end := <-done; !end.Restarted || end.Attempt != 1 {
-		t.Errorf("end after a restart = %+v, want restarted attempt 1", end)
+	// The restart ends the stream, saying so.
+	if c, err := ls.Next(ctx(t)); !errors.Is(err, io.EOF) {
+		t.Fatalf("after a restart the follower got %+v, %v; want the end of its stream", c, err)
+	}
+	if end := ls.End(); !end.Restarted || end.Attempt != 1 || end.End != 13 || end.Finished {
+		t.Errorf("end after a restart = %+v, want attempt 1 restarted at 13", end)
 	}
 	write(t, l, []byte("second"))
 	l.Finish()
 	// Asking for attempt 1 now starts attempt 2 from 0.
-	ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 13, Attempt: 1})
+	ls, err = cl.Log(surface.NodeLogParams{ID: "a@p", From: 13, Attempt: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if got := readAll(t, ls); string(got) != "second" || ls.End().Attempt != 2 {
 		t.Errorf("after restart = %q, %+v; want attempt 2 from 0", got, ls.End())
 	}
 }
 
+// TestProcedures: a client's procedures reach the server's controller,
+// as asked, and its answers reach the client; a procedure for a node the
+// run does not have is answered by the server and reaches nothing.
 func TestProcedures(t *testing.T) {
 	st := newStore(t, "a@p")
-	conn, _ := serve(t, st)
+	c := &ctl{store: st}
+	conn, _ := serveTo(t, st, c)
 	cl := client(t, conn)
-	if reset, err := cl.Rerun(ctx(t), "a@p"); err != nil || len(reset) != 1 {
-		t.Errorf("Rerun = %v, %v", reset, err)
+	if reset, err := cl.Rerun(ctx(t), "a@p"); err != nil || !slices.Equal(reset, []string{"a@p"}) {
+		t.Errorf("Rerun = %v, %v; want the controller's answer, [a@p]", reset, err)
 	}
 	var e *surface.Error
 	if _, err := cl.Rerun(ctx(t), "nope@p"); !errors.As(err, &e) || e.Code != surface.CodeUnknownNode {
 		t.Errorf("Rerun(unknown) error = %v, want code %d", err, surface.CodeUnknownNode)
 	}
-	if _, err := cl.Log(surface.NodeLogParams{ID: "nope@p"}); err != nil {
+	if err := cl.CancelNode(ctx(t), "nope@p"); !errors.As(err, &e) || e.Code != surface.CodeUnknownNode {
+		t.Errorf("CancelNode(unknown) error = %v, want code %d", err, surface.CodeUnknownNode)
+	}
+	// A log of no node: the stream ends at once, saying so.
+	ls, err := cl.Log(surface.NodeLogParams{ID: "nope@p"})
+	if err != nil {
 		t.Fatal(err)
+	}
+	if got, err := ls.Next(ctx(t)); !errors.As(err, &e) || e.Code != surface.CodeUnknownNode || e.Message != "no node nope@p" {
+		t.Errorf("log of an unknown node = %+v, %v; want error code %d, no node nope@p", got, err, surface.CodeUnknownNode)
+	}
+	if err := cl.CancelNode(ctx(t), "a@p"); err != nil {
+		t.Errorf("CancelNode: %v", err)
 	}
 	if err := cl.CancelRun(ctx(t)); err != nil {
 		t.Errorf("CancelRun: %v", err)
 	}
 	if err := cl.Configure(ctx(t), surface.Config{}); !errors.As(err, &e) || e.Code != surface.CodeNotReady {
 		t.Errorf("Configure error = %v, want the controller's refusal", err)
+	}
+	// Each call returned only once answered: the controller has heard
+	// them all, in order.
+	want := []string{"rerun a@p", "cancel a@p", "cancel run", "configure"}
+	if got := c.Asked(); !slices.Equal(got, want) {
+		t.Errorf("the controller was asked %q, want %q", got, want)
 	}
 }
 
@@ -308,9 +400,12 @@ func TestHelloVersionMismatch(t *testing.T) {
 func raw(t *testing.T, hangup bool, frames ...string) (string, error) {
 	t.Helper()
 	conn, stop := serve(t, newStore(t, "a@p"))
+	if err := conn.SetDeadline(deadline(t)); err != nil { // a server that never closes fails the test, in time
+		t.Fatal(err)
+	}
 	var answer bytes.Buffer
-	read := make(chan struct{})
-	go func() { _, _ = io.Copy(&answer, conn); close(read) }() // until the server closes
+	read := make(chan error, 1)
+	go func() { _, err := io.Copy(&answer, conn); read <- err }()
 	for _, f := range frames {
 		if _, err := io.WriteString(conn, f); err != nil {
 			break
@@ -321,7 +416,9 @@ func raw(t *testing.T, hangup bool, frames ...string) (string, error) {
 			t.Fatalf("hang up: %v", err)
 		}
 	}
-	<-read // the server closed the connection
+	if err := <-read; errors.Is(err, os.ErrDeadlineExceeded) { // else the server closed the connection
+		t.Fatalf("the server did not close the connection by the test's deadline; it said %q", answer.String())
+	}
 	return answer.String(), stop()
 }
 
@@ -352,6 +449,9 @@ func TestMalformedFramesEndTheConnection(t *testing.T) {
 func TestStreamNeedsIntegerID(t *testing.T) {
 	hello := `{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"test-1"}}` + "\n"
 	conn, _ := serve(t, newStore(t, "a@p"))
+	if err := conn.SetDeadline(deadline(t)); err != nil {
+		t.Fatal(err)
+	}
 	write(t, conn, hello)
 	write(t, conn, `{"jsonrpc":"2.0","id":"s","method":"nodes.get"}`+"\n")
 	buf := make([]byte, 4096)
