@@ -86,6 +86,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"nolinger":    cmdNoLinger,
 			"lingers":     cmdLingers,
 			"waitsize":    cmdWaitSize,
+			"waitlines":   cmdWaitLines,
 			"nosecret":    cmdNoSecret,
 			"tmpfs":       cmdTmpfs,
 			"headsha":     cmdHeadSHA,

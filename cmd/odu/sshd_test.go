@@ -288,3 +288,40 @@ func cmdSSHDLink(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ts.Logf("link %s at %s", args[1], time.Now().Format("15:04:05.000"))
 }
+
+// cmdWaitLines waits until the file a glob names (one) holds at least N
+// lines that match a regular expression: a log on a host, whose directory
+// has a name the script does not know, that has said something N times.
+//
+//	waitlines $ONE_CACHE/odu/work/*/*.logs/x86_64-linux/.runner.log 1 'a coordinator detached \(0 attached\)'
+func cmdWaitLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitlines GLOB N REGEXP")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	re := regexp.MustCompile(args[2])
+	deadline := time.Now().Add(awaitLimit)
+	got, last := 0, ""
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(ts.MkAbs(args[0]))
+		if len(files) > 1 {
+			ts.Fatalf("%s names %d files, want one: %v", args[0], len(files), files)
+		}
+		if len(files) == 1 {
+			if data, err := os.ReadFile(files[0]); err == nil {
+				got, last = 0, string(data)
+				for line := range strings.Lines(string(data)) {
+					if re.MatchString(line) {
+						got++
+					}
+				}
+				if got >= want {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not hold %d lines matching %q within %s (it held %d):\n%s", args[0], want, args[2], awaitLimit, got, last)
+}
