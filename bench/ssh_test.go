@@ -97,12 +97,12 @@ func BenchmarkSSHFirstNode(b *testing.B) {
 //
 //	go test ./bench -run '^$' -bench SSHLogStream -benchtime 3x
 func BenchmarkSSHLogStream(b *testing.B) {
-	const gib = 1 << 30
+	gib := float64(streamBytes())
 	home, key := sshHome(b)
 	s := sshServer(b, home, key)
 	// The data lives where the host's user can read it.
 	data := filepath.Join(s.Cache, "data")
-	src := dataFile(b, gib)
+	src := dataFile(b, int64(gib))
 	if err := exec.Command("cp", src, data).Run(); err != nil {
 		b.Fatal(err)
 	}

@@ -48,6 +48,9 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 		Dir:                 dir,
 		RequireExplicitExec: true,
 		Setup: func(env *testscript.Env) error {
+			if err := setupScriptT(env); err != nil {
+				return err
+			}
 			// HOME lives outside $WORK, so that the repositories scripts
 			// make in $WORK stay clean.
 			home, err := os.MkdirTemp("", "odu-home-")
@@ -83,6 +86,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"nolinger":    cmdNoLinger,
 			"lingers":     cmdLingers,
 			"waitsize":    cmdWaitSize,
+			"waitlines":   cmdWaitLines,
 			"nosecret":    cmdNoSecret,
 			"tmpfs":       cmdTmpfs,
 			"headsha":     cmdHeadSHA,

@@ -17,15 +17,59 @@ import (
 )
 
 // scriptT adapts a testscript session to what sshtest needs of a test, so
-// that each script starts its own sshd servers.
+// that each script starts its own sshd servers. Errorf fails the script's
+// test (and the script goes on, as with t.Errorf), and Failed says whether
+// it failed, by whatever step: sshtest reports through them what it finds
+// wrong when it stops a server (processes left after the cgroup kill, sshd
+// not ending, KillConnections timing out), and prints sshd's log when the
+// script failed.
 type scriptT struct{ ts *testscript.TestScript }
+
+// scriptTestKey is the key under which setupScriptT keeps the script's own
+// test in its Values.
+type scriptTestKey struct{}
+
+// failer is what scriptT needs of the script's test beyond testscript.T:
+// *testing.T has it, and so does the testscript.T that wraps one.
+type failer interface {
+	Fail()
+	Failed() bool
+}
+
+// setupScriptT keeps the script's test for scriptT (testscript gives it to
+// Setup only). Call it from Params.Setup.
+func setupScriptT(env *testscript.Env) error {
+	t, ok := env.T().(failer)
+	if !ok {
+		return fmt.Errorf("the script's test (%T) cannot be failed: sshtest's errors would be lost", env.T())
+	}
+	env.Values[scriptTestKey{}] = t
+	return nil
+}
+
+func (s scriptT) test() failer {
+	t, ok := s.ts.Value(scriptTestKey{}).(failer)
+	if !ok {
+		panic("scriptT: Params.Setup did not call setupScriptT")
+	}
+	return t
+}
 
 func (s scriptT) Helper()                        {}
 func (s scriptT) Fatalf(format string, a ...any) { s.ts.Fatalf(format, a...) }
-func (s scriptT) Errorf(format string, a ...any) { s.ts.Logf("error: "+format, a...) }
 func (s scriptT) Logf(format string, a ...any)   { s.ts.Logf(format, a...) }
 func (s scriptT) Cleanup(f func())               { s.ts.Defer(f) }
-func (s scriptT) Failed() bool                   { return false }
+func (s scriptT) Failed() bool                   { return s.test().Failed() }
+
+// Errorf logs in the script's log, which is printed since the test
+// fails, and fails the test. It does not stop the script: ts.Fatalf
+// cannot be called from a deferred function (sshtest calls Errorf from
+// Stop, which runs when the script ends).
+func (s scriptT) Errorf(format string, a ...any) {
+	s.ts.Logf("FAIL: "+format, a...)
+	s.test().Fail()
+}
+
 func (s scriptT) TempDir() string {
 	dir, err := os.MkdirTemp("", "odu-sshd-")
 	s.ts.Check(err)
@@ -243,4 +287,41 @@ func cmdSSHDLink(ts *testscript.TestScript, neg bool, args []string) {
 		s.LinkUp()
 	}
 	ts.Logf("link %s at %s", args[1], time.Now().Format("15:04:05.000"))
+}
+
+// cmdWaitLines waits until the file a glob names (one) holds at least N
+// lines that match a regular expression: a log on a host, whose directory
+// has a name the script does not know, that has said something N times.
+//
+//	waitlines $ONE_CACHE/odu/work/*/*.logs/x86_64-linux/.runner.log 1 'a coordinator detached \(0 attached\)'
+func cmdWaitLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: waitlines GLOB N REGEXP")
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	re := regexp.MustCompile(args[2])
+	deadline := time.Now().Add(awaitLimit)
+	got, last := 0, ""
+	for time.Now().Before(deadline) {
+		files, _ := filepath.Glob(ts.MkAbs(args[0]))
+		if len(files) > 1 {
+			ts.Fatalf("%s names %d files, want one: %v", args[0], len(files), files)
+		}
+		if len(files) == 1 {
+			if data, err := os.ReadFile(files[0]); err == nil {
+				got, last = 0, string(data)
+				for line := range strings.Lines(string(data)) {
+					if re.MatchString(line) {
+						got++
+					}
+				}
+				if got >= want {
+					return
+				}
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.Fatalf("%s did not hold %d lines matching %q within %s (it held %d):\n%s", args[0], want, args[2], awaitLimit, got, last)
 }

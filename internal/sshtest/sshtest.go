@@ -390,7 +390,12 @@ func (s *Server) stopOnce() {
 		t.Errorf("stop sshd on %s: its sshd processes did not end within %v", s.Host, stopWait)
 	}
 	if t.Failed() {
-		if data, err := os.ReadFile(s.log); err == nil && len(data) > 0 {
+		switch data, err := os.ReadFile(s.log); {
+		case err != nil && !errors.Is(err, os.ErrNotExist):
+			t.Logf("read the log of sshd on %s: %v", s.Host, err)
+		case len(data) == 0:
+			t.Logf("sshd on %s logged nothing (LogLevel ERROR)", s.Host)
+		default:
 			t.Logf("sshd on %s logged:\n%s", s.Host, data)
 		}
 	}
