@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -24,7 +25,7 @@ func TestPickOtherPlatform(t *testing.T) {
 	}
 	var h hint.Hinter
 	hint := ""
-	if se, ok := err.(*dag.SelectorError); ok {
+	if se := (*dag.SelectorError)(nil); errors.As(err, &se) {
 		h = se
 		hint = h.Hint()
 	}

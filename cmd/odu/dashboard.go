@@ -182,7 +182,7 @@ func (h *heldWriter) release() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.holding = false
-	h.w.Write(h.buf.Bytes())
+	_, _ = h.w.Write(h.buf.Bytes()) // the messages are lost with their terminal
 	if h.dropped > 0 {
 		fmt.Fprintf(h.w, "odu: %d more bytes of messages were dropped while the dashboard showed\n", h.dropped)
 	}

@@ -70,7 +70,7 @@ func TestWaitStartingRun(t *testing.T) {
 	git("init", "-q", "-b", "main")
 	git("add", "-A")
 	git("commit", "-q", "-m", "first")
-	t.Cleanup(func() { os.WriteFile(release, nil, 0o644) })
+	t.Cleanup(func() { touch(t, release) })
 
 	// A red run: the last record of HEAD's commit says failure.
 	if code := runOdu(t, dir, env, nil, "run", "--progress", "plain"); code != 1 {
@@ -86,7 +86,7 @@ func TestWaitStartingRun(t *testing.T) {
 	waitFile(t, blocked)
 	w := startTTY(t, dir, env, "wait", "--settle", "0")
 	w.waitText(t, "odu: waiting for the run being started in "+dir+"… (Ctrl-C to stop)")
-	os.WriteFile(release, nil, 0o644)
+	touch(t, release)
 	if code := run.exit(t); code != 0 {
 		t.Fatalf("odu run exited %d, want 0", code)
 	}
@@ -124,7 +124,7 @@ func TestWaitStartingRun(t *testing.T) {
 	waitFile(t, blocked)
 	w = startTTY(t, dir, env, "wait", "--settle", "0")
 	w.waitText(t, "odu: waiting for the run being started in ")
-	os.WriteFile(release, nil, 0o644)
+	touch(t, release)
 	if code := run.exit(t); code != 2 {
 		t.Fatalf("odu run in a dirty tree exited %d, want 2", code)
 	}
@@ -165,7 +165,7 @@ func startTTY(t *testing.T, dir string, env []string, args ...string) *oduProc {
 		t.Fatal(err)
 	}
 	copied := make(chan struct{})
-	go func() { io.Copy(p.out, tty); close(copied) }()
+	go func() { _, _ = io.Copy(p.out, tty); close(copied) }() // until the terminal closes
 	go func() {
 		err := p.cmd.Wait()
 		<-copied // the read fails once the terminal has no process left

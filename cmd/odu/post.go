@@ -89,7 +89,7 @@ func startPosting(ctx context.Context, env *Env, t *ghstatus.Target, sha string,
 	ps.follow.Add(2)
 	go func() {
 		defer ps.follow.Done()
-		srv.Serve(pctx, a)
+		_ = srv.Serve(pctx, a) // the follower below says how it ended
 	}()
 	go func() {
 		defer ps.follow.Done()
@@ -103,7 +103,7 @@ func startPosting(ctx context.Context, env *Env, t *ghstatus.Target, sha string,
 		if err != nil {
 			return
 		}
-		p.Follow(pctx, w)
+		_ = p.Follow(pctx, w) // until the run ends; the poster reports its own failures
 	}()
 	return ps
 }

@@ -313,7 +313,7 @@ func (p *ttyPrinter) draw(st surface.State) {
 		b.WriteString(r + "\x1b[K\n")
 	}
 	p.lines = len(rows)
-	io.WriteString(p.w, b.String())
+	_, _ = io.WriteString(p.w, b.String()) // a closed terminal loses only the view
 }
 
 // clock is how long a node has run: live while it runs, its duration once

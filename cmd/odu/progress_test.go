@@ -68,7 +68,7 @@ func servedStore(t *testing.T) (*surface.Store, net.Conn, context.Context) {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		srv.Serve(ctx, a)
+		_ = srv.Serve(ctx, a) // until the test's cleanup cancels ctx
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -141,7 +141,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		return err
 	}
 	c.root = l.root
-	snapshot := !(c.NoSnapshot || c.NoStrict)
+	snapshot := !c.NoSnapshot && !c.NoStrict
 	sha, branch, err := repo.Head(ctx, l.root)
 	if err != nil {
 		return err
@@ -191,7 +191,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// there meanwhile.
 	removeWorktree := sync.OnceFunc(func() {
 		if snapshot {
-			repo.RemoveWorktree(context.WithoutCancel(ctx), l.root, workspace)
+			if err := repo.RemoveWorktree(context.WithoutCancel(ctx), l.root, workspace); err != nil {
+				fmt.Fprintf(env.Stderr, "odu: remove the run's checkout %s: %v\n", workspace, err)
+			}
 		}
 	})
 	defer removeWorktree()
@@ -246,19 +248,19 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	}()
 
 	shown := make(chan surface.State, 1)
-	showErr := make(chan error, 1)
 	a, b := net.Pipe()
 	serving.Add(1)
 	go func() {
 		defer serving.Done()
-		srv.Serve(srvCtx, struct{ io.ReadWriteCloser }{a}) // no deadlines: this face is never cut off
+		_ = srv.Serve(srvCtx, struct{ io.ReadWriteCloser }{a}) // ends with the run; no deadlines: this face is never cut off
 	}()
 	holding := make(chan struct{})
 	face := c.face(ctx, env, l.root, leave, sync.OnceFunc(func() { close(holding) }))
 	go func() {
-		st, err := face(context.WithoutCancel(ctx), b)
+		// What the face saw go wrong, it showed; the summary below says
+		// how the run ended either way.
+		st, _ := face(context.WithoutCancel(ctx), b)
 		shown <- st
-		showErr <- err
 	}()
 
 	posts := startPosting(ctx, env, ghTarget, sha, srv, coord.Store())
@@ -274,7 +276,6 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	interrupted := ctx.Err() != nil
 	select { // the face shows the end, unless it is stuck
 	case <-shown:
-		<-showErr
 	case <-holding:
 		// The dashboard shows a failure until q: meanwhile the checkout
 		// is free for the next run (its snapshot, socket and
@@ -283,7 +284,6 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		ln.Close()
 		unannounce()
 		<-shown
-		<-showErr
 	case <-time.After(5 * time.Second):
 	}
 	out := env.Stdout
@@ -351,7 +351,7 @@ func serve(ctx context.Context, srv *surface.Server, ln *lanes.Listener, conns *
 		conns.Add(1)
 		go func() {
 			defer conns.Done()
-			srv.Serve(ctx, conn)
+			_ = srv.Serve(ctx, conn) // how a face's connection ended is the face's to say
 		}()
 	}
 }

@@ -81,7 +81,9 @@ func cmdTmpfs(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Defer(func() {
 		if err := syscall.Unmount(dir, 0); err != nil {
 			ts.Logf("unmount %s: %v; detaching it", dir, err)
-			syscall.Unmount(dir, syscall.MNT_DETACH)
+			if err := syscall.Unmount(dir, syscall.MNT_DETACH); err != nil {
+				ts.Logf("detach %s: %v", dir, err)
+			}
 		}
 	})
 }

@@ -75,7 +75,7 @@ func logLines(t *testing.T, screen string, wide, all bool) {
 // 1.
 func TestDashboardRunLogLines(t *testing.T) {
 	d := newDash(t, linesJustfile)
-	os.WriteFile(d.stop, nil, 0o644) // slow ends at once
+	touch(t, d.stop) // slow ends at once
 	tm := d.terminal(120, 40, "run")
 	s := tm.waitText("the run is over: 1 failed", "q leave")
 	if strings.Contains(s, "odu exited") {
@@ -146,7 +146,7 @@ func recipeNumbered(screen, k string) string {
 // dashboard as soon as the run is over, a failure too.
 func TestDashboardRunExitOnSettle(t *testing.T) {
 	d := newDash(t, linesJustfile)
-	os.WriteFile(d.stop, nil, 0o644)
+	touch(t, d.stop)
 	tm := d.terminal(120, 40, "run --exit-on-settle")
 	s := tm.waitText("odu exited")
 	if !strings.Contains(s, "odu exited 1") || !regexp.MustCompile(`failure\s+bad@\S+\s+exit 3`).MatchString(s) {
@@ -165,7 +165,7 @@ func TestDashboardMonitorLogAfterEnd(t *testing.T) {
 	k, _ := rowOf(s, "slow")
 	tm.key(k)
 	tm.waitText("─ slow@")
-	os.WriteFile(d.stop, nil, 0o644)
+	touch(t, d.stop)
 	if err := <-runDone; err == nil {
 		t.Fatalf("odu run with a failed node exited 0:\n%s", d.runOutput())
 	}
@@ -201,7 +201,7 @@ slow:
 func TestDashboardHeldRunFreesTheCheckout(t *testing.T) {
 	d := newDash(t, holdJustfile)
 	mark := filepath.Join(d.tmp, "mark")
-	os.WriteFile(d.stop, nil, 0o644) // the first run's slow ends at once
+	touch(t, d.stop) // the first run's slow ends at once
 	tm := d.terminal(120, 40, "run")
 	tm.waitText("the run is over: 1 failed")
 
@@ -226,7 +226,7 @@ func TestDashboardHeldRunFreesTheCheckout(t *testing.T) {
 	if err != nil || !regexp.MustCompile(`running\s+slow@`).Match(out) {
 		t.Errorf("odu status of the second run after the first run's dashboard left: %v\n%s", err, out)
 	}
-	os.WriteFile(d.stop, nil, 0o644)
+	touch(t, d.stop)
 	if err := <-runDone; err == nil {
 		t.Errorf("the second run, with a failed node, exited 0:\n%s", d.runOutput())
 	}

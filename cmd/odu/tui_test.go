@@ -64,7 +64,7 @@ func newTmux(t *testing.T, w, h int, script string) *tmuxTerm {
 	tm.run("new-session", "-d", "-s", "s", "-x", itoa(w), "-y", itoa(h), "sh", script)
 	var socket string
 	t.Cleanup(func() {
-		exec.Command("tmux", "-L", tm.sock, "kill-server").Run()
+		_ = exec.Command("tmux", "-L", tm.sock, "kill-server").Run() // the server may be gone already
 		if socket != "" {
 			os.Remove(socket) // the server leaves it behind
 		}
@@ -178,7 +178,7 @@ func newDash(t *testing.T, justfile string) *dash {
 		}
 	}
 	// Whatever a test leaves waiting on the stop file ends.
-	t.Cleanup(func() { os.WriteFile(d.stop, nil, 0o644) })
+	t.Cleanup(func() { touch(t, d.stop) })
 	return d
 }
 
@@ -222,7 +222,7 @@ func (d *dash) background() (*exec.Cmd, chan error) {
 	runDone := make(chan error, 1)
 	go func() { runDone <- run.Wait() }()
 	d.t.Cleanup(func() {
-		os.WriteFile(d.stop, nil, 0o644)
+		touch(d.t, d.stop)
 		select {
 		case err := <-runDone:
 			runDone <- err
@@ -543,7 +543,7 @@ big:
 	if strings.Contains(s, "disconnected a client") {
 		t.Errorf("a message is drawn over the dashboard:\n%s", s)
 	}
-	os.WriteFile(d.stop, nil, 0o644)
+	touch(t, d.stop)
 	s = tm.waitText("odu exited")
 	if !strings.Contains(s, "odu: disconnected a client (odu logs) that read nothing for 1s") {
 		t.Errorf("the message held while the dashboard showed was not said after it:\n%s", s)
@@ -797,7 +797,7 @@ func TestDashboardMonitorExitOnSettle(t *testing.T) {
 	_, runDone := d.background()
 	tm := d.terminal(120, 40, "monitor --exit-on-settle")
 	tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
-	os.WriteFile(d.stop, nil, 0o644)
+	touch(t, d.stop)
 	s := tm.waitText("odu exited")
 	if !strings.Contains(s, "odu exited 0") || !regexp.MustCompile(`odu: run of \w+ failed in \S+: `).MatchString(s) {
 		t.Errorf("odu monitor --exit-on-settle did not return with the recap of a failed run:\n%s", s)

@@ -142,11 +142,10 @@ func recordVerdict(env *Env, st surface.State) error {
 	if st.Run.Ended != nil {
 		when = " (ended " + st.Run.Ended.Local().Format("15:04:05") + ")"
 	}
-	switch {
-	case st.Run.Ended == nil:
+	if st.Run.Ended == nil {
 		fmt.Fprintf(env.Stderr, "odu: no run is live; the last run of %s (started %s) never finished: was odu run killed?\n",
 			repo.Short(st.Run.SHA), st.Run.Started.Local().Format("15:04:05"))
-	default:
+	} else {
 		fmt.Fprintf(env.Stderr, "odu: no run is live; the last run of %s%s %s: %s\n", repo.Short(st.Run.SHA), when, verdict(st), counts(st))
 	}
 	if green(st) && st.Run.Ended != nil {
