@@ -12,7 +12,7 @@ func FuzzLog(f *testing.F) {
 	for _, s := range []string{
 		"\x1b[1;31merror\x1b[0m\r\n", "a\x1b[999999999A\x1b[2J\x1b[K", "\x1b]8;;http://x\x07t\x1b]8;;\x07",
 		"世界\x1b[2G中\u0301", "\x1b[38;2;1;2;3;48;5;9m\x1b[4@\x1b[3P\x1b[9X", "\x1bP" + strings.Repeat("x", 5000),
-		"\x1b[s\n\n\x1b[u\x1b7\x1b8\x1bM\x1bc", "\t\x1b[99I\x1b[99Z\b\b", "\xe4\xb8", "\x1b[H\x1b[5;5f",
+		"\x1b[s\n\n\x1b[u\x1b7\x1b8\x1bM\x1bc", strings.Repeat("x", 300) + "\n", "\x1b]0;" + strings.Repeat("x", 5000), "\t\x1b[99I\x1b[99Z\b\b", "\xe4\xb8", "\x1b[H\x1b[5;5f",
 	} {
 		f.Add([]byte(s), uint(len(s)/2))
 	}
@@ -28,9 +28,11 @@ func FuzzLog(f *testing.F) {
 		if n := l.Len() - l.First(); n > maxLines {
 			t.Fatalf("%d lines kept, bound %d", n, maxLines)
 		}
-		// The kept lines under the bound, except the oldest kept when it
-		// alone passes it, and the cursor's line.
-		if s := l.Size(); s > maxBytes+MaxLineCells*cellSize+Window*lineOverhead+2*(MaxLineCells*4+lineOverhead) {
+		// The lines under the bound, and the cursor's line too.
+		if l.size > maxBytes {
+			t.Fatalf("the lines hold %d bytes, bound %d", l.size, maxBytes)
+		}
+		if s := l.Size(); s > maxBytes+MaxLineCells*(2*cellSize+maxComb+16) {
 			t.Fatalf("the log holds %d bytes", s)
 		}
 		if y, x := l.Cursor(); y < l.First() || y >= l.Len() || x < 0 || x >= MaxLineCells+1 {

@@ -463,6 +463,7 @@ func (l *Log) moveTo(y int) {
 	l.store()
 	l.y = y
 	l.load()
+	l.trim() // the line left may have grown
 }
 
 // store puts the cursor's line back in lines.
@@ -554,21 +555,21 @@ func (l *Log) freeze() Line {
 	b, rs := l.buf[:0], l.rbuf[:0]
 	var st Style
 	wide := false
+	comb := len(l.comb) > 0
 	for i, c := range cur {
-		if c.r == wideTail {
-			wide = true
-			continue
-		}
 		if c.st != st {
 			rs = append(rs, run{len(b), c.st})
 			st = c.st
 		}
-		if c.r < utf8.RuneSelf {
+		switch {
+		case c.r < utf8.RuneSelf && c.r >= 0:
 			b = append(b, byte(c.r))
-		} else {
+		case c.r == wideTail:
+			wide = true
+		default:
 			b = utf8.AppendRune(b, c.r)
 		}
-		if l.comb != nil {
+		if comb {
 			b = append(b, l.comb[i]...)
 		}
 	}

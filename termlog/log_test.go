@@ -94,6 +94,10 @@ func TestControls(t *testing.T) {
 		{"charset designation", "a\x1b(Bb\x1b)0c", "abc"},
 		{"keypad modes", "a\x1b=b\x1b>c", "abc"},
 		{"OSC 8 hyperlink keeps the text", "see \x1b]8;;https://x.test/\x1b\\the docs\x1b]8;;\x1b\\.", "see the docs."},
+		// `]0;` and 4093 x make MaxString bytes after ESC; the next is
+		// dropped, and the rest is text again.
+		{"an endless OSC is cut at MaxString", "a\x1b]0;" + strings.Repeat("x", MaxString+10) + "b", "a" + strings.Repeat("x", 12) + "b"},
+		{"an endless CSI too", "a\x1b[" + strings.Repeat("1", MaxString+10) + "b", "a" + strings.Repeat("1", 10) + "b"},
 		{"OSC ended by BEL", "a\x1b]0;title\ab", "ab"},
 		{"DCS", "a\x1bPq#0;2;0;0;0#1!6~\x1b\\b", "ab"},
 		{"APC", "a\x1b_bk;t=123\x1b\\b", "ab"},

@@ -366,3 +366,51 @@ func TestLogPaneSearchMatchScrolledOut(t *testing.T) {
 		}
 	}
 }
+
+// TestLogPaneRewrapsOnResize: lines wrap at the pane's width when it is
+// drawn, so a narrow pane made wide shows each log line on one row again
+// (the emulator cut them at its width for good once they scrolled off).
+func TestLogPaneRewrapsOnResize(t *testing.T) {
+	p := newPane(t, 20, 6)
+	long := "a line of forty cells, made of some text"
+	for i := range 30 {
+		p.Write([]byte(fmt.Sprintf("%02d %s\n", i, long)))
+	}
+	rows := func() []string { return strings.Split(ansi.Strip(p.View()), "\n")[1:] }
+	narrow := []string{"ells, made of some t", "ext", "29 a line of forty c", "ells, made of some t", "ext"}
+	if got := rows(); strings.Join(got, "|") != strings.Join(narrow, "|") {
+		t.Errorf("narrow, the pane shows %q, want %q", got, narrow)
+	}
+	p.SetSize(60, 6)
+	want := []string{"25 " + long, "26 " + long, "27 " + long, "28 " + long, "29 " + long}
+	if got := rows(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("wide, the pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLogPaneWideCharacterAtTheEdge: a wide character that does not fit
+// in a row's last cell goes to the next row whole.
+func TestLogPaneWideCharacterAtTheEdge(t *testing.T) {
+	p := newPane(t, 10, 4)
+	p.Write([]byte("abcdefghi世界\n"))
+	got := strings.Split(ansi.Strip(p.View()), "\n")[1:]
+	if want := []string{"abcdefghi", "世界", ""}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("the pane shows %q, want %q", got, want)
+	}
+}
+
+// TestLogPaneMatchAcrossRows: a match cut by the pane's edge is
+// highlighted on both rows.
+func TestLogPaneMatchAcrossRows(t *testing.T) {
+	p := newPane(t, 20, 4)
+	p.Write([]byte("a long line whose needle is cut by the edge\n"))
+	p.StartSearch()
+	p.Type("needle")
+	p.EndSearch(true)
+	v := p.View()
+	for _, want := range []string{"a long line whose \x1b[7mne\x1b[0m", "\x1b[7medle\x1b[0m is cut by the e"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("the view lacks %q:\n%q", want, v)
+		}
+	}
+}
