@@ -214,11 +214,17 @@ func TestLogPaneScrollAndSearch(t *testing.T) {
 
 func TestLogPaneSkip(t *testing.T) {
 	p := newPane(t, 80, 6)
-	p.Write([]byte("first\n"))
+	// The skip cuts a character in two: its first half does not show.
+	p.Write([]byte("first\n\xe4\xb8"))
 	p.Skip(3 << 20)
 	p.Write([]byte("last\n"))
-	if plain := ansi.Strip(p.View()); !strings.Contains(plain, "[odu: 3.0 MB of the log skipped here to keep up") {
-		t.Errorf("the pane does not say what it skipped:\n%s", plain)
+	var lines []string
+	for i := p.first(); i < p.total(); i++ {
+		lines = append(lines, ansi.Strip(p.line(i)))
+	}
+	want := []string{"first", "[odu: 3.0 MB of the log skipped here to keep up; `odu logs build@x86_64-linux` has all of it]", "last"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the pane shows\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -380,6 +386,13 @@ func TestLogPaneRewrapsOnResize(t *testing.T) {
 	narrow := []string{"ells, made of some t", "ext", "29 a line of forty c", "ells, made of some t", "ext"}
 	if got := rows(); strings.Join(got, "|") != strings.Join(narrow, "|") {
 		t.Errorf("narrow, the pane shows %q, want %q", got, narrow)
+	}
+	// Pinned at line 27 (each line takes three rows), then widened: the
+	// view stays full, its bottom at the last line.
+	p.Home()
+	p.Scroll(27 * 3)
+	if p.Following() || !strings.HasPrefix(rows()[0], "27 a line") {
+		t.Fatalf("pinned at %q (following: %v), want line 27", rows()[0], p.Following())
 	}
 	p.SetSize(60, 6)
 	want := []string{"25 " + long, "26 " + long, "27 " + long, "28 " + long, "29 " + long}
