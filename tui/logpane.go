@@ -13,8 +13,10 @@ import (
 
 const (
 	// Scrollback is how many log lines the pane keeps (the log's
-	// [termlog.Window] the cursor can reach included): at ~100 bytes a
-	// line, about 1 MB. Older lines are on disk only.
+	// [termlog.Window] the cursor can reach included): 1.2 MB of plain
+	// 60-character lines, 3.5 MB of 120-character lines that change
+	// colour 16 times each (and never more than termlog's
+	// DefaultMaxBytes). Older lines are on disk only.
 	Scrollback = 10000
 	// minLogHeight is the least the log pane gets on a narrow terminal,
 	// its title included.

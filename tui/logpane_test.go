@@ -427,3 +427,20 @@ func TestLogPaneMatchAcrossRows(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkLogPaneView draws the pane (a frame) over a full scrollback
+// of coloured lines, following its tail.
+func BenchmarkLogPaneView(b *testing.B) {
+	var line strings.Builder
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&line, "\x1b[3%dmword%d\x1b[0m ", i%7+1, i)
+	}
+	line.WriteString("\n")
+	p := NewLogPane(NewCommon(true))
+	p.SetSize(80, 38)
+	p.Write([]byte(strings.Repeat(line.String(), Scrollback+100)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.View()
+	}
+}
