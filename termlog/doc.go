@@ -80,14 +80,16 @@
 //
 // The model is buildkite/terminal-to-html's, which renders build logs
 // as lines of HTML with a bounded cursor window. No well-kept Go library
-// gives a log's lines as styled cells: terminal-to-html (maintained)
-// renders only HTML or plain strings and wraps lines at the width of
-// its emulated window; hinshun/vt10x (which odu kept a modified copy of)
-// and charmbracelet/x/vt emulate a screen of fixed rows and columns,
-// where a log's lines are cut at the screen's width when they scroll
-// off, redraws are bound to the screen's height, and the scrollback is
-// the caller's to build; charmbracelet/x/ansi parses sequences but keeps
-// no lines. Written here, the model is small (a line with the cursor is
-// cells, every other is text and style runs), bounded, and faster than
-// the emulator it replaces.
+// gives a log's lines as styled cells. What was checked:
+// terminal-to-html (v3, maintained) keeps its cells and styles
+// unexported and hands out only HTML or plain strings, and wraps lines at
+// its emulated window's width; hinshun/vt10x (unmaintained; odu kept a
+// modified copy) and charmbracelet/x/vt (a module of charmbracelet/x
+// without tagged releases, on ultraviolet) emulate a screen: rows of a
+// fixed width, and a scrollback of those rows as they scroll off, so a
+// log's line is cut at the screen's width and a redraw reaches only the
+// screen's height; charmbracelet/x/ansi parses sequences and keeps no
+// lines. Written here, the model is small (the cursor's line is cells,
+// every other is text and style runs), bounded, and faster than the
+// emulator it replaces (BENCHMARKS.md, Dashboard).
 package termlog
