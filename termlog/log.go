@@ -95,10 +95,15 @@ func (l *Log) First() int { return l.base }
 func (l *Log) Len() int { return l.base + len(l.lines) - l.off }
 
 // End returns the number after the last line that shows something: the
-// empty line the cursor waits on after a newline does not, yet.
+// empty line a newline added last does not, yet (whether the cursor
+// waits on it or went up to redraw a progress display).
 func (l *Log) End() int {
 	n := l.Len()
-	if l.y == n-1 && l.x == 0 && len(l.cur) == 0 && n-1 > l.base {
+	switch {
+	case n-1 <= l.base:
+	case l.y == n-1 && l.x == 0 && len(l.cur) == 0:
+		return n - 1
+	case l.y != n-1 && l.lines[l.off+n-1-l.base].text == "":
 		return n - 1
 	}
 	return n

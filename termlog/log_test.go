@@ -49,7 +49,7 @@ func TestControls(t *testing.T) {
 		{"DEL shows nothing", "a\x7fb", "ab"},
 		{"CUU", "a\nb\nc\x1b[2AX", "aX\nb\nc"},
 		{"CUU keeps the column", "abc\nd\x1b[AX", "aXc\nd"},
-		{"CUU huge stops at the first line", "a\nb\n\x1b[" + big + "AX", "X\nb\n"},
+		{"CUU huge stops at the first line", "a\nb\n\x1b[" + big + "AX", "X\nb"},
 		{"CUD", "a\nb\nc\x1b[2A\x1b[BX", "a\nbX\nc"},
 		{"CUD stops at the last line", "a\nb\x1b[" + big + "BX", "a\nbX"},
 		{"CUF", "a\x1b[3Cb", "a   b"},
@@ -118,6 +118,8 @@ func TestControls(t *testing.T) {
 		{"emoji", "🎉|\r\x1b[2C|", "🎉|"},
 		{"trailing blanks are not kept", "abc   \n", "abc"},
 		{"an empty last line is not shown", "a\n", "a"},
+		{"nor when the cursor went up", "a\nb\n\x1b[2A", "a\nb"},
+		{"a cursor past the end of an empty last line shows it", "a\n\x1b[3C", "a\n"},
 		{"empty lines are", "a\n\n\nb", "a\n\n\nb"},
 	} {
 		if got := lines(c.in); got != c.want {
