@@ -52,20 +52,17 @@
 // # The log pane is a terminal
 //
 // A recipe's output is what it wrote to a terminal-like stream: `\r`
-// progress lines, colours, cursor movement. The pane feeds it through a
-// terminal emulator, internal/vt10x (hinshun/vt10x, kept in this module
-// with four small changes its doc lists: a scrollback hook, wide
-// characters, a line feed that returns to the first column, and a parser
-// that does not allocate per byte), so that each line starts at the
-// pane's first column (a log comes from a pipe: its lines end in a bare
-// LF, to which a terminal's tty would have added the CR), progress
-// collapses to one line, styles come through, wide characters take two
-// cells and no escape shows as text. A log line longer than the pane
-// wraps over rows; the pane tells the user log lines (a match, where the
-// view is pinned), never rows. The emulator's screen is
-// [emuRows] rows; what scrolls off its top goes to a scrollback of
-// [Scrollback] rendered lines, and older lines are forgotten: memory does
-// not grow with a log's size. The whole log stays on disk
+// progress lines, colours, cursor movement. The pane keeps it as
+// package termlog reads it, a log of lines as a terminal would show them
+// (termlog's doc has the model and its bounds), so that each line starts
+// at the pane's first column (a log comes from a pipe: its lines end in
+// a bare LF, to which a terminal's tty would have added the CR),
+// progress collapses to one line, styles come through, wide characters
+// take two cells and no escape shows as text. A log line longer than the
+// pane wraps over rows, at the pane's width of the moment; the pane
+// tells the user log lines (a match, where the view is pinned), never
+// rows. It keeps [Scrollback] lines, and older lines are forgotten:
+// memory does not grow with a log's size. The whole log stays on disk
 // (.ci/<sha>/<platform>/<recipe>.log, and `odu logs`).
 //
 // # Events in, frames out

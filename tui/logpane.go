@@ -4,24 +4,20 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/odu-ci/odu/surface"
-	"github.com/odu-ci/odu/tui/internal/vt10x"
+	"github.com/odu-ci/odu/termlog"
 )
 
 const (
-	// Scrollback is how many lines the log pane keeps above its
-	// emulator's screen: at ~100 bytes a rendered line, about 1 MB. Older
-	// lines are on disk only.
+	// Scrollback is how many log lines the pane keeps (the log's
+	// [termlog.Window] the cursor can reach included): 1.2 MB of plain
+	// 60-character lines, 3.5 MB of 120-character lines that change
+	// colour 16 times each (and never more than termlog's
+	// DefaultMaxBytes). Older lines are on disk only.
 	Scrollback = 10000
-	// emuRows is the emulator's screen height, whatever the pane's: the
-	// rows a recipe's cursor movements can reach back (a multi-line
-	// progress display). A scroll costs a move of each row, so it stays
-	// small.
-	emuRows = 50
 	// minLogHeight is the least the log pane gets on a narrow terminal,
 	// its title included.
 	minLogHeight = 8
@@ -37,55 +33,38 @@ type LogPane struct {
 	node    *surface.Node // for the title; nil for a lane's setup log
 	label   string        // what the pane shows, when no node
 
-	// Rows and lines: a row is what the screen shows on one line; a log
-	// line longer than the pane wraps over several rows. Positions are
-	// absolute row numbers (row 0 is the log's first); what the user
+	// The log, in lines (termlog numbers them from the log's first);
+	// the pane wraps a line longer than itself over rows. What the user
 	// reads (a match, where the view is pinned) is told in log lines.
-	term     vt10x.Terminal
-	cols     int
-	back     []backRow // ring of scrolled-off rows
-	head     int       // index in back of the oldest row
-	n        int       // rows in back
-	scrolled int       // rows ever scrolled off: the absolute number of screen row 0
-	lines    int       // log lines begun in the rows scrolled off
-	wrapped  bool      // the last row scrolled off goes on in the next
-	carry    []byte    // an incomplete UTF-8 sequence at the end of the last write
-	bytes    int64     // bytes written since the last reset
-	skipped  int64     // bytes skipped since the last reset
+	log *termlog.Log
 
 	follow bool
-	top    int // when pinned: the absolute line at the top of the view
+	top    pos // when pinned: the row at the top of the view
 
 	searching bool   // typing a query
 	query     string // the last query
-	match     int    // absolute row of the current match, -1 for none
-	matchAt   int    // byte offset of the match in that row's plain text
+	match     int    // log line of the current match, -1 for none
+	matchAt   int    // byte offset of the match in that line's text
 	notFound  bool
 }
 
-// backRow is a row of the scrollback: rendered, the log line it is part
-// of (0-based), and whether the line goes on in the next row.
-type backRow struct {
-	text string
-	line int
-	wrap bool
-}
+// pos is a row of the view: row r of log line i, wrapped.
+type pos struct{ i, r int }
+
+func (a pos) before(b pos) bool { return a.i < b.i || a.i == b.i && a.r < b.r }
 
 // NewLogPane returns an empty pane.
 func NewLogPane(c *Common) *LogPane {
-	p := &LogPane{c: c, cols: 80, follow: true, match: -1}
+	p := &LogPane{c: c, follow: true, match: -1}
 	p.Reset("", 0)
 	return p
 }
 
 // SetSize sets the pane's size, its title line included.
-func (p *LogPane) SetSize(w, h int) {
-	p.width, p.height = w, h
-	if cols := max(w, 10); cols != p.cols {
-		p.cols = cols
-		p.term.Resize(cols, emuRows)
-	}
-}
+func (p *LogPane) SetSize(w, h int) { p.width, p.height = w, h }
+
+// cols is the width lines wrap at.
+func (p *LogPane) cols() int { return max(p.width, 2) }
 
 // ID returns the log the pane shows.
 func (p *LogPane) ID() string { return p.id }
@@ -97,81 +76,26 @@ func (p *LogPane) Attempt() int { return p.attempt }
 // an attempt.
 func (p *LogPane) Reset(id string, attempt int) {
 	p.id, p.attempt = id, attempt
-	p.back = make([]backRow, 0, 256)
-	p.head, p.n, p.scrolled, p.lines, p.wrapped = 0, 0, 0, 0, false
-	p.carry = p.carry[:0]
-	p.bytes, p.skipped = 0, 0
-	p.follow, p.top = true, 0
+	p.log = termlog.New(termlog.Options{MaxLines: Scrollback})
+	p.follow, p.top = true, pos{}
 	p.match, p.notFound = -1, false
-	p.term = vt10x.New(vt10x.WithSize(p.cols, emuRows), vt10x.WithScrollback(p.scrollOut))
 }
 
 // SetNode gives the pane the node it shows, for its title.
 func (p *LogPane) SetNode(n *surface.Node, label string) { p.node, p.label = n, label }
 
-func (p *LogPane) scrollOut(row []vt10x.Glyph) {
-	if !p.wrapped {
-		p.lines++
-	}
-	p.wrapped = len(row) > 0 && row[len(row)-1].Mode&vt10x.AttrWrap != 0
-	line := backRow{text: renderRow(row, p.c.Colour), line: p.lines - 1, wrap: p.wrapped}
-	if p.n < Scrollback {
-		if len(p.back) < Scrollback {
-			p.back = append(p.back, line)
-		} else {
-			p.back[(p.head+p.n)%Scrollback] = line
-		}
-		p.n++
-	} else {
-		p.back[p.head] = line
-		p.head = (p.head + 1) % Scrollback
-	}
-	p.scrolled++
-}
-
-// Write feeds log bytes to the emulator.
-func (p *LogPane) Write(b []byte) {
-	p.bytes += int64(len(b))
-	if len(p.carry) > 0 {
-		b = append(p.carry, b...)
-		p.carry = nil
-	}
-	// Hold back a UTF-8 sequence cut at the end, for the next write.
-	if cut := incomplete(b); cut > 0 {
-		p.carry = append([]byte(nil), b[len(b)-cut:]...)
-		b = b[:len(b)-cut]
-	}
-	p.term.Write(b)
-}
-
-// incomplete returns how many bytes at the end of b start a UTF-8
-// sequence that b does not finish.
-func incomplete(b []byte) int {
-	for i := 1; i <= 3 && i <= len(b); i++ {
-		c := b[len(b)-i]
-		if c < 0x80 {
-			return 0
-		}
-		if utf8.RuneStart(c) {
-			if !utf8.FullRune(b[len(b)-i:]) {
-				return i
-			}
-			return 0
-		}
-	}
-	return 0
-}
+// Write feeds log bytes to the pane.
+func (p *LogPane) Write(b []byte) { p.log.Write(b) }
 
 // Skip notes that n bytes of the log were not shown here: the pane could
 // not keep up with them.
 func (p *LogPane) Skip(n int64) {
-	p.skipped += n
-	nl := "\r\n"
-	if p.term.Cursor().X == 0 {
+	p.log.Cut()
+	nl := "\n"
+	if _, x := p.log.Cursor(); x == 0 {
 		nl = ""
 	}
-	p.carry = nil
-	fmt.Fprintf(p.term, "\x1b[0m%s\x1b[2m[odu: %s of the log skipped here to keep up; `odu logs %s` has all of it]\x1b[0m\r\n", nl, sizeOf(n), p.id)
+	fmt.Fprintf(p.log, "\x1b[0m%s\x1b[2m[odu: %s of the log skipped here to keep up; `odu logs %s` has all of it]\x1b[0m\n", nl, sizeOf(n), p.id)
 }
 
 func sizeOf(n int64) string {
@@ -184,116 +108,72 @@ func sizeOf(n int64) string {
 	return fmt.Sprintf("%d bytes", n)
 }
 
-// screenRows is how many rows of the emulator's screen hold something:
-// up to the cursor's, or the last row written below it.
-func (p *LogPane) screenRows() int {
-	last := p.term.Cursor().Y
-	if p.term.Cursor().X == 0 && p.term.Cell(0, last).Char == ' ' && blankRow(p.term, last) {
-		last-- // an empty line under the cursor is not shown yet
+// first is the oldest log line kept.
+func (p *LogPane) first() int { return p.log.First() }
+
+// total is the number after the last log line shown.
+func (p *LogPane) total() int { return p.log.End() }
+
+// line returns log line i, rendered; empty for a line not kept.
+func (p *LogPane) line(i int) string { return string(p.log.Line(i).AppendANSI(nil, p.c.Colour)) }
+
+// move returns the row n rows after (before, when negative) at, kept
+// between the first row and the last.
+func (p *LogPane) move(at pos, n int) pos {
+	first, total, cols := p.first(), p.total(), p.cols()
+	if at.i < first {
+		at = pos{first, 0}
 	}
-	for y := emuRows - 1; y > last; y-- {
-		if !blankRow(p.term, y) {
-			last = y
-			break
+	if total <= first {
+		return pos{first, 0}
+	}
+	if at.i >= total {
+		at = pos{total - 1, p.log.Line(total-1).Rows(cols) - 1}
+	}
+	at.r = min(at.r, p.log.Line(at.i).Rows(cols)-1)
+	for ; n > 0; n-- {
+		switch {
+		case at.r+1 < p.log.Line(at.i).Rows(cols):
+			at.r++
+		case at.i+1 < total:
+			at = pos{at.i + 1, 0}
+		default:
+			return at
 		}
 	}
-	return last + 1
-}
-
-func blankRow(t vt10x.Terminal, y int) bool {
-	cols, _ := t.Size()
-	for x := 0; x < cols; x++ {
-		if !blank(t.Cell(x, y)) {
-			return false
+	for ; n < 0; n++ {
+		switch {
+		case at.r > 0:
+			at.r--
+		case at.i > first:
+			at.i--
+			at.r = p.log.Line(at.i).Rows(cols) - 1
+		default:
+			return at
 		}
 	}
-	return true
+	return at
 }
 
-func blank(g vt10x.Glyph) bool {
-	return (g.Char == ' ' || g.Char == 0) && g.BG == vt10x.DefaultBG && g.Mode&(vt10x.AttrReverse|vt10x.AttrUnderline) == 0
-}
-
-// total is the absolute number after the last row: scrollback and the
-// used screen rows.
-func (p *LogPane) total() int { return p.scrolled + p.screenRows() }
-
-// first is the absolute number of the oldest row kept.
-func (p *LogPane) first() int { return p.scrolled - p.n }
-
-// line returns the rendered absolute row i; empty for a row not kept
-// (or not yet written).
-func (p *LogPane) line(i int) string {
-	if i < p.first() {
-		return ""
-	}
-	if i < p.scrolled {
-		return p.back[(p.head+i-p.first())%Scrollback].text
-	}
-	cols, rows := p.term.Size()
-	y := i - p.scrolled
-	if y >= rows {
-		return ""
-	}
-	row := make([]vt10x.Glyph, cols)
-	for x := range row {
-		row[x] = p.term.Cell(x, y)
-	}
-	return renderRow(row, p.c.Colour)
-}
-
-// wraps reports whether absolute row i goes on in the next: its log
-// line was longer than the pane.
-func (p *LogPane) wraps(i int) bool {
-	switch {
-	case i < p.first():
-		return false
-	case i < p.scrolled:
-		return p.back[(p.head+i-p.first())%Scrollback].wrap
-	}
-	cols, rows := p.term.Size()
-	y := i - p.scrolled
-	return y < rows && p.term.Cell(cols-1, y).Mode&vt10x.AttrWrap != 0
-}
-
-// lineOf returns the log line (0-based) that absolute row i is part of.
-func (p *LogPane) lineOf(i int) int {
-	if i < p.scrolled {
-		if i < p.first() {
-			return 0
-		}
-		return p.back[(p.head+i-p.first())%Scrollback].line
-	}
-	ln, wrap := p.lines-1, p.wrapped
-	for r := p.scrolled; r <= i; r++ {
-		if !wrap {
-			ln++
-		}
-		wrap = p.wraps(r)
-	}
-	return ln
-}
+// tail is the top of the view that shows the last row at its bottom.
+func (p *LogPane) tail() pos { return p.move(pos{p.total(), 0}, -(p.rows() - 1)) }
 
 func (p *LogPane) rows() int { return max(p.height-1, 1) }
 
-// viewTop is the absolute line at the top of the view.
-func (p *LogPane) viewTop() int {
-	total := p.total()
-	if p.follow {
-		return max(total-p.rows(), p.first())
+// viewTop is the row at the top of the view.
+func (p *LogPane) viewTop() pos {
+	tail := p.tail()
+	if p.follow || tail.before(p.top) {
+		return tail
 	}
-	return min(max(p.top, p.first()), max(total-p.rows(), p.first()))
+	return p.move(p.top, 0)
 }
 
-// Scroll moves the view by n lines (up when negative); scrolling pins
+// Scroll moves the view by n rows (up when negative); scrolling pins
 // it, and scrolling to the end follows again.
 func (p *LogPane) Scroll(n int) {
-	top := p.viewTop() + n
-	p.follow = false
-	p.top = max(top, p.first())
-	if p.top >= p.total()-p.rows() {
-		p.follow = true
-	}
+	p.top = p.move(p.viewTop(), n)
+	p.follow = !p.top.before(p.tail())
 }
 
 // ToggleFollow switches between following the tail and pinning the view
@@ -306,8 +186,8 @@ func (p *LogPane) ToggleFollow() {
 	p.follow = true
 }
 
-// Home shows the oldest line kept; End follows the tail.
-func (p *LogPane) Home() { p.follow, p.top = false, p.first() }
+// Home shows the oldest line kept.
+func (p *LogPane) Home() { p.follow, p.top = false, pos{p.first(), 0} }
 
 // End follows the tail.
 func (p *LogPane) End() { p.follow = true }
@@ -361,79 +241,86 @@ func (p *LogPane) Next() {
 	// A match that has scrolled out of the scrollback counts as none.
 	start := p.match - 1
 	if p.match < first {
-		start = p.viewTop() + p.rows() - 1
+		start = p.move(p.viewTop(), p.rows()-1).i
 	}
-	// The bottom of the view is past the last line when the log is
-	// shorter than the pane; a match may be past it when the screen was
-	// cleared. Before the oldest line, it wraps round to the last.
+	// A match may be past the last line when the log's end was erased.
+	// Before the oldest line, it wraps round to the last.
 	start = min(start, total-1)
 	if start < first {
 		start = total - 1
 	}
-	for k := 0; k < n; k++ {
+	for k := range n {
 		i := start - k
 		if i < first {
 			i += n
 		}
-		if at, ok := p.find(i); ok {
+		if at := strings.Index(p.log.Line(i).Text(), p.query); at >= 0 {
 			p.match, p.matchAt, p.notFound = i, at, false
 			p.follow = false
-			p.top = max(i-p.rows()/2, p.first())
+			p.top = p.move(pos{i, p.rowOf(i, at)}, -(p.rows() / 2))
 			return
 		}
 	}
 	p.match, p.notFound = -1, true
 }
 
-// find looks for the query starting in absolute row i: in its text and,
-// when its log line wraps on, the rows after it, so that a match cut by
-// the pane's edge is found. It returns the match's offset in the row.
-func (p *LogPane) find(i int) (int, bool) {
-	row := ansi.Strip(p.line(i))
-	text := row
-	for j := i; p.wraps(j) && len(text) < len(row)+len(p.query); j++ {
-		text += ansi.Strip(p.line(j + 1))
+// rowOf returns the row of line i, wrapped, that byte at of its text is
+// on.
+func (p *LogPane) rowOf(i, at int) int {
+	r := -1
+	for off := range p.log.Line(i).Wrap(p.cols()) {
+		if off > at {
+			break
+		}
+		r++
 	}
-	at := strings.Index(text, p.query)
-	if at < 0 || at >= len(row) {
-		return 0, false
-	}
-	return at, true
+	return max(r, 0)
 }
 
-// View renders the title line and the log lines.
+// View renders the title line and the log's rows.
 func (p *LogPane) View() string {
-	rows := p.rows()
 	top := p.viewTop()
-	total := p.total()
-	var b strings.Builder
-	b.WriteString(p.titleLine(top, total))
-	for i := top; i < top+rows; i++ {
-		b.WriteByte('\n')
-		if i >= total {
-			continue
+	var b []byte
+	b = append(b, p.titleLine(top)...)
+	n, total := 0, p.total()
+	for i := top.i; i < total && n < p.rows(); i++ {
+		ln := p.log.Line(i)
+		r := 0
+		for off, row := range ln.Wrap(p.cols()) {
+			if i == top.i && r < top.r {
+				r++
+				continue
+			}
+			if n == p.rows() {
+				break
+			}
+			b = append(b, '\n')
+			if i == p.match {
+				b = append(b, p.highlight(row.Text(), off)...)
+			} else {
+				b = row.AppendANSI(b, p.c.Colour)
+			}
+			n++
 		}
-		l := p.line(i)
-		if i == p.match {
-			l = p.highlight(ansi.Strip(l))
-		}
-		b.WriteString(ansi.Truncate(l, p.width, ""))
 	}
-	return b.String()
+	for ; n < p.rows(); n++ {
+		b = append(b, '\n')
+	}
+	return string(b)
 }
 
-// highlight marks the match in its row: the part of it there, when the
-// row's end cuts it.
-func (p *LogPane) highlight(plain string) string {
-	i := p.matchAt
-	if i >= len(plain) {
-		return plain
+// highlight marks the part of the match in a row of its line, which
+// starts at byte off of the line; the row is plain.
+func (p *LogPane) highlight(row string, off int) string {
+	i, j := p.matchAt-off, p.matchAt+len(p.query)-off
+	if j <= 0 || i >= len(row) {
+		return row
 	}
-	j := min(i+len(p.query), len(plain))
-	return plain[:i] + p.c.Styles.Match.Render(plain[i:j]) + plain[j:]
+	i, j = max(i, 0), min(j, len(row))
+	return row[:i] + p.c.Styles.Match.Render(row[i:j]) + row[j:]
 }
 
-func (p *LogPane) titleLine(top, total int) string {
+func (p *LogPane) titleLine(top pos) string {
 	s := p.c.Styles
 	what := p.label
 	if what == "" {
@@ -463,100 +350,15 @@ func (p *LogPane) titleLine(top, total int) string {
 	case p.match >= 0 && p.match < p.first():
 		parts = append(parts, "the match scrolled out of memory (n: next, esc: done)")
 	case p.match >= 0:
-		parts = append(parts, fmt.Sprintf("match at line %d (n: next, esc: done)", p.lineOf(p.match)+1))
+		parts = append(parts, fmt.Sprintf("match at line %d (n: next, esc: done)", p.match+1))
 	case p.follow:
 		parts = append(parts, s.Dim.Render("following"))
 	default:
-		parts = append(parts, s.Dim.Render(fmt.Sprintf("pinned at line %d of %d", p.lineOf(top)+1, p.lineOf(max(total-1, 0))+1)))
+		parts = append(parts, s.Dim.Render(fmt.Sprintf("pinned at line %d of %d", top.i+1, max(p.total(), 1))))
 	}
 	line := "─ " + strings.Join(parts, " · ") + " "
 	if w := ansi.StringWidth(line); w < p.width {
 		line += s.Dim.Render(strings.Repeat("─", p.width-w))
 	}
 	return ansi.Truncate(line, p.width, "…")
-}
-
-// renderRow turns a row of cells into text, with SGR sequences for its
-// styles when colour is on; trailing blanks are dropped. It runs for
-// every line a log scrolls by, so it appends to one buffer and allocates
-// only the string it returns.
-func renderRow(row []vt10x.Glyph, colour bool) string {
-	end := len(row)
-	for end > 0 && blank(row[end-1]) {
-		end--
-	}
-	var arr [512]byte
-	b := arr[:0]
-	var cur vt10x.Glyph
-	styled := false
-	for i := 0; i < end; i++ {
-		g := row[i]
-		if g.Mode&vt10x.AttrWideDummy != 0 {
-			continue
-		}
-		if colour && (i == 0 || g.FG != cur.FG || g.BG != cur.BG || style(g.Mode) != style(cur.Mode)) {
-			n := len(b)
-			b = append(b, "\x1b[0"...)
-			b = appendSGR(b, g)
-			switch {
-			case len(b)-n > 3: // a style
-				b = append(b, 'm')
-				styled = true
-			case styled: // back to none
-				b = append(b, 'm')
-				styled = false
-			default:
-				b = b[:n]
-			}
-			cur = g
-		}
-		c := g.Char
-		if c == 0 {
-			c = ' '
-		}
-		b = utf8.AppendRune(b, c)
-	}
-	if styled {
-		b = append(b, "\x1b[0m"...)
-	}
-	return string(b)
-}
-
-func style(m int16) int16 {
-	return m & (vt10x.AttrBold | vt10x.AttrItalic | vt10x.AttrUnderline)
-}
-
-// appendSGR appends the SGR parameters of a cell's style, each after a
-// `;`.
-func appendSGR(b []byte, g vt10x.Glyph) []byte {
-	if g.Mode&vt10x.AttrBold != 0 {
-		b = append(b, ";1"...)
-	}
-	if g.Mode&vt10x.AttrItalic != 0 {
-		b = append(b, ";3"...)
-	}
-	if g.Mode&vt10x.AttrUnderline != 0 {
-		b = append(b, ";4"...)
-	}
-	if g.FG == vt10x.DefaultBG && g.BG == vt10x.DefaultFG { // reversed defaults
-		return append(b, ";7"...)
-	}
-	b = appendColour(b, g.FG, 30)
-	return appendColour(b, g.BG, 40)
-}
-
-func appendColour(b []byte, c vt10x.Color, base int) []byte {
-	num := func(b []byte, n int) []byte { return strconv.AppendInt(append(b, ';'), int64(n), 10) }
-	switch {
-	case c == vt10x.DefaultFG || c == vt10x.DefaultBG:
-	case c < 8:
-		b = num(b, base+int(c))
-	case c < 16:
-		b = num(b, base+60+int(c)-8)
-	case c < 256:
-		b = num(num(num(b, base+8), 5), int(c))
-	case c < 1<<24:
-		b = num(num(num(num(num(b, base+8), 2), int(c>>16&0xff)), int(c>>8&0xff)), int(c&0xff))
-	}
-	return b
 }

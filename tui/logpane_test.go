@@ -8,7 +8,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/odu-ci/odu/tui/internal/vt10x"
+	"github.com/odu-ci/odu/termlog"
 )
 
 func newPane(t *testing.T, w, h int) *LogPane {
@@ -45,7 +45,9 @@ func TestLogPaneIsATerminal(t *testing.T) {
 			t.Errorf("pane shows %q:\n%s", bad, plain)
 		}
 	}
-	if !strings.Contains(v, "\x1b[0;1;91merror:") {
+	// Bold red is bold and red: which red is the user's terminal's to
+	// choose (the old emulator made it bright red, 91).
+	if !strings.Contains(v, "\x1b[0;1;31merror:") {
 		t.Errorf("the error's colour did not come through:\n%q", v)
 	}
 	// Wide characters take two cells: the bar after them is in column 4.
@@ -120,8 +122,9 @@ func TestLogPaneSearchReportsLogLines(t *testing.T) {
 func wideTitle(p *LogPane) string {
 	w := p.width
 	defer func() { p.width = w }()
+	top := p.viewTop() // at the pane's width
 	p.width = 200
-	return ansi.Strip(p.titleLine(p.viewTop(), p.total()))
+	return ansi.Strip(p.titleLine(top))
 }
 
 func TestLogPaneScrollbackIsBounded(t *testing.T) {
@@ -132,8 +135,8 @@ func TestLogPaneScrollbackIsBounded(t *testing.T) {
 		fmt.Fprintf(&b, "line %d\n", i)
 	}
 	p.Write([]byte(b.String()))
-	if p.n != Scrollback {
-		t.Errorf("scrollback holds %d lines, want %d", p.n, Scrollback)
+	if n := p.log.Len() - p.log.First(); n != Scrollback {
+		t.Errorf("scrollback holds %d lines, want %d", n, Scrollback)
 	}
 	// Following: the last lines.
 	if plain := ansi.Strip(p.View()); !strings.Contains(plain, fmt.Sprintf("line %d", lines-1)) {
@@ -141,9 +144,9 @@ func TestLogPaneScrollbackIsBounded(t *testing.T) {
 	}
 	// g: the oldest line kept.
 	p.Home()
-	// What is kept: the scrollback and the emulator's screen, less the
-	// empty row under the cursor.
-	oldest := lines - Scrollback - (emuRows - 1)
+	// What is kept: Scrollback lines, the empty one under the cursor
+	// included.
+	oldest := lines - Scrollback + 1
 	plain := ansi.Strip(p.View())
 	if first := strings.Split(plain, "\n")[1]; first != fmt.Sprintf("line %d", oldest) {
 		t.Errorf("top line after g = %q, want line %d", first, oldest)
@@ -212,11 +215,17 @@ func TestLogPaneScrollAndSearch(t *testing.T) {
 
 func TestLogPaneSkip(t *testing.T) {
 	p := newPane(t, 80, 6)
-	p.Write([]byte("first\n"))
+	// The skip cuts a character in two: its first half does not show.
+	p.Write([]byte("first\n\xe4\xb8"))
 	p.Skip(3 << 20)
 	p.Write([]byte("last\n"))
-	if plain := ansi.Strip(p.View()); !strings.Contains(plain, "[odu: 3.0 MB of the log skipped here to keep up") {
-		t.Errorf("the pane does not say what it skipped:\n%s", plain)
+	var lines []string
+	for i := p.first(); i < p.total(); i++ {
+		lines = append(lines, ansi.Strip(p.line(i)))
+	}
+	want := []string{"first", "[odu: 3.0 MB of the log skipped here to keep up; `odu logs build@x86_64-linux` has all of it]", "last"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("the pane shows\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
 
@@ -253,53 +262,49 @@ func TestLogPaneSGRArguments(t *testing.T) {
 	}
 }
 
-// screenRow is row y of the pane's emulator screen, as plain text.
-func screenRow(p *LogPane, y int) string {
-	cols, _ := p.term.Size()
-	row := make([]vt10x.Glyph, cols)
-	for x := range row {
-		row[x] = p.term.Cell(x, y)
-	}
-	return renderRow(row, false)
-}
-
-// TestLogPaneHugeCounts feeds the emulator sequences whose counts are far
-// past the screen, or negative: each does what the screen's size (or a
-// count of 1) does. A CHT or CBT looped once per count, for ever at this
-// size, and an ICH or DCH with a negative count sliced out of the line.
+// TestLogPaneHugeCounts feeds the pane sequences whose counts are far
+// past the log, or negative: each does what the log's bounds (or a count
+// of 1) do, and nothing loops once per count. (A log has no screen: the
+// scrolling and line-editing sequences SU, SD, IL and DL do nothing; CUP
+// starts a new line at its column; RIS keeps the log.)
 func TestLogPaneHugeCounts(t *testing.T) {
-	const big = "999999999999999999" // the longest count the parser takes
-	last := emuRows - 1
+	const big = "999999999999999999999999"
+	long := strings.Repeat(" ", termlog.MaxLineCells-2)
 	for _, c := range []struct {
 		name, in string
-		row      int
-		want     string
+		want     []string // the lines the pane shows
 	}{
-		{"CHT", "x\x1b[" + big + "Iy", 0, "x" + strings.Repeat(" ", 78) + "y"},
-		{"CBT", "abcdefghijkl\x1b[" + big + "Zy", 0, "ybcdefghijkl"},
-		{"CUF", "x\x1b[" + big + "Cy", 0, "x" + strings.Repeat(" ", 78) + "y"},
-		{"CUB", "abc\x1b[" + big + "Dy", 0, "ybc"},
-		{"CUD", "abc\x1b[" + big + "By", last, "   y"},
-		{"CUU", "\n\nabc\x1b[" + big + "Ay", 0, "   y"},
-		{"CNL", "abc\x1b[" + big + "Ey", last, "y"},
-		{"CPL", "\n\nabc\x1b[" + big + "Fy", 0, "y"},
-		{"ICH", "abc\r\x1b[" + big + "@y", 0, "y"},
-		{"ICH negative", "abc\r\x1b[-5@y", 0, "yabc"},
-		{"DCH", "abc\r\x1b[" + big + "Py", 0, "y"},
-		{"DCH negative", "abc\r\x1b[-2Py", 0, "yc"},
-		{"DCH zero", "abc\r\x1b[0Py", 0, "yc"},
-		{"ECH", "abc\r\x1b[" + big + "Xy", 0, "y"},
-		{"ECH negative", "abc\x1b[-2Xy", 0, "abcy"},
-		{"IL", "abc\r\x1b[" + big + "Ly", 0, "y"},
-		{"DL", "abc\ndef\x1b[H\x1b[" + big + "My", 0, "y"},
-		{"SU", "abc\x1b[" + big + "Sy", 0, "   y"},
-		{"SD", "abc\x1b[" + big + "Ty", 0, "   y"},
-		{"RIS", "\x1b[70Gx\x1bc", 0, ""},
+		{"CHT", "x\x1b[" + big + "Iy", []string{"x" + long + "y"}},
+		{"CBT", "abcdefghijkl\x1b[" + big + "Zy", []string{"ybcdefghijkl"}},
+		{"CUF", "x\x1b[" + big + "Cy", []string{"x" + long + "y"}},
+		{"CUB", "abc\x1b[" + big + "Dy", []string{"ybc"}},
+		{"CUD", "abc\x1b[" + big + "By", []string{"abcy"}},
+		{"CUU", "\n\nabc\x1b[" + big + "Ay", []string{"   y", "", "abc"}},
+		{"CNL", "abc\x1b[" + big + "Ey", []string{"ybc"}},
+		{"CPL", "\n\nabc\x1b[" + big + "Fy", []string{"y", "", "abc"}},
+		{"ICH", "abc\r\x1b[" + big + "@y", []string{"y"}},
+		// A minus is an intermediate byte: no count, a sequence of
+		// another name, which the log (as xterm) ignores.
+		{"ICH negative", "abc\r\x1b[-5@y", []string{"ybc"}},
+		{"DCH", "abc\r\x1b[" + big + "Py", []string{"y"}},
+		{"DCH negative", "abc\r\x1b[-2Py", []string{"ybc"}},
+		{"DCH zero", "abc\r\x1b[0Py", []string{"yc"}},
+		{"ECH", "abc\r\x1b[" + big + "Xy", []string{"y"}},
+		{"ECH negative", "abc\x1b[-2Xy", []string{"abcy"}},
+		{"IL", "abc\r\x1b[" + big + "Ly", []string{"ybc"}},
+		{"DL", "abc\ndef\x1b[H\x1b[" + big + "My", []string{"abc", "def", "y"}},
+		{"SU", "abc\x1b[" + big + "Sy", []string{"abcy"}},
+		{"SD", "abc\x1b[" + big + "Ty", []string{"abcy"}},
+		{"RIS", "\x1b[70Gx\x1bc", []string{strings.Repeat(" ", 69) + "x"}},
 	} {
 		p := newPane(t, 80, 20)
 		p.Write([]byte(c.in))
-		if got := screenRow(p, c.row); got != c.want {
-			t.Errorf("%s: row %d is %q, want %q", c.name, c.row, got, c.want)
+		var got []string
+		for i := p.first(); i < p.total(); i++ {
+			got = append(got, ansi.Strip(p.line(i)))
+		}
+		if strings.Join(got, "\n") != strings.Join(c.want, "\n") {
+			t.Errorf("%s: the log is %q, want %q", c.name, got, c.want)
 		}
 	}
 }
@@ -366,5 +371,78 @@ func TestLogPaneSearchMatchScrolledOut(t *testing.T) {
 		case again && (p.match < p.first() || ansi.Strip(p.line(p.match)) != "needle again"):
 			t.Errorf("match at %d (%q, first line %d), want the one kept", p.match, p.line(p.match), p.first())
 		}
+	}
+}
+
+// TestLogPaneRewrapsOnResize: lines wrap at the pane's width when it is
+// drawn, so a narrow pane made wide shows each log line on one row again
+// (the emulator cut them at its width for good once they scrolled off).
+func TestLogPaneRewrapsOnResize(t *testing.T) {
+	p := newPane(t, 20, 6)
+	long := "a line of forty cells, made of some text"
+	for i := range 30 {
+		p.Write([]byte(fmt.Sprintf("%02d %s\n", i, long)))
+	}
+	rows := func() []string { return strings.Split(ansi.Strip(p.View()), "\n")[1:] }
+	narrow := []string{"ells, made of some t", "ext", "29 a line of forty c", "ells, made of some t", "ext"}
+	if got := rows(); strings.Join(got, "|") != strings.Join(narrow, "|") {
+		t.Errorf("narrow, the pane shows %q, want %q", got, narrow)
+	}
+	// Pinned at line 27 (each line takes three rows), then widened: the
+	// view stays full, its bottom at the last line.
+	p.Home()
+	p.Scroll(27 * 3)
+	if p.Following() || !strings.HasPrefix(rows()[0], "27 a line") {
+		t.Fatalf("pinned at %q (following: %v), want line 27", rows()[0], p.Following())
+	}
+	p.SetSize(60, 6)
+	want := []string{"25 " + long, "26 " + long, "27 " + long, "28 " + long, "29 " + long}
+	if got := rows(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("wide, the pane shows\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestLogPaneWideCharacterAtTheEdge: a wide character that does not fit
+// in a row's last cell goes to the next row whole.
+func TestLogPaneWideCharacterAtTheEdge(t *testing.T) {
+	p := newPane(t, 10, 4)
+	p.Write([]byte("abcdefghi世界\n"))
+	got := strings.Split(ansi.Strip(p.View()), "\n")[1:]
+	if want := []string{"abcdefghi", "世界", ""}; strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("the pane shows %q, want %q", got, want)
+	}
+}
+
+// TestLogPaneMatchAcrossRows: a match cut by the pane's edge is
+// highlighted on both rows.
+func TestLogPaneMatchAcrossRows(t *testing.T) {
+	p := newPane(t, 20, 4)
+	p.Write([]byte("a long line whose needle is cut by the edge\n"))
+	p.StartSearch()
+	p.Type("needle")
+	p.EndSearch(true)
+	v := p.View()
+	// The style's reset is ESC[0m or ESC[m, as the style library writes it.
+	for _, want := range []string{`a long line whose \x1b\[7mne\x1b\[0?m`, `\x1b\[7medle\x1b\[0?m is cut by the e`} {
+		if !regexp.MustCompile(want).MatchString(v) {
+			t.Errorf("the view lacks %q:\n%q", want, v)
+		}
+	}
+}
+
+// BenchmarkLogPaneView draws the pane (a frame) over a full scrollback
+// of coloured lines, following its tail.
+func BenchmarkLogPaneView(b *testing.B) {
+	var line strings.Builder
+	for i := 1; i <= 8; i++ {
+		fmt.Fprintf(&line, "\x1b[3%dmword%d\x1b[0m ", i%7+1, i)
+	}
+	line.WriteString("\n")
+	p := NewLogPane(NewCommon(true))
+	p.SetSize(80, 38)
+	p.Write([]byte(strings.Repeat(line.String(), Scrollback+100)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = p.View()
 	}
 }
