@@ -112,10 +112,10 @@ func (l *Log) seq(c byte) {
 			l.control(c)
 		}
 	case str:
-		switch {
-		case c == 0x07:
+		switch c {
+		case 0x07:
 			l.state = ground
-		case c == 0x1b:
+		case 0x1b:
 			l.state = strEsc
 		}
 	case strEsc:

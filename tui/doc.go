@@ -74,7 +74,7 @@
 // waiting than the pane could ever show ([maxPending]) the oldest waiting
 // bytes are skipped, and the pane says how many: never reordered. A batch
 // is at most [maxBatch] bytes, so that a key waits behind little; the
-// model feeds it to the emulator and nothing more, and makes its view
+// model feeds it to the log (termlog) and nothing more, and makes its view
 // again at the next frame, not per batch. The renderer draws at most 60
 // frames a second.
 package tui

@@ -170,7 +170,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			cmd = m.tick()
 		}
 	case LogMsg:
-		// The hot path: feed the emulator and nothing else; the pane is
+		// The hot path: feed the log (termlog) and nothing else; the pane is
 		// drawn at the next frame. Nothing here changes the layout or
 		// the focus.
 		if msg.Gen != m.gen {

@@ -18,7 +18,7 @@ import (
 
 const (
 	// maxBatch is the most log bytes one message brings the program: the
-	// emulator takes about a millisecond over it (more on a busy
+	// log pane takes a few milliseconds over it at most (more on a busy
 	// machine), which is how long a key press may wait behind it.
 	maxBatch = 64 << 10
 	// maxPending is the most log bytes waiting for the program; beyond
