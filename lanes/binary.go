@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 )
 
@@ -162,7 +163,7 @@ func dirtyPatch(ctx context.Context, o *Options) (*patch, error) {
 		return nil, err
 	}
 	for _, name := range strings.Split(string(untracked), "\x00") {
-		if name == "" || strings.HasPrefix(name, StateDir+"/") {
+		if name == "" || strings.HasPrefix(name, runstate.StateDir+"/") {
 			continue
 		}
 		full := filepath.Join(o.Root, name)

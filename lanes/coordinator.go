@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
 )
@@ -107,7 +108,7 @@ type Coordinator struct {
 	ended  chan struct{} // closed once the run is over
 	cancel sync.Once     // run.cancel, once
 
-	record       *Record
+	record       *runstate.Record
 	recording    sync.WaitGroup // keepRecord
 	recordStop   chan struct{}  // closed to end keepRecord
 	recordFailed bool           // keepRecord said a write failed
@@ -180,7 +181,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		nodes = append(nodes, surface.Node{
 			ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: string(n.Platform),
 			Deps: n.Deps, Command: n.Command, Status: surface.Pending, Attempt: 1,
-			Log: LogRel(opts.SHA, string(n.Platform), n.Name),
+			Log: runstate.LogRel(opts.SHA, string(n.Platform), n.Name),
 		})
 	}
 	var plats []string
@@ -202,7 +203,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	// them.
 	shared := func(plat string) bool { return hostOf(opts, plat) == "localhost" && !opts.CopyLogs }
 	for _, p := range plats {
-		if err := mkdirState(opts.Root, filepath.Join(StateDir, opts.SHA, p)); err != nil {
+		if err := runstate.MkdirState(opts.Root, filepath.Join(runstate.StateDir, opts.SHA, p)); err != nil {
 			return nil, err
 		}
 	}
@@ -218,7 +219,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{}), recordStop: make(chan struct{})}
 	// The record exists from the start, so that a run that is killed
 	// leaves one that says so (see [Record]).
-	if c.record, err = NewRecord(opts.Root, store.Snapshot()); err != nil {
+	if c.record, err = runstate.NewRecord(opts.Root, store.Snapshot()); err != nil {
 		store.CloseLogs()
 		return nil, err
 	}
@@ -234,7 +235,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			}
 		}
 		c.lanes = append(c.lanes, l)
-		setup, err := surface.OpenLog(filepath.Join(opts.Root, setupLogRel(opts.SHA, p)))
+		setup, err := surface.OpenLog(filepath.Join(opts.Root, runstate.SetupLogRel(opts.SHA, p)))
 		if err != nil {
 			store.CloseLogs()
 			return nil, err
@@ -310,7 +311,7 @@ func hostOf(opts Options, plat string) string {
 // setLane publishes the lane's phase.
 func (l *lane) setLane(phase surface.Phase, errText string) {
 	l.c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: phase, Error: errText,
-		Log: setupLogRel(l.c.opts.SHA, l.platform)})
+		Log: runstate.SetupLogRel(l.c.opts.SHA, l.platform)})
 }
 
 // run starts the lane's runner, configures it, and mirrors its state and
@@ -318,7 +319,7 @@ func (l *lane) setLane(phase surface.Phase, errText string) {
 func (l *lane) run() {
 	c := l.c
 	defer l.setup.Finish()
-	errf, err := openState(filepath.Join(c.opts.Root, runnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC)
+	errf, err := runstate.OpenState(filepath.Join(c.opts.Root, runstate.RunnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC)
 	if err != nil {
 		close(l.ready)
 		l.fail(fmt.Errorf("create the runner's log: %w", err))
@@ -618,7 +619,7 @@ func (l *lane) startLocal(stderr *os.File) (*started, error) {
 	fmt.Fprintf(l.setup, "%s runner started on this machine: %s runner --stdio\n", time.Now().Format("15:04:05.000"), c.opts.Exe)
 	logDir := filepath.Join(c.opts.WorkDir, "logs", l.platform)
 	if l.shared {
-		logDir = filepath.Join(c.opts.Root, StateDir, c.opts.SHA, l.platform)
+		logDir = filepath.Join(c.opts.Root, runstate.StateDir, c.opts.SHA, l.platform)
 	}
 	return &started{
 		client: client, workspace: c.opts.Workspace, logDir: logDir,

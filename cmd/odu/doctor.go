@@ -13,6 +13,7 @@ import (
 
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 )
@@ -77,7 +78,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 		root, err = repo.Root(ctx, env.Dir)
 		gitOK = add("repository", err, root)
 		if err := checkStateDir(root); gitOK && err != nil {
-			add(lanes.StateDir, err, "")
+			add(runstate.StateDir, err, "")
 		}
 	} else {
 		skip("repository", "git is missing")

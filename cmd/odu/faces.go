@@ -15,7 +15,7 @@ import (
 	"github.com/mattn/go-runewidth"
 
 	"github.com/odu-ci/odu/dag"
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
@@ -32,7 +32,7 @@ func (h *hinted) Error() string { return h.msg }
 func (h *hinted) Hint() string  { return h.hint }
 
 // attach connects a face to the checkout's live run. With wait, it waits
-// for a run to start; without, it returns errNoRun when none is live.
+// for a run to start; without, it returns [runstate.ErrNoRun] when none is live.
 func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Client, string, error) {
 	root, err := repo.Root(ctx, env.Dir)
 	if err != nil {
@@ -43,14 +43,14 @@ func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Cli
 	}
 	var cl *surface.Client
 	if wait {
-		cl, err = lanes.DialWait(ctx, root, name, version())
+		cl, err = runstate.DialWait(ctx, root, name, version())
 	} else {
-		cl, err = lanes.Dial(ctx, root, name, version())
+		cl, err = runstate.Dial(ctx, root, name, version())
 	}
-	if errors.Is(err, lanes.ErrNoRun) {
-		return nil, root, errNoRun
+	if errors.Is(err, runstate.ErrNoRun) {
+		return nil, root, err
 	}
-	var serr *lanes.SocketError // another user's run, or one that does not answer
+	var serr *runstate.SocketError // another user's run, or one that does not answer
 	if errors.As(err, &serr) {
 		return nil, root, &ExitError{Code: 1, Err: err}
 	}
@@ -127,7 +127,7 @@ func pick(st surface.State, arg string) (surface.Node, error) {
 // attachNode connects to the live run and resolves a node argument in it.
 func attachNode(ctx context.Context, env *Env, name, arg string) (*surface.Client, surface.Node, error) {
 	cl, _, err := attach(ctx, env, name, false)
-	if errors.Is(err, errNoRun) {
+	if errors.Is(err, runstate.ErrNoRun) {
 		return nil, surface.Node{}, noRun()
 	}
 	if err != nil {
@@ -195,11 +195,11 @@ func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
 		if st, err = current(ctx, cl); err != nil {
 			return failed(ctx, err)
 		}
-	case errors.Is(err, errNoRun):
-		var last lanes.Last
+	case errors.Is(err, runstate.ErrNoRun):
+		var last runstate.Last
 		last, err = lastRecord(env, root)
 		st = last.State
-		if errors.Is(err, lanes.ErrNoRecord) {
+		if errors.Is(err, runstate.ErrNoRecord) {
 			return &ExitError{Code: 1, Err: &hinted{msg: "no run is live in this checkout, and none has been recorded", hint: "Start one with `odu run`."}}
 		}
 		if err != nil {
@@ -291,7 +291,7 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 		cl, root = a.cl, a.root
 	} else {
 		cl, root, err = attach(ctx, env, "odu logs", false)
-		if errors.Is(err, errNoRun) {
+		if errors.Is(err, runstate.ErrNoRun) {
 			return c.fromRecord(env, root, nil, surface.NodeLogParams{})
 		}
 		if err != nil {
@@ -384,7 +384,7 @@ func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surfa
 	if live != nil && (err != nil || !sameRun(st.Run, live.Run)) {
 		return lostRun(env, root, *live, p.ID)
 	}
-	if errors.Is(err, lanes.ErrNoRecord) {
+	if errors.Is(err, runstate.ErrNoRecord) {
 		return noRun()
 	}
 	if err != nil {
@@ -424,12 +424,12 @@ func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surfa
 // no client when that run is over, or another took its place.
 func reattach(ctx context.Context, env *Env, run surface.Run) (*surface.Client, error) {
 	cl, _, err := attach(ctx, env, "odu logs", false)
-	if err != nil && !errors.Is(err, errNoRun) && ctx.Err() == nil {
+	if err != nil && !errors.Is(err, runstate.ErrNoRun) && ctx.Err() == nil {
 		// A run that is being killed may still take a connection as it
 		// dies, and reset it; once it did, its socket refuses: look again.
 		cl, _, err = attach(ctx, env, "odu logs", false)
 	}
-	if errors.Is(err, errNoRun) {
+	if errors.Is(err, runstate.ErrNoRun) {
 		return nil, nil
 	}
 	if err != nil {
@@ -533,7 +533,7 @@ it finished, and exits 1.`
 func (c *CancelCmd) Run(ctx context.Context, env *Env) error {
 	if c.Node == "" {
 		cl, _, err := attach(ctx, env, "odu cancel", false)
-		if errors.Is(err, errNoRun) {
+		if errors.Is(err, runstate.ErrNoRun) {
 			return noRun()
 		}
 		if err != nil {

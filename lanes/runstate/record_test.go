@@ -1,4 +1,4 @@
-package lanes_test
+package runstate_test
 
 import (
 	"errors"
@@ -8,9 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/surface"
 )
+
+// sha is the commit the records in these tests are for.
+const sha = "0123456789abcdef0123456789abcdef01234567"
 
 func recordState(status surface.Status) surface.State {
 	return surface.State{
@@ -24,7 +27,7 @@ func recordState(status surface.Status) surface.State {
 // empty or half-written file; and nothing is left beside it.
 func TestRecordReplacedWhole(t *testing.T) {
 	root := t.TempDir()
-	rec, err := lanes.NewRecord(root, recordState(surface.Running))
+	rec, err := runstate.NewRecord(root, recordState(surface.Running))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +52,7 @@ func TestRecordReplacedWhole(t *testing.T) {
 	if err := rec.Update(recordState(surface.Running)); err != nil {
 		t.Fatal(err)
 	}
-	st, rel, err := lanes.LastRecord(root)
+	st, rel, err := runstate.LastRecord(root)
 	if err != nil || rel != rec.Rel() || st.Nodes[0].Status != surface.Success {
 		t.Errorf("LastRecord = %v, %s, %v; want the final record %s", st.Nodes, rel, err, rec.Rel())
 	}
@@ -62,7 +65,7 @@ func TestRecordReplacedWhole(t *testing.T) {
 		}
 	}
 	// The next run of the commit gets the next number.
-	next, err := lanes.NewRecord(root, recordState(surface.Pending))
+	next, err := runstate.NewRecord(root, recordState(surface.Pending))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,10 +78,10 @@ func TestRecordReplacedWhole(t *testing.T) {
 // nodes are still pending or running.
 func TestRecordUnfinished(t *testing.T) {
 	root := t.TempDir()
-	if _, err := lanes.NewRecord(root, recordState(surface.Running)); err != nil {
+	if _, err := runstate.NewRecord(root, recordState(surface.Running)); err != nil {
 		t.Fatal(err)
 	}
-	st, _, err := lanes.LastRecord(root)
+	st, _, err := runstate.LastRecord(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,8 +99,8 @@ func TestRecordRefusesLinkedDir(t *testing.T) {
 	if err := os.Symlink(outside, filepath.Join(root, ".ci", sha)); err != nil {
 		t.Fatal(err)
 	}
-	_, err := lanes.NewRecord(root, recordState(surface.Pending))
-	var se *lanes.StateError
+	_, err := runstate.NewRecord(root, recordState(surface.Pending))
+	var se *runstate.StateError
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "symbolic link") {
 		t.Fatalf("NewRecord through a link: %v, want a StateError about the link", err)
 	}

@@ -1,4 +1,4 @@
-package lanes
+package runstate
 
 import (
 	"encoding/json"
@@ -21,14 +21,14 @@ func LogRel(sha, plat, name string) string {
 	return filepath.Join(StateDir, sha, plat, surface.LogName(name))
 }
 
-// runnerLogRel is where the coordinator keeps a local runner's
+// RunnerLogRel is where the coordinator keeps a local runner's
 // diagnostics; a recipe name cannot start with a dot.
-func runnerLogRel(sha, plat string) string {
+func RunnerLogRel(sha, plat string) string {
 	return filepath.Join(StateDir, sha, plat, ".runner.log")
 }
 
-// setupLogRel is where the coordinator keeps a lane's setup narrative.
-func setupLogRel(sha, plat string) string {
+// SetupLogRel is where the coordinator keeps a lane's setup narrative.
+func SetupLogRel(sha, plat string) string {
 	return filepath.Join(StateDir, sha, plat, ".setup.log")
 }
 
@@ -54,7 +54,7 @@ type Record struct {
 // last run.
 func NewRecord(root string, st surface.State) (*Record, error) {
 	rel := filepath.Join(StateDir, st.Run.SHA, "runs")
-	if err := mkdirState(root, rel); err != nil {
+	if err := MkdirState(root, rel); err != nil {
 		return nil, err
 	}
 	dir := filepath.Join(root, rel)

@@ -1,4 +1,4 @@
-package lanes
+package runstate
 
 import (
 	"context"
@@ -67,10 +67,10 @@ type Listener struct {
 // was left by a dead run, and is replaced. The socket is the user's
 // alone (0600), in a .ci made 0700 when odu creates it.
 func Listen(root string, info RunningError) (*Listener, error) {
-	if err := mkdirState(root, StateDir); err != nil {
+	if err := MkdirState(root, StateDir); err != nil {
 		return nil, err
 	}
-	lock, err := openState(lockPath(root), os.O_RDWR|os.O_CREATE)
+	lock, err := OpenState(lockPath(root), os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, fmt.Errorf("open the run lock: %w", err)
 	}

@@ -1,4 +1,4 @@
-package lanes_test
+package runstate_test
 
 import (
 	"bufio"
@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 )
 
 // TestSocketRefusesOtherUsers: a connection to the run's socket from
@@ -31,7 +31,7 @@ func TestSocketRefusesOtherUsers(t *testing.T) {
 	uid, _ := strconv.Atoi(other.Uid)
 	gid, _ := strconv.Atoi(other.Gid)
 	root := t.TempDir()
-	ln, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	ln, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestSocketRefusesOtherUsers(t *testing.T) {
 	// Open the way, as a careless chmod would: only the peer check is
 	// left. Only directories the test made (root, and the test's own
 	// temporary directory above it), never $TMPDIR itself.
-	sock := lanes.SocketPath(root)
+	sock := runstate.SocketPath(root)
 	for _, p := range []string{filepath.Dir(root), root, filepath.Dir(sock)} {
 		os.Chmod(p, 0o755)
 	}
@@ -125,21 +125,21 @@ func TestPeerHelper(t *testing.T) {
 // that started meanwhile.
 func TestCloseLeavesALaterRunsSocket(t *testing.T) {
 	root := t.TempDir()
-	a, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	a, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	a.Close()
-	b, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	b, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
 		t.Fatalf("listen after the first run closed: %v", err)
 	}
 	defer b.Close()
 	a.Close()
-	if _, err := os.Lstat(lanes.SocketPath(root)); err != nil {
+	if _, err := os.Lstat(runstate.SocketPath(root)); err != nil {
 		t.Fatalf("the later run's socket is gone after the first run's second Close: %v", err)
 	}
-	if _, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()}); err == nil {
+	if _, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()}); err == nil {
 		t.Errorf("a third run could listen while the second holds the lock")
 	}
 }

@@ -1,4 +1,4 @@
-package lanes_test
+package runstate_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 )
 
 // TestOtherUsersRunSaysWhose: another user (odu-test, made by .ci/setup)
@@ -35,7 +35,7 @@ func TestOtherUsersRunSaysWhose(t *testing.T) {
 	uid, _ := strconv.Atoi(other.Uid)
 	gid, _ := strconv.Atoi(other.Gid)
 	root := t.TempDir()
-	ln, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	ln, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +84,7 @@ func TestOtherUsersRunSaysWhose(t *testing.T) {
 		{"refused by the kernel", "dial: this checkout's runs belong", func() {}},
 		{"closed by the run", "dial: the run live in this checkout belongs", func() {
 			os.Chmod(filepath.Join(root, ".ci"), 0o755)
-			os.Chmod(lanes.SocketPath(root), 0o777)
+			os.Chmod(runstate.SocketPath(root), 0o777)
 		}},
 	} {
 		c.prepare()
@@ -104,7 +104,7 @@ func TestDialHelper(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := lanes.Dial(ctx, root, "odu status", "test-1")
+	cl, err := runstate.Dial(ctx, root, "odu status", "test-1")
 	if err == nil {
 		cl.Close()
 		fmt.Println("dial: attached")

@@ -1,4 +1,4 @@
-package lanes
+package runstate
 
 import "golang.org/x/sys/unix"
 

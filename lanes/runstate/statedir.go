@@ -1,4 +1,4 @@
-package lanes
+package runstate
 
 import (
 	"context"
@@ -88,10 +88,10 @@ func checkDir(root, rel string) error {
 	return nil
 }
 
-// mkdirState creates the directory rel under root (0700) and its parents,
+// MkdirState creates the directory rel under root (0700) and its parents,
 // refusing any component under root that is a symbolic link or another
 // user's: MkdirAll would follow a committed .ci/<sha> linked elsewhere.
-func mkdirState(root, rel string) error {
+func MkdirState(root, rel string) error {
 	cur := ""
 	for _, part := range strings.Split(filepath.Clean(rel), string(filepath.Separator)) {
 		cur = filepath.Join(cur, part)
@@ -108,9 +108,9 @@ func mkdirState(root, rel string) error {
 	return nil
 }
 
-// openState opens odu's own file path with flag, never through a
+// OpenState opens odu's own file path with flag, never through a
 // symbolic link.
-func openState(path string, flag int) (*os.File, error) {
+func OpenState(path string, flag int) (*os.File, error) {
 	f, err := os.OpenFile(path, flag|syscall.O_NOFOLLOW, 0o600)
 	if errors.Is(err, syscall.ELOOP) {
 		target, _ := os.Readlink(path)

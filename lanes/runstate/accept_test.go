@@ -1,4 +1,4 @@
-package lanes_test
+package runstate_test
 
 import (
 	"bufio"
@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -74,7 +74,7 @@ func TestSocketSurvivesEMFILE(t *testing.T) {
 
 	var conns []net.Conn
 	for range 200 {
-		c, err := net.Dial("unix", lanes.SocketPath(root))
+		c, err := net.Dial("unix", runstate.SocketPath(root))
 		if err != nil {
 			t.Fatalf("dial the socket: %v", err)
 		}
@@ -90,7 +90,7 @@ func TestSocketSurvivesEMFILE(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cl, err := lanes.Dial(ctx, root, "test", "test-1")
+	cl, err := runstate.Dial(ctx, root, "test", "test-1")
 	if err != nil {
 		t.Fatalf("attach after the descriptors came back: %v", err)
 	}
@@ -125,7 +125,7 @@ func TestAcceptHelper(t *testing.T) {
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	ln, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package lanes
+package runstate
 
 import (
 	"context"
@@ -29,7 +29,7 @@ func TestTempLeftIsOdusState(t *testing.T) {
 		t.Fatal(err)
 	}
 	runs := filepath.Join(StateDir, "0123456789abcdef0123456789abcdef01234567", "runs")
-	if err := mkdirState(root, runs); err != nil {
+	if err := MkdirState(root, runs); err != nil {
 		t.Fatal(err)
 	}
 	// What a kill leaves: the temporary files of odu.last and of a
