@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
 )
 
@@ -39,30 +39,25 @@ func CheckHost(ctx context.Context, addr string, plat platform.Platform, home st
 		}
 		return out
 	}
-	env := sshEnv{Home: home, Getenv: getenv}
-	l, err := env.dial(ctx, addr, func(string) {})
+	env := sshlink.Env{Home: home, Getenv: getenv}
+	l, err := env.Dial(ctx, addr, func(string) {})
 	if err != nil {
-		var uerr *UnknownHostError
-		var cerr *ChangedHostKeyError
-		var nerr *net.OpError
-		switch {
-		case errors.As(err, &uerr), errors.As(err, &cerr):
+		switch sshlink.StageOf(err) {
+		case sshlink.HostKey:
 			out = append(out, HostCheck{Name: names[0], OK: true, Detail: addr})
 			return fail(1, err)
-		case errors.As(err, &nerr) || strings.Contains(err.Error(), "connect to"):
-			return fail(0, err)
-		case strings.Contains(err.Error(), "authentication"):
+		case sshlink.Auth:
 			out = append(out, HostCheck{Name: names[0], OK: true, Detail: addr},
 				HostCheck{Name: names[1], OK: true, Detail: "in known_hosts"})
 			return fail(2, err)
 		}
 		return fail(0, err)
 	}
-	defer l.close(errors.New("checked"))
+	defer l.Close(errors.New("checked"))
 	out = append(out,
-		HostCheck{Name: names[0], OK: true, Detail: fmt.Sprintf("%s:%d", l.target.HostName, l.target.Port)},
+		HostCheck{Name: names[0], OK: true, Detail: fmt.Sprintf("%s:%d", l.Target.HostName, l.Target.Port)},
 		HostCheck{Name: names[1], OK: true, Detail: "in known_hosts"},
-		HostCheck{Name: names[2], OK: true, Detail: "as " + l.target.User})
+		HostCheck{Name: names[2], OK: true, Detail: "as " + l.Target.User})
 	r := &remoteLane{addr: addr, platform: plat, setup: discard{}}
 	// Nothing to look for: the names are of files no host has.
 	p, err := r.probe(l, localFiles{runnerName: "-", repo: "-", workspace: "-", sha: "-"})
@@ -86,13 +81,13 @@ func CheckHost(ctx context.Context, addr string, plat platform.Platform, home st
 // workspaces tells the disk odu's workspaces take on a host, and how many
 // are stale: unused for longer than the runners' pruning bound, so the
 // next runner started there removes them.
-func workspaces(l *link, cache string) HostCheck {
+func workspaces(l *sshlink.Link, cache string) HostCheck {
 	dir := cache + "/odu/work"
 	script := fmt.Sprintf(`w=%s; if [ -d "$w" ]; then du -sk "$w" | cut -f1
 find "$w" -mindepth 3 -maxdepth 3 -name .odu-ready | wc -l
 find "$w" -mindepth 3 -maxdepth 3 -name .odu-ready -mtime +%d | wc -l
-find "$w" -mindepth 4 -maxdepth 4 -name runner.sock | wc -l; else echo 0; echo 0; echo 0; echo 0; fi`, shq(dir), int(PruneAfter.Hours()/24))
-	out, err := run(l, script, nil)
+find "$w" -mindepth 4 -maxdepth 4 -name runner.sock | wc -l; else echo 0; echo 0; echo 0; echo 0; fi`, sshlink.Quote(dir), int(PruneAfter.Hours()/24))
+	out, err := l.Run(script, nil)
 	f := strings.Fields(out)
 	if err != nil || len(f) != 4 {
 		return HostCheck{Name: "workspaces", OK: true, Detail: "could not tell the disk they use: " + strings.TrimSpace(out+" "+fmt.Sprint(err))}
@@ -109,7 +104,7 @@ find "$w" -mindepth 4 -maxdepth 4 -name runner.sock | wc -l; else echo 0; echo 0
 const PruneAfter = 7 * 24 * time.Hour
 
 func errText(err error) string {
-	var h *HostError
+	var h *sshlink.HostError
 	if errors.As(err, &h) {
 		return h.Err.Error()
 	}

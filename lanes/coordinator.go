@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/lanes/runstate"
+	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
 )
@@ -40,7 +42,7 @@ type Options struct {
 	Env     []string      // the environment of a local runner (tokens are removed)
 	// Secrets go to every lane's recipes, masked in their output; only
 	// inside the runner's configuration (see [Secret]).
-	Secrets []Secret
+	Secrets []hosts.Secret
 	// CopyLogs streams a local lane's log bytes to the coordinator, as a
 	// remote lane's are, instead of having its runner write the
 	// coordinator's log files: for comparing the two paths.
@@ -189,8 +191,8 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		plats = append(plats, string(p))
 		// A platform with no host runs on this machine: only this
 		// machine's may, or its nodes would be green untested.
-		if hostOf(opts, string(p)) == Localhost && p != platform.Local() {
-			return nil, &LocalPlatformError{Platform: p}
+		if hostOf(opts, string(p)) == hosts.Localhost && p != platform.Local() {
+			return nil, &hosts.LocalPlatformError{Platform: p}
 		}
 	}
 	run := surface.Run{
@@ -331,7 +333,7 @@ func (l *lane) run() {
 		st, err = l.startLocal(errf)
 	} else {
 		r := &remoteLane{addr: l.host, platform: platform.Platform(l.platform), opts: &c.opts, setup: l.setup,
-			env:   sshEnv{Home: c.opts.Home, Getenv: c.opts.Getenv},
+			env:   sshlink.Env{Home: c.opts.Home, Getenv: c.opts.Getenv},
 			phase: func(p surface.Phase) { l.setLane(p, "") }}
 		st, err = r.start(c.ctx, errf)
 	}
@@ -367,7 +369,7 @@ func (l *lane) run() {
 	for _, n := range l.nodes {
 		specs = append(specs, surface.NodeSpec{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Deps: n.Deps, Command: n.Command})
 	}
-	senv, snames := secretEnv(c.opts.Secrets) // only ever in this message
+	senv, snames := hosts.SecretEnv(c.opts.Secrets) // only ever in this message
 	cfg := surface.Config{
 		SHA: c.opts.SHA, Platform: l.platform, Workspace: st.workspace,
 		LogDir: st.logDir, Nodes: specs, Env: append(slices.Clip(st.env), senv...), Secrets: snames,
@@ -966,7 +968,7 @@ func (l *lane) fail(err error) {
 		m.final = true
 		log := c.store.Log(n.ID)
 		var lost *linkLostError
-		var host *HostError
+		var host *sshlink.HostError
 		switch {
 		case errors.As(err, &lost):
 			log.Note("%v", err)

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
@@ -53,7 +54,7 @@ import (
 type remoteLane struct {
 	addr     string
 	platform platform.Platform
-	env      sshEnv
+	env      sshlink.Env
 	opts     *Options
 	setup    io.Writer           // the narrative
 	phase    func(surface.Phase) // where it is
@@ -68,29 +69,6 @@ type probe struct {
 	hasRunner       bool     // the runner odu would push is there
 	wsReady         bool     // the workspace is checked out and ready
 	commits         []string // the commits its repository has
-}
-
-// shq quotes a string for a POSIX shell.
-func shq(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// run runs a command on the host and returns its output; stderr goes to
-// the error.
-func run(l *link, cmd string, stdin io.Reader) (string, error) {
-	s, err := l.client.NewSession()
-	if err != nil {
-		return "", fmt.Errorf("open a session: %w", err)
-	}
-	defer s.Close()
-	var stdout, stderr bytes.Buffer
-	s.Stdout, s.Stderr, s.Stdin = &stdout, &stderr, stdin
-	if err := s.Run(cmd); err != nil {
-		msg := strings.TrimSpace(stderr.String())
-		if msg == "" {
-			msg = err.Error()
-		}
-		return stdout.String(), errors.New(msg)
-	}
-	return stdout.String(), nil
 }
 
 func (r *remoteLane) say(format string, a ...any) {
@@ -108,17 +86,17 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 	pctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() { prepared <- r.prepare(pctx) }()
-	l, err := r.env.dial(ctx, r.addr, func(note string) { r.say("note: %s", note) })
+	l, err := r.env.Dial(ctx, r.addr, func(note string) { r.say("note: %s", note) })
 	if err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			l.close(errors.New("provisioning failed"))
+			l.Close(errors.New("provisioning failed"))
 		}
 	}()
-	r.say("connected to %s@%s:%d", l.target.User, l.target.HostName, l.target.Port)
+	r.say("connected to %s@%s:%d", l.Target.User, l.Target.HostName, l.Target.Port)
 	var files localFiles
 	select {
 	case files = <-prepared:
@@ -131,7 +109,7 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 		files = <-prepared
 	}
 	if files.err != nil {
-		return nil, &HostError{Addr: r.addr, Err: files.err}
+		return nil, &sshlink.HostError{Addr: r.addr, Err: files.err}
 	}
 	// odu sends no Git LFS objects: the workspace on a host has the
 	// pointer files, and the lane says so rather than leave a recipe to
@@ -184,14 +162,14 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 		client: cl, workspace: ws, logDir: laneDir, env: env, remote: true,
 		lost: att.err,
 		redial: func(ctx context.Context) (*surface.Client, error) {
-			nl, err := r.env.dial(ctx, r.addr, func(note string) { r.say("note: %s", note) })
+			nl, err := r.env.Dial(ctx, r.addr, func(note string) { r.say("note: %s", note) })
 			if err != nil {
 				return nil, err
 			}
 			next := &attachment{l: nl}
 			cl, err := r.attach(ctx, next, bin, laneDir, runnerErr, true)
 			if err != nil {
-				nl.close(err)
+				nl.Close(err)
 				return nil, err
 			}
 			att.swap(next)
@@ -226,7 +204,7 @@ const exitNoRunner = 3
 // runner; a reconnect replaces both.
 type attachment struct {
 	mu sync.Mutex
-	l  *link
+	l  *sshlink.Link
 	s  *ssh.Session
 }
 
@@ -235,7 +213,7 @@ func (a *attachment) swap(b *attachment) {
 	old := a.l
 	a.l, a.s = b.l, b.s
 	a.mu.Unlock()
-	old.close(errors.New("replaced by a new link"))
+	old.Close(errors.New("replaced by a new link"))
 }
 
 // err says why the current link ended, if it did.
@@ -248,7 +226,7 @@ func (a *attachment) err() error {
 func (a *attachment) close(err error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.l.close(err)
+	a.l.Close(err)
 }
 
 // wait waits at most d for the session to end.
@@ -273,9 +251,9 @@ func (a *attachment) wait(d time.Duration) {
 // stdio. It sets a.s, and returns a client of the runner.
 func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir string, stderr io.Writer, existing bool) (*surface.Client, error) {
 	l := a.l
-	s, err := l.client.NewSession()
+	s, err := l.NewSession()
 	if err != nil {
-		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("open a session for the runner: %w", err)}
+		return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("open a session for the runner: %w", err)}
 	}
 	stdin, err := s.StdinPipe()
 	if err != nil {
@@ -286,7 +264,7 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 		return nil, err
 	}
 	s.Stderr = &sweepLines{w: stderr, say: r.say}
-	cmd := "exec " + shq(bin) + " runner --attach " + shq(laneDir)
+	cmd := "exec " + sshlink.Quote(bin) + " runner --attach " + sshlink.Quote(laneDir)
 	o := r.opts
 	switch {
 	case existing:
@@ -302,7 +280,7 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 	}
 	if err := s.Start(cmd); err != nil {
 		s.Close()
-		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("start the runner: %w", err)}
+		return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("start the runner: %w", err)}
 	}
 	cl, err := surface.NewClient(ctx, struct {
 		io.Reader
@@ -327,11 +305,11 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 			// The runner there was left by an odu run of another version
 			// (odu was rebuilt or upgraded since): this one cannot take
 			// it over.
-			return nil, &HostError{Addr: r.addr, Err: fmt.Errorf(
+			return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf(
 				"a runner of another odu version still runs this commit's %s lane there (left by an earlier odu run): %v; `odu run --fresh` stops it and starts over",
 				r.platform, err)}
 		}
-		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("talk to the runner: %w", err)}
+		return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("talk to the runner: %w", err)}
 	}
 	if existing {
 		r.say("re-attached to the runner: %s runner --attach %s", bin, laneDir)
@@ -342,7 +320,7 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 	a.s = s
 	a.mu.Unlock()
 	go func() {
-		<-l.done
+		<-l.Done()
 		cl.Close() // the link is gone: the lane's client with it
 	}()
 	return cl, nil
@@ -400,7 +378,7 @@ func fileSum(name string) (string, error) {
 }
 
 // probe asks the host, in one session, what it is and what it has.
-func (r *remoteLane) probe(l *link, f localFiles) (*probe, error) {
+func (r *remoteLane) probe(l *sshlink.Link, f localFiles) (*probe, error) {
 	script := fmt.Sprintf(`uname -s; uname -m; c="${XDG_CACHE_HOME:-$HOME/.cache}"
 printf '%%s\n' "$HOME" "$c" "$PATH"; command -v just || echo; command -v git || echo
 if [ -x "$c/odu/bin/%[1]s" ]; then echo yes; else echo no; fi
@@ -408,13 +386,13 @@ w="$c/odu/work/%[2]s/%[3]s"
 if [ -e "$w/.odu-ready" ] && [ "$(git -C "$w" rev-parse HEAD 2>/dev/null)" = %[4]s ]; then echo yes; else echo no; fi
 b="$c/odu/repos/%[2]s.git"; if [ -d "$b" ]; then git --git-dir="$b" for-each-ref --format='%%(objectname)' refs/odu/ | tr '\n' ' '; fi; echo`,
 		f.runnerName, f.repo, f.workspace, f.sha)
-	out, err := run(l, script, nil)
+	out, err := l.Run(script, nil)
 	if err != nil {
-		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: %w", err)}
+		return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: %w", err)}
 	}
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	if len(lines) < 9 {
-		return nil, &HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: unexpected answer %q", out)}
+		return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: unexpected answer %q", out)}
 	}
 	p := &probe{kernel: lines[0], machine: lines[1], home: lines[2], cache: lines[3], path: lines[4],
 		just: lines[5], git: lines[6], hasRunner: lines[7] == "yes", wsReady: lines[8] == "yes"}
@@ -428,14 +406,14 @@ b="$c/odu/repos/%[2]s.git"; if [ -d "$b" ]; then git --git-dir="$b" for-each-ref
 }
 
 // checkPlatform asks the host only what it is.
-func (r *remoteLane) checkPlatform(l *link) error {
-	out, err := run(l, "uname -s; uname -m", nil)
+func (r *remoteLane) checkPlatform(l *sshlink.Link) error {
+	out, err := l.Run("uname -s; uname -m", nil)
 	if err != nil {
-		return &HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: %w", err)}
+		return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: %w", err)}
 	}
 	f := strings.Fields(out)
 	if len(f) != 2 {
-		return &HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: unexpected answer %q", out)}
+		return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: unexpected answer %q", out)}
 	}
 	return r.checkProbe(&probe{kernel: f[0], machine: f[1], git: "(not asked yet)"})
 }
@@ -449,12 +427,12 @@ func (r *remoteLane) checkProbe(p *probe) error {
 		if !known {
 			what = "an unknown platform (" + p.kernel + " " + p.machine + ")"
 		}
-		return &HostError{Addr: r.addr, Err: fmt.Errorf("the host is %s, not %s", what, r.platform),
-			hint: "Point the " + string(r.platform) + " lane at a " + string(r.platform) + " host in the hosts file."}
+		return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("the host is %s, not %s", what, r.platform),
+			Fix: "Point the " + string(r.platform) + " lane at a " + string(r.platform) + " host in the hosts file."}
 	}
 	if p.git == "" {
-		return &HostError{Addr: r.addr, Err: errors.New("git is not installed on the host"),
-			hint: "odu sends the commit to the host with git: install git there."}
+		return &sshlink.HostError{Addr: r.addr, Err: errors.New("git is not installed on the host"),
+			Fix: "odu sends the commit to the host with git: install git there."}
 	}
 	return nil
 }
@@ -468,7 +446,7 @@ func orNone(s string) string {
 
 // upload puts a local file on the host at dst: written to a temporary
 // name, its checksum verified on the host, then renamed.
-func (r *remoteLane) upload(l *link, local, sum, dst, what string) error {
+func (r *remoteLane) upload(l *sshlink.Link, local, sum, dst, what string) error {
 	f, err := os.Open(local)
 	if err != nil {
 		return err
@@ -479,9 +457,9 @@ func (r *remoteLane) upload(l *link, local, sum, dst, what string) error {
 	script := fmt.Sprintf(`set -e; d=%s; mkdir -p "$d"; t="$d/.tmp.$$"; cat > "$t"; chmod 755 "$t"
 h=$( (sha256sum "$t" 2>/dev/null || shasum -a 256 "$t") | cut -d' ' -f1)
 if [ "$h" != %s ]; then rm -f "$t"; echo "checksum mismatch after the transfer: $h" >&2; exit 3; fi
-mv -f "$t" %s`, shq(path.Dir(dst)), sum, shq(dst))
-	if _, err := run(l, script, f); err != nil {
-		return &HostError{Addr: r.addr, Err: fmt.Errorf("push %s: %w", what, err)}
+mv -f "$t" %s`, sshlink.Quote(path.Dir(dst)), sum, sshlink.Quote(dst))
+	if _, err := l.Run(script, f); err != nil {
+		return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("push %s: %w", what, err)}
 	}
 	r.say("pushed %s: %s (%.1f MB in %s)", what, dst, float64(fi.Size())/1e6, time.Since(start).Round(time.Millisecond))
 	return nil
@@ -490,7 +468,7 @@ mv -f "$t" %s`, shq(path.Dir(dst)), sum, shq(dst))
 // pushJust puts this machine's just on a host that has none, when it is
 // for the host's platform, and returns a directory that holds it as
 // `just`, for the runner's PATH.
-func (r *remoteLane) pushJust(l *link, p *probe) (string, error) {
+func (r *remoteLane) pushJust(l *sshlink.Link, p *probe) (string, error) {
 	local, err := exec.LookPath("just")
 	if err != nil || r.platform != platform.Local() {
 		return "", errNoJust(r.addr)
@@ -503,26 +481,26 @@ func (r *remoteLane) pushJust(l *link, p *probe) (string, error) {
 		return "", err
 	}
 	dst := path.Join(p.cache, "odu", "bin", "just-"+sum[:16])
-	if out, _ := run(l, "test -x "+shq(dst)+" && echo present", nil); strings.TrimSpace(out) == "present" {
+	if out, _ := l.Run("test -x "+sshlink.Quote(dst)+" && echo present", nil); strings.TrimSpace(out) == "present" {
 		r.say("just already on the host: %s", dst)
 	} else if err := r.upload(l, local, sum, dst, "just"); err != nil {
 		return "", err
 	}
 	dir := dst + ".d"
-	if _, err := run(l, "mkdir -p "+shq(dir)+" && ln -sf "+shq(dst)+" "+shq(dir+"/just"), nil); err != nil {
-		return "", &HostError{Addr: r.addr, Err: fmt.Errorf("install just: %w", err)}
+	if _, err := l.Run("mkdir -p "+sshlink.Quote(dir)+" && ln -sf "+sshlink.Quote(dst)+" "+sshlink.Quote(dir+"/just"), nil); err != nil {
+		return "", &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("install just: %w", err)}
 	}
 	return dir, nil
 }
 
 func errNoJust(addr string) error {
-	return &HostError{Addr: addr, Err: errors.New("just is not installed on the host"),
-		hint: "Install just on the host (e.g. `npm install -g rust-just` or `cargo install just`); odu can only bring its own just to a host of its own platform (" + string(platform.Local()) + ")."}
+	return &sshlink.HostError{Addr: addr, Err: errors.New("just is not installed on the host"),
+		Fix: "Install just on the host (e.g. `npm install -g rust-just` or `cargo install just`); odu can only bring its own just to a host of its own platform (" + string(platform.Local()) + ")."}
 }
 
 // sendSource makes the commit (and, with --no-snapshot, the working
 // tree's changes) the workspace ws on the host.
-func (r *remoteLane) sendSource(ctx context.Context, l *link, p *probe, f localFiles, ws string) error {
+func (r *remoteLane) sendSource(ctx context.Context, l *sshlink.Link, p *probe, f localFiles, ws string) error {
 	o := r.opts
 	bare := path.Join(p.cache, "odu", "repos", f.repo+".git")
 	var bases []string
@@ -551,9 +529,9 @@ func (r *remoteLane) sendSource(ctx context.Context, l *link, p *probe, f localF
 		}
 		size := packed.Len()
 		script := fmt.Sprintf(`set -e; b=%s; [ -d "$b" ] || git init -q --bare "$b"
-git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" update-ref refs/odu/%s %s`, shq(bare), o.SHA, o.SHA)
-		if _, err := run(l, script, &packed); err != nil {
-			return &HostError{Addr: r.addr, Err: fmt.Errorf("send commit %s: %w", short(o.SHA), err)}
+git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" update-ref refs/odu/%s %s`, sshlink.Quote(bare), o.SHA, o.SHA)
+		if _, err := l.Run(script, &packed); err != nil {
+			return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("send commit %s: %w", short(o.SHA), err)}
 		}
 		r.say("sent commit %s: %d bytes, on top of %d commits the host had", short(o.SHA), size, len(bases))
 	}
@@ -566,13 +544,13 @@ git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" 
 	// bare repository does not have.
 	script := fmt.Sprintf(`set -e; b=%s; w=%s; export GIT_LFS_SKIP_SMUDGE=1
 rm -rf "$w"; git --git-dir="$b" worktree prune; mkdir -p "$(dirname "$w")"
-git --git-dir="$b" worktree add --detach --force -q "$w" %s`, shq(bare), shq(ws), o.SHA)
+git --git-dir="$b" worktree add --detach --force -q "$w" %s`, sshlink.Quote(bare), sshlink.Quote(ws), o.SHA)
 	// Submodules, from the objects sent into the same repository: the
 	// host needs no access to their URLs.
 	for _, s := range f.subs {
 		if s.GitDir != "" {
 			script += fmt.Sprintf("\ngit clone -q --shared --no-checkout \"$b\" \"$w\"/%[1]s; git -C \"$w\"/%[1]s checkout -q --detach %[2]s",
-				shq(s.Path), s.Commit)
+				sshlink.Quote(s.Path), s.Commit)
 		}
 	}
 	var stdin io.Reader
@@ -584,8 +562,8 @@ git --git-dir="$b" worktree add --detach --force -q "$w" %s`, shq(bare), shq(ws)
 		r.say("sending the working tree's changes: %d bytes", len(f.patch.tar))
 	}
 	script += "\ntouch \"$w/.odu-ready\""
-	if _, err := run(l, script, stdin); err != nil {
-		return &HostError{Addr: r.addr, Err: fmt.Errorf("check out %s on the host: %w", short(o.SHA), err)}
+	if _, err := l.Run(script, stdin); err != nil {
+		return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("check out %s on the host: %w", short(o.SHA), err)}
 	}
 	r.say("workspace checked out: %s", ws)
 	return nil
@@ -594,7 +572,7 @@ git --git-dir="$b" worktree add --detach --force -q "$w" %s`, shq(bare), shq(ws)
 // sendSubmodules sends the host the objects of the commit's submodules
 // that it lacks, into the bare repository of the superproject: objects
 // are objects, and a ref per commit keeps them, as for the commit itself.
-func (r *remoteLane) sendSubmodules(ctx context.Context, l *link, p *probe, f localFiles, bare string) error {
+func (r *remoteLane) sendSubmodules(ctx context.Context, l *sshlink.Link, p *probe, f localFiles, bare string) error {
 	for _, s := range f.subs {
 		if s.GitDir == "" || slices.Contains(p.commits, s.Commit) {
 			continue
@@ -619,9 +597,9 @@ func (r *remoteLane) sendSubmodules(ctx context.Context, l *link, p *probe, f lo
 		}
 		size := packed.Len()
 		script := fmt.Sprintf(`set -e; b=%s; [ -d "$b" ] || git init -q --bare "$b"
-git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" update-ref refs/odu/%s %s`, shq(bare), s.Commit, s.Commit)
-		if _, err := run(l, script, &packed); err != nil {
-			return &HostError{Addr: r.addr, Err: fmt.Errorf("send submodule %s at %s: %w", s.Path, short(s.Commit), err)}
+git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" update-ref refs/odu/%s %s`, sshlink.Quote(bare), s.Commit, s.Commit)
+		if _, err := l.Run(script, &packed); err != nil {
+			return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("send submodule %s at %s: %w", s.Path, short(s.Commit), err)}
 		}
 		p.commits = append(p.commits, s.Commit)
 		r.say("sent submodule %s at %s: %d bytes", s.Path, short(s.Commit), size)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
@@ -152,19 +153,19 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 
 // hostChecks checks the hosts configuration and every lane's host.
 func hostChecks(ctx context.Context, env *Env) []check {
-	hosts, err := lanes.LoadHosts(nil, env.Getenv, home(env))
+	cfg, err := hosts.LoadHosts(nil, env.Getenv, home(env))
 	if err != nil {
 		return []check{{name: "hosts", detail: err.Error(), fix: hintOf(err)}}
 	}
-	src := hosts.Source
+	src := cfg.Source
 	if src == "" {
 		src = "none: one lane for this machine (" + string(platform.Local()) + ")"
 	}
 	out := []check{{name: "hosts", ok: true, detail: src}}
-	if len(hosts.Secrets) > 0 {
+	if len(cfg.Secrets) > 0 {
 		// odu run refuses a secret it cannot pass; so does doctor.
-		c := check{name: "secrets", ok: true, detail: strings.Join(hosts.Secrets, ", ") + " (set)"}
-		_, err := lanes.LoadSecrets(hosts.Secrets, func(name string) (string, bool) {
+		c := check{name: "secrets", ok: true, detail: strings.Join(cfg.Secrets, ", ") + " (set)"}
+		_, err := hosts.LoadSecrets(cfg.Secrets, func(name string) (string, bool) {
 			v := env.Getenv(name)
 			return v, v != ""
 		})
@@ -173,13 +174,13 @@ func hostChecks(ctx context.Context, env *Env) []check {
 		}
 		out = append(out, c)
 	}
-	ls, err := hosts.Lanes(nil)
+	ls, err := cfg.Lanes(nil)
 	if err != nil {
 		return append(out, check{name: "lanes", detail: err.Error(), fix: hintOf(err)})
 	}
 	for _, h := range ls {
 		name := "lane " + string(h.Platform)
-		if h.Addr == lanes.Localhost {
+		if h.Addr == hosts.Localhost {
 			ok := h.Platform == platform.Local()
 			c := check{name: name, ok: ok, detail: "localhost (this machine)"}
 			if !ok {

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/runner"
@@ -109,7 +110,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		unannounce = runstate.AnnounceStart(root)
 	}
 	defer unannounce()
-	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
+	cfg, err := hosts.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
 		return err
 	}
@@ -117,14 +118,14 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err != nil {
 		return err
 	}
-	laneList, err := hosts.Lanes(asked)
+	laneList, err := cfg.Lanes(asked)
 	if err != nil {
 		return err
 	}
-	if err := hosts.CheckLocal(laneList); err != nil {
+	if err := cfg.CheckLocal(laneList); err != nil {
 		return err
 	}
-	secrets, err := lanes.LoadSecrets(append(slices.Clone(c.Secret), hosts.Secrets...), func(name string) (string, bool) {
+	secrets, err := hosts.LoadSecrets(append(slices.Clone(c.Secret), cfg.Secrets...), func(name string) (string, bool) {
 		v := env.Getenv(name)
 		return v, v != ""
 	})
@@ -206,7 +207,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	coord, err := lanes.Start(ctx, lanes.Options{
 		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
-		Exe: exe, Version: version(), Env: lanes.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
+		Exe: exe, Version: version(), Env: hosts.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
 		Hosts: addrs, Home: home(env), Getenv: env.Getenv,
 		ReconnectTimeout: c.ReconnectTimeout, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
 		Notef: func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) },

@@ -1,35 +1,4 @@
-package lanes
-
-// Where lanes come from.
-//
-// A lane is one platform's runner, and a [Host] says where it runs: on
-// "localhost" (a local subprocess, no SSH) or at an address ssh would
-// dial (host, user@host, user@host:port, or a Host alias of
-// ~/.ssh/config). [LoadHosts] finds the configuration in effect:
-//
-//   - The hosts file is $ODU_HOSTS when that is set (a path; a missing or
-//     unreadable file is then an error, never a silent fallback), else
-//     ~/.config/odu/hosts.json, else ~/.config/justci/hosts.json (the
-//     same format, so a justci user migrates with no configuration).
-//     When $XDG_CONFIG_HOME is set to an absolute path, it replaces
-//     ~/.config in both. With no file at all, there is one lane: the local
-//     platform on "localhost".
-//   - The file is a JSON object from platform name (a Nix system tuple,
-//     case-sensitive) to address, with one optional extra key, "secrets":
-//     a list of environment variable names. Anything else in it is an
-//     error that names the file, the line and column, and the key; a key
-//     may appear only once.
-//   - Each --host PLAT=ADDR flag pins one platform's lane for this run,
-//     over what the file (or the default) gives, or adds one.
-//   - An address may not be empty, hold whitespace or control characters,
-//     start with '-' (ssh would read it as an option), have an empty user
-//     before '@', or a port after ':' that is not a number in 1-65535.
-//     Beyond that odu does not second-guess what ssh can resolve.
-//
-// [HostsConfig.Lanes] picks the lanes for the platforms a run asks for; a
-// platform asked but not configured is an error that says where odu
-// looked and how to add it. Every error here is the user's to fix and has
-// a Hint method.
+package hosts
 
 import (
 	"bytes"
@@ -41,9 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/odu-ci/odu/platform"
@@ -239,8 +206,8 @@ func parseHostFlags(flags []string) ([]Host, error) {
 			}
 			return nil, e
 		}
-		if problem := checkHostAddr(addr); problem != "" {
-			return nil, &HostFlagError{Value: f, Problem: fmt.Sprintf("address %q %s", addr, problem), Fix: hostAddrHint}
+		if _, err := ParseAddr(addr); err != nil {
+			return nil, &HostFlagError{Value: f, Problem: err.Error(), Fix: hostAddrHint}
 		}
 		if prev, ok := given[p]; ok && prev != addr {
 			return nil, &HostFlagError{Value: f, Problem: fmt.Sprintf("%s is already pinned to %q by another --host", p, prev),
@@ -340,8 +307,8 @@ func (c *HostsConfig) parse(path string, data []byte) error {
 			return fail(valOff, key, "the address must be a string, not "+jsonKind(x), fmt.Sprintf(
 				`Write the host that runs %s as a string, e.g. "%s": "builder.example.com", or "localhost" for this machine.`, p, p))
 		}
-		if problem := checkHostAddr(addr); problem != "" {
-			return fail(valOff, key, fmt.Sprintf("address %q %s", addr, problem), hostAddrHint)
+		if _, err := ParseAddr(addr); err != nil {
+			return fail(valOff, key, err.Error(), hostAddrHint)
 		}
 		c.Hosts[p] = addr
 	}
@@ -386,79 +353,6 @@ func validSecretName(s string) bool {
 		}
 	}
 	return true
-}
-
-// checkHostAddr returns what is wrong with an address, or "" when it may be
-// right. It rejects only what cannot be: what ssh resolves (aliases,
-// DNS, IP literals) is ssh's business.
-func checkHostAddr(addr string) string {
-	if strings.TrimSpace(addr) == "" {
-		return "is empty"
-	}
-	for _, r := range addr {
-		switch {
-		case unicode.IsSpace(r):
-			return "contains whitespace"
-		case unicode.IsControl(r) || r == utf8.RuneError:
-			return "contains a control character or invalid UTF-8"
-		}
-	}
-	if addr == Localhost {
-		return ""
-	}
-	if strings.HasPrefix(addr, "-") {
-		return `starts with "-", which ssh would take as an option`
-	}
-	if strings.Contains(addr, "://") {
-		return "is a URL; write user@host:port, without a scheme"
-	}
-	hostport := addr
-	// ssh splits user from host at the last '@'.
-	if i := strings.LastIndex(addr, "@"); i >= 0 {
-		if i == 0 {
-			return `has an empty user before "@"`
-		}
-		hostport = addr[i+1:]
-	}
-	host, port, hasPort := hostport, "", false
-	switch {
-	case strings.HasPrefix(hostport, "["): // [v6] or [v6]:port
-		end := strings.Index(hostport, "]")
-		if end < 0 {
-			return `has "[" without "]"`
-		}
-		host = hostport[1:end]
-		rest := hostport[end+1:]
-		if rest != "" {
-			if !strings.HasPrefix(rest, ":") {
-				return fmt.Sprintf(`has %q after "]"; want [address]:port`, rest)
-			}
-			port, hasPort = rest[1:], true
-		}
-	case strings.Count(hostport, ":") == 1:
-		host, port, hasPort = strings.Cut(hostport, ":")
-	}
-	// More than one ':' without brackets is an IPv6 address, without a port.
-	if host == "" {
-		return "has no host"
-	}
-	if strings.HasPrefix(host, "-") {
-		return `has a host that starts with "-", which ssh would take as an option`
-	}
-	if hasPort {
-		if port == "" {
-			return `has an empty port after ":"`
-		}
-		for _, r := range port {
-			if r < '0' || r > '9' {
-				return fmt.Sprintf("has port %q, which is not a number", port)
-			}
-		}
-		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-			return fmt.Sprintf("has port %s, out of range 1-65535", port)
-		}
-	}
-	return ""
 }
 
 // suggestPlatform guesses the platform a wrong name meant: another case,

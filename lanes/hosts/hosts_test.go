@@ -1,4 +1,4 @@
-package lanes_test
+package hosts_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/platform"
 )
 
@@ -143,7 +143,7 @@ func TestLoadHostsPrecedence(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root, getenv := hostsEnv(t, tt.files, tt.env)
-			c, err := lanes.LoadHosts(tt.flags, getenv, filepath.Join(root, "home"))
+			c, err := hosts.LoadHosts(tt.flags, getenv, filepath.Join(root, "home"))
 			if err != nil {
 				t.Fatalf("LoadHosts(%q) error: %v", tt.flags, err)
 			}
@@ -177,7 +177,7 @@ func TestLoadHostsAddresses(t *testing.T) {
 	for _, addr := range valid {
 		root, getenv := hostsEnv(t, map[string]string{"hosts.json": `{"x86_64-linux": "` + addr + `"}`},
 			map[string]string{"ODU_HOSTS": "{root}/hosts.json"})
-		c, err := lanes.LoadHosts(nil, getenv, root)
+		c, err := hosts.LoadHosts(nil, getenv, root)
 		if err != nil {
 			t.Errorf("LoadHosts with address %q: %v, want it accepted", addr, err)
 			continue
@@ -185,7 +185,7 @@ func TestLoadHostsAddresses(t *testing.T) {
 		if got := c.Hosts["x86_64-linux"]; got != addr {
 			t.Errorf("LoadHosts with address %q: Hosts[x86_64-linux] = %q, want %q", addr, got, addr)
 		}
-		if _, err := lanes.LoadHosts([]string{"aarch64-linux=" + addr}, func(string) string { return "" }, root); err != nil {
+		if _, err := hosts.LoadHosts([]string{"aarch64-linux=" + addr}, func(string) string { return "" }, root); err != nil {
 			t.Errorf("LoadHosts(--host aarch64-linux=%s): %v, want it accepted", addr, err)
 		}
 	}
@@ -408,14 +408,14 @@ func TestLoadHostsFileErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root, getenv := hostsEnv(t, map[string]string{"home/.config/odu/hosts.json": tt.content}, nil)
 			file := filepath.Join(root, "home/.config/odu/hosts.json")
-			c, err := lanes.LoadHosts(nil, getenv, filepath.Join(root, "home"))
+			c, err := hosts.LoadHosts(nil, getenv, filepath.Join(root, "home"))
 			if err == nil {
 				t.Fatalf("LoadHosts(%q) = %+v, want an error", tt.content, c)
 			}
 			checkHostsError(t, err, strings.ReplaceAll(tt.wantErr, "{file}", file), tt.wantHint)
-			var he *lanes.HostsError
+			var he *hosts.HostsError
 			if !errors.As(err, &he) {
-				t.Errorf("LoadHosts(%q) error is %T, want *lanes.HostsError", tt.content, err)
+				t.Errorf("LoadHosts(%q) error is %T, want *hosts.HostsError", tt.content, err)
 			} else if he.Path != file {
 				t.Errorf("LoadHosts(%q) error Path = %q, want %q", tt.content, he.Path, file)
 			}
@@ -472,7 +472,7 @@ func TestLoadHostsUnreadable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root, getenv := hostsEnv(t, tt.files, tt.env)
-			c, err := lanes.LoadHosts(nil, getenv, filepath.Join(root, "home"))
+			c, err := hosts.LoadHosts(nil, getenv, filepath.Join(root, "home"))
 			if err == nil {
 				t.Fatalf("LoadHosts = %+v, want an error", c)
 			}
@@ -504,15 +504,15 @@ func TestLoadHostsFlagErrors(t *testing.T) {
 	for _, tt := range tests {
 		// A malformed flag is an error whatever the file says.
 		_, getenv := hostsEnv(t, map[string]string{"hosts.json": `{"x86_64-linux": "a"}`}, map[string]string{"ODU_HOSTS": "{root}/hosts.json"})
-		c, err := lanes.LoadHosts(tt.flags, getenv, t.TempDir())
+		c, err := hosts.LoadHosts(tt.flags, getenv, t.TempDir())
 		if err == nil {
 			t.Errorf("LoadHosts(%q) = %+v, want an error", tt.flags, c)
 			continue
 		}
 		checkHostsError(t, err, tt.wantErr, tt.wantHint)
-		var fe *lanes.HostFlagError
+		var fe *hosts.HostFlagError
 		if !errors.As(err, &fe) {
-			t.Errorf("LoadHosts(%q) error is %T, want *lanes.HostFlagError", tt.flags, err)
+			t.Errorf("LoadHosts(%q) error is %T, want *hosts.HostFlagError", tt.flags, err)
 		}
 	}
 }
@@ -529,7 +529,7 @@ func TestLoadHostsSecrets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		root, getenv := hostsEnv(t, map[string]string{"hosts.json": tt.content}, map[string]string{"ODU_HOSTS": "{root}/hosts.json"})
-		c, err := lanes.LoadHosts(nil, getenv, root)
+		c, err := hosts.LoadHosts(nil, getenv, root)
 		if err != nil {
 			t.Errorf("LoadHosts(%s): %v", tt.content, err)
 			continue
@@ -551,26 +551,26 @@ func TestHostsLanes(t *testing.T) {
 		file    string // "" for none
 		flags   []string
 		asked   []platform.Platform
-		want    []lanes.Host
+		want    []hosts.Host
 		wantErr string   // "{file}", "{root}" stand for the file and the root
 		hint    []string // what the hint says
 	}{{
 		name: "none asked: every platform, in Known order",
 		file: `{"aarch64-darwin": "mac-mini", "x86_64-linux": "localhost", "aarch64-linux": "me@pi:2222"}`,
-		want: []lanes.Host{{"x86_64-linux", "localhost"}, {"aarch64-linux", "me@pi:2222"}, {"aarch64-darwin", "mac-mini"}},
+		want: []hosts.Host{{"x86_64-linux", "localhost"}, {"aarch64-linux", "me@pi:2222"}, {"aarch64-darwin", "mac-mini"}},
 	}, {
 		name:  "the platforms asked, in the order asked, once",
 		file:  `{"aarch64-darwin": "mac-mini", "x86_64-linux": "localhost", "aarch64-linux": "pi"}`,
 		asked: []platform.Platform{"aarch64-darwin", "x86_64-linux", "aarch64-darwin"},
-		want:  []lanes.Host{{"aarch64-darwin", "mac-mini"}, {"x86_64-linux", "localhost"}},
+		want:  []hosts.Host{{"aarch64-darwin", "mac-mini"}, {"x86_64-linux", "localhost"}},
 	}, {
 		name: "no file: the local lane",
-		want: []lanes.Host{{local, "localhost"}},
+		want: []hosts.Host{{local, "localhost"}},
 	}, {
 		name:  "no file, with --host",
 		flags: []string{string(other) + "=builder"},
 		asked: []platform.Platform{other, local},
-		want:  []lanes.Host{{other, "builder"}, {local, "localhost"}},
+		want:  []hosts.Host{{other, "builder"}, {local, "localhost"}},
 	}, {
 		name:    "a platform the file lacks",
 		file:    `{"x86_64-linux": "localhost"}`,
@@ -600,7 +600,7 @@ func TestHostsLanes(t *testing.T) {
 				env["ODU_HOSTS"] = "{root}/hosts.json"
 			}
 			root, getenv := hostsEnv(t, files, env)
-			c, err := lanes.LoadHosts(tt.flags, getenv, root)
+			c, err := hosts.LoadHosts(tt.flags, getenv, root)
 			if err != nil {
 				t.Fatalf("LoadHosts(%q): %v", tt.flags, err)
 			}
@@ -623,9 +623,9 @@ func TestHostsLanes(t *testing.T) {
 				hint = append(hint, r.Replace(h))
 			}
 			checkHostsError(t, err, r.Replace(tt.wantErr), hint)
-			var ne *lanes.NoHostError
+			var ne *hosts.NoHostError
 			if !errors.As(err, &ne) {
-				t.Errorf("Lanes(%q) error is %T, want *lanes.NoHostError", tt.asked, err)
+				t.Errorf("Lanes(%q) error is %T, want *hosts.NoHostError", tt.asked, err)
 			}
 		})
 	}
@@ -651,7 +651,7 @@ func FuzzLoadHostsFile(f *testing.F) {
 			}
 			return ""
 		}
-		c, err := lanes.LoadHosts(nil, getenv, dir)
+		c, err := hosts.LoadHosts(nil, getenv, dir)
 		if err != nil {
 			if !strings.Contains(err.Error(), path) {
 				t.Errorf("LoadHosts(%q) error = %q, want it to name %s", data, err, path)
@@ -664,7 +664,7 @@ func FuzzLoadHostsFile(f *testing.F) {
 		}
 
 		// The same bytes as a --host value, over the default lane.
-		c, err = lanes.LoadHosts([]string{string(data)}, func(string) string { return "" }, dir)
+		c, err = hosts.LoadHosts([]string{string(data)}, func(string) string { return "" }, dir)
 		if err != nil {
 			if h, ok := err.(hinter); !ok || h.Hint() == "" {
 				t.Errorf("LoadHosts(--host %q) error = %q, want a hint", data, err)
@@ -676,7 +676,7 @@ func FuzzLoadHostsFile(f *testing.F) {
 }
 
 // checkAccepted checks what LoadHosts accepted from input.
-func checkAccepted(t *testing.T, c *lanes.HostsConfig, input string) {
+func checkAccepted(t *testing.T, c *hosts.HostsConfig, input string) {
 	t.Helper()
 	for p, addr := range c.Hosts {
 		if _, err := platform.Parse(string(p)); err != nil && p != platform.Local() {

@@ -1,4 +1,4 @@
-package lanes
+package hosts
 
 import (
 	"fmt"
@@ -65,9 +65,9 @@ func (e *SecretError) Error() string { return "secret " + e.Name + " " + e.Probl
 // Hint says what to do.
 func (e *SecretError) Hint() string { return e.hint }
 
-// secretEnv returns the secrets as KEY=VALUE, for a runner's
+// SecretEnv returns the secrets as KEY=VALUE, for a runner's
 // configuration, and their names.
-func secretEnv(secrets []Secret) (env, names []string) {
+func SecretEnv(secrets []Secret) (env, names []string) {
 	for _, s := range secrets {
 		env = append(env, s.Name+"="+s.Value)
 		names = append(names, s.Name)

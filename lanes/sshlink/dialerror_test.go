@@ -1,4 +1,4 @@
-package lanes
+package sshlink
 
 import (
 	"errors"
