@@ -1,7 +1,8 @@
-package main
+package hostside
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,50 +15,36 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/proc"
 	"github.com/odu-ci/odu/runner"
 	"github.com/odu-ci/odu/surface"
 )
 
-// A build host's runner is detached from the SSH session that starts it,
-// so that it outlives the link. Its lane directory on the host
-// (<workspace>.logs/<platform>, beside the nodes' logs) holds:
-//
-//	runner.sock  the runner's surface, a Unix socket (0600, in a 0700 directory)
-//	runner.lock  flock'ed by the runner while it lives: one runner per lane
-//	runner.pid   its pid, for `odu run --fresh`
-//	runner.track how its nodes are tracked: for a sweep if it dies (runner_sweep.go)
-//	.runner.log  what it says: when coordinators attach and detach, why it exits
-//	used         touched at every attach: when the workspace was last used
-//
-// `odu runner --attach DIR` is what the coordinator's SSH session runs: it
-// starts the runner if none serves DIR (in its own session and process
-// group, stdio to .runner.log, so that nothing ties it to the session),
-// then bridges its stdin and stdout to the socket until either ends. A
-// dropped link ends the bridge, never the runner.
-const (
-	runnerSock = "runner.sock"
-	runnerLock = "runner.lock"
-	runnerPID  = "runner.pid"
-	runnerLog  = ".runner.log" // a dot: no recipe's log (NAME.log) can be it
-	runnerUsed = "used"
-)
+// Attach is `odu runner --attach DIR`, what the coordinator's SSH
+// session runs: it bridges stdio to the lane's detached runner, starting
+// it if none runs.
+type Attach struct {
+	Dir      string // the lane directory
+	Existing bool   // only attach to a runner that runs: ErrNoRunner if none does
+	Fresh    bool   // stop the runner that runs, if any, and start a new one
+	// Serve is the command that starts the detached runner: `odu runner
+	// --serve DIR` and its bounds. It is started in a session of its own.
+	Serve []string
+	// PruneAfter bounds how long a workspace on the host may go unused;
+	// [PruneAfter] when 0.
+	PruneAfter time.Duration
+	Stdin      io.Reader
+	Stdout     io.Writer
+	Stderr     io.Writer
+}
 
-// exitNoRunner is --attach --existing's exit code when no runner serves
-// the directory: the coordinator that dials a host again after a dropped
-// link does not start the lane over behind the user's back.
-const exitNoRunner = 3
+// ErrNoRunner is [Attach.Run]'s error when Existing is set and no runner
+// serves the lane; the command exits [ExitNoRunner].
+var ErrNoRunner = errors.New("no runner serves the lane")
 
-// defaultPruneAfter is how long a workspace on a host may go unused
-// before the next runner started on that host removes it (see
-// lanes.PruneAfter, which `odu doctor` reports).
-const defaultPruneAfter = lanes.PruneAfter
-
-// attach bridges stdio to the lane's detached runner, starting it if
-// none runs.
-func (c *RunnerCmd) attach(ctx context.Context, env *Env) error {
-	dir := c.Attach
+// Run bridges stdio to the runner until either ends.
+func (c *Attach) Run(ctx context.Context) error {
+	dir := c.Dir
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create the lane directory: %w", err)
 	}
@@ -67,56 +54,48 @@ func (c *RunnerCmd) attach(ctx context.Context, env *Env) error {
 		return err
 	}
 	now := time.Now()
-	if err := os.WriteFile(runnerUsed, nil, 0o600); err == nil {
-		os.Chtimes(runnerUsed, now, now)
+	if err := os.WriteFile(Used, nil, 0o600); err == nil {
+		os.Chtimes(Used, now, now)
 	}
 	if c.Fresh {
-		if err := stopRunner(ctx, env); err != nil {
+		if err := stopRunner(ctx, c.Stderr); err != nil {
 			return err
 		}
 	}
-	conn, err := net.DialTimeout("unix", runnerSock, 5*time.Second)
+	conn, err := net.DialTimeout("unix", Sock, 5*time.Second)
 	if err != nil {
 		// No runner answers: if none lives, one that died may have left
 		// its nodes running. Stop them before the lane goes on, whether
 		// it is started over or reported gone.
-		sweepIfDead(stderrSay(env.Stderr))
+		sweepIfDead(stderrSay(c.Stderr))
 		if c.Existing {
-			fmt.Fprintf(env.Stderr, "odu runner: no runner serves %s (%v)\n", dir, err)
-			return &ExitError{Code: exitNoRunner}
+			fmt.Fprintf(c.Stderr, "odu runner: no runner serves %s (%v)\n", dir, err)
+			return ErrNoRunner
 		}
-		c.prune(env, dir)
-		if err := c.startDetached(dir); err != nil {
+		c.prune()
+		if err := c.startDetached(); err != nil {
 			return err
 		}
 		conn, err = dialWait(ctx, 10*time.Second)
 		if err != nil {
-			log, _ := os.ReadFile(runnerLog)
+			log, _ := os.ReadFile(Log)
 			return fmt.Errorf("the runner did not come up: %w\n%s", err, tail(log, 2000))
 		}
 	}
-	return bridge(conn, env.Stdin, env.Stdout)
+	return bridge(conn, c.Stdin, c.Stdout)
 }
 
-// startDetached starts `odu runner --serve DIR` in a session of its own.
-func (c *RunnerCmd) startDetached(dir string) error {
-	exe, err := os.Executable()
-	if err != nil {
-		return err
+// startDetached starts the Serve command in a session of its own.
+func (c *Attach) startDetached() error {
+	if len(c.Serve) == 0 {
+		return errors.New("no command starts the runner")
 	}
-	args := []string{"runner", "--serve", dir}
-	if c.Idle > 0 {
-		args = append(args, "--idle", c.Idle.String())
-	}
-	if c.FinishedIdle > 0 {
-		args = append(args, "--finished-idle", c.FinishedIdle.String())
-	}
-	logf, err := os.OpenFile(runnerLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	logf, err := os.OpenFile(Log, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("open the runner's log: %w", err)
 	}
 	defer logf.Close()
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(c.Serve[0], c.Serve[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf // stdin: /dev/null
 	// Its own session: no terminal, no SIGHUP, nothing of the SSH
 	// session's; and its own stdio, so that the session can end.
@@ -131,7 +110,7 @@ func (c *RunnerCmd) startDetached(dir string) error {
 func dialWait(ctx context.Context, d time.Duration) (net.Conn, error) {
 	deadline := time.Now().Add(d)
 	for {
-		conn, err := net.DialTimeout("unix", runnerSock, time.Second)
+		conn, err := net.DialTimeout("unix", Sock, time.Second)
 		if err == nil || time.Now().After(deadline) {
 			return conn, err
 		}
@@ -146,8 +125,8 @@ func dialWait(ctx context.Context, d time.Duration) (net.Conn, error) {
 // stopRunner stops the lane's runner, if one runs (--fresh): SIGTERM,
 // then it stops its nodes (their grace period) and exits, releasing its
 // lock.
-func stopRunner(ctx context.Context, env *Env) error {
-	lock, err := os.OpenFile(runnerLock, os.O_RDWR|os.O_CREATE, 0o600)
+func stopRunner(ctx context.Context, stderr io.Writer) error {
+	lock, err := os.OpenFile(Lock, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
@@ -155,12 +134,12 @@ func stopRunner(ctx context.Context, env *Env) error {
 	if syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
 		return syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) // none runs
 	}
-	data, _ := os.ReadFile(runnerPID)
+	data, _ := os.ReadFile(PID)
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
 	if err != nil || pid <= 1 {
-		return fmt.Errorf("a runner holds %s, but %s does not name it", runnerLock, runnerPID)
+		return fmt.Errorf("a runner holds %s, but %s does not name it", Lock, PID)
 	}
-	fmt.Fprintf(env.Stderr, "odu runner: stopping the runner that runs (pid %d): --fresh\n", pid)
+	fmt.Fprintf(stderr, "odu runner: stopping the runner that runs (pid %d): --fresh\n", pid)
 	syscall.Kill(pid, syscall.SIGTERM)
 	// Its nodes get their grace period; two minutes is far beyond any
 	// that a run would set.
@@ -229,47 +208,55 @@ func pollable(w io.Writer) io.Writer {
 	return os.NewFile(uintptr(fd), f.Name())
 }
 
-// serve is the detached runner itself.
-func (c *RunnerCmd) serve(ctx context.Context, env *Env) error {
-	dir := c.Serve
+// Serve is `odu runner --serve DIR`: the detached runner itself.
+type Serve struct {
+	Dir     string        // the lane directory
+	Version string        // odu's version, which a coordinator must say at hello
+	Bounds  runner.Bounds // its bounds with no coordinator attached; the defaults for 0
+	Stderr  io.Writer     // its log (.runner.log)
+}
+
+// Run serves the lane until the runner's bounds end it.
+func (c *Serve) Run(ctx context.Context) error {
+	dir := c.Dir
 	if err := os.Chdir(dir); err != nil {
 		return err
 	}
 	logf := func(format string, a ...any) {
-		fmt.Fprintf(env.Stderr, "%s odu runner: %s\n", time.Now().Format("2006-01-02 15:04:05.000"), fmt.Sprintf(format, a...))
+		fmt.Fprintf(c.Stderr, "%s odu runner: %s\n", time.Now().Format("2006-01-02 15:04:05.000"), fmt.Sprintf(format, a...))
 	}
-	lock, err := os.OpenFile(runnerLock, os.O_RDWR|os.O_CREATE, 0o600)
+	lock, err := os.OpenFile(Lock, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
 	defer lock.Close()
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		logf("another runner serves %s already (pid in %s): exiting", dir, runnerPID)
+		logf("another runner serves %s already (pid in %s): exiting", dir, PID)
 		return nil
 	}
 	// A runner that died (kill -9) left its record, and maybe its nodes.
 	sweepDead(nil)
-	os.Remove(runnerSock) // left by a runner that was killed
-	ln, err := net.Listen("unix", runnerSock)
+	os.Remove(Sock) // left by a runner that was killed
+	ln, err := net.Listen("unix", Sock)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", filepath.Join(dir, runnerSock), err)
+		return fmt.Errorf("listen on %s: %w", filepath.Join(dir, Sock), err)
 	}
 	defer ln.Close()
-	if err := os.Chmod(runnerSock, 0o600); err != nil {
+	if err := os.Chmod(Sock, 0o600); err != nil {
 		return err
 	}
-	if err := os.WriteFile(runnerPID, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(PID, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
 		return err
 	}
-	defer os.Remove(runnerPID)
+	defer os.Remove(PID)
 
 	// A coordinator's connection that breaks must not kill the runner
-	// (see RunnerCmd.Run).
+	// (see `odu runner --stdio`).
 	sigpipe := make(chan os.Signal, 1)
 	signal.Notify(sigpipe, syscall.SIGPIPE)
 	defer signal.Stop(sigpipe)
 
-	b := runner.Bounds{Idle: c.Idle, Finished: c.FinishedIdle}
+	b := c.Bounds
 	if b.Idle <= 0 {
 		b.Idle = runner.DefaultIdle
 	}
@@ -277,20 +264,20 @@ func (c *RunnerCmd) serve(ctx context.Context, env *Env) error {
 		b.Finished = runner.DefaultFinishedIdle
 	}
 	// Tracked, so that what it starts can be stopped if it dies without
-	// stopping it (see runner_sweep.go); the record goes when it exits in
+	// stopping it (see sweep.go); the record goes when it exits in
 	// order, after its nodes were stopped.
 	tok, cg := proc.TrackSelf()
 	if err := writeTrack(track{token: tok, cgroup: cg}); err != nil {
 		return err
 	}
-	defer os.Remove(runnerTrack)
+	defer os.Remove(Track)
 	defer proc.LeaveCgroup()
 	tracking := "its nodes' tokens nest in " + tok
 	if cg != "" {
 		tracking += ", their cgroups are below " + cg
 	}
 	logf("serving %s (pid %d); exits after %s with no coordinator attached, %s once every node is finished; %s", dir, os.Getpid(), b.Idle, b.Finished, tracking)
-	r := &runner.Runner{Version: version(), Logf: logf}
+	r := &runner.Runner{Version: c.Version, Logf: logf}
 	r.Configured = func(cfg surface.Config) {
 		// A sweep gives what is left the grace the run asked for.
 		t := track{token: tok, cgroup: cg, grace: time.Duration(cfg.GraceMS) * time.Millisecond}
@@ -305,10 +292,10 @@ func (c *RunnerCmd) serve(ctx context.Context, env *Env) error {
 
 // prune removes the workspaces on this host that no runner uses and that
 // were not used for PruneAfter: DIR is <cache>/odu/work/<repo>/<ws>.logs/<platform>.
-func (c *RunnerCmd) prune(env *Env, dir string) {
+func (c *Attach) prune() {
 	after := c.PruneAfter
 	if after <= 0 {
-		after = defaultPruneAfter
+		after = PruneAfter
 	}
 	abs, err := filepath.Abs(".") // we are in dir
 	if err != nil {
@@ -318,7 +305,10 @@ func (c *RunnerCmd) prune(env *Env, dir string) {
 	if filepath.Base(work) != "work" {
 		return // not in odu's cache layout: touch nothing
 	}
-	cache := filepath.Dir(work)
+	cache := filepath.Dir(filepath.Dir(work))
+	if WorkPath(cache) != work {
+		return // not in odu's cache layout: touch nothing
+	}
 	repos, _ := os.ReadDir(work)
 	for _, repo := range repos {
 		if !repo.IsDir() {
@@ -337,12 +327,12 @@ func (c *RunnerCmd) prune(env *Env, dir string) {
 				continue
 			}
 			if os.RemoveAll(ws) == nil && os.RemoveAll(ws+".logs") == nil {
-				fmt.Fprintf(env.Stderr, "odu runner: removed workspace %s, unused for more than %s\n", ws, after)
+				fmt.Fprintf(c.Stderr, "odu runner: removed workspace %s, unused for more than %s\n", ws, after)
 				removed = true
 			}
 		}
 		if removed {
-			exec.Command("git", "--git-dir", filepath.Join(cache, "repos", repo.Name()+".git"), "worktree", "prune").Run()
+			exec.Command("git", "--git-dir", RepoPath(cache, repo.Name()), "worktree", "prune").Run()
 		}
 	}
 }
@@ -351,17 +341,17 @@ func (c *RunnerCmd) prune(env *Env, dir string) {
 // holds one of its lanes now.
 func lastUse(ws string) (time.Time, bool) {
 	var used time.Time
-	if fi, err := os.Stat(filepath.Join(ws, ".odu-ready")); err == nil {
+	if fi, err := os.Stat(filepath.Join(ws, Ready)); err == nil {
 		used = fi.ModTime()
 	} else if fi, err := os.Stat(ws); err == nil {
 		used = fi.ModTime()
 	}
 	lanes, _ := filepath.Glob(filepath.Join(ws+".logs", "*"))
 	for _, l := range lanes {
-		if fi, err := os.Stat(filepath.Join(l, runnerUsed)); err == nil && fi.ModTime().After(used) {
+		if fi, err := os.Stat(filepath.Join(l, Used)); err == nil && fi.ModTime().After(used) {
 			used = fi.ModTime()
 		}
-		if f, err := os.Open(filepath.Join(l, runnerLock)); err == nil {
+		if f, err := os.Open(filepath.Join(l, Lock)); err == nil {
 			busy := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB) != nil
 			f.Close()
 			if busy {

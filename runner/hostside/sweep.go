@@ -1,4 +1,4 @@
-package main
+package hostside
 
 import (
 	"errors"
@@ -12,21 +12,6 @@ import (
 	"github.com/odu-ci/odu/proc"
 	"github.com/odu-ci/odu/runner"
 )
-
-// A detached runner may die without stopping its nodes (kill -9, the OOM
-// killer), and nothing else on the host would stop them: it is detached
-// from every session. So it tracks itself (proc.TrackSelf: every node's
-// token nests in its own, every node's cgroup is below its own) and
-// records that in its lane directory, beside its pid file:
-//
-//	runner.track  "token T", "cgroup DIR" (where cgroups track), "grace D"
-//
-// It removes the file when it exits in order. Whoever finds the file
-// while holding the lane's lock (no runner lives) knows that runner died:
-// it stops what the record names before anything else happens in the
-// lane (sweepDead). That is the next `--attach` there: the coordinator's
-// redial, or the next run's.
-const runnerTrack = "runner.track"
 
 // track is a detached runner's record of how its nodes are tracked.
 type track struct {
@@ -45,22 +30,22 @@ func writeTrack(t track) error {
 	if t.grace > 0 {
 		fmt.Fprintf(&b, "grace %s\n", t.grace)
 	}
-	tmp := runnerTrack + ".new"
+	tmp := Track + ".new"
 	os.Remove(tmp)
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", runnerTrack, err)
+		return fmt.Errorf("create %s: %w", Track, err)
 	}
 	_, err = f.WriteString(b.String())
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, runnerTrack)
+		err = os.Rename(tmp, Track)
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", runnerTrack, err)
+		return fmt.Errorf("write %s: %w", Track, err)
 	}
 	return nil
 }
@@ -68,17 +53,17 @@ func writeTrack(t track) error {
 // readTrack reads the record a runner left; ok is false when there is
 // none (the runner exited in order, or never started).
 func readTrack() (t track, ok bool, err error) {
-	f, err := os.OpenFile(runnerTrack, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	f, err := os.OpenFile(Track, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return t, false, nil
 	}
 	if err != nil {
-		return t, false, fmt.Errorf("open %s: %w", runnerTrack, err)
+		return t, false, fmt.Errorf("open %s: %w", Track, err)
 	}
 	data, err := io.ReadAll(io.LimitReader(f, 4096))
 	f.Close()
 	if err != nil {
-		return t, false, fmt.Errorf("read %s: %w", runnerTrack, err)
+		return t, false, fmt.Errorf("read %s: %w", Track, err)
 	}
 	for line := range strings.Lines(string(data)) {
 		k, v, _ := strings.Cut(strings.TrimSpace(line), " ")
@@ -92,7 +77,7 @@ func readTrack() (t track, ok bool, err error) {
 		}
 	}
 	if t.token == "" {
-		return t, false, fmt.Errorf("%s names no token", runnerTrack)
+		return t, false, fmt.Errorf("%s names no token", Track)
 	}
 	return t, true, nil
 }
@@ -105,7 +90,7 @@ func sweepDead(say func(string)) {
 	t, ok, err := readTrack()
 	if err != nil {
 		runnerNote("cannot sweep after a runner that died: %v", err)
-		os.Remove(runnerTrack)
+		os.Remove(Track)
 		return
 	}
 	if !ok {
@@ -116,16 +101,16 @@ func sweepDead(say func(string)) {
 		grace = runner.DefaultGrace
 	}
 	dead := "a runner that died"
-	if data, err := os.ReadFile(runnerPID); err == nil {
+	if data, err := os.ReadFile(PID); err == nil {
 		dead = fmt.Sprintf("a runner that died (pid %s)", strings.TrimSpace(string(data)))
 	}
 	start := time.Now()
 	n := proc.StopTracked(t.token, t.cgroup, grace)
 	// The dead runner's files go with its record: its pid may be another
 	// process's by now, and its socket answers nobody.
-	os.Remove(runnerPID)
-	os.Remove(runnerSock)
-	os.Remove(runnerTrack)
+	os.Remove(PID)
+	os.Remove(Sock)
+	os.Remove(Track)
 	msg := fmt.Sprintf("stopped %d processes left by %s, in %s", n, dead, time.Since(start).Round(time.Millisecond))
 	if n == 0 {
 		msg = fmt.Sprintf("found nothing left running by %s", dead)
@@ -139,7 +124,7 @@ func sweepDead(say func(string)) {
 // runnerNote adds a line to the runner's log from outside the runner
 // (`--attach`), in the runner's own format.
 func runnerNote(format string, a ...any) {
-	f, err := os.OpenFile(runnerLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
+	f, err := os.OpenFile(Log, os.O_CREATE|os.O_APPEND|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return
 	}
@@ -151,7 +136,7 @@ func runnerNote(format string, a ...any) {
 // found no runner on its socket); a runner that holds it lives, and is
 // left alone.
 func sweepIfDead(say func(string)) {
-	lock, err := os.OpenFile(runnerLock, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
+	lock, err := os.OpenFile(Lock, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return
 	}
@@ -163,7 +148,7 @@ func sweepIfDead(say func(string)) {
 }
 
 // stderrSay says a sweep's line on stderr, which the coordinator copies
-// into the lane's setup log (lanes.sweepLines).
+// into the lane's setup log (lanes/provision's sweepLines).
 func stderrSay(w io.Writer) func(string) {
 	return func(msg string) { fmt.Fprintf(w, "odu runner: %s\n", msg) }
 }
