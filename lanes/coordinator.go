@@ -15,6 +15,7 @@ import (
 
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes/hosts"
+	"github.com/odu-ci/odu/lanes/provision"
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
@@ -75,26 +76,6 @@ type Options struct {
 // long enough for a Wi-Fi hand-over, a VPN that reconnects or a router
 // that reboots; a host still unreachable after it is likely down.
 const DefaultReconnectTimeout = 2 * time.Minute
-
-// started is a lane's runner, up.
-type started struct {
-	client    *surface.Client
-	workspace string   // where its nodes run
-	logDir    string   // where it keeps their logs
-	env       []string // more environment for its nodes
-	remote    bool     // a detached runner on a build host
-	// lost says why the lane's link ended, if it did.
-	lost func() error
-	// redial dials the host again and re-attaches to its runner, after
-	// the link dropped; nil for a lane whose runner ends with its link
-	// (a local child runner).
-	redial func(ctx context.Context) (*surface.Client, error)
-	// stop ends the runner (its nodes stopped) within wait; cl is the
-	// client of it, the last one when the lane reconnected. Without exit,
-	// a detached runner is only left (it refused this coordinator's
-	// configuration: it runs another's nodes).
-	stop func(cl *surface.Client, exit bool, wait time.Duration)
-}
 
 // Coordinator runs a pipeline on its lanes and holds the merged state: a
 // client of every lane's surface, and the store its own surface serves.
@@ -328,14 +309,13 @@ func (l *lane) run() {
 		return
 	}
 	defer errf.Close()
-	var st *started
-	if l.host == "localhost" {
+	var st *provision.Runner
+	if l.host == hosts.Localhost {
 		st, err = l.startLocal(errf)
 	} else {
-		r := &remoteLane{addr: l.host, platform: platform.Platform(l.platform), opts: &c.opts, setup: l.setup,
-			env:   sshlink.Env{Home: c.opts.Home, Getenv: c.opts.Getenv},
-			phase: func(p surface.Phase) { l.setLane(p, "") }}
-		st, err = r.start(c.ctx, errf)
+		st, err = provision.Remote(c.ctx, c.provisionRun(), l.host, platform.Platform(l.platform),
+			sshlink.Env{Home: c.opts.Home, Getenv: c.opts.Getenv}, l.setup,
+			func(p surface.Phase) { l.setLane(p, "") }, errf)
 	}
 	if err != nil {
 		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
@@ -343,18 +323,21 @@ func (l *lane) run() {
 		l.fail(err)
 		return
 	}
-	if got := st.client.Server.Platform; got != l.platform {
+	if got := st.Client.Server.Platform; got != l.platform {
 		// A runner runs its nodes where it is: on another platform, their
 		// success would be a false green for the lane's.
-		err := fmt.Errorf("the runner on %s runs on %s, not on the lane's platform %s", l.host, orNone(got), l.platform)
+		if got == "" {
+			got = "none"
+		}
+		err := fmt.Errorf("the runner on %s runs on %s, not on the lane's platform %s", l.host, got, l.platform)
 		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
-		st.stop(st.client, false, c.opts.Grace+5*time.Second)
+		st.Leave(st.Client, c.opts.Grace+5*time.Second)
 		close(l.ready)
 		l.fail(err)
 		return
 	}
-	l.detached = st.remote
-	l.swap(st.client)
+	l.detached = st.Detached
+	l.swap(st.Client)
 	close(l.ready)
 	var follow sync.WaitGroup
 	configured := false
@@ -362,7 +345,11 @@ func (l *lane) run() {
 		cl, _ := l.current()
 		l.end()
 		follow.Wait()
-		st.stop(cl, configured, c.opts.Grace+5*time.Second)
+		if configured {
+			st.Exit(cl, c.opts.Grace+5*time.Second)
+		} else {
+			st.Leave(cl, c.opts.Grace+5*time.Second)
+		}
 	}()
 
 	var specs []surface.NodeSpec
@@ -371,8 +358,8 @@ func (l *lane) run() {
 	}
 	senv, snames := hosts.SecretEnv(c.opts.Secrets) // only ever in this message
 	cfg := surface.Config{
-		SHA: c.opts.SHA, Platform: l.platform, Workspace: st.workspace,
-		LogDir: st.logDir, Nodes: specs, Env: append(slices.Clip(st.env), senv...), Secrets: snames,
+		SHA: c.opts.SHA, Platform: l.platform, Workspace: st.Workspace,
+		LogDir: st.LogDir, Nodes: specs, Env: append(slices.Clip(st.Env), senv...), Secrets: snames,
 		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
 	}
 	for try := 1; ; try++ {
@@ -442,9 +429,9 @@ const configureTries = 3
 // survive takes a lane's lost link: a lane with a detached runner dials
 // it again (see reconnect); any other fails. It reports whether the lane
 // is back.
-func (l *lane) survive(st *started, err error) bool {
+func (l *lane) survive(st *provision.Runner, err error) bool {
 	lost := l.lostLink(st, err)
-	if st.redial == nil {
+	if !st.CanRedial() {
 		l.fail(lost)
 		return false
 	}
@@ -455,7 +442,7 @@ func (l *lane) survive(st *started, err error) bool {
 // backoff, until it re-attaches to the runner there or the reconnect
 // timeout passes; then the lane fails. Its nodes run on meanwhile: the
 // runner is detached from the link.
-func (l *lane) reconnect(st *started, lost *linkLostError) bool {
+func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
 	c := l.c
 	timeout := c.reconnectTimeout()
 	cut := time.Now()
@@ -477,7 +464,7 @@ func (l *lane) reconnect(st *started, lost *linkLostError) bool {
 	delay := 250 * time.Millisecond
 	for try := 1; ; try++ {
 		ctx, cancel := context.WithDeadline(c.ctx, deadline)
-		cl, err := st.redial(ctx)
+		cl, err := st.Redial(ctx)
 		cancel()
 		if err == nil {
 			l.swap(cl)
@@ -488,9 +475,9 @@ func (l *lane) reconnect(st *started, lost *linkLostError) bool {
 		if c.ctx.Err() != nil {
 			return false
 		}
-		if errors.Is(err, errRunnerGone) || !time.Now().Add(delay).Before(deadline) {
+		if errors.Is(err, provision.ErrRunnerGone) || !time.Now().Add(delay).Before(deadline) {
 			why := fmt.Errorf("%v; not back within %s: %v", lost.err, timeout, err)
-			if errors.Is(err, errRunnerGone) {
+			if errors.Is(err, provision.ErrRunnerGone) {
 				why = fmt.Errorf("%v; dialled again: %v", lost.err, err)
 			}
 			l.sayf("giving up: %v", why)
@@ -596,8 +583,8 @@ func (l *lane) waitSwap(swapped <-chan struct{}) bool {
 // lostLink explains a connection to a runner that ended: the link's own
 // reason (an SSH connection that closed, keep-alives unanswered) when it
 // has one, else what the client saw.
-func (l *lane) lostLink(st *started, err error) *linkLostError {
-	if lerr := st.lost(); lerr != nil {
+func (l *lane) lostLink(st *provision.Runner, err error) *linkLostError {
+	if lerr := st.Lost(); lerr != nil {
 		err = lerr
 	}
 	return &linkLostError{host: l.host, err: err}
@@ -612,25 +599,26 @@ type linkLostError struct {
 func (e *linkLostError) Error() string { return "link to " + e.host + " lost: " + e.err.Error() }
 
 // startLocal starts the lane's runner on this machine.
-func (l *lane) startLocal(stderr *os.File) (*started, error) {
+func (l *lane) startLocal(stderr *os.File) (*provision.Runner, error) {
 	c := l.c
-	client, runner, err := startLocal(c.ctx, c.opts.Exe, c.opts.Version, c.opts.Env, stderr)
+	r, err := provision.Local(c.ctx, c.provisionRun(), c.opts.Env, stderr)
 	if err != nil {
 		return nil, fmt.Errorf("start the runner: %w", err)
 	}
 	fmt.Fprintf(l.setup, "%s runner started on this machine: %s runner --stdio\n", time.Now().Format("15:04:05.000"), c.opts.Exe)
-	logDir := filepath.Join(c.opts.WorkDir, "logs", l.platform)
+	r.Workspace = c.opts.Workspace
+	r.LogDir = filepath.Join(c.opts.WorkDir, "logs", l.platform)
 	if l.shared {
-		logDir = filepath.Join(c.opts.Root, runstate.StateDir, c.opts.SHA, l.platform)
+		r.LogDir = filepath.Join(c.opts.Root, runstate.StateDir, c.opts.SHA, l.platform)
 	}
-	return &started{
-		client: client, workspace: c.opts.Workspace, logDir: logDir,
-		lost: func() error { return nil },
-		stop: func(_ *surface.Client, _ bool, wait time.Duration) {
-			client.Close() // the runner stops its nodes and exits
-			runner.stop(wait)
-		},
-	}, nil
+	return r, nil
+}
+
+// provisionRun is what provisioning a lane needs of the run.
+func (c *Coordinator) provisionRun() *provision.Run {
+	o := &c.opts
+	return &provision.Run{Root: o.Root, SHA: o.SHA, Dirty: o.Dirty, Snapshot: o.Snapshot, Exe: o.Exe, Version: o.Version,
+		Fresh: o.Fresh, RunnerIdle: o.RunnerIdle, RunnerFinishedIdle: o.RunnerFinishedIdle, Notef: o.Notef}
 }
 
 // watch mirrors the runner's cell over cl until the connection ends.

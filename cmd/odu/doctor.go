@@ -12,8 +12,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/odu-ci/odu/dag"
-	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/lanes/hosts"
+	"github.com/odu-ci/odu/lanes/provision"
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
@@ -192,7 +192,7 @@ func hostChecks(ctx context.Context, env *Env) []check {
 		}
 		lane := len(out)
 		out = append(out, check{name: name, ok: true, detail: h.Addr})
-		for _, hc := range lanes.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
+		for _, hc := range provision.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
 			c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
 			if hc.Skip {
 				c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")

@@ -1,4 +1,4 @@
-package lanes
+package provision
 
 import (
 	"archive/tar"
@@ -110,7 +110,7 @@ func sourceRoot() string {
 	if !ok || !filepath.IsAbs(file) {
 		return ""
 	}
-	root := filepath.Dir(filepath.Dir(file)) // .../lanes/binary.go
+	root := filepath.Dir(filepath.Dir(filepath.Dir(file))) // .../lanes/provision/binary.go
 	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil || !bytes.Contains(data, []byte("module github.com/odu-ci/odu\n")) {
 		return ""
@@ -128,7 +128,7 @@ type patch struct {
 
 // dirtyPatch returns the changes of a --no-snapshot run's tree, or nil
 // when the run tests a commit as it is.
-func dirtyPatch(ctx context.Context, o *Options) (*patch, error) {
+func dirtyPatch(ctx context.Context, o *Run) (*patch, error) {
 	if o.Snapshot || !o.Dirty {
 		return nil, nil
 	}

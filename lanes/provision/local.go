@@ -1,4 +1,4 @@
-package lanes
+package provision
 
 import (
 	"context"
@@ -80,4 +80,18 @@ func (l *local) stop(wait time.Duration) {
 	case <-time.After(wait):
 		l.group.Stop(time.Second)
 	}
+}
+
+// Local starts a lane's runner on this machine: `odu runner --stdio` from
+// run.Exe, with env less the variables that must not reach a lane. Its
+// Workspace and LogDir are the caller's to fill in.
+func Local(ctx context.Context, run *Run, env []string, stderr *os.File) (*Runner, error) {
+	client, l, err := startLocal(ctx, run.Exe, run.Version, env, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return &Runner{Client: client, end: func(_ *surface.Client, _ bool, wait time.Duration) {
+		client.Close() // the runner stops its nodes and exits
+		l.stop(wait)
+	}}, nil
 }

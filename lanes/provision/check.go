@@ -1,4 +1,4 @@
-package lanes
+package provision
 
 import (
 	"context"
@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
+	"github.com/odu-ci/odu/runner/hostside"
 )
 
 // HostCheck is one line of `odu doctor` about a lane's host.
@@ -82,11 +82,11 @@ func CheckHost(ctx context.Context, addr string, plat platform.Platform, home st
 // are stale: unused for longer than the runners' pruning bound, so the
 // next runner started there removes them.
 func workspaces(l *sshlink.Link, cache string) HostCheck {
-	dir := cache + "/odu/work"
-	script := fmt.Sprintf(`w=%s; if [ -d "$w" ]; then du -sk "$w" | cut -f1
-find "$w" -mindepth 3 -maxdepth 3 -name .odu-ready | wc -l
-find "$w" -mindepth 3 -maxdepth 3 -name .odu-ready -mtime +%d | wc -l
-find "$w" -mindepth 4 -maxdepth 4 -name runner.sock | wc -l; else echo 0; echo 0; echo 0; echo 0; fi`, sshlink.Quote(dir), int(PruneAfter.Hours()/24))
+	dir := hostside.WorkPath(cache)
+	script := fmt.Sprintf(`w=%[1]s; if [ -d "$w" ]; then du -sk "$w" | cut -f1
+find "$w" -mindepth 3 -maxdepth 3 -name %[3]s | wc -l
+find "$w" -mindepth 3 -maxdepth 3 -name %[3]s -mtime +%[2]d | wc -l
+find "$w" -mindepth 4 -maxdepth 4 -name %[4]s | wc -l; else echo 0; echo 0; echo 0; echo 0; fi`, sshlink.Quote(dir), int(hostside.PruneAfter.Hours()/24), hostside.Ready, hostside.Sock)
 	out, err := l.Run(script, nil)
 	f := strings.Fields(out)
 	if err != nil || len(f) != 4 {
@@ -94,14 +94,8 @@ find "$w" -mindepth 4 -maxdepth 4 -name runner.sock | wc -l; else echo 0; echo 0
 	}
 	kb, _ := strconv.ParseFloat(f[0], 64)
 	return HostCheck{Name: "workspaces", OK: true, Detail: fmt.Sprintf("%s in %s: %.1f MB; %s unused for over %d days (removed when a runner next starts there); %s runners live",
-		f[1], dir, kb/1024, f[2], int(PruneAfter.Hours()/24), f[3])}
+		f[1], dir, kb/1024, f[2], int(hostside.PruneAfter.Hours()/24), f[3])}
 }
-
-// PruneAfter is how long a workspace on a build host may go unused before
-// the next runner started on that host removes it (`odu runner --attach`
-// prunes): a week keeps the workspaces of the branches someone works on,
-// and bounds the disk that old commits take.
-const PruneAfter = 7 * 24 * time.Hour
 
 func errText(err error) string {
 	var h *sshlink.HostError

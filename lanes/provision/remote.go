@@ -1,4 +1,4 @@
-package lanes
+package provision
 
 import (
 	"bytes"
@@ -22,40 +22,16 @@ import (
 	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
+	"github.com/odu-ci/odu/runner/hostside"
 	"github.com/odu-ci/odu/surface"
 )
-
-// Provisioning a remote lane, in the order it happens (each step is told
-// in the lane's setup log, .setup@<platform>, and its phase):
-//
-//  1. Probe the host: `uname -sm`, its home, cache directory, PATH, and
-//     whether it has just and git. The platform must be the lane's.
-//  2. Push odu's own binary for the host's platform to
-//     <cache>/odu/bin/odu-<hash>, content-addressed: written to a temporary
-//     name, its checksum verified on the host, then renamed. Skipped when
-//     the host has it, so a second run pushes nothing.
-//  3. Send the commit as a thin git pack of only the objects the host
-//     lacks (it keeps a bare repository, <cache>/odu/repos/<repo>.git, and
-//     says which commits it has), then check it out in the workspace
-//     <cache>/odu/work/<repo>/<sha>, which later runs of the commit reuse.
-//     The host needs no access to the origin and no credentials, and an
-//     unpushed commit works. With --no-snapshot, the working tree's
-//     uncommitted changes are applied on top, in a workspace of their own.
-//  4. If the host has no just and this machine's just is for the host's
-//     platform, push it the same content-addressed way.
-//  5. Start `odu-<hash> runner --attach <workspace>.logs/<platform>` over an
-//     SSH session: it starts the lane's runner detached from the session
-//     (unless one runs there already: a coordinator that comes back
-//     re-attaches) and bridges the session's stdio to the runner's socket.
-//     A dropped link ends the bridge, not the runner; the coordinator
-//     dials again and attaches with --existing.
 
 // remoteLane is what provisioning needs from the coordinator.
 type remoteLane struct {
 	addr     string
 	platform platform.Platform
 	env      sshlink.Env
-	opts     *Options
+	run      *Run
 	setup    io.Writer           // the narrative
 	phase    func(surface.Phase) // where it is
 }
@@ -79,7 +55,7 @@ func (r *remoteLane) say(format string, a ...any) {
 // everything (a warm start) costs the handshake, one probe and the
 // runner's session: what odu would send is prepared while the link comes
 // up, and the probe answers every question at once.
-func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, error) {
+func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, error) {
 	r.phase(surface.PhaseConnecting)
 	r.say("connecting to %s", r.addr)
 	prepared := make(chan localFiles, 1)
@@ -116,7 +92,7 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 	// find out.
 	if files.lfs {
 		r.say("note: the commit stores files with Git LFS; odu sends no LFS objects, so the workspace has their pointer files")
-		if n := r.opts.Notef; n != nil {
+		if n := r.run.Notef; n != nil {
 			n("the commit stores files with Git LFS: the %s lane's workspace on %s has their pointer files, not their content (odu sends no LFS objects to build hosts)", r.platform, r.addr)
 		}
 	}
@@ -129,7 +105,7 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 		return nil, errNoJust(r.addr) // before anything is pushed
 	}
 	r.phase(surface.PhasePushing)
-	bin := path.Join(p.cache, "odu", "bin", files.runnerName)
+	bin := hostside.BinPath(p.cache, files.runnerName)
 	if p.hasRunner {
 		r.say("the runner already on the host: %s", bin)
 	} else if err := r.upload(l, files.runner, files.runnerSum, bin, "the runner"); err != nil {
@@ -144,22 +120,22 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 		env = append(env, "PATH="+dir+":"+p.path)
 	}
 	r.phase(surface.PhaseSource)
-	ws := path.Join(p.cache, "odu", "work", files.repo, files.workspace)
+	ws := hostside.WorkspacePath(p.cache, files.repo, files.workspace)
 	if p.wsReady {
-		r.say("commit %s already on the host; workspace reused: %s", short(r.opts.SHA), ws)
+		r.say("commit %s already on the host; workspace reused: %s", short(r.run.SHA), ws)
 	} else if err := r.sendSource(ctx, l, p, files, ws); err != nil {
 		return nil, err
 	}
 
-	laneDir := ws + ".logs/" + string(r.platform)
+	laneDir := hostside.LaneDir(ws, string(r.platform))
 	att := &attachment{l: l}
 	cl, err := r.attach(ctx, att, bin, laneDir, runnerErr, false)
 	if err != nil {
 		return nil, err
 	}
 	ok = true
-	return &started{
-		client: cl, workspace: ws, logDir: laneDir, env: env, remote: true,
+	return &Runner{
+		Client: cl, Workspace: ws, LogDir: laneDir, Env: env, Detached: true,
 		lost: att.err,
 		redial: func(ctx context.Context) (*surface.Client, error) {
 			nl, err := r.env.Dial(ctx, r.addr, func(note string) { r.say("note: %s", note) })
@@ -175,7 +151,7 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 			att.swap(next)
 			return cl, nil
 		},
-		stop: func(cl *surface.Client, exit bool, wait time.Duration) {
+		end: func(cl *surface.Client, exit bool, wait time.Duration) {
 			// The run is over: the runner exits now rather than wait out
 			// its idle bound. A runner that cannot be told (the link is
 			// gone) exits by itself after that bound.
@@ -191,14 +167,10 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*started, 
 	}, nil
 }
 
-// errRunnerGone reports a host whose runner is no longer there when the
+// ErrRunnerGone reports a host whose runner is no longer there when the
 // coordinator dials it again: it exited (its idle bound passed, or it was
 // killed), so its nodes' state is lost with it.
-var errRunnerGone = errors.New("the runner is no longer running on the host")
-
-// exitNoRunner is how `odu runner --attach --existing` exits when no
-// runner serves the lane.
-const exitNoRunner = 3
+var ErrRunnerGone = errors.New("the runner is no longer running on the host")
 
 // attachment is the link to a host and the session that bridges to its
 // runner; a reconnect replaces both.
@@ -265,7 +237,7 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 	}
 	s.Stderr = &sweepLines{w: stderr, say: r.say}
 	cmd := "exec " + sshlink.Quote(bin) + " runner --attach " + sshlink.Quote(laneDir)
-	o := r.opts
+	o := r.run
 	switch {
 	case existing:
 		cmd += " --existing"
@@ -293,9 +265,9 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 		var exit *ssh.ExitError
 		select {
 		case werr := <-done:
-			if errors.As(werr, &exit) && exit.ExitStatus() == exitNoRunner {
+			if errors.As(werr, &exit) && exit.ExitStatus() == hostside.ExitNoRunner {
 				s.Close()
-				return nil, errRunnerGone
+				return nil, ErrRunnerGone
 			}
 		case <-time.After(2 * time.Second):
 		}
@@ -343,8 +315,8 @@ type localFiles struct {
 }
 
 func (r *remoteLane) prepare(ctx context.Context) localFiles {
-	f := localFiles{repo: repoID(r.opts.Root), workspace: r.opts.SHA, sha: r.opts.SHA}
-	f.runner, f.err = runnerBinary(ctx, r.platform, r.opts.Exe, r.opts.Version, r.say)
+	f := localFiles{repo: repoID(r.run.Root), workspace: r.run.SHA, sha: r.run.SHA}
+	f.runner, f.err = runnerBinary(ctx, r.platform, r.run.Exe, r.run.Version, r.say)
 	if f.err != nil {
 		return f
 	}
@@ -352,14 +324,14 @@ func (r *remoteLane) prepare(ctx context.Context) localFiles {
 		return f
 	}
 	f.runnerName = "odu-" + f.runnerSum[:16]
-	if f.patch, f.err = dirtyPatch(ctx, r.opts); f.patch != nil {
+	if f.patch, f.err = dirtyPatch(ctx, r.run); f.patch != nil {
 		f.workspace += "-" + f.patch.id
 	}
 	if f.err == nil {
-		f.subs, f.err = repo.Submodules(ctx, r.opts.Root, r.opts.SHA)
+		f.subs, f.err = repo.Submodules(ctx, r.run.Root, r.run.SHA)
 	}
 	if f.err == nil {
-		f.lfs, f.err = repo.UsesLFS(ctx, r.opts.Root, r.opts.SHA)
+		f.lfs, f.err = repo.UsesLFS(ctx, r.run.Root, r.run.SHA)
 	}
 	return f
 }
@@ -381,11 +353,12 @@ func fileSum(name string) (string, error) {
 func (r *remoteLane) probe(l *sshlink.Link, f localFiles) (*probe, error) {
 	script := fmt.Sprintf(`uname -s; uname -m; c="${XDG_CACHE_HOME:-$HOME/.cache}"
 printf '%%s\n' "$HOME" "$c" "$PATH"; command -v just || echo; command -v git || echo
-if [ -x "$c/odu/bin/%[1]s" ]; then echo yes; else echo no; fi
-w="$c/odu/work/%[2]s/%[3]s"
-if [ -e "$w/.odu-ready" ] && [ "$(git -C "$w" rev-parse HEAD 2>/dev/null)" = %[4]s ]; then echo yes; else echo no; fi
-b="$c/odu/repos/%[2]s.git"; if [ -d "$b" ]; then git --git-dir="$b" for-each-ref --format='%%(objectname)' refs/odu/ | tr '\n' ' '; fi; echo`,
-		f.runnerName, f.repo, f.workspace, f.sha)
+if [ -x "%[1]s" ]; then echo yes; else echo no; fi
+w="%[2]s"
+if [ -e "$w/%[5]s" ] && [ "$(git -C "$w" rev-parse HEAD 2>/dev/null)" = %[4]s ]; then echo yes; else echo no; fi
+b="%[3]s"; if [ -d "$b" ]; then git --git-dir="$b" for-each-ref --format='%%(objectname)' refs/odu/ | tr '\n' ' '; fi; echo`,
+		hostside.BinPath("$c", f.runnerName), hostside.WorkspacePath("$c", f.repo, f.workspace), hostside.RepoPath("$c", f.repo),
+		f.sha, hostside.Ready)
 	out, err := l.Run(script, nil)
 	if err != nil {
 		return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("probe the host: %w", err)}
@@ -437,6 +410,7 @@ func (r *remoteLane) checkProbe(p *probe) error {
 	return nil
 }
 
+// orNone says "none" for what the host does not have.
 func orNone(s string) string {
 	if s == "" {
 		return "none"
@@ -480,7 +454,7 @@ func (r *remoteLane) pushJust(l *sshlink.Link, p *probe) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dst := path.Join(p.cache, "odu", "bin", "just-"+sum[:16])
+	dst := hostside.BinPath(p.cache, "just-"+sum[:16])
 	if out, _ := l.Run("test -x "+sshlink.Quote(dst)+" && echo present", nil); strings.TrimSpace(out) == "present" {
 		r.say("just already on the host: %s", dst)
 	} else if err := r.upload(l, local, sum, dst, "just"); err != nil {
@@ -501,8 +475,8 @@ func errNoJust(addr string) error {
 // sendSource makes the commit (and, with --no-snapshot, the working
 // tree's changes) the workspace ws on the host.
 func (r *remoteLane) sendSource(ctx context.Context, l *sshlink.Link, p *probe, f localFiles, ws string) error {
-	o := r.opts
-	bare := path.Join(p.cache, "odu", "repos", f.repo+".git")
+	o := r.run
+	bare := hostside.RepoPath(p.cache, f.repo)
 	var bases []string
 	present := false
 	for _, c := range p.commits {
@@ -561,7 +535,7 @@ git --git-dir="$b" worktree add --detach --force -q "$w" %s`, sshlink.Quote(bare
 		stdin = bytes.NewReader(f.patch.tar)
 		r.say("sending the working tree's changes: %d bytes", len(f.patch.tar))
 	}
-	script += "\ntouch \"$w/.odu-ready\""
+	script += "\ntouch \"$w/" + hostside.Ready + "\""
 	if _, err := l.Run(script, stdin); err != nil {
 		return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("check out %s on the host: %w", short(o.SHA), err)}
 	}
