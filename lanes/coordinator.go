@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/internal/say"
 	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/lanes/provision"
 	"github.com/odu-ci/odu/lanes/runstate"
@@ -64,7 +65,7 @@ type Options struct {
 	RunnerIdle, RunnerFinishedIdle time.Duration
 	// Notef tells the user something worth a line of its own: a lane
 	// re-attached to a runner that was still running.
-	Notef func(format string, a ...any)
+	Notef say.Func
 }
 
 // DefaultReconnectTimeout is how long a dropped link is dialled again:
@@ -82,9 +83,9 @@ type Coordinator struct {
 
 	ctx    context.Context // the lanes' life
 	stop   context.CancelFunc
-	work   sync.WaitGroup
-	ended  chan struct{} // closed once the run is over
-	cancel sync.Once     // run.cancel, once
+	work   sync.WaitGroup // every lane's run, and what they start: joined by Finish
+	ended  chan struct{}  // closed once the run is over
+	cancel sync.Once      // run.cancel, once
 
 	record       *runstate.Record
 	recording    sync.WaitGroup // keepRecord
@@ -177,17 +178,9 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		l.setLane(surface.PhaseStarting, "")
 	}
 	for _, l := range c.lanes {
-		c.work.Add(1)
-		go func() {
-			defer c.work.Done()
-			l.run()
-		}()
+		c.work.Go(l.run)
 	}
-	c.recording.Add(1)
-	go func() {
-		defer c.recording.Done()
-		c.keepRecord()
-	}()
+	c.recording.Go(c.keepRecord)
 	return c, nil
 }
 
@@ -329,7 +322,7 @@ func (c *Coordinator) waitNodes(ctx context.Context) {
 		case <-ctx.Done():
 			if !cancelled {
 				cancelled = true
-				go c.cancelRun(context.WithoutCancel(ctx))
+				c.work.Go(func() { c.cancelRun(context.WithoutCancel(ctx)) })
 				deadline = time.After(c.opts.Grace + 5*time.Second)
 			}
 			ctx = context.WithoutCancel(ctx)
@@ -341,7 +334,7 @@ func (c *Coordinator) waitNodes(ctx context.Context) {
 			// dials (then the runner is told, and its nodes stop within
 			// their grace) or until the lane gives up; a second Ctrl-C
 			// exits at once.
-			if down := c.untold(); len(down) > 0 && !waited {
+			if down := c.cancelNotTaken(); len(down) > 0 && !waited {
 				waited = true
 				c.abandon(why, func(l *lane) bool { return !slices.Contains(down, l) })
 				for _, l := range down {
@@ -361,18 +354,18 @@ func (c *Coordinator) waitNodes(ctx context.Context) {
 	}
 }
 
-// untold returns the lanes whose runner has not taken the run's cancel
+// cancelNotTaken returns the lanes whose runner has not taken the run's cancel
 // yet, and may still: those whose link is down, being dialled again, or
 // whose link died without a word, not noticed yet (keep-alives take
 // longer than the grace period to notice).
-func (c *Coordinator) untold() []*lane {
+func (c *Coordinator) cancelNotTaken() []*lane {
 	var down []*lane
 	for _, l := range c.lanes {
 		l.mu.Lock()
 		failed := l.failed
 		l.mu.Unlock()
 		l.cmu.Lock()
-		if !failed && !l.over && l.detached && (l.down || !l.told) {
+		if !failed && !l.over && l.detached && (l.down || !l.cancelTaken) {
 			down = append(down, l)
 		}
 		l.cmu.Unlock()

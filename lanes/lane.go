@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/internal/say"
 	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/lanes/provision"
 	"github.com/odu-ci/odu/lanes/runstate"
@@ -30,14 +31,14 @@ type lane struct {
 
 	// The client of the lane's runner: replaced when the lane reconnects
 	// after its link dropped, nil once the lane is over.
-	cmu      sync.Mutex
-	client   *surface.Client
-	swapped  chan struct{} // closed, and replaced, when client changes
-	over     bool          // the lane will have no client again
-	cancelOn bool          // the run was cancelled: tell every new client
-	down     bool          // the link dropped: dialling the host again
-	detached bool          // its runner is on a build host, detached: ping it, and tell it of a cancel
-	told     bool          // its runner acknowledged the run's cancel
+	cmu          sync.Mutex
+	client       *surface.Client
+	swapped      chan struct{} // closed, and replaced, when client changes
+	over         bool          // the lane will have no client again
+	runCancelled bool          // the run was cancelled: tell every new client
+	down         bool          // the link dropped: dialling the host again
+	detached     bool          // its runner is on a build host, detached: ping it, and tell it of a cancel
+	cancelTaken  bool          // its runner acknowledged the run's cancel
 	// shared is set when the runner writes the coordinator's log files
 	// itself (a local lane): the coordinator follows their growth, not
 	// their bytes.
@@ -141,7 +142,7 @@ func (l *lane) run() {
 			// cannot take (over the frame limit, say), not a link that
 			// happened to drop.
 			err := fmt.Errorf("configure the runner: the link dropped on each of %d tries (a configuration the runner cannot take?), the last time: %w", try, l.lostLink(st, err))
-			l.sayf("%v", err)
+			l.say("%v", err)
 			l.fail(err)
 			return
 		}
@@ -190,10 +191,8 @@ func (l *lane) run() {
 // would never end the lane.
 const configureTries = 3
 
-// sayf adds a line to the lane's setup log.
-func (l *lane) sayf(format string, a ...any) {
-	fmt.Fprintf(l.setup, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
-}
+// say adds a line to the lane's setup log.
+func (l *lane) say(format string, a ...any) { say.To(l.setup, "15:04:05.000")(format, a...) }
 
 // current returns the lane's client (nil once the lane is over) and a
 // channel closed when it changes.
@@ -215,21 +214,23 @@ func (l *lane) swap(cl *surface.Client) {
 	l.down = false
 	close(l.swapped)
 	l.swapped = make(chan struct{})
+	// Both end with the coordinator's life at the latest (c.ctx), and
+	// Finish waits for them.
 	if l.detached {
-		go l.ping(cl)
+		l.c.work.Go(func() { l.ping(cl) })
 	}
-	if l.cancelOn {
-		l.sayf("telling the runner the run was cancelled")
-		go l.tell(cl)
+	if l.runCancelled {
+		l.say("telling the runner the run was cancelled")
+		l.c.work.Go(func() { l.tellCancel(cl) })
 	}
 }
 
-// tell tells the lane's runner over cl that the run is cancelled, and
+// tellCancel tells the lane's runner over cl that the run is cancelled, and
 // records that it took it.
-func (l *lane) tell(cl *surface.Client) {
+func (l *lane) tellCancel(cl *surface.Client) {
 	if cl.CancelRun(l.c.ctx) == nil {
 		l.cmu.Lock()
-		l.told = true
+		l.cancelTaken = true
 		l.cmu.Unlock()
 	}
 }

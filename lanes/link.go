@@ -40,7 +40,7 @@ func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
 		l.cmu.Unlock()
 	}()
 	l.setLane(surface.PhaseReconnecting, lost.Error())
-	l.sayf("%v; dialling again (for up to %s)", lost, timeout)
+	l.say("%v; dialling again (for up to %s)", lost, timeout)
 	// Backoff: the first redial at once (a connection that was killed
 	// comes back at once), then 250 ms doubling to 5 s between tries, so
 	// that a link back after a while is found within seconds without
@@ -52,7 +52,7 @@ func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
 		cancel()
 		if err == nil {
 			l.swap(cl)
-			l.sayf("re-attached to the runner after %s (try %d): its nodes ran on; their logs resume where they were", time.Since(cut).Round(time.Millisecond), try)
+			l.say("re-attached to the runner after %s (try %d): its nodes ran on; their logs resume where they were", time.Since(cut).Round(time.Millisecond), try)
 			l.setLane(surface.PhaseRunning, "")
 			return true
 		}
@@ -64,11 +64,11 @@ func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
 			if errors.Is(err, provision.ErrRunnerGone) {
 				why = fmt.Errorf("%v; dialled again: %v", lost.err, err)
 			}
-			l.sayf("giving up: %v", why)
+			l.say("giving up: %v", why)
 			l.fail(&linkLostError{host: l.host, err: why})
 			return false
 		}
-		l.sayf("dial %d failed: %v; next in %s", try, err, delay)
+		l.say("dial %d failed: %v; next in %s", try, err, delay)
 		select {
 		case <-time.After(delay):
 		case <-c.ctx.Done():

@@ -53,7 +53,7 @@ func (l *lane) watch(cl *surface.Client, first bool, seen *uint64) error {
 				}
 				msg := fmt.Sprintf("re-attached to the %s lane's runner still running on %s (started %s by odu pid %d; %d of %d nodes finished)",
 					l.platform, l.host, was.Started.Local().Format("15:04:05"), was.PID, done, len(ev.Snapshot.Nodes))
-				l.sayf("%s", msg)
+				l.say("%s", msg)
 				if l.c.opts.Notef != nil {
 					l.c.opts.Notef("%s", msg)
 				}

@@ -185,15 +185,15 @@ func (c *Coordinator) cancelRun(ctx context.Context) error {
 				}
 				// A lane that is reconnecting is told once it is back.
 				l.cmu.Lock()
-				l.cancelOn = true
+				l.runCancelled = true
 				cl, down := l.client, l.down
 				l.cmu.Unlock()
 				if down {
-					l.sayf("the run was cancelled while the link is down: the runner will be told once the lane is back")
+					l.say("the run was cancelled while the link is down: the runner will be told once the lane is back")
 					return
 				}
 				if cl != nil {
-					l.tell(cl)
+					l.tellCancel(cl)
 				}
 			}()
 		}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/odu-ci/odu/internal/say"
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 )
@@ -27,7 +28,7 @@ import (
 // this binary was built from and a Go toolchain are here. The version is
 // stamped into the binary, so that the runner and the coordinator agree
 // at hello.
-func runnerBinary(ctx context.Context, plat platform.Platform, exe, version string, say func(string, ...any)) (string, error) {
+func runnerBinary(ctx context.Context, plat platform.Platform, exe, version string, say say.Func) (string, error) {
 	if plat == platform.Local() {
 		return exe, nil
 	}

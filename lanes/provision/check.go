@@ -58,7 +58,7 @@ func CheckHost(ctx context.Context, addr string, plat platform.Platform, home st
 		HostCheck{Name: names[0], OK: true, Detail: fmt.Sprintf("%s:%d", l.Target.HostName, l.Target.Port)},
 		HostCheck{Name: names[1], OK: true, Detail: "in known_hosts"},
 		HostCheck{Name: names[2], OK: true, Detail: "as " + l.Target.User})
-	r := &remoteLane{addr: addr, platform: plat, setup: discard{}}
+	r := &remoteLane{addr: addr, platform: plat, setup: discard{}, say: func(string, ...any) {}}
 	// Nothing to look for: the names are of files no host has.
 	p, err := r.probe(l, localFiles{runnerName: "-", repo: "-", workspace: "-", sha: "-"})
 	if err != nil {

@@ -77,6 +77,6 @@ func (r *Runner) Leave(cl *surface.Client, wait time.Duration) { r.end(cl, false
 // hears where it is; runnerErr gets the runner session's stderr.
 func Remote(ctx context.Context, run *Run, addr string, plat platform.Platform, ssh sshlink.Env,
 	setup io.Writer, phase func(surface.Phase), runnerErr io.Writer) (*Runner, error) {
-	r := &remoteLane{addr: addr, platform: plat, env: ssh, run: run, setup: setup, phase: phase}
+	r := &remoteLane{addr: addr, platform: plat, env: ssh, run: run, setup: setup, say: say.To(setup, "15:04:05.000"), phase: phase}
 	return r.start(ctx, runnerErr)
 }

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/odu-ci/odu/internal/say"
 	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
@@ -32,7 +33,11 @@ type remoteLane struct {
 	platform platform.Platform
 	env      sshlink.Env
 	run      *Run
-	setup    io.Writer           // the narrative
+	setup    io.Writer // the narrative
+	say      say.Func  // a line of it
+	// watchers close the runner's client when its link ends, one per
+	// attach: the runner's end waits for them.
+	watchers sync.WaitGroup
 	phase    func(surface.Phase) // where it is
 }
 
@@ -47,10 +52,6 @@ type probe struct {
 	commits         []string // the commits its repository has
 }
 
-func (r *remoteLane) say(format string, a ...any) {
-	fmt.Fprintf(r.setup, "%s %s\n", time.Now().Format("15:04:05.000"), fmt.Sprintf(format, a...))
-}
-
 // start provisions the host and starts its runner. A host that has
 // everything (a warm start) costs the handshake, one probe and the
 // runner's session: what odu would send is prepared while the link comes
@@ -60,8 +61,12 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, e
 	r.say("connecting to %s", r.addr)
 	prepared := make(chan localFiles, 1)
 	pctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() { prepared <- r.prepare(pctx) }()
+	var preparing sync.WaitGroup
+	defer func() {
+		cancel()
+		preparing.Wait()
+	}()
+	preparing.Go(func() { prepared <- r.prepare(pctx) })
 	l, err := r.env.Dial(ctx, r.addr, func(note string) { r.say("note: %s", note) })
 	if err != nil {
 		return nil, err
@@ -163,6 +168,7 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, e
 			cl.Close() // the bridge's stdin closes: it exits
 			att.wait(wait)
 			att.close(errors.New("the run is over"))
+			r.watchers.Wait()
 		},
 	}, nil
 }
@@ -291,10 +297,10 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 	a.mu.Lock()
 	a.s = s
 	a.mu.Unlock()
-	go func() {
+	r.watchers.Go(func() {
 		<-l.Done()
 		cl.Close() // the link is gone: the lane's client with it
-	}()
+	})
 	return cl, nil
 }
 

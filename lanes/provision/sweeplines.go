@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"io"
 	"strings"
+
+	"github.com/odu-ci/odu/internal/say"
 )
 
 // sweepPrefix starts the line `odu runner --attach` writes on stderr when
@@ -16,7 +18,7 @@ const sweepPrefix = "odu runner: stopped "
 // line that starts with sweepPrefix to say as well.
 type sweepLines struct {
 	w    io.Writer
-	say  func(format string, a ...any)
+	say  say.Func
 	part []byte // a line not yet ended
 }
 
