@@ -38,7 +38,7 @@ type Options struct {
 	Version string        // odu's version
 	Env     []string      // the environment of a local runner (tokens are removed)
 	// Secrets go to every lane's recipes, masked in their output; only
-	// inside the runner's configuration (see [Secret]).
+	// inside the runner's configuration (see [hosts.Secret]).
 	Secrets []hosts.Secret
 	// CopyLogs streams a local lane's log bytes to the coordinator, as a
 	// remote lane's are, instead of having its runner write the
