@@ -6,6 +6,8 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"github.com/odu-ci/odu/lanes/hosts"
 )
 
 // Stage is how far a dial got before it failed.
@@ -48,11 +50,9 @@ func (e *HostError) Error() string { return e.Addr + ": " + e.Err.Error() }
 // ssh_config made it differ from the one the error starts with: a host
 // is named once per message.
 func connectTo(addr, hostPort string) string {
-	if i := strings.LastIndexByte(addr, '@'); i >= 0 {
-		addr = addr[i+1:] // the user is not part of where it dialled
-	}
-	if host, _, err := net.SplitHostPort(hostPort); hostPort == addr || (err == nil && host == addr) {
-		return "connect"
+	host, port, err := net.SplitHostPort(hostPort)
+	if a, aerr := hosts.ParseAddr(addr); err == nil && aerr == nil && a.Host == host && (a.Port == "" || a.Port == port) {
+		return "connect" // the user is not part of where it dialled
 	}
 	return "connect to " + hostPort
 }
