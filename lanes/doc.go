@@ -27,7 +27,8 @@
 // and record, which the faces use without this package).
 //
 // Rules: the coordinator draws nothing and posts nothing (the faces do);
-// every goroutine it starts ends before [Coordinator.Finish] or
-// [Coordinator.Abort] returns; a node is green only when its runner said
-// so and its whole log reached the coordinator.
+// every goroutine it starts is joined before [Coordinator.Finish] returns
+// ([Coordinator.Abort], for a coordinator that exits at once, waits for
+// none); a node is green only when its runner said so and its whole log
+// reached the coordinator.
 package lanes
