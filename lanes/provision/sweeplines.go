@@ -6,13 +6,13 @@ import (
 	"strings"
 
 	"github.com/odu-ci/odu/internal/say"
+	"github.com/odu-ci/odu/runner/hostside"
 )
 
 // sweepPrefix starts the line `odu runner --attach` writes on stderr when
 // it stopped what a runner that died had left running on the host: the
-// lane's setup log gets it too, where the user reads what happened to
-// the lane.
-const sweepPrefix = "odu runner: stopped "
+// lane's setup log gets it too (see hostside.SweepNote).
+const sweepPrefix = hostside.StderrPrefix + hostside.SweepNote
 
 // sweepLines passes a runner session's stderr on to w, and each whole
 // line that starts with sweepPrefix to say as well.
@@ -30,7 +30,7 @@ func (s *sweepLines) Write(p []byte) (int, error) {
 			break
 		}
 		if line := string(s.part[:i]); strings.HasPrefix(line, sweepPrefix) {
-			s.say("%s", strings.TrimPrefix(line, "odu runner: "))
+			s.say("%s", strings.TrimPrefix(line, hostside.StderrPrefix))
 		}
 		s.part = s.part[i+1:]
 	}

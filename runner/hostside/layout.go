@@ -16,6 +16,15 @@ const (
 	Used  = "used"         // touched at every attach: when the workspace was last used
 )
 
+// StderrPrefix starts every line an attach writes on its stderr (the SSH
+// session's), and SweepNote the rest of the line that says it stopped what
+// a runner that died left running: the coordinator copies that line into
+// the lane's setup log, where the user reads what happened to the lane.
+const (
+	StderrPrefix = "odu runner: "
+	SweepNote    = "stopped "
+)
+
 // Ready is the file a workspace holds once its checkout is complete; its
 // time is when the workspace was last made ready.
 const Ready = ".odu-ready"

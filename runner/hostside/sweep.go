@@ -111,7 +111,7 @@ func sweepDead(say func(string)) {
 	os.Remove(PID)
 	os.Remove(Sock)
 	os.Remove(Track)
-	msg := fmt.Sprintf("stopped %d processes left by %s, in %s", n, dead, time.Since(start).Round(time.Millisecond))
+	msg := fmt.Sprintf(SweepNote+"%d processes left by %s, in %s", n, dead, time.Since(start).Round(time.Millisecond))
 	if n == 0 {
 		msg = fmt.Sprintf("found nothing left running by %s", dead)
 	}
@@ -150,5 +150,5 @@ func sweepIfDead(say func(string)) {
 // stderrSay says a sweep's line on stderr, which the coordinator copies
 // into the lane's setup log (lanes/provision's sweepLines).
 func stderrSay(w io.Writer) func(string) {
-	return func(msg string) { fmt.Fprintf(w, "odu runner: %s\n", msg) }
+	return func(msg string) { fmt.Fprintf(w, "%s%s\n", StderrPrefix, msg) }
 }
