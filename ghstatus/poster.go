@@ -54,8 +54,8 @@ type Owed struct {
 	Error    string
 }
 
-// context is what the poster knows of one status context.
-type context_ struct {
+// statusContext is what the poster knows of one status context.
+type statusContext struct {
 	want     Status // the status the context should have now
 	wantSet  bool
 	have     Status // what GitHub has: read at start, or last posted
@@ -71,7 +71,7 @@ type context_ struct {
 // node still waiting posts "Waiting" only on a context GitHub shows
 // nothing for: one it shows (a run of the same commit before) is left as
 // it is until the node starts.
-func (c *context_) satisfied() bool {
+func (c *statusContext) satisfied() bool {
 	return !c.wantSet || c.haveSet && (c.want == c.have || c.want == Waiting)
 }
 
@@ -82,7 +82,7 @@ type Poster struct {
 	opts Options
 
 	mu         sync.Mutex
-	ctxs       map[string]*context_
+	ctxs       map[string]*statusContext
 	order      []string // contexts by first appearance, for reports
 	queue      []string // contexts to post, oldest first
 	changed    chan struct{}
@@ -105,7 +105,7 @@ func NewPoster(opts Options) *Poster {
 	if opts.OnChange == nil {
 		opts.OnChange = func(string, surface.PostState) {}
 	}
-	return &Poster{opts: opts, ctxs: map[string]*context_{}, changed: make(chan struct{})}
+	return &Poster{opts: opts, ctxs: map[string]*statusContext{}, changed: make(chan struct{})}
 }
 
 // Start reads the SHA's statuses and starts posting, until ctx ends or
@@ -264,10 +264,10 @@ func (p *Poster) wantLocked(id string, st Status) {
 	p.broadcastLocked()
 }
 
-func (p *Poster) ctxLocked(id string) *context_ {
+func (p *Poster) ctxLocked(id string) *statusContext {
 	c := p.ctxs[id]
 	if c == nil {
-		c = &context_{}
+		c = &statusContext{}
 		p.ctxs[id] = c
 		p.order = append(p.order, id)
 	}

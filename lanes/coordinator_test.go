@@ -12,6 +12,7 @@ import (
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/internal/odutest"
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
 )
@@ -235,7 +236,7 @@ func TestLaneThatCannotStart(t *testing.T) {
 func TestLogWriteFailureHoldsUpNothing(t *testing.T) {
 	jf := "[metadata(\"ci\")]\nall: a b\n\na:\n    @echo xxxxx; sleep 0.5\n\nb:\n    @sleep 1.5; echo done\n"
 	c, _ := startPrepared(t, jf, "", true, func(root string) {
-		p := filepath.Join(root, lanes.LogRel(sha, string(platform.Local()), "a"))
+		p := filepath.Join(root, runstate.LogRel(sha, string(platform.Local()), "a"))
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/platform"
 )
 
@@ -38,19 +39,19 @@ func TestStartRefusesLocalLaneOfAnotherPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, hosts := range []map[string]string{nil, {string(other): lanes.Localhost}} {
+	for _, laneHosts := range []map[string]string{nil, {string(other): hosts.Localhost}} {
 		c, err := lanes.Start(context.Background(), lanes.Options{
 			Root: root, Pipeline: pl, SHA: sha, Workspace: root, WorkDir: t.TempDir(),
-			Grace: time.Second, Exe: "/nonexistent/odu", Env: os.Environ(), Hosts: hosts,
+			Grace: time.Second, Exe: "/nonexistent/odu", Env: os.Environ(), Hosts: laneHosts,
 		})
 		if err == nil {
 			c.Finish()
 			c.CloseLogs()
-			t.Fatalf("Start with hosts %v ran %s on this machine (%s); want it refused", hosts, other, platform.Local())
+			t.Fatalf("Start with hosts %v ran %s on this machine (%s); want it refused", laneHosts, other, platform.Local())
 		}
-		var lp *lanes.LocalPlatformError
+		var lp *hosts.LocalPlatformError
 		if !errors.As(err, &lp) || lp.Platform != other {
-			t.Errorf("Start with hosts %v = %v, want a LocalPlatformError for %s", hosts, err, other)
+			t.Errorf("Start with hosts %v = %v, want a LocalPlatformError for %s", laneHosts, err, other)
 		}
 		if want := "but this machine is " + string(platform.Local()); !strings.Contains(err.Error(), want) {
 			t.Errorf("Start: %q does not say %q", err, want)

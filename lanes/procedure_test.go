@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -19,7 +20,7 @@ import (
 // then stops serving. It returns a channel closed when all that is done.
 func serveRun(t *testing.T, c *lanes.Coordinator, root string) <-chan struct{} {
 	t.Helper()
-	ln, err := lanes.Listen(root, lanes.RunningError{PID: os.Getpid()})
+	ln, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestCancelOfTheLastNodeIsAnswered(t *testing.T) {
 		version := c.Store().Run().Version
 		done := serveRun(t, c, root)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		cl, err := lanes.Dial(ctx, root, "test", version)
+		cl, err := runstate.Dial(ctx, root, "test", version)
 		if err != nil {
 			t.Fatal(err)
 		}

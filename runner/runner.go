@@ -50,6 +50,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/odu-ci/odu/internal/say"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
@@ -62,8 +63,8 @@ const DefaultGrace = 10 * time.Second
 
 // Runner runs one lane's nodes.
 type Runner struct {
-	Version string                        // odu's version, checked at hello
-	Logf    func(format string, a ...any) // diagnostics; never stdout
+	Version string   // odu's version, checked at hello
+	Logf    say.Func // diagnostics; never stdout
 	// Configured, if set, is called once the runner took its
 	// configuration (a detached runner records the grace period), with
 	// the runner's lock held: it must not call the runner.

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 	"github.com/odu-ci/odu/tui"
@@ -57,7 +57,7 @@ func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool) error {
 // record must be the run's the dashboard showed, not one since.
 func recordLog(root string) func(run surface.Run, id string) (io.ReadCloser, error) {
 	return func(run surface.Run, id string) (io.ReadCloser, error) {
-		st, _, err := lanes.LastRecord(root)
+		st, _, err := runstate.LastRecord(root)
 		if err != nil {
 			return nil, err
 		}

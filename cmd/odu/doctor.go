@@ -14,7 +14,9 @@ import (
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/internal/hint"
 	"github.com/odu-ci/odu/internal/look"
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/hosts"
+	"github.com/odu-ci/odu/lanes/provision"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
@@ -80,7 +82,7 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 		root, err = repo.Root(ctx, env.Dir)
 		gitOK = add("repository", err, root)
 		if err := checkStateDir(root); gitOK && err != nil {
-			add(lanes.StateDir, err, "")
+			add(runstate.StateDir, err, "")
 		}
 	} else {
 		skip("repository", "git is missing")
@@ -154,19 +156,19 @@ func (c *DoctorCmd) Run(ctx context.Context, env *Env) error {
 
 // hostChecks checks the hosts configuration and every lane's host.
 func hostChecks(ctx context.Context, env *Env) []check {
-	hosts, err := lanes.LoadHosts(nil, env.Getenv, home(env))
+	cfg, err := hosts.LoadHosts(nil, env.Getenv, home(env))
 	if err != nil {
 		return []check{{name: "hosts", detail: err.Error(), fix: hint.Of(err)}}
 	}
-	src := hosts.Source
+	src := cfg.Source
 	if src == "" {
 		src = "none: one lane for this machine (" + string(platform.Local()) + ")"
 	}
 	out := []check{{name: "hosts", ok: true, detail: src}}
-	if len(hosts.Secrets) > 0 {
+	if len(cfg.Secrets) > 0 {
 		// odu run refuses a secret it cannot pass; so does doctor.
-		c := check{name: "secrets", ok: true, detail: strings.Join(hosts.Secrets, ", ") + " (set)"}
-		_, err := lanes.LoadSecrets(hosts.Secrets, func(name string) (string, bool) {
+		c := check{name: "secrets", ok: true, detail: strings.Join(cfg.Secrets, ", ") + " (set)"}
+		_, err := hosts.LoadSecrets(cfg.Secrets, func(name string) (string, bool) {
 			v := env.Getenv(name)
 			return v, v != ""
 		})
@@ -175,13 +177,13 @@ func hostChecks(ctx context.Context, env *Env) []check {
 		}
 		out = append(out, c)
 	}
-	ls, err := hosts.Lanes(nil)
+	ls, err := cfg.Lanes(nil)
 	if err != nil {
 		return append(out, check{name: "lanes", detail: err.Error(), fix: hint.Of(err)})
 	}
 	for _, h := range ls {
 		name := "lane " + string(h.Platform)
-		if h.Addr == lanes.Localhost {
+		if h.Addr == hosts.Localhost {
 			ok := h.Platform == platform.Local()
 			c := check{name: name, ok: ok, detail: "localhost (this machine)"}
 			if !ok {
@@ -193,7 +195,7 @@ func hostChecks(ctx context.Context, env *Env) []check {
 		}
 		lane := len(out)
 		out = append(out, check{name: name, ok: true, detail: h.Addr})
-		for _, hc := range lanes.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
+		for _, hc := range provision.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
 			c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
 			if hc.Skip {
 				c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/odu-ci/odu/dag"
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/repo"
 )
 
@@ -20,7 +20,7 @@ import (
 // --no-snapshot, the changes git sees, never ignored files. Those nodes
 // would run without the variables that just by hand has. It is a
 // warning, not a refusal: a CI may well mean to run without a local .env.
-func warnDotenv(ctx context.Context, w io.Writer, jf *dag.Justfile, root, workspace, sha string, snapshot bool, hosts map[string]string) {
+func warnDotenv(ctx context.Context, w io.Writer, jf *dag.Justfile, root, workspace, sha string, snapshot bool, lanes map[string]string) {
 	if jf.Dotenv == nil || filepath.IsAbs(jf.Source) {
 		return
 	}
@@ -49,8 +49,8 @@ func warnDotenv(ctx context.Context, w io.Writer, jf *dag.Justfile, root, worksp
 		}
 	}
 	var remote []string
-	for p, addr := range hosts {
-		if addr != lanes.Localhost {
+	for p, addr := range lanes {
+		if addr != hosts.Localhost {
 			remote = append(remote, p)
 		}
 	}

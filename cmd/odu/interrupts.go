@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 )
 
 // lastWords is what odu does before it exits at once on a second
@@ -85,8 +85,8 @@ func (o *closedOut) Write(p []byte) (int, error) {
 
 // lastRecord reads the checkout's last record for a face, saying on
 // stderr which newer records could not be read and were passed over.
-func lastRecord(env *Env, root string) (lanes.Last, error) {
-	last, err := lanes.ReadLast(root)
+func lastRecord(env *Env, root string) (runstate.Last, error) {
+	last, err := runstate.ReadLast(root)
 	if err != nil {
 		return last, err
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/odu-ci/odu/dag"
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 )
@@ -96,11 +96,11 @@ func (f *JustfileFlags) justfileIn(env *Env, root string) (string, error) {
 // machine's, without one).
 func (f *PipelineFlags) platforms(env *Env) ([]platform.Platform, error) {
 	if len(f.Platform) == 0 {
-		hosts, err := lanes.LoadHosts(nil, env.Getenv, home(env))
+		cfg, err := hosts.LoadHosts(nil, env.Getenv, home(env))
 		if err != nil {
 			return nil, err
 		}
-		ls, err := hosts.Lanes(nil)
+		ls, err := cfg.Lanes(nil)
 		if err != nil {
 			return nil, err
 		}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +18,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/hosts"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/runner"
 	"github.com/odu-ci/odu/surface"
@@ -106,10 +107,10 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// Say at once that a run is coming, for `odu run & odu wait` (faces.go).
 	unannounce := func() {}
 	if root, err := repo.Root(ctx, env.Dir); err == nil {
-		unannounce = lanes.AnnounceStart(root)
+		unannounce = runstate.AnnounceStart(root)
 	}
 	defer unannounce()
-	hosts, err := lanes.LoadHosts(c.Host, env.Getenv, home(env))
+	cfg, err := hosts.LoadHosts(c.Host, env.Getenv, home(env))
 	if err != nil {
 		return err
 	}
@@ -117,14 +118,14 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err != nil {
 		return err
 	}
-	laneList, err := hosts.Lanes(asked)
+	laneList, err := cfg.Lanes(asked)
 	if err != nil {
 		return err
 	}
-	if err := hosts.CheckLocal(laneList); err != nil {
+	if err := cfg.CheckLocal(laneList); err != nil {
 		return err
 	}
-	secrets, err := lanes.LoadSecrets(append(slices.Clone(c.Secret), hosts.Secrets...), func(name string) (string, bool) {
+	secrets, err := hosts.LoadSecrets(append(slices.Clone(c.Secret), cfg.Secrets...), func(name string) (string, bool) {
 		v := env.Getenv(name)
 		return v, v != ""
 	})
@@ -156,13 +157,13 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err := checkStateDir(l.root); err != nil {
 		return err
 	}
-	if err := lanes.CheckState(ctx, l.root); err != nil {
+	if err := runstate.CheckState(ctx, l.root); err != nil {
 		return err
 	}
 	if err := repo.ExcludeState(ctx, l.root); err != nil {
 		return fmt.Errorf("keep odu's state out of git status: %w", err)
 	}
-	ln, err := lanes.Listen(l.root, lanes.RunningError{PID: os.Getpid(), SHA: sha, Started: time.Now()})
+	ln, err := runstate.Listen(l.root, runstate.RunningError{PID: os.Getpid(), SHA: sha, Started: time.Now()})
 	if err != nil {
 		return err
 	}
@@ -208,7 +209,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	coord, err := lanes.Start(ctx, lanes.Options{
 		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
-		Exe: exe, Version: version(), Env: lanes.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
+		Exe: exe, Version: version(), Env: hosts.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
 		Hosts: addrs, Home: home(env), Getenv: env.Getenv,
 		ReconnectTimeout: c.ReconnectTimeout, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
 		Notef: func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) },
@@ -342,7 +343,7 @@ func show(ctx context.Context, conn net.Conn, p printer) (surface.State, error) 
 
 // serve serves the surface to every connection on the socket until the
 // listener closes; connections end with the server's context.
-func serve(ctx context.Context, srv *surface.Server, ln *lanes.Listener, conns *sync.WaitGroup) {
+func serve(ctx context.Context, srv *surface.Server, ln *runstate.Listener, conns *sync.WaitGroup) {
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
@@ -371,5 +372,3 @@ func workDirFor(root, sha string) (string, error) {
 	}
 	return dir, nil
 }
-
-var errNoRun = errors.New("no run is live in this checkout")

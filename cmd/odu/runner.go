@@ -12,6 +12,7 @@ import (
 
 	"github.com/odu-ci/odu/proc"
 	"github.com/odu-ci/odu/runner"
+	"github.com/odu-ci/odu/runner/hostside"
 )
 
 // RunnerCmd is the host side of a lane, started by the coordinator: it is
@@ -19,7 +20,7 @@ import (
 type RunnerCmd struct {
 	Stdio bool `help:"Serve the lane's surface on stdin and stdout; stop everything when stdin closes."`
 	// A build host's runner is detached from the SSH session that
-	// starts it (see runner_detached.go).
+	// starts it (see runner/hostside).
 	Attach       string        `placeholder:"DIR" help:"Bridge stdin and stdout to the detached runner of the lane directory DIR, starting it if none runs."`
 	Existing     bool          `help:"With --attach: only attach to a runner that runs; exit 3 if none does."`
 	Fresh        bool          `help:"With --attach: stop the runner that runs, if any, and start a new one."`
@@ -35,7 +36,9 @@ func (c *RunnerCmd) Run(ctx context.Context, env *Env) error {
 	case c.Attach != "" && c.Serve == "" && !c.Stdio:
 		return c.attach(ctx, env)
 	case c.Serve != "" && c.Attach == "" && !c.Stdio:
-		return c.serve(ctx, env)
+		s := &hostside.Serve{Dir: c.Serve, Version: version(), Stderr: env.Stderr,
+			Bounds: runner.Bounds{Idle: c.Idle, Finished: c.FinishedIdle}}
+		return s.Run(ctx)
 	case !c.Stdio || c.Attach != "" || c.Serve != "":
 		return &ExitError{Code: 2, Err: errors.New("odu runner takes one of --stdio, --attach DIR, --serve DIR")}
 	}
@@ -76,4 +79,27 @@ func (s stdio) Close() error {
 		c.Close()
 	}
 	return nil
+}
+
+// attach is `odu runner --attach DIR`: stdio bridged to the lane's
+// detached runner, which `odu runner --serve DIR` starts if none runs.
+func (c *RunnerCmd) attach(ctx context.Context, env *Env) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	serve := []string{exe, "runner", "--serve", c.Attach}
+	if c.Idle > 0 {
+		serve = append(serve, "--idle", c.Idle.String())
+	}
+	if c.FinishedIdle > 0 {
+		serve = append(serve, "--finished-idle", c.FinishedIdle.String())
+	}
+	a := &hostside.Attach{Dir: c.Attach, Existing: c.Existing, Fresh: c.Fresh, Serve: serve,
+		PruneAfter: c.PruneAfter, Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr}
+	err = a.Run(ctx)
+	if errors.Is(err, hostside.ErrNoRunner) {
+		return &ExitError{Code: hostside.ExitNoRunner} // it said so on stderr
+	}
+	return err
 }

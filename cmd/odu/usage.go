@@ -12,7 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 
 	"github.com/odu-ci/odu/internal/near"
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 )
 
 // Flag values are decoded here rather than by kong's own mappers, whose
@@ -225,10 +225,10 @@ func contains(xs []string, x string) bool {
 // keeps its runs there (logs, records, the live run's socket), and
 // without this every command would fail on a bare "not a directory".
 func checkStateDir(root string) error {
-	p := filepath.Join(root, lanes.StateDir)
+	p := filepath.Join(root, runstate.StateDir)
 	if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 		return &usageError{msg: p + " is a file, but odu keeps its runs in a directory of that name",
-			hint: "Move the file elsewhere (git mv " + lanes.StateDir + " OTHER), then run odu again."}
+			hint: "Move the file elsewhere (git mv " + runstate.StateDir + " OTHER), then run odu again."}
 	}
 	return nil
 }

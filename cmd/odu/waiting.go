@@ -7,7 +7,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/odu-ci/odu/lanes"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 )
@@ -26,7 +26,7 @@ type awaited struct {
 // attached, or it was killed. Without cur's run, a record newer than the
 // last one before the face waited is that run's.
 func (a *awaited) recordOf(cur surface.State) (surface.State, bool) {
-	st, rel, err := lanes.LastRecord(a.root)
+	st, rel, err := runstate.LastRecord(a.root)
 	if err != nil || st.Run.Ended == nil {
 		return st, false
 	}
@@ -42,7 +42,7 @@ func (a *awaited) recordOf(cur surface.State) (surface.State, bool) {
 // or after it ended:
 //
 //   - the live run, or the one being started (its process announced
-//     itself, see [lanes.AnnounceStart]), waited for: a client;
+//     itself, see [runstate.AnnounceStart]), waited for: a client;
 //   - else, unless next, the last recorded run if it is of HEAD's commit:
 //     its state, and no client;
 //   - else the next run to start, waited for: a client.
@@ -54,34 +54,34 @@ func awaitRun(ctx context.Context, env *Env, name string, settle time.Duration, 
 	if err != nil {
 		return nil, err
 	}
-	_, before, _ := lanes.LastRecord(root)
+	_, before, _ := runstate.LastRecord(root)
 	found := func(cl *surface.Client, last *surface.State) (*awaited, error) {
 		return &awaited{cl: cl, root: root, last: last, before: before}, nil
 	}
 	tty := stderrTerminal(env)
 	deadline := time.Now().Add(settle)
 	for {
-		cl, err := lanes.Dial(ctx, root, name, version())
+		cl, err := runstate.Dial(ctx, root, name, version())
 		if err == nil {
 			return found(cl, nil)
 		}
-		if !errors.Is(err, lanes.ErrNoRun) {
+		if !errors.Is(err, runstate.ErrNoRun) {
 			return nil, attachFailed(ctx, err)
 		}
-		if lanes.Starting(root) {
+		if runstate.Starting(root) {
 			if tty {
 				fmt.Fprintf(env.Stderr, "odu: waiting for the run being started in %s… (Ctrl-C to stop)\n", root)
 			}
-			cl, err := lanes.DialStarting(ctx, root, name, version())
+			cl, err := runstate.DialStarting(ctx, root, name, version())
 			if err == nil {
 				return found(cl, nil)
 			}
-			if !errors.Is(err, lanes.ErrNoRun) {
+			if !errors.Is(err, runstate.ErrNoRun) {
 				return nil, attachFailed(ctx, err)
 			}
 			// It ended before this face attached: it recorded its verdict,
 			// or it ran nothing (refused: its own output says why).
-			if _, after, _ := lanes.LastRecord(root); after == before && !next {
+			if _, after, _ := runstate.LastRecord(root); after == before && !next {
 				return nil, &ExitError{Code: 1, Err: &hinted{
 					msg:  "the run that was being started in " + root + " ended without running its nodes",
 					hint: "Its own output says why."}}
@@ -99,7 +99,7 @@ func awaitRun(ctx context.Context, env *Env, name string, settle time.Duration, 
 	}
 	why := ""
 	if !next {
-		st, _, err := lanes.LastRecord(root)
+		st, _, err := runstate.LastRecord(root)
 		sha, _, herr := repo.Head(ctx, root)
 		switch {
 		case err == nil && herr == nil && st.Run.SHA == sha:
@@ -111,7 +111,7 @@ func awaitRun(ctx context.Context, env *Env, name string, settle time.Duration, 
 	if tty {
 		fmt.Fprintf(env.Stderr, "odu: no run is live%s; waiting for one to start in %s… (Ctrl-C to stop)\n", why, root)
 	}
-	cl, err := lanes.DialWait(ctx, root, name, version())
+	cl, err := runstate.DialWait(ctx, root, name, version())
 	if err != nil {
 		return nil, attachFailed(ctx, err)
 	}

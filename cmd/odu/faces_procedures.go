@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/odu-ci/odu/lanes/runstate"
+	"github.com/odu-ci/odu/surface"
+)
+
+// RerunCmd reruns a node.
+type RerunCmd struct {
+	Node string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
+}
+
+// Help is the long description of `odu rerun`.
+func (*RerunCmd) Help() string {
+	return `Run a node of the live run again, and every node that depends on it on its platform:
+they go back to pending (a running one is stopped first) and their logs start over.
+Reruns and cancels are taken one at a time; a rerun that another rerun overtook says so
+and does not restart the node again. A node skipped because a dependency did not
+succeed is not rerun (exit 1): rerun that dependency, which reruns the node after it.`
+}
+
+// Run asks the run for the rerun.
+func (c *RerunCmd) Run(ctx context.Context, env *Env) error {
+	cl, n, err := attachNode(ctx, env, "odu rerun", c.Node)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	res, err := cl.RerunNode(ctx, n.ID)
+	if err != nil {
+		return failed(ctx, procedureError("rerun", n.ID, err))
+	}
+	if res.Joined {
+		fmt.Fprintf(env.Stdout, "%s was rerun by another request while this one waited (attempt %d, %s): not restarted again\n", n.ID, res.Attempt, res.Status)
+		return nil
+	}
+	fmt.Fprintf(env.Stdout, "rerunning %s\n", strings.Join(res.Reset, ", "))
+	return nil
+}
+
+// procedureError is a procedure's failure as the user reads it: a refusal
+// is the run's own sentence (it names the node), anything else says which
+// procedure on which node failed.
+func procedureError(verb, id string, err error) error {
+	var e *surface.Error
+	if errors.As(err, &e) && e.Code == surface.CodeRefused {
+		return err
+	}
+	return fmt.Errorf("%s %s: %w", verb, id, err)
+}
+
+// CancelCmd stops a node, or the whole run.
+type CancelCmd struct {
+	Node string `arg:"" optional:"" help:"The node to stop; without one, the whole run."`
+}
+
+// Help is the long description of `odu cancel`.
+func (*CancelCmd) Help() string {
+	return `Stop a node of the live run (it becomes cancelled, and what depends on it skipped), or,
+with no node, the whole run. A node's processes get SIGTERM, then SIGKILL after the
+run's grace period. A node that already finished is left as it is: the cancel says how
+it finished, and exits 1.`
+}
+
+// Run asks the run to cancel.
+func (c *CancelCmd) Run(ctx context.Context, env *Env) error {
+	if c.Node == "" {
+		cl, _, err := attach(ctx, env, "odu cancel", false)
+		if errors.Is(err, runstate.ErrNoRun) {
+			return noRun()
+		}
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		if err := cl.CancelRun(ctx); err != nil {
+			return failed(ctx, fmt.Errorf("cancel the run: %w", err))
+		}
+		fmt.Fprintln(env.Stdout, "cancelled the run")
+		return nil
+	}
+	cl, n, err := attachNode(ctx, env, "odu cancel", c.Node)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	res, err := cl.CancelNodeResult(ctx, n.ID)
+	if err != nil {
+		return failed(ctx, procedureError("cancel", n.ID, err))
+	}
+	switch {
+	case res.Joined:
+		fmt.Fprintf(env.Stdout, "%s was cancelled by another request while this one waited\n", n.ID)
+	case res.Was == surface.Pending:
+		fmt.Fprintf(env.Stdout, "cancelled %s (it had not started)\n", n.ID)
+	default:
+		fmt.Fprintf(env.Stdout, "cancelled %s\n", n.ID)
+	}
+	return nil
+}

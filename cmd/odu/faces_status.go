@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/mattn/go-runewidth"
+
+	"github.com/odu-ci/odu/internal/look"
+	"github.com/odu-ci/odu/lanes/runstate"
+	"github.com/odu-ci/odu/surface"
+)
+
+// StatusCmd shows the run's nodes.
+type StatusCmd struct {
+	Output string `short:"o" enum:"text,json" default:"text" placeholder:"text|json" help:"Print a table, or the run's whole state as JSON."`
+}
+
+// Help is the long description of `odu status`.
+func (*StatusCmd) Help() string {
+	return `Show the nodes of the run live in this checkout, or, when none is, of the last run,
+marked as finished. Exits 1 when there is neither.`
+}
+
+// Run prints the state.
+func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
+	cl, root, err := attach(ctx, env, "odu status", false)
+	var st surface.State
+	live := err == nil
+	switch {
+	case live:
+		defer cl.Close()
+		if st, err = current(ctx, cl); err != nil {
+			return failed(ctx, err)
+		}
+	case errors.Is(err, runstate.ErrNoRun):
+		var last runstate.Last
+		last, err = lastRecord(env, root)
+		st = last.State
+		if errors.Is(err, runstate.ErrNoRecord) {
+			return &ExitError{Code: 1, Err: &hinted{msg: "no run is live in this checkout, and none has been recorded", hint: "Start one with `odu run`."}}
+		}
+		if err != nil {
+			return err
+		}
+	default:
+		return err
+	}
+	if c.Output == "json" {
+		data, _ := json.MarshalIndent(st, "", "  ")
+		fmt.Fprintf(env.Stdout, "%s\n", data)
+		return nil
+	}
+	printStatus(env.Stdout, st, live, useColor(env))
+	return nil
+}
+
+func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
+	when := "running for " + duration(time.Since(st.Run.Started))
+	switch {
+	case st.Run.Ended != nil:
+		when = "finished " + st.Run.Ended.Local().Format("2006-01-02 15:04:05") + ", took " + duration(st.Run.Ended.Sub(st.Run.Started))
+	case !live:
+		// Its record was never finished: odu run was killed.
+		when = fmt.Sprintf("started %s, did not finish (odu run, pid %d, was killed or crashed)", st.Run.Started.Local().Format("2006-01-02 15:04:05"), st.Run.PID)
+	}
+	if !live {
+		fmt.Fprintln(w, "No run is live in this checkout; the last one:")
+	}
+	fmt.Fprintf(w, "%s, %s\n", runLine(st), when)
+	fmt.Fprintf(w, "%s\n", counts(st))
+	for _, l := range st.Lanes {
+		if l.Phase == surface.PhaseReconnecting || l.Phase == surface.PhaseFailed {
+			fmt.Fprintf(w, "lane %s on %s: %s (%s)\n", l.Platform, l.Host, l.Phase, l.Error)
+		}
+	}
+	fmt.Fprintln(w)
+	// Columns line up by display width, as on the dashboard: a node's
+	// argument in CJK (build("構築")) takes two columns a character.
+	width := 0
+	for _, n := range st.Nodes {
+		width = max(width, runewidth.StringWidth(n.ID))
+	}
+	for _, n := range st.Nodes {
+		id := n.ID + strings.Repeat(" ", width-runewidth.StringWidth(n.ID))
+		row := fmt.Sprintf("%-9s %s  %-6s%s", n.Status, id, clock(n), reasonOf(n))
+		fmt.Fprintf(w, "%s %s\n", look.New(colour).Mark(n.Status), strings.TrimRight(row, " "))
+	}
+	postStatus(w, st, live)
+}

@@ -1,0 +1,34 @@
+// Package lanes is odu's coordinator: it runs a pipeline on one lane per
+// platform (a runner on this machine, or on a build host over SSH) and
+// merges what the lanes' runners say into the one store its own surface
+// serves to the faces.
+//
+// The coordinator's concerns, a file each:
+//
+//   - coordinator.go: [Start], the run's record kept as it goes, waiting
+//     for every node ([Coordinator.Wait]), and the run's end
+//     ([Coordinator.Finish], [Coordinator.Abort]).
+//   - lane.go: a lane's life: its runner started (lanes/provision),
+//     configured, its client swapped as it reconnects, its end.
+//   - link.go: a lane whose link dropped: a detached runner is dialled
+//     again within [Options.ReconnectTimeout]; its nodes become errors
+//     only when it is not back.
+//   - mirror.go: the fan-in: each lane's node changes mirrored into the
+//     coordinator's store, a node's success vouched for only once its
+//     whole log is here.
+//   - follow.go: log following: every node's log streamed from its runner
+//     into the coordinator's log files, resumed after a reconnect.
+//   - procedures.go: rerun and cancel, forwarded to the lane that runs
+//     the node, and the run's cancel told to every lane.
+//
+// Its seams are packages of their own: lanes/hosts (where lanes run),
+// lanes/sshlink (the SSH transport), lanes/provision (starting a lane's
+// runner, provisioning a host), lanes/runstate (the run's socket, lock
+// and record, which the faces use without this package).
+//
+// Rules: the coordinator draws nothing and posts nothing (the faces do);
+// every goroutine it starts is joined before [Coordinator.Finish] returns
+// ([Coordinator.Abort], for a coordinator that exits at once, waits for
+// none); a node is green only when its runner said so and its whole log
+// reached the coordinator.
+package lanes

@@ -1,0 +1,30 @@
+// Package runstate is a checkout's run state under .ci: what every face of
+// odu needs to find the live run and what a run leaves behind.
+//
+// It holds:
+//
+//   - The run's socket, .ci/odu.sock, and its lock, .ci/odu.lock: [Listen]
+//     takes both for the coordinator (a second run in the same checkout is
+//     a [RunningError]); [Dial], [DialWait] and [DialStarting] connect a
+//     face to the live run, and [ErrNoRun] says there is none. The socket
+//     serves only its owner's user: another user's run, or a run that does
+//     not answer, is a [SocketError] that says whose it is.
+//   - The marker of a run that is starting, .ci/odu.starting
+//     ([AnnounceStart], [Starting]), so that a face started with the run
+//     waits for it rather than saying there is none.
+//   - The run record, .ci/<sha>/runs/<n>.json ([Record], [LastRecord],
+//     [ReadLast]), written whole (a temporary file renamed over it) as the
+//     run goes, and the paths of the logs beside it ([LogRel]).
+//   - The rules for .ci itself ([CheckState], [MkdirState], [OpenState]).
+//
+// Rules:
+//
+//   - No SSH and no coordinator: this package imports neither
+//     golang.org/x/crypto/ssh nor lanes, so a face (tui, ghstatus, the
+//     status commands) that imports it dials no host.
+//   - .ci is the repository's to host, not to shape: odu never writes
+//     through a symbolic link there, refuses a .ci (or a directory of its
+//     own) that is a link or another user's, and refuses names of its own
+//     that git tracks.
+//   - Every error a user can meet has a Hint method that says what to do.
+package runstate

@@ -1,0 +1,118 @@
+package runstate_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/odu-ci/odu/lanes/runstate"
+)
+
+// TestOtherUsersRunSaysWhose: another user (odu-test, made by .ci/setup)
+// attaching to this user's run is told that the run is this user's, by
+// name and uid, and what to do: whether the kernel refused the
+// connection (the socket 0600 in a .ci of 0700) or the run closed it
+// unanswered (a careless chmod let it through). Before, it was told
+// `connect: permission denied` or `hello: connection closed`.
+func TestOtherUsersRunSaysWhose(t *testing.T) {
+	other, err := user.Lookup("odu-test")
+	if err != nil {
+		t.Fatalf("the user odu-test (bash .ci/setup makes it): %v", err)
+	}
+	me, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(other.Uid)
+	gid, _ := strconv.Atoi(other.Gid)
+	root := t.TempDir()
+	ln, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept() // closes other users' connections
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	// The checkout is readable by all, as checkouts are; .ci is not.
+	for _, p := range []string{filepath.Dir(root), root} {
+		os.Chmod(p, 0o755)
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	exe := filepath.Join(dir, "peer.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dial := func() string {
+		cmd := exec.Command(exe, "-test.run=^TestDialHelper$")
+		cmd.Env = []string{"ODU_DIAL_ROOT=" + root}
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the helper as odu-test: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	want := fmt.Sprintf("to another user, %s (uid %s)", me.Username, me.Uid)
+	wantHint := fmt.Sprintf("hint: Only %s can attach to it", me.Username)
+	for _, c := range []struct {
+		name    string
+		want    string
+		prepare func()
+	}{
+		{"refused by the kernel", "dial: this checkout's runs belong", func() {}},
+		{"closed by the run", "dial: the run live in this checkout belongs", func() {
+			os.Chmod(filepath.Join(root, ".ci"), 0o755)
+			os.Chmod(runstate.SocketPath(root), 0o777)
+		}},
+	} {
+		c.prepare()
+		out := dial()
+		if !strings.Contains(out, c.want) || !strings.Contains(out, want) || !strings.Contains(out, wantHint) {
+			t.Errorf("%s: odu-test was told:\n%s\nwant %q, %q and %q", c.name, out, c.want, want, wantHint)
+		}
+	}
+}
+
+// TestDialHelper is the other user's side of TestOtherUsersRunSaysWhose,
+// run in a process of its own; it does nothing in the suite.
+func TestDialHelper(t *testing.T) {
+	root := os.Getenv("ODU_DIAL_ROOT")
+	if root == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := runstate.Dial(ctx, root, "odu status", "test-1")
+	if err == nil {
+		cl.Close()
+		fmt.Println("dial: attached")
+		return
+	}
+	fmt.Printf("dial: %v\n", err)
+	var h interface{ Hint() string }
+	if errors.As(err, &h) {
+		fmt.Printf("hint: %s\n", h.Hint())
+	}
+}
