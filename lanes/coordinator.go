@@ -392,20 +392,30 @@ func (c *Coordinator) abandon(reason string, which func(*lane) bool) {
 		for _, n := range l.nodes {
 			if cur, _ := c.store.Node(n.ID); !cur.Status.Terminal() {
 				l.mirrors[n.ID].final = true
-				log := c.store.Log(n.ID)
-				log.Note("%s", reason)
-				log.Finish()
-				size := log.Status().Size
-				c.store.UpdateNode(n.ID, func(x *surface.Node) {
-					x.Status, x.Reason, x.LogSize = surface.Cancelled, reason, size
-					if x.Started != nil {
-						x.DurationMS = time.Since(*x.Started).Milliseconds()
-					}
-				})
+				c.endNode(n.ID, surface.Cancelled, reason, reason)
 			}
 		}
 		l.mu.Unlock()
 	}
+}
+
+// endNode ends a node that will not finish by itself with status and
+// reason, with note as the last line of its log. A log that cannot take
+// the note (the disk is full) is said to the user instead: the node's
+// reason still says why it ended.
+func (c *Coordinator) endNode(id string, status surface.Status, reason, note string) {
+	log := c.store.Log(id)
+	if err := log.Note("%s", note); err != nil {
+		c.opts.Notef.Say("%s: %s, and its log could not say so: %v", id, reason, err)
+	}
+	log.Finish()
+	size := log.Status().Size
+	c.store.UpdateNode(id, func(x *surface.Node) {
+		x.Status, x.Reason, x.LogSize = status, reason, size
+		if x.Started != nil {
+			x.DurationMS = time.Since(*x.Started).Milliseconds()
+		}
+	})
 }
 
 // Finish ends the run: it records the final state beside the logs,

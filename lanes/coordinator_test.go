@@ -75,11 +75,22 @@ func startPrepared(t *testing.T, justfile, exe string, copyLogs bool, prepare fu
 		select {
 		case <-c.Ended():
 		default:
-			c.Finish()
+			finish(t, c)
 		}
 		c.CloseLogs()
 	})
 	return c, root
+}
+
+// finish ends the run, and fails the test when its record could not be
+// written.
+func finish(t *testing.T, c *lanes.Coordinator) surface.State {
+	t.Helper()
+	st, _, err := c.Finish()
+	if err != nil {
+		t.Errorf("finish the run: %v", err)
+	}
+	return st
 }
 
 // watch follows the merged store until every node finished, checking at
@@ -216,7 +227,7 @@ ci:
 func TestLaneThatCannotStart(t *testing.T) {
 	c, root := start(t, "[metadata(\"ci\")]\nci:\n    @echo ci\n", "/bin/false")
 	watch(t, c, root)
-	st, _, _ := c.Finish()
+	st := finish(t, c)
 	n := st.Nodes[0]
 	if n.Status != surface.Errored || !strings.Contains(n.Reason, "start the runner") {
 		t.Errorf("node of a lane whose runner exits at once = %s (%q), want error", n.Status, n.Reason)
@@ -250,7 +261,9 @@ func TestLogWriteFailureHoldsUpNothing(t *testing.T) {
 		}
 		t.Cleanup(func() {
 			if err := syscall.Unmount(p, 0); err != nil {
-				syscall.Unmount(p, syscall.MNT_DETACH)
+				if err := syscall.Unmount(p, syscall.MNT_DETACH); err != nil {
+					t.Errorf("unmount /dev/full from %s: %v", p, err)
+				}
 			}
 		})
 	})

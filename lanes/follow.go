@@ -18,14 +18,18 @@ import (
 func (l *lane) follow(id string) {
 	log := l.c.store.Log(id)
 	attempt := 1
-	// awaitRerun waits for the node's next attempt and restarts its log.
+	// awaitRerun waits for the node's next attempt whose log restarts.
 	awaitRerun := func() bool {
-		next, ok := l.nextAttempt(id, attempt)
-		if ok {
+		for {
+			next, ok := l.nextAttempt(id, attempt)
+			if !ok {
+				return false
+			}
 			attempt = next
-			log.RestartAt(attempt)
+			if l.restart(id, attempt) {
+				return true
+			}
 		}
-		return ok
 	}
 attempts:
 	for {
@@ -64,7 +68,14 @@ attempts:
 			if c.Attempt != attempt {
 				// Rerun since we asked: the runner sends the new attempt.
 				attempt = c.Attempt
-				log.RestartAt(attempt)
+				if !l.restart(id, attempt) {
+					c.Release()
+					ls.Close()
+					if !awaitRerun() {
+						return
+					}
+					continue attempts
+				}
 			}
 			if l.shared {
 				log.Grow(attempt, c.Offset+c.Len())
@@ -98,7 +109,12 @@ attempts:
 		end := ls.End()
 		if end.Attempt != attempt {
 			attempt = end.Attempt
-			log.RestartAt(attempt)
+			if !l.restart(id, attempt) {
+				if !awaitRerun() {
+					return
+				}
+				continue
+			}
 		}
 		if end.Finished {
 			log.Finish()
@@ -109,6 +125,18 @@ attempts:
 			return
 		}
 	}
+}
+
+// restart begins attempt of a node's log. A log that cannot be emptied
+// would show the attempt before under this one's name: the attempt ends
+// as one whose log could not be written (logFailed), and restart returns
+// false.
+func (l *lane) restart(id string, attempt int) bool {
+	if err := l.c.store.Log(id).RestartAt(attempt); err != nil {
+		l.logFailed(id, attempt, err)
+		return false
+	}
+	return true
 }
 
 // awaitBegun waits until the runner reports the node's attempt (or a
@@ -182,8 +210,8 @@ func (l *lane) logFailed(id string, attempt int, err error) {
 	m.final, m.logged = true, max(m.logged, attempt)
 	// The log says where it stops being whole, as its last line.
 	log := l.c.store.Log(id)
-	if terr := log.EndTruncated(err.Error()); terr != nil && l.c.opts.Notef != nil {
-		l.c.opts.Notef("%s: log truncated (%v), and the line that says so could not be written: %v", id, err, terr)
+	if terr := log.EndTruncated(err.Error()); terr != nil {
+		l.c.opts.Notef.Say("%s: log truncated (%v), and the line that says so could not be written: %v", id, err, terr)
 	}
 	size := log.Status().Size
 	l.c.store.UpdateNode(id, func(x *surface.Node) {

@@ -245,7 +245,7 @@ func (l *lane) ping(cl *surface.Client) {
 	for {
 		select {
 		case <-t.C:
-			cl.Ping()
+			_ = cl.Ping() // a ping that cannot be sent is a connection ending: the watch says why
 		case <-cl.Done():
 			return
 		case <-l.c.ctx.Done():
@@ -312,26 +312,15 @@ func (l *lane) fail(err error) {
 			continue
 		}
 		m.final = true
-		log := c.store.Log(n.ID)
+		note := fmt.Sprintf("lane %s on %s: %v", l.platform, l.host, err)
 		var lost *linkLostError
 		var host *sshlink.HostError
 		switch {
 		case errors.As(err, &lost):
-			log.Note("%v", err)
+			note = err.Error()
 		case errors.As(err, &host) && host.Addr == l.host:
-			log.Note("lane %s: %v", l.platform, err) // err names the host
-		default:
-			log.Note("lane %s on %s: %v", l.platform, l.host, err)
+			note = fmt.Sprintf("lane %s: %v", l.platform, err) // err names the host
 		}
-		log.Finish()
-		size := log.Status().Size
-		c.store.UpdateNode(n.ID, func(x *surface.Node) {
-			x.Status = surface.Errored
-			x.Reason = err.Error()
-			x.LogSize = size
-			if x.Started != nil {
-				x.DurationMS = time.Since(*x.Started).Milliseconds()
-			}
-		})
+		c.endNode(n.ID, surface.Errored, err.Error(), note)
 	}
 }

@@ -60,9 +60,9 @@ func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
 			return false
 		}
 		if errors.Is(err, provision.ErrRunnerGone) || !time.Now().Add(delay).Before(deadline) {
-			why := fmt.Errorf("%v; not back within %s: %v", lost.err, timeout, err)
+			why := fmt.Errorf("%w; not back within %s: %w", lost.err, timeout, err)
 			if errors.Is(err, provision.ErrRunnerGone) {
-				why = fmt.Errorf("%v; dialled again: %v", lost.err, err)
+				why = fmt.Errorf("%w; dialled again: %w", lost.err, err)
 			}
 			l.say("giving up: %v", why)
 			l.fail(&linkLostError{host: l.host, err: why})

@@ -54,21 +54,11 @@ func (l *lane) watch(cl *surface.Client, first bool, seen *uint64) error {
 				msg := fmt.Sprintf("re-attached to the %s lane's runner still running on %s (started %s by odu pid %d; %d of %d nodes finished)",
 					l.platform, l.host, was.Started.Local().Format("15:04:05"), was.PID, done, len(ev.Snapshot.Nodes))
 				l.say("%s", msg)
-				if l.c.opts.Notef != nil {
-					l.c.opts.Notef("%s", msg)
-				}
+				l.c.opts.Notef.Say("%s", msg)
 			}
 		}
-		if ev.Snapshot != nil {
-			for _, n := range ev.Missed { // the transitions before it, when behind
-				l.mirror(n)
-			}
-			for _, n := range ev.Snapshot.Nodes {
-				l.mirror(n)
-			}
-		}
-		if ev.Delta != nil && ev.Delta.Node != nil {
-			l.mirror(*ev.Delta.Node)
+		for n := range ev.Transitions() {
+			l.mirror(n)
 		}
 		*seen = w.Seq()
 	}

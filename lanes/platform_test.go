@@ -45,7 +45,7 @@ func TestStartRefusesLocalLaneOfAnotherPlatform(t *testing.T) {
 			Grace: time.Second, Exe: "/nonexistent/odu", Env: os.Environ(), Hosts: laneHosts,
 		})
 		if err == nil {
-			c.Finish()
+			finish(t, c)
 			c.CloseLogs()
 			t.Fatalf("Start with hosts %v ran %s on this machine (%s); want it refused", laneHosts, other, platform.Local())
 		}

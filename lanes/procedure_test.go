@@ -17,8 +17,9 @@ import (
 
 // serveRun serves the coordinator's surface on the checkout's socket and
 // ends as `odu run` does: once every node finished, it finishes the run,
-// then stops serving. It returns a channel closed when all that is done.
-func serveRun(t *testing.T, c *lanes.Coordinator, root string) <-chan struct{} {
+// then stops serving. It returns a channel that gets Finish's error when
+// all that is done.
+func serveRun(t *testing.T, c *lanes.Coordinator, root string) <-chan error {
 	t.Helper()
 	ln, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
@@ -39,18 +40,18 @@ func serveRun(t *testing.T, c *lanes.Coordinator, root string) <-chan struct{} {
 			serving.Add(1)
 			go func() {
 				defer serving.Done()
-				srv.Serve(ctx, conn)
+				_ = srv.Serve(ctx, conn) // the test asserts on what the face sees
 			}()
 		}
 	}()
-	done := make(chan struct{})
+	done := make(chan error, 1)
 	go func() {
-		defer close(done)
 		c.Wait(context.Background())
-		c.Finish()
+		_, _, err := c.Finish()
 		ln.Close()
 		stopServing()
 		serving.Wait()
+		done <- err
 	}()
 	return done
 }
@@ -78,7 +79,10 @@ func TestCancelOfTheLastNodeIsAnswered(t *testing.T) {
 		}
 		cl.Close()
 		select {
-		case <-done:
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run %d: finish the run: %v", run, err)
+			}
 		case <-ctx.Done():
 			t.Fatalf("run %d: the run did not end", run)
 		}
@@ -124,7 +128,7 @@ func TestRunEndWaitsForForwardedReplies(t *testing.T) {
 		replied <- err
 	}()
 	waitLog(t, log, "got TERM") // the runner has the cancel
-	c.Finish()
+	finish(t, c)
 	if err := <-replied; err != nil {
 		t.Errorf("cancel %s, in flight when the run ended: %v", n.ID, err)
 	}

@@ -163,11 +163,12 @@ func (c *Coordinator) CancelRun(ctx context.Context) error {
 	if !ok {
 		return refusedOver("it is not cancelled")
 	}
-	return c.cancelRun(ctx)
+	c.cancelRun(ctx)
+	return nil
 }
 
 // cancelRun is CancelRun, taken whether or not the run settled.
-func (c *Coordinator) cancelRun(ctx context.Context) error {
+func (c *Coordinator) cancelRun(ctx context.Context) {
 	c.cancelled.Store(true)
 	c.cancel.Do(func() {
 		if !c.store.Closed() {
@@ -199,5 +200,4 @@ func (c *Coordinator) cancelRun(ctx context.Context) error {
 		}
 		wg.Wait()
 	})
-	return nil
 }

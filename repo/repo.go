@@ -93,6 +93,20 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Version returns the version of the git on PATH ("2.39.5") and its
+// path.
+func Version(ctx context.Context) (version, path string, err error) {
+	path, err = exec.LookPath("git")
+	if err != nil {
+		return "", "", &GitNotFoundError{}
+	}
+	out, err := Git(ctx, "", "--version")
+	if err != nil {
+		return "", path, err
+	}
+	return strings.TrimSpace(strings.TrimPrefix(out, "git version ")), path, nil
+}
+
 // Git runs git with args in dir and returns its standard output.
 func Git(ctx context.Context, dir string, args ...string) (string, error) {
 	path, err := exec.LookPath("git")

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 
 	"golang.org/x/term"
@@ -212,15 +211,11 @@ func hostChecks(ctx context.Context, env *Env) []check {
 }
 
 func gitVersion(ctx context.Context) (string, error) {
-	path, err := exec.LookPath("git")
+	version, path, err := repo.Version(ctx)
 	if err != nil {
-		return "", &repo.GitNotFoundError{}
+		return "", err
 	}
-	out, err := exec.CommandContext(ctx, path, "--version").Output()
-	if err != nil {
-		return "", fmt.Errorf("run git --version: %w", err)
-	}
-	return strings.TrimSpace(strings.TrimPrefix(string(out), "git version ")) + " (" + path + ")", nil
+	return version + " (" + path + ")", nil
 }
 
 // printChecks writes the report and returns how many checks failed.

@@ -175,7 +175,11 @@ func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surfa
 			}
 		}
 	}
-	io.Copy(env.Stdout, f)
+	lr := &logReader{f: f}
+	_, _ = io.Copy(env.Stdout, lr) // a reader that went away (| head) is no error: only lr's are
+	if lr.err != nil {
+		return fmt.Errorf("read the log of %s: %w", id, lr.err)
+	}
 	if live != nil && n != nil && (!n.Status.Terminal() || last.Unfinished[id]) {
 		return lostRun(env, root, *live, id) // the record of a run that was killed
 	}
@@ -232,4 +236,20 @@ func skipped(n surface.Node) error {
 		why = " (" + n.Reason + ")"
 	}
 	return &ExitError{Code: 1, Err: fmt.Errorf("%s was skipped%s: it never ran, so it has no log", n.ID, why)}
+}
+
+// logReader reads a log's file, keeping its read error apart from the
+// writer's: a reader of odu logs that went away (| head) is no error, a
+// log that cannot be read is.
+type logReader struct {
+	f   *os.File
+	err error
+}
+
+func (r *logReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.err = err
+	}
+	return n, err
 }

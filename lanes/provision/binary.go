@@ -65,7 +65,7 @@ func runnerBinary(ctx context.Context, plat platform.Platform, exe, version stri
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
 		return "", fmt.Errorf("lock the runner cache: %w", err)
 	}
-	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
+	// lock.Close, deferred above, releases the lock.
 	if fi, err := os.Stat(dst); err == nil && fi.Mode()&0o111 != 0 {
 		return dst, nil
 	}
@@ -139,7 +139,7 @@ func dirtyPatch(ctx context.Context, o *Run) (*patch, error) {
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
 		if err != nil {
-			return nil, fmt.Errorf("git %s: %v: %s", args[0], err, stderr.String())
+			return nil, fmt.Errorf("git %s: %w: %s", args[0], err, stderr.String())
 		}
 		return out, nil
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/odu-ci/odu/internal/hint"
 	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/runner/hostside"
@@ -28,12 +29,7 @@ func CheckHost(ctx context.Context, addr string, plat platform.Platform, home st
 	names := []string{"reachable", "host key known", "authenticated", "platform", "just", "workspaces"}
 	var out []HostCheck
 	fail := func(i int, err error) []HostCheck {
-		fix := ""
-		var h interface{ Hint() string }
-		if errors.As(err, &h) {
-			fix = h.Hint()
-		}
-		out = append(out, HostCheck{Name: names[i], Detail: errText(err), Fix: fix})
+		out = append(out, HostCheck{Name: names[i], Detail: errText(err), Fix: hint.Of(err)})
 		for _, n := range names[i+1:] {
 			out = append(out, HostCheck{Name: n, Skip: true, Detail: "not checked"})
 		}

@@ -39,6 +39,6 @@
 //     commits sent as thin packs of what the host lacks.
 //   - A host's problem is an *sshlink.HostError that names the host, with
 //     a Hint when there is something to do. GitHub tokens never reach a
-//     lane ([LaneEnv]); secrets reach it only in the runner's
+//     lane (runner.WithoutTokens); secrets reach it only in the runner's
 //     configuration, never here.
 package provision

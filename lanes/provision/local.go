@@ -5,31 +5,12 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"time"
 
 	"github.com/odu-ci/odu/proc"
+	"github.com/odu-ci/odu/runner"
 	"github.com/odu-ci/odu/surface"
 )
-
-// tokenVars are environment variables that hold a GitHub token. The
-// token stays with the coordinator: a lane never sees it.
-var tokenVars = []string{"GH_TOKEN", "GITHUB_TOKEN", "GH_ENTERPRISE_TOKEN", "GITHUB_ENTERPRISE_TOKEN"}
-
-// LaneEnv returns env without the variables that must not reach a lane.
-func LaneEnv(env []string) []string {
-	var out []string
-next:
-	for _, kv := range env {
-		for _, t := range tokenVars {
-			if strings.HasPrefix(kv, t+"=") {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
-}
 
 // local is a runner started on this machine as a child process: the
 // same binary and protocol a remote lane uses, without SSH.
@@ -43,7 +24,7 @@ type local struct {
 // then stops the lane through the surface. Its diagnostics go to stderr.
 func startLocal(ctx context.Context, exe, version string, env []string, stderr *os.File) (*surface.Client, *local, error) {
 	cmd := exec.Command(exe, "runner", "--stdio")
-	cmd.Env = LaneEnv(env)
+	cmd.Env = runner.WithoutTokens(env) // a token stays with the coordinator
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

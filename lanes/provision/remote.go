@@ -13,6 +13,7 @@ import (
 	"github.com/odu-ci/odu/internal/say"
 	"github.com/odu-ci/odu/lanes/sshlink"
 	"github.com/odu-ci/odu/platform"
+	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/runner/hostside"
 	"github.com/odu-ci/odu/surface"
 )
@@ -106,7 +107,7 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, e
 	r.phase(surface.PhaseSource)
 	ws := hostside.WorkspacePath(p.cache, files.repo, files.workspace)
 	if p.wsReady {
-		r.say("commit %s already on the host; workspace reused: %s", short(r.run.SHA), ws)
+		r.say("commit %s already on the host; workspace reused: %s", repo.Short(r.run.SHA), ws)
 	} else if err := r.sendSource(ctx, l, p, files, ws); err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, e
 			// gone) exits by itself after that bound.
 			if exit {
 				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				cl.Exit(ctx)
+				_ = cl.Exit(ctx) // a runner not told exits after its idle bound
 				cancel()
 			}
 			cl.Close() // the bridge's stdin closes: it exits
@@ -195,7 +196,10 @@ func (a *attachment) wait(d time.Duration) {
 		return
 	}
 	done := make(chan struct{})
-	go func() { s.Wait(); close(done) }()
+	go func() {
+		_ = s.Wait() // how the session ended is the link's to say (Lost)
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(d):
@@ -261,10 +265,11 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 		if errors.As(err, &verr) {
 			// The runner there was left by an odu run of another version
 			// (odu was rebuilt or upgraded since): this one cannot take
-			// it over.
+			// it over. Its fix is not the version error's (use one
+			// binary): this one is the binary the user means.
 			return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf(
-				"a runner of another odu version still runs this commit's %s lane there (left by an earlier odu run): %v; `odu run --fresh` stops it and starts over",
-				r.platform, err)}
+				"a runner of another odu version still runs this commit's %s lane there (left by an earlier odu run): %w; `odu run --fresh` stops it and starts over",
+				r.platform, err), Fix: "Run `odu run --fresh`: it stops that runner and runs the pipeline anew."}
 		}
 		return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("talk to the runner: %w", err)}
 	}

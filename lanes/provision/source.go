@@ -85,7 +85,7 @@ func (r *remoteLane) sendSource(ctx context.Context, l *sshlink.Link, p *probe, 
 		}
 	}
 	if present {
-		r.say("commit %s already on the host", short(o.SHA))
+		r.say("commit %s already on the host", repo.Short(o.SHA))
 	} else {
 		revs := o.SHA + "\n"
 		for _, b := range bases {
@@ -96,15 +96,15 @@ func (r *remoteLane) sendSource(ctx context.Context, l *sshlink.Link, p *probe, 
 		var packed, perr bytes.Buffer
 		pack.Stdout, pack.Stderr = &packed, &perr
 		if err := pack.Run(); err != nil {
-			return fmt.Errorf("pack commit %s: %v: %s", short(o.SHA), err, perr.String())
+			return fmt.Errorf("pack commit %s: %w: %s", repo.Short(o.SHA), err, perr.String())
 		}
 		size := packed.Len()
 		script := fmt.Sprintf(`set -e; b=%s; [ -d "$b" ] || git init -q --bare "$b"
 git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" update-ref refs/odu/%s %s`, sshlink.Quote(bare), o.SHA, o.SHA)
 		if _, err := l.Run(script, &packed); err != nil {
-			return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("send commit %s: %w", short(o.SHA), err)}
+			return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("send commit %s: %w", repo.Short(o.SHA), err)}
 		}
-		r.say("sent commit %s: %d bytes, on top of %d commits the host had", short(o.SHA), size, len(bases))
+		r.say("sent commit %s: %d bytes, on top of %d commits the host had", repo.Short(o.SHA), size, len(bases))
 	}
 
 	if err := r.sendSubmodules(ctx, l, p, f, bare); err != nil {
@@ -134,7 +134,7 @@ git --git-dir="$b" worktree add --detach --force -q "$w" %s`, sshlink.Quote(bare
 	}
 	script += "\ntouch \"$w/" + hostside.Ready + "\""
 	if _, err := l.Run(script, stdin); err != nil {
-		return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("check out %s on the host: %w", short(o.SHA), err)}
+		return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("check out %s on the host: %w", repo.Short(o.SHA), err)}
 	}
 	r.say("workspace checked out: %s", ws)
 	return nil
@@ -164,25 +164,18 @@ func (r *remoteLane) sendSubmodules(ctx context.Context, l *sshlink.Link, p *pro
 		var packed, perr bytes.Buffer
 		pack.Stdout, pack.Stderr = &packed, &perr
 		if err := pack.Run(); err != nil {
-			return fmt.Errorf("pack submodule %s at %s: %v: %s", s.Path, short(s.Commit), err, perr.String())
+			return fmt.Errorf("pack submodule %s at %s: %w: %s", s.Path, repo.Short(s.Commit), err, perr.String())
 		}
 		size := packed.Len()
 		script := fmt.Sprintf(`set -e; b=%s; [ -d "$b" ] || git init -q --bare "$b"
 git --git-dir="$b" index-pack --stdin --fix-thin >/dev/null; git --git-dir="$b" update-ref refs/odu/%s %s`, sshlink.Quote(bare), s.Commit, s.Commit)
 		if _, err := l.Run(script, &packed); err != nil {
-			return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("send submodule %s at %s: %w", s.Path, short(s.Commit), err)}
+			return &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("send submodule %s at %s: %w", s.Path, repo.Short(s.Commit), err)}
 		}
 		p.commits = append(p.commits, s.Commit)
-		r.say("sent submodule %s at %s: %d bytes", s.Path, short(s.Commit), size)
+		r.say("sent submodule %s at %s: %d bytes", s.Path, repo.Short(s.Commit), size)
 	}
 	return nil
-}
-
-func short(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 // repoID names a checkout on a host: its directory's name and a hash of

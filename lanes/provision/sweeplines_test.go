@@ -15,7 +15,9 @@ func TestSweepLinesReachTheSetupLog(t *testing.T) {
 	w := &sweepLines{w: &out, say: func(format string, a ...any) { said = append(said, fmt.Sprintf(format, a...)) }}
 	in := "odu runner: no runner serves /x\nodu runner: stopped 5 processes left by a runner that died (pid 7), in 53ms\nplain\n"
 	for i := 0; i < len(in); i += 7 {
-		w.Write([]byte(in[i:min(i+7, len(in))]))
+		if _, err := w.Write([]byte(in[i:min(i+7, len(in))])); err != nil {
+			t.Fatalf("write: %v", err)
+		}
 	}
 	if out.String() != in {
 		t.Errorf("passed on %q, want %q", out.String(), in)

@@ -51,10 +51,10 @@ func TestOtherUsersRunSaysWhose(t *testing.T) {
 	}()
 	// The checkout is readable by all, as checkouts are; .ci is not.
 	for _, p := range []string{filepath.Dir(root), root} {
-		os.Chmod(p, 0o755)
+		chmod(t, p, 0o755)
 	}
 	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
+	chmod(t, dir, 0o755)
 	exe := filepath.Join(dir, "peer.test")
 	data, err := os.ReadFile(os.Args[0])
 	if err != nil {
@@ -83,8 +83,8 @@ func TestOtherUsersRunSaysWhose(t *testing.T) {
 	}{
 		{"refused by the kernel", "dial: this checkout's runs belong", func() {}},
 		{"closed by the run", "dial: the run live in this checkout belongs", func() {
-			os.Chmod(filepath.Join(root, ".ci"), 0o755)
-			os.Chmod(runstate.SocketPath(root), 0o777)
+			chmod(t, filepath.Join(root, ".ci"), 0o755)
+			chmod(t, runstate.SocketPath(root), 0o777)
 		}},
 	} {
 		c.prepare()

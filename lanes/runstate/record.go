@@ -246,7 +246,7 @@ func readRecord(root, rel string) (surface.State, error) {
 		return st, errors.New("it is empty (cut short, as by a power cut)")
 	}
 	if err := json.Unmarshal(data, &st); err != nil {
-		return st, fmt.Errorf("it is not a record (%v)", err)
+		return st, fmt.Errorf("it is not a record (%w)", err)
 	}
 	if st.Run.SHA == "" {
 		return st, errors.New("it is not a record (no commit)")

@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -25,6 +26,17 @@ func SocketPath(root string) string { return filepath.Join(root, StateDir, "odu.
 
 func lockPath(root string) string { return filepath.Join(root, StateDir, "odu.lock") }
 
+// holder returns the run that holds the checkout's run lock, as it wrote
+// itself into the lock file; the zero RunningError when it has not (yet)
+// or the file cannot be read: a run holds the lock all the same.
+func holder(root string) RunningError {
+	var live RunningError
+	if data, err := os.ReadFile(lockPath(root)); err == nil {
+		_ = json.Unmarshal(data, &live) // what it can read, or nothing
+	}
+	return live
+}
+
 // RunningError reports that a run is live in the checkout.
 type RunningError struct {
 	PID     int       `json:"pid"`
@@ -33,12 +45,8 @@ type RunningError struct {
 }
 
 func (e *RunningError) Error() string {
-	sha := e.SHA
-	if len(sha) > 7 {
-		sha = sha[:7]
-	}
 	return fmt.Sprintf("a run is already live in this checkout (pid %d, commit %s, started %s)",
-		e.PID, sha, e.Started.Local().Format("15:04:05"))
+		e.PID, repo.Short(e.SHA), e.Started.Local().Format("15:04:05"))
 }
 
 // Hint says what to do.
@@ -77,16 +85,18 @@ func Listen(root string, info RunningError) (*Listener, error) {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		defer lock.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			var live RunningError
-			data, _ := os.ReadFile(lockPath(root))
-			json.Unmarshal(data, &live)
+			live := holder(root)
 			return nil, &live
 		}
 		return nil, fmt.Errorf("take the run lock: %w", err)
 	}
-	data, _ := json.Marshal(info)
-	lock.Truncate(0)
-	lock.WriteAt(data, 0)
+	// Who holds the lock, for the faces and runs it turns away: a lock
+	// whose file could not say so (a full disk) locks all the same, and
+	// they say less.
+	data, _ := json.Marshal(info) // a struct of a number, a string and a time
+	if err := lock.Truncate(0); err == nil {
+		_, _ = lock.WriteAt(data, 0)
+	}
 
 	path := SocketPath(root)
 	// A dead run's socket (nobody holds the lock) is replaced; anything
@@ -135,7 +145,7 @@ func (l *Listener) Close() error {
 		if fi, err := os.Lstat(l.path); err == nil && os.SameFile(fi, l.socket) {
 			os.Remove(l.path)
 		}
-		l.lock.Truncate(0)
+		_ = l.lock.Truncate(0) // the file is read only while a run holds the lock, and each holder writes itself anew
 		l.lock.Close()
 	})
 	return l.err
@@ -179,7 +189,7 @@ func sameUser(c net.Conn) bool {
 		return false
 	}
 	uid := -1
-	raw.Control(func(fd uintptr) { uid = peerUID(int(fd)) })
+	_ = raw.Control(func(fd uintptr) { uid = peerUID(int(fd)) }) // else uid stays -1: refused
 	return uid == os.Getuid()
 }
 

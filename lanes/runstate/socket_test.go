@@ -41,22 +41,22 @@ func TestSocketRefusesOtherUsers(t *testing.T) {
 	// temporary directory above it), never $TMPDIR itself.
 	sock := runstate.SocketPath(root)
 	for _, p := range []string{filepath.Dir(root), root, filepath.Dir(sock)} {
-		os.Chmod(p, 0o755)
+		chmod(t, p, 0o755)
 	}
-	os.Chmod(sock, 0o777)
+	chmod(t, sock, 0o777)
 
 	accepted := make(chan net.Conn, 1)
 	go func() {
 		c, err := ln.Accept()
 		if err == nil {
-			io.WriteString(c, "welcome\n")
+			_, _ = io.WriteString(c, "welcome\n") // what the user's connection reads is the check
 		}
 		accepted <- c
 	}()
 
 	// The test binary, where odu-test can run it.
 	dir := t.TempDir()
-	os.Chmod(dir, 0o755)
+	chmod(t, dir, 0o755)
 	exe := filepath.Join(dir, "peer.test")
 	data, err := os.ReadFile(os.Args[0])
 	if err != nil {
@@ -93,6 +93,14 @@ func TestSocketRefusesOtherUsers(t *testing.T) {
 	}
 }
 
+// chmod sets p's mode, or fails the test.
+func chmod(t *testing.T, p string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(p, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestPeerHelper is the other user's side of TestSocketRefusesOtherUsers,
 // run in a process of its own; it does nothing in the suite.
 func TestPeerHelper(t *testing.T) {
@@ -106,8 +114,12 @@ func TestPeerHelper(t *testing.T) {
 		return
 	}
 	defer c.Close()
-	io.WriteString(c, `{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1}}`+"\n")
-	c.SetReadDeadline(time.Now().Add(time.Minute))
+	// The run may have closed the connection already: what is read says.
+	_, _ = io.WriteString(c, `{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1}}`+"\n")
+	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		fmt.Printf("peer: set a deadline: %v\n", err)
+		return
+	}
 	data, err := io.ReadAll(c)
 	switch {
 	// Closed with the hello unread, the socket may say reset rather

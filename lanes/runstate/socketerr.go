@@ -1,7 +1,6 @@
 package runstate
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/user"
@@ -60,9 +59,7 @@ func otherUsers(root string) error {
 // it names the coordinator by the pid its run lock holds, and says when
 // that process is stopped.
 func notAnswering(root string) error {
-	var live RunningError
-	data, _ := os.ReadFile(lockPath(root))
-	json.Unmarshal(data, &live)
+	live := holder(root)
 	sock := filepath.Join(StateDir, "odu.sock")
 	if live.PID <= 0 {
 		return &SocketError{

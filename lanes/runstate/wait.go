@@ -33,7 +33,7 @@ func DialWait(ctx context.Context, root, client, version string) (*surface.Clien
 		}
 		if want != watching {
 			if watching != "" {
-				w.Remove(watching)
+				_ = w.Remove(watching) // a watch left on the root only wakes this loop more often
 			}
 			if err := w.Add(want); err != nil {
 				return nil, err

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/odu-ci/odu/internal/hint"
 	"github.com/odu-ci/odu/lanes/hosts"
 )
 
@@ -85,11 +86,7 @@ func (e *HostError) Hint() string {
 	if e.Fix != "" {
 		return e.Fix
 	}
-	var h interface{ Hint() string }
-	if errors.As(e.Err, &h) {
-		return h.Hint()
-	}
-	return ""
+	return hint.Of(e.Err)
 }
 
 // UnknownHostError reports a host whose key is not in known_hosts.

@@ -81,9 +81,16 @@ func (e Env) Dial(ctx context.Context, addr string, note func(string)) (*Link, e
 		User: t.User, Auth: auth, HostKeyCallback: cb, HostKeyAlgorithms: algos,
 		Timeout: t.ConnectTimeout,
 	}
-	// The handshake obeys the connect timeout, and ctx.
-	conn.SetDeadline(time.Now().Add(t.ConnectTimeout))
-	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	// The handshake obeys the connect timeout, and ctx. A channel through
+	// a jump host takes no deadline: the timeout closes it instead.
+	deadline := time.Now().Add(t.ConnectTimeout)
+	hctx := ctx
+	if err := conn.SetDeadline(deadline); err != nil {
+		var cancel context.CancelFunc
+		hctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	stop := context.AfterFunc(hctx, func() { conn.Close() })
 	c, chans, reqs, err := ssh.NewClientConn(conn, t.hostPort(), cfg)
 	stop()
 	if agentConn != nil {
@@ -103,12 +110,12 @@ func (e Env) Dial(ctx context.Context, addr string, note func(string)) (*Link, e
 		}
 		return fail(&HostError{Addr: addr, Stage: Connect, Err: fmt.Errorf("ssh handshake: %w", err)})
 	}
-	conn.SetDeadline(time.Time{})
+	_ = conn.SetDeadline(time.Time{}) // none was set on a channel, which takes none
 	l := &Link{Target: t, client: ssh.NewClient(c, chans, reqs), jump: jump, done: make(chan struct{})}
 	l.wg.Go(l.keepAlive)
 	l.wg.Go(func() {
 		err := l.client.Wait()
-		l.end(fmt.Errorf("the connection closed: %v", err))
+		l.end(fmt.Errorf("the connection closed: %w", err))
 	})
 	return l, nil
 }

@@ -11,17 +11,17 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/odu-ci/odu/internal/odutest"
 	"github.com/odu-ci/odu/internal/sshtest"
 	"github.com/odu-ci/odu/lanes/sshlink"
 )
 
 // Every link's goroutines end with Close, and a dial that fails leaves
 // none behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { odutest.Main(m) }
 
 // home makes a home directory whose ~/.ssh/config names key for every
 // host, alone (none: the agent's keys and the default ones), and whose
@@ -138,7 +138,7 @@ func TestAgentClosedAfterHandshake(t *testing.T) {
 			mu.Lock()
 			conns = append(conns, c)
 			mu.Unlock()
-			agent.ServeAgent(keyring, c) // until the client closes it, or the test ends
+			_ = agent.ServeAgent(keyring, c) // until the client closes it, or the test ends
 			c.Close()
 			ended <- struct{}{}
 		}

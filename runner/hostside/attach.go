@@ -55,7 +55,7 @@ func (c *Attach) Run(ctx context.Context) error {
 	}
 	now := time.Now()
 	if err := os.WriteFile(Used, nil, 0o600); err == nil {
-		os.Chtimes(Used, now, now)
+		_ = os.Chtimes(Used, now, now) // best effort, as the write: a use not marked makes a prune sooner, never while a runner holds the lane
 	}
 	if c.Fresh {
 		if err := stopRunner(ctx, c.Stderr); err != nil {
@@ -163,11 +163,11 @@ func bridge(conn net.Conn, in io.Reader, out io.Writer) error {
 	out = pollable(out)
 	done := make(chan struct{}, 2)
 	go func() {
-		io.Copy(conn, in)
+		_, _ = io.Copy(conn, in) // until stdin ends or the runner goes: either ends the bridge
 		done <- struct{}{}
 	}()
 	go func() {
-		io.Copy(out, conn)
+		_, _ = io.Copy(out, conn) // until the runner goes or stdout does: either ends the bridge
 		done <- struct{}{}
 	}()
 	<-done
@@ -197,7 +197,7 @@ func pollable(w io.Writer) io.Writer {
 		return w
 	}
 	fd := -1
-	rc.Control(func(s uintptr) { fd, _ = syscall.Dup(int(s)) })
+	_ = rc.Control(func(s uintptr) { fd, _ = syscall.Dup(int(s)) }) // else fd stays -1: w as it is
 	if fd < 0 {
 		return w
 	}
@@ -332,7 +332,9 @@ func (c *Attach) prune() {
 			}
 		}
 		if removed {
-			exec.Command("git", "--git-dir", RepoPath(cache, repo.Name()), "worktree", "prune").Run()
+			// The bare repository's records of the removed worktrees: a
+			// prune that fails leaves them for the next one.
+			_ = exec.Command("git", "--git-dir", RepoPath(cache, repo.Name()), "worktree", "prune").Run()
 		}
 	}
 }
