@@ -47,7 +47,7 @@ func (l *Log) load() {
 	rs := ln.runs
 	var st Style
 	for at, r := range ln.text {
-		for len(rs) > 0 && rs[0].at <= at {
+		for len(rs) > 0 && int(rs[0].at) <= at {
 			st, rs = rs[0].st, rs[1:]
 		}
 		switch runeWidth(r) {
@@ -79,7 +79,7 @@ func (l *Log) freeze() Line {
 	comb := len(l.comb) > 0
 	for i, c := range cur {
 		if c.st != st {
-			rs = append(rs, run{len(b), c.st})
+			rs = append(rs, run{int32(len(b)), c.st})
 			st = c.st
 		}
 		switch {

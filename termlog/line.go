@@ -17,7 +17,7 @@ type Line struct {
 
 // run is where a style starts.
 type run struct {
-	at int
+	at int32 // lines hold at most MaxLineCells characters: the offset fits
 	st Style
 }
 
@@ -55,9 +55,9 @@ func (l Line) Spans() iter.Seq[Span] {
 		for i, r := range l.runs {
 			end := len(l.text)
 			if i+1 < len(l.runs) {
-				end = l.runs[i+1].at
+				end = int(l.runs[i+1].at)
 			}
-			if end > r.at && !yield(Span{Text: l.text[r.at:end], Style: r.st}) {
+			if end > int(r.at) && !yield(Span{Text: l.text[r.at:end], Style: r.st}) {
 				return
 			}
 		}
@@ -132,14 +132,14 @@ func (l Line) slice(i, j int, k *int) Line {
 	if *k > 0 {
 		st = l.runs[*k-1].st
 	}
-	for ; *k < len(l.runs) && l.runs[*k].at <= i; *k++ {
+	for ; *k < len(l.runs) && int(l.runs[*k].at) <= i; *k++ {
 		st = l.runs[*k].st
 	}
 	if st != (Style{}) {
 		s.runs = append(s.runs, run{0, st})
 	}
-	for n := *k; n < len(l.runs) && l.runs[n].at < j; n++ {
-		s.runs = append(s.runs, run{l.runs[n].at - i, l.runs[n].st})
+	for n := *k; n < len(l.runs) && int(l.runs[n].at) < j; n++ {
+		s.runs = append(s.runs, run{l.runs[n].at - int32(i), l.runs[n].st})
 	}
 	return s
 }
