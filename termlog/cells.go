@@ -44,7 +44,8 @@ func (l *Log) load() {
 	l.lines[i] = Line{}
 	l.size -= ln.size()
 	l.cur = l.cur[:0]
-	rs := ln.runs
+	rs := unpackRuns(l.rbuf[:0], ln.runs)
+	l.rbuf = rs
 	var st Style
 	for at, r := range ln.text {
 		for len(rs) > 0 && int(rs[0].at) <= at {
@@ -96,7 +97,8 @@ func (l *Log) freeze() Line {
 	}
 	ln := Line{text: string(b), width: len(cur), wide: wide}
 	if len(rs) > 0 {
-		ln.runs = append([]run(nil), rs...)
+		l.pbuf = packRuns(l.pbuf[:0], rs)
+		ln.runs = string(l.pbuf)
 	}
 	l.buf, l.rbuf = b, rs
 	return ln

@@ -10,9 +10,9 @@ import (
 // does.
 type Line struct {
 	text  string
-	runs  []run // style changes, by byte offset in text; none when all default
-	width int   // in cells
-	wide  bool  // some rune takes two cells
+	runs  string // style changes, by byte offset in text, packed (runs.go); none when all default
+	width int    // in cells
+	wide  bool   // some rune takes two cells
 }
 
 // run is where a style starts.
@@ -26,7 +26,7 @@ type run struct {
 const lineOverhead = 64
 
 // size is the bytes the line holds, for the bound on memory.
-func (l *Line) size() int { return len(l.text) + len(l.runs)*16 + lineOverhead }
+func (l *Line) size() int { return len(l.text) + len(l.runs) + lineOverhead }
 
 // Text returns the line's plain text.
 func (l Line) Text() string { return l.text }
@@ -49,13 +49,15 @@ func (l Line) Spans() iter.Seq[Span] {
 			}
 			return
 		}
-		if l.runs[0].at > 0 && !yield(Span{Text: l.text[:l.runs[0].at]}) {
+		var buf [16]run
+		runs := unpackRuns(buf[:0], l.runs)
+		if runs[0].at > 0 && !yield(Span{Text: l.text[:runs[0].at]}) {
 			return
 		}
-		for i, r := range l.runs {
+		for i, r := range runs {
 			end := len(l.text)
-			if i+1 < len(l.runs) {
-				end = int(l.runs[i+1].at)
+			if i+1 < len(runs) {
+				end = int(runs[i+1].at)
 			}
 			if end > int(r.at) && !yield(Span{Text: l.text[r.at:end], Style: r.st}) {
 				return
@@ -109,37 +111,43 @@ func (l Line) cuts(cols int) iter.Seq[int] {
 func (l Line) Wrap(cols int) iter.Seq2[int, Line] {
 	cols = max(cols, 2)
 	return func(yield func(int, Line) bool) {
+		var buf [16]run
+		runs := unpackRuns(buf[:0], l.runs)
 		prev, k := -1, 0
 		for at := range l.cuts(cols) {
-			if prev >= 0 && !yield(prev, l.slice(prev, at, &k)) {
+			if prev >= 0 && !yield(prev, l.slice(runs, prev, at, &k)) {
 				return
 			}
 			prev = at
 		}
-		yield(prev, l.slice(prev, len(l.text), &k))
+		yield(prev, l.slice(runs, prev, len(l.text), &k))
 	}
 }
 
 // slice returns the part of the line from byte i to byte j, which are
-// rune boundaries; *k is the index of a run at or before i, and is moved
-// on for the next slice.
-func (l Line) slice(i, j int, k *int) Line {
+// rune boundaries; runs are the line's, unpacked, and *k is the index of
+// a run at or before i, moved on for the next slice.
+func (l Line) slice(runs []run, i, j int, k *int) Line {
 	s := Line{text: l.text[i:j], wide: l.wide}
 	for _, r := range s.text {
 		s.width += runeWidth(r)
 	}
 	var st Style
 	if *k > 0 {
-		st = l.runs[*k-1].st
+		st = runs[*k-1].st
 	}
-	for ; *k < len(l.runs) && int(l.runs[*k].at) <= i; *k++ {
-		st = l.runs[*k].st
+	for ; *k < len(runs) && int(runs[*k].at) <= i; *k++ {
+		st = runs[*k].st
 	}
+	var rs []run
 	if st != (Style{}) {
-		s.runs = append(s.runs, run{0, st})
+		rs = append(rs, run{0, st})
 	}
-	for n := *k; n < len(l.runs) && int(l.runs[n].at) < j; n++ {
-		s.runs = append(s.runs, run{l.runs[n].at - int32(i), l.runs[n].st})
+	for n := *k; n < len(runs) && int(runs[n].at) < j; n++ {
+		rs = append(rs, run{runs[n].at - int32(i), runs[n].st})
+	}
+	if len(rs) > 0 {
+		s.runs = string(packRuns(nil, rs))
 	}
 	return s
 }

@@ -65,6 +65,7 @@ type Log struct {
 	snapOK bool
 	buf    []byte
 	rbuf   []run
+	pbuf   []byte // runs packed, before they become a line's string
 
 	// The parser.
 	state  state
