@@ -28,6 +28,8 @@
 //
 // Rules: the coordinator draws nothing and posts nothing (the faces do);
 // every goroutine it starts is joined before [Coordinator.Finish] returns
+// (provisioning's waits on an SSH session end with the session, bounded,
+// not joined)
 // ([Coordinator.Abort], for a coordinator that exits at once, waits for
 // none); a node is green only when its runner said so and its whole log
 // reached the coordinator.

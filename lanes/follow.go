@@ -205,6 +205,15 @@ func (l *lane) logFailed(id string, attempt int, err error) {
 	m := l.mirrors[id]
 	// Its own changes stop here; the others' go on.
 	l.queue = slices.DeleteFunc(l.queue, func(n surface.Node) bool { return n.ID == id })
+	// The log stream may bring an attempt before the watch does: the
+	// mirror takes it now, so that the runner's news of this attempt,
+	// when it comes, is not taken for a new one and published over the
+	// error (a success whose log stopped here is never green).
+	if attempt > m.attempt {
+		m.attempt, m.begun = attempt, false
+		close(m.moved)
+		m.moved = make(chan struct{})
+	}
 	// Its log is as whole as it will get: a finish the runner reports
 	// later must not wait for more of it, holding up the lane's queue.
 	m.final, m.logged = true, max(m.logged, attempt)

@@ -18,7 +18,9 @@
 // terminal anything. (lipgloss v2 still looks at stdout when any odu
 // command starts, for a package-level writer odu does not use: on a
 // terminal it reads the terminfo entry, and inside tmux it runs `tmux
-// info`, a few milliseconds; it writes nothing to the terminal.) The dashboard's colours are ANSI colours, right on
+// info`, a few milliseconds; it writes nothing to the terminal.)
+//
+// The dashboard's colours are ANSI colours, right on
 // any background: it never asks for the background colour, and the
 // program is given its colour profile (the styles apply NO_COLOR), so
 // it detects none either.

@@ -376,7 +376,7 @@ func TestLogPaneSearchMatchScrolledOut(t *testing.T) {
 
 // TestLogPaneRewrapsOnResize: lines wrap at the pane's width when it is
 // drawn, so a narrow pane made wide shows each log line on one row again
-// (the emulator cut them at its width for good once they scrolled off).
+// (the vt10x emulator it replaced cut them at its width for good once they scrolled off).
 func TestLogPaneRewrapsOnResize(t *testing.T) {
 	p := newPane(t, 20, 6)
 	long := "a line of forty cells, made of some text"

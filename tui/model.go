@@ -353,7 +353,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Right):
 		m.matrix.Move(0, 1)
 	case key.Matches(msg, k.Jump):
-		m.matrix.Jump(int(msg.Text[0] - '0'))
+		m.matrix.Jump(int(msg.String()[0] - '0')) // matched "1"…"9" by its name; Text may be empty
 	case key.Matches(msg, k.Failed), key.Matches(msg, k.PrevFailed):
 		dir := 1
 		if key.Matches(msg, k.PrevFailed) {

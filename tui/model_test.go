@@ -394,7 +394,7 @@ func TestWaiting(t *testing.T) {
 	}
 }
 
-// TestLogDrawnOncePerFrame: log bytes go to the emulator at once, but the
+// TestLogDrawnOncePerFrame: log bytes go to the log pane at once, but the
 // view is made again only at the next frame, however many batches came;
 // a key is drawn at once.
 func TestLogDrawnOncePerFrame(t *testing.T) {

@@ -23,7 +23,7 @@ const (
 	maxBatch = 64 << 10
 	// maxPending is the most log bytes waiting for the program; beyond
 	// it, the oldest are skipped. It is about twice what the pane can
-	// show (Scrollback lines and a screen), so skipping only drops what
+	// show (Scrollback lines), so skipping only drops what
 	// would have scrolled away unseen.
 	maxPending = 2 << 20
 	// waitNote is how long attaching may take before the dashboard says

@@ -60,11 +60,13 @@ func attach(ctx context.Context, env *Env, name string, wait bool) (*surface.Cli
 }
 
 // lostConn reports an error of a connection to the run that was cut (the
-// run died while a face said hello): exit 1, as README's table says of a
-// lost connection, not 2, which is for what the user typed.
+// run died while a face said hello, or disconnected it, saying why):
+// exit 1, as README's table says of a lost connection, not 2, which is
+// for what the user typed.
 func lostConn(err error) bool {
+	var d *surface.DisconnectedError
 	return errors.Is(err, surface.ErrClosed) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, &d)
 }
 
 // watchRun waits for a live run and follows its cell; done closes both.
@@ -76,7 +78,7 @@ func watchRun(ctx context.Context, env *Env, name string) (*surface.Watch, strin
 	w, err := cl.Watch()
 	if err != nil {
 		cl.Close()
-		return nil, root, nil, err
+		return nil, root, nil, failed(ctx, fmt.Errorf("follow the run: %w", err)) // the connection ended: exit 1
 	}
 	return w, root, func() { w.Close(); cl.Close() }, nil
 }

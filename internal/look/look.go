@@ -12,8 +12,8 @@
 // as NO_COLOR asks.
 //
 // It draws nothing and asks the terminal nothing; it imports neither
-// Bubble Tea nor any face, so that a command that prints a line pays for
-// no more than that line.
+// Bubble Tea nor any face. (lipgloss v2, which it uses for styles, looks
+// at stdout when any odu process starts: see the tui package's doc.)
 package look
 
 import (

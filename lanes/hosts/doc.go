@@ -35,5 +35,7 @@
 //
 // Rules: nothing here does I/O beyond reading the hosts file and the
 // environment it is given, and nothing dials a host. Every error is the
-// user's to fix and has a Hint method.
+// user's to fix; those of the hosts file and its entries say how (a
+// Hint method), an [AddrError] names the address and what is wrong
+// with it.
 package hosts

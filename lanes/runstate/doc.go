@@ -20,8 +20,8 @@
 // Rules:
 //
 //   - No SSH and no coordinator: this package imports neither
-//     golang.org/x/crypto/ssh nor lanes, so a face (tui, ghstatus, the
-//     status commands) that imports it dials no host.
+//     golang.org/x/crypto/ssh nor lanes, so a face that imports it (the
+//     status, logs, wait and monitor commands) dials no host.
 //   - .ci is the repository's to host, not to shape: odu never writes
 //     through a symbolic link there, refuses a .ci (or a directory of its
 //     own) that is a link or another user's, and refuses names of its own

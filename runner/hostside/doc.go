@@ -42,6 +42,7 @@
 // workspaces that no runner holds and nobody used for [PruneAfter].
 //
 // Rules: this package runs on the build host, under `odu runner`; it
-// dials nothing and knows nothing of SSH. cmd/odu only parses the flags
+// dials no host (only its own lane's Unix socket) and knows nothing of
+// SSH. cmd/odu only parses the flags
 // into an [Attach] or a [Serve].
 package hostside
