@@ -2,7 +2,7 @@
 # everything it depends on; `odu dump` and `odu graph` show the pipeline.
 
 [metadata("ci")]
-ci: build vet fmt test fuzz
+ci: build vet fmt lint test fuzz
     @echo "odu: all green"
 
 # Compile every package and the odu binary.
@@ -20,9 +20,14 @@ fmt:
         echo "gofmt needed:"; echo "$unformatted"; exit 1
     fi
 
-# The whole test suite, with the race detector. -count=1: the tests run
-# the odu binary they build, which the test cache cannot see; a cached
-# pass could hide a change.
+# The linters of .golangci.yml (staticcheck, errorlint, errcheck, depguard), as .ci/run runs them.
+lint:
+    "$(go env GOPATH)/bin/golangci-lint" run ./...
+
+# -count=1: the tests run the odu binary they build, which the test
+# cache cannot see; a cached pass could hide a change.
+#
+# The whole test suite, with the race detector.
 test: build
     go test -race -count=1 -timeout 15m ./...
 
