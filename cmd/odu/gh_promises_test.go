@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -220,40 +219,23 @@ func TestGitHubAtMostFourRequests(t *testing.T) {
 			}
 		}
 	}()
-	done := make(chan struct{})
-	var waitErr error
-	go func() {
-		<-read
-		waitErr = cmd.Wait()
-		close(done)
-	}()
-	defer func() {
-		gate.Release()
-		cmd.Process.Kill()
-		<-done
-	}()
+	run := waitInBackground(t, cmd, read)
+	defer gate.Release() // before the run is killed, at the test's end
 	// Four posts in flight, or the run ended without four (it waits
 	// --post-timeout for held posts, then gives up on them).
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() {
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
+	ctx, cancel := run.context(t)
 	err = c.gh.Await(ctx, func([]ghfake.Request) bool { return c.gh.InFlight() >= 4 })
 	cancel()
 	if err != nil {
-		<-done
-		t.Fatalf("GitHub never had four posts in flight (%d); the run: %v\n%s\n%s", c.gh.InFlight(), waitErr, out.String(), errb.String())
+		<-run.done
+		t.Fatalf("GitHub never had four posts in flight (%d); the run: %v\n%s\n%s", c.gh.InFlight(), run.err, out.String(), errb.String())
 	}
 	// Every node ends while the four are held: the poster had every
 	// context to post all along.
 	select {
 	case <-ended:
-	case <-done:
-		t.Fatalf("odu run ended (%v) before GitHub answered:\n%s\n%s", waitErr, out.String(), errb.String())
+	case <-run.done:
+		t.Fatalf("odu run ended (%v) before GitHub answered:\n%s\n%s", run.err, out.String(), errb.String())
 	case <-t.Context().Done():
 		t.Fatal("the test's deadline came before every node ended")
 	}
@@ -262,9 +244,9 @@ func TestGitHubAtMostFourRequests(t *testing.T) {
 	}
 	c.gh.Clear()
 	gate.Release()
-	<-done
-	if waitErr != nil {
-		t.Fatalf("odu run: %v\n%s", waitErr, errb.String())
+	<-run.done
+	if run.err != nil {
+		t.Fatalf("odu run: %v\n%s", run.err, errb.String())
 	}
 	if n := c.gh.MaxInFlight(); n != 4 {
 		t.Errorf("at most %d requests were in flight at once, want 4", n)
@@ -303,25 +285,9 @@ func TestGitHubInterrupted(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(done)
-	}()
-	defer func() {
-		cmd.Process.Kill()
-		<-done
-	}()
+	run := waitInBackground(t, cmd, nil)
 	// Signal once GitHub has test's "Running" and build's success.
-	ctx, cancel := context.WithCancel(t.Context())
-	go func() {
-		select {
-		case <-done:
-		case <-ctx.Done():
-		}
-		cancel()
-	}()
+	ctx, cancel := run.context(t)
 	has := func(id, status string) bool {
 		got := c.repo.Sequence(c.sha, id)
 		return len(got) > 0 && got[len(got)-1] == status
@@ -331,13 +297,13 @@ func TestGitHubInterrupted(t *testing.T) {
 	})
 	cancel()
 	if err != nil {
-		t.Fatalf("GitHub never had test running and build green (%v); the run: %v\n%s\n%s", err, waitErr, out.String(), errb.String())
+		t.Fatalf("GitHub never had test running and build green (%v); the run: %v\n%s\n%s", err, run.err, out.String(), errb.String())
 	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
 	select {
-	case <-done:
+	case <-run.done:
 	case <-t.Context().Done():
 		t.Fatal("odu run did not end after Ctrl-C before the test's deadline")
 	}

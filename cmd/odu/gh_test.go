@@ -351,16 +351,8 @@ func TestGitHubCoalescesUnderASlowAPI(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(done)
-	}()
-	defer func() {
-		cmd.Process.Kill()
-		<-done
-	}()
+	run := waitInBackground(t, cmd, nil)
+	defer gate.Release() // before the run is killed, at the test's end
 	<-gate.Arrived()
 	// The run goes on while GitHub holds every post: wait until every
 	// node finished, as odu status shows it.
@@ -371,16 +363,16 @@ func TestGitHubCoalescesUnderASlowAPI(t *testing.T) {
 			break
 		}
 		select {
-		case <-done:
-			t.Fatalf("odu run ended (%v) before GitHub answered:\n%s\n%s", waitErr, out.String(), errb.String())
+		case <-run.done:
+			t.Fatalf("odu run ended (%v) before GitHub answered:\n%s\n%s", run.err, out.String(), errb.String())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
 	c.gh.Clear()
 	gate.Release()
-	<-done
-	if waitErr != nil {
-		t.Fatalf("odu run: %v\n%s", waitErr, errb.String())
+	<-run.done
+	if run.err != nil {
+		t.Fatalf("odu run: %v\n%s", run.err, errb.String())
 	}
 	for _, id := range ghNodes {
 		c.checkSequence(id)
@@ -657,4 +649,46 @@ func TestProtectRefusesWhatItCannotMakeExact(t *testing.T) {
 			t.Errorf("writes = %q, want none", w)
 		}
 	})
+}
+
+// bgRun is an odu command a test started, waited for in the background:
+// done closes once it has exited, and err is then its Wait's error. When
+// the test ends (after its deferred calls), the command is killed if it
+// still runs, and reaped.
+type bgRun struct {
+	done chan struct{}
+	err  error
+}
+
+// waitInBackground waits for the started cmd. read, when not nil, is
+// closed by whoever reads the command's output pipe: Wait may not run
+// before that reader is done.
+func waitInBackground(t *testing.T, cmd *exec.Cmd, read <-chan struct{}) *bgRun {
+	b := &bgRun{done: make(chan struct{})}
+	go func() {
+		if read != nil {
+			<-read
+		}
+		b.err = cmd.Wait()
+		close(b.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill() // it may have ended
+		<-b.done
+	})
+	return b
+}
+
+// context returns a context of the test's that also ends when the
+// command does: a wait on GitHub gives up once the run is over.
+func (b *bgRun) context(t *testing.T) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() {
+		select {
+		case <-b.done:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	return ctx, cancel
 }
