@@ -131,8 +131,14 @@ func TestAcceptHelper(t *testing.T) {
 	}
 	ln.Logf = func(format string, a ...any) { fmt.Printf("retry: "+format+"\n", a...) }
 	nodes := []surface.Node{{ID: "a@p", Name: "a", Status: surface.Pending, Attempt: 1}}
+	// The logs go under the test's own directory: this process is killed,
+	// so a t.TempDir of its own would be left behind.
+	logs := filepath.Join(root, "logs")
+	if err := os.MkdirAll(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	st, err := surface.NewStore(surface.Run{SHA: "abc"}, nodes, func(n surface.Node) (*surface.Log, error) {
-		return surface.OpenLog(filepath.Join(t.TempDir(), surface.LogName(n.Name)))
+		return surface.OpenLog(filepath.Join(logs, surface.LogName(n.Name)))
 	})
 	if err != nil {
 		t.Fatal(err)
