@@ -24,16 +24,11 @@ import (
 // unanswered (a careless chmod let it through). Before, it was told
 // `connect: permission denied` or `hello: connection closed`.
 func TestOtherUsersRunSaysWhose(t *testing.T) {
-	other, err := user.Lookup("odu-test")
-	if err != nil {
-		t.Fatalf("the user odu-test (bash .ci/setup makes it): %v", err)
-	}
 	me, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
 	}
-	uid, _ := strconv.Atoi(other.Uid)
-	gid, _ := strconv.Atoi(other.Gid)
+	runAs := asOtherUser(t)
 	root := t.TempDir()
 	ln, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
@@ -53,27 +48,7 @@ func TestOtherUsersRunSaysWhose(t *testing.T) {
 	for _, p := range []string{filepath.Dir(root), root} {
 		chmod(t, p, 0o755)
 	}
-	dir := t.TempDir()
-	chmod(t, dir, 0o755)
-	exe := filepath.Join(dir, "peer.test")
-	data, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	dial := func() string {
-		cmd := exec.Command(exe, "-test.run=^TestDialHelper$")
-		cmd.Env = []string{"ODU_DIAL_ROOT=" + root}
-		cmd.Dir = dir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("the helper as odu-test: %v\n%s", err, out)
-		}
-		return string(out)
-	}
+	dial := func() string { return runAs("TestDialHelper", "ODU_DIAL_ROOT="+root) }
 	want := fmt.Sprintf("to another user, %s (uid %s)", me.Username, me.Uid)
 	wantHint := fmt.Sprintf("hint: Only %s can attach to it", me.Username)
 	for _, c := range []struct {
@@ -114,5 +89,47 @@ func TestDialHelper(t *testing.T) {
 	var h interface{ Hint() string }
 	if errors.As(err, &h) {
 		fmt.Printf("hint: %s\n", h.Hint())
+	}
+}
+
+// asOtherUser returns a function that runs one of this package's helper
+// tests as odu-test (made by .ci/setup), from a copy of the test binary
+// that odu-test can run, with env as its whole environment, and returns
+// what it printed; a helper that fails fails the test.
+func asOtherUser(t *testing.T) func(helper string, env ...string) string {
+	t.Helper()
+	other, err := user.Lookup("odu-test")
+	if err != nil {
+		t.Fatalf("the user odu-test (bash .ci/setup makes it): %v", err)
+	}
+	uid, err := strconv.Atoi(other.Uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gid, err := strconv.Atoi(other.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	chmod(t, dir, 0o755)
+	exe := filepath.Join(dir, "peer.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return func(helper string, env ...string) string {
+		t.Helper()
+		cmd := exec.Command(exe, "-test.run=^"+helper+"$")
+		cmd.Env = env
+		cmd.Dir = dir
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s as odu-test: %v\n%s", helper, err, out)
+		}
+		return string(out)
 	}
 }

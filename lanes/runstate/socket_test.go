@@ -7,10 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,12 +21,7 @@ import (
 // when the socket's permissions would let it in; the user's own
 // connection is served.
 func TestSocketRefusesOtherUsers(t *testing.T) {
-	other, err := user.Lookup("odu-test")
-	if err != nil {
-		t.Fatalf("the user odu-test (bash .ci/setup makes it): %v", err)
-	}
-	uid, _ := strconv.Atoi(other.Uid)
-	gid, _ := strconv.Atoi(other.Gid)
+	runAs := asOtherUser(t)
 	root := t.TempDir()
 	ln, err := runstate.Listen(root, runstate.RunningError{PID: os.Getpid()})
 	if err != nil {
@@ -54,26 +46,8 @@ func TestSocketRefusesOtherUsers(t *testing.T) {
 		accepted <- c
 	}()
 
-	// The test binary, where odu-test can run it.
-	dir := t.TempDir()
-	chmod(t, dir, 0o755)
-	exe := filepath.Join(dir, "peer.test")
-	data, err := os.ReadFile(os.Args[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(exe, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^TestPeerHelper$")
-	cmd.Env = []string{"ODU_PEER_SOCKET=" + sock}
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("the helper as odu-test: %v\n%s", err, out)
-	}
-	if !strings.Contains(string(out), "peer: connected, then closed with nothing said") {
+	out := runAs("TestPeerHelper", "ODU_PEER_SOCKET="+sock)
+	if !strings.Contains(out, "peer: connected, then closed with nothing said") {
 		t.Errorf("odu-test's connection was not refused:\n%s", out)
 	}
 
