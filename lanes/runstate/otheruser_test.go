@@ -122,11 +122,19 @@ func asOtherUser(t *testing.T) func(helper string, env ...string) string {
 	}
 	return func(helper string, env ...string) string {
 		t.Helper()
-		cmd := exec.Command(exe, "-test.run=^"+helper+"$")
+		// A helper that hangs (a run that neither answers nor closes)
+		// fails the test in a minute, saying so, not at its deadline.
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, exe, "-test.run=^"+helper+"$")
+		cmd.WaitDelay = time.Second
 		cmd.Env = env
 		cmd.Dir = dir
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
 		out, err := cmd.CombinedOutput()
+		if ctx.Err() != nil {
+			t.Fatalf("%s as odu-test did not end within a minute:\n%s", helper, out)
+		}
 		if err != nil {
 			t.Fatalf("%s as odu-test: %v\n%s", helper, err, out)
 		}
