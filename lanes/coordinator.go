@@ -44,8 +44,11 @@ type Options struct {
 	// remote lane's are, instead of having its runner write the
 	// coordinator's log files: for comparing the two paths.
 	CopyLogs bool
-	// Hosts maps a platform to the address of its lane; a platform not in
-	// it, or on "localhost", runs on this machine.
+	// Pools maps a platform to the pool of build hosts its lane leases a
+	// slot on (when Leased; see lease.go). Hosts maps a platform to the
+	// one address of its lane, which takes no lease; a platform in
+	// neither, or on "localhost", runs on this machine.
+	Pools map[string]hosts.Host
 	Hosts map[string]string
 	// Home is where ~/.ssh is, for SSH lanes; Getenv reads the
 	// coordinator's environment (SSH_AUTH_SOCK).

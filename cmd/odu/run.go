@@ -132,10 +132,17 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err != nil {
 		return err
 	}
-	addrs := map[string]string{}
+	addrs := map[string]string{} // localhost, or a build host of the pool: for warnDotenv
+	pools := map[string]hosts.Host{}
 	for _, h := range laneList {
 		c.fixed = append(c.fixed, h.Platform)
-		addrs[string(h.Platform)] = h.Addr
+		addrs[string(h.Platform)] = hosts.Localhost
+		for _, a := range h.Pool.Addrs() {
+			if a != hosts.Localhost {
+				addrs[string(h.Platform)] = a
+			}
+		}
+		pools[string(h.Platform)] = h
 	}
 	l, pl, err := c.pipeline(ctx, env)
 	if err != nil {
@@ -210,7 +217,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
 		Exe: exe, Version: version(), Env: hosts.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
-		Hosts: addrs, Home: home(env), Getenv: env.Getenv,
+		Pools: pools, Home: home(env), Getenv: env.Getenv,
 		ReconnectTimeout: c.ReconnectTimeout, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
 		Notef: func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) },
 	})
