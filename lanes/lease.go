@@ -121,6 +121,14 @@ func (l *lane) leaseAndStart(errf *os.File) (*provision.Runner, error) {
 	for {
 		l.askSlots(usable)
 		free := l.order(usable)
+		// A runner of this very lane that holds a slot already (its
+		// coordinator died and this one takes over, or --fresh starts it
+		// over) is attached to first: it holds its own lease.
+		for _, cd := range usable {
+			if cd.host != nil && l.holdsOne(cd) && !slices.Contains(free, cd) {
+				free = append([]*candidate{cd}, free...)
+			}
+		}
 		for _, cd := range free {
 			holder.Since = time.Now()
 			st, err := l.tryLease(cd, holder, errf)
@@ -224,6 +232,17 @@ func (l *lane) order(cands []*candidate) []*candidate {
 		return cmp.Or(cmp.Compare(na, nb), la.Compare(lb), cmp.Compare(a.order, b.order))
 	})
 	return free
+}
+
+// holdsOne reports whether a runner of this lane (its repository,
+// commit and platform) holds a slot of cd.
+func (l *lane) holdsOne(cd *candidate) bool {
+	for _, s := range cd.info.Slots {
+		if h := s.By; s.Held && h != nil && h.Repo == l.c.opts.Root && h.Commit == l.c.opts.SHA && h.Platform == l.platform {
+			return true
+		}
+	}
+	return false
 }
 
 // tryLease leases a slot of cd and starts the lane's runner there; an

@@ -91,6 +91,14 @@ func (c *Attach) Run(ctx context.Context) error {
 				return err
 			}
 			fmt.Fprintf(c.Stderr, "odu runner: leased slot %d of %d (%s)\n", n, max(c.Slots, 1), f.Name())
+			// Who holds it is said at once (with this pid), and again
+			// with the runner's once it started.
+			h := c.Holder
+			h.PID = os.Getpid()
+			if h.Since.IsZero() {
+				h.Since = time.Now()
+			}
+			_ = WriteHolder(f, h) // said again below
 			lease = f
 			defer f.Close() // the runner holds it now: its descriptor is its own
 		}
