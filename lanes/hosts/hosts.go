@@ -331,7 +331,9 @@ func (c *HostsConfig) parse(path string, data []byte) error {
 			return fail(valOff+prob.off, key, prob.problem, fix)
 		}
 		for _, h := range pool {
-			if other, ok := pooled[h.Addr]; ok {
+			// localhost for another platform than this machine's is
+			// CheckLocal's to refuse, with its own message.
+			if other, ok := pooled[h.Addr]; ok && h.Addr != Localhost {
 				return fail(valOff, key, fmt.Sprintf("host %q is in the pool of %s too; a host runs one platform", h.Addr, other),
 					"Keep the host in the pool of the platform it is.")
 			}
