@@ -120,7 +120,7 @@ func (l *lane) leaseAndStart(errf *os.File) (*provision.Runner, error) {
 	queued := ""
 	for {
 		l.askSlots(usable)
-		free := l.order(usable)
+		free := leaseOrder(usable)
 		// A runner of this very lane that holds a slot already (its
 		// coordinator died and this one takes over, or --fresh starts it
 		// over) is attached to first: it holds its own lease.
@@ -219,7 +219,7 @@ func (l *lane) askSlots(cands []*candidate) {
 // order returns the candidates with a free slot, in the order to try
 // them: the fewest slots held, then the least recently leased, then the
 // pool's order.
-func (l *lane) order(cands []*candidate) []*candidate {
+func leaseOrder(cands []*candidate) []*candidate {
 	var free []*candidate
 	for _, cd := range cands {
 		if n, _ := cd.held(); n < len(cd.info.Slots) {
