@@ -48,7 +48,8 @@ type candidate struct {
 	order int
 	host  *provision.Host // nil for this machine
 	info  hostside.Info
-	err   error // it cannot be used: not connected, or not answering
+	err   error  // it cannot be used: not connected
+	said  string // the last error of asking it, said in the setup log once
 }
 
 // held counts the candidate's slots held, and says when it was last
@@ -203,8 +204,12 @@ func (l *lane) askSlots(cands []*candidate) {
 			info, err := cd.host.Slots(l.c.ctx, cd.slots, false)
 			if err != nil {
 				// Not this time: a host that does not answer has no slot
-				// to give, and says why in the setup log.
-				l.say("%v", err)
+				// to give, and says why in the setup log (once, not at
+				// every poll).
+				if err.Error() != cd.said {
+					cd.said = err.Error()
+					l.say("%v", err)
+				}
 				info = hostside.Info{}
 				for n := 1; n <= cd.slots; n++ {
 					info.Slots = append(info.Slots, hostside.Slot{N: n, Held: true, By: &hostside.Holder{Who: "(not answering)"}})

@@ -35,28 +35,9 @@ type HostRow struct {
 // this odu's, whose runner it pushes to the host unless it is there.
 func Survey(ctx context.Context, addr string, plat platform.Platform, ssh sshlink.Env, exe, version string, slots int) HostRow {
 	row := HostRow{Platform: string(plat), Host: addr, CacheBytes: -1}
-	done := make(chan struct{})
-	var in hostside.Info
-	var err error
-	var link *sshlink.Link
-	linked := make(chan *sshlink.Link, 1)
-	go func() {
-		defer close(done)
-		in, err = survey(ctx, addr, plat, ssh, exe, version, slots, linked)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		// The link, if any, is closed: what runs on it ends.
-		select {
-		case link = <-linked:
-			link.Close(ctx.Err())
-		default:
-		}
-		<-done
-		if err == nil {
-			err = ctx.Err()
-		}
+	in, err := survey(ctx, addr, plat, ssh, exe, version, slots)
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err() // what ended it: the link was closed for it
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("no answer in time (%w)", err)
@@ -69,14 +50,17 @@ func Survey(ctx context.Context, addr string, plat platform.Platform, ssh sshlin
 	return row
 }
 
-func survey(ctx context.Context, addr string, plat platform.Platform, ssh sshlink.Env, exe, version string, slots int, linked chan<- *sshlink.Link) (hostside.Info, error) {
+func survey(ctx context.Context, addr string, plat platform.Platform, ssh sshlink.Env, exe, version string, slots int) (hostside.Info, error) {
 	var in hostside.Info
 	l, err := ssh.Dial(ctx, addr, func(string) {})
 	if err != nil {
 		return in, err
 	}
-	linked <- l
 	defer l.Close(errors.New("surveyed"))
+	// The commands on the link take no context: when ctx ends, the link
+	// is closed under them, and they fail at once.
+	stop := context.AfterFunc(ctx, func() { l.Close(ctx.Err()) })
+	defer stop()
 	r := &remoteLane{addr: addr, platform: plat, setup: discard{}, say: func(string, ...any) {}}
 	bin, err := runnerBinary(ctx, plat, exe, version, r.say)
 	if err != nil {
