@@ -100,10 +100,15 @@ func (c *Attach) Run(ctx context.Context) error {
 			}
 			_ = WriteHolder(f, h) // said again below
 			lease = f
-			defer f.Close() // the runner holds it now: its descriptor is its own
 		}
 		c.prune()
-		if err := c.startDetached(lease); err != nil {
+		err := c.startDetached(lease)
+		if lease != nil {
+			// The runner holds the lease now, with a descriptor of its
+			// own: this bridge does not (it ends with the link).
+			lease.Close()
+		}
+		if err != nil {
 			return err
 		}
 		conn, err = dialWait(ctx, 10*time.Second)
