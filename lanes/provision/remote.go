@@ -78,7 +78,11 @@ func (h *Host) Slots(ctx context.Context, slots int, du bool) (hostside.Info, er
 		cmd += " --du"
 	}
 	var in hostside.Info
-	out, err := h.l.Run(cmd, nil) // bounded by the caller: it closes the link when ctx ends
+	// The command takes no context: when ctx ends, the lane is over, and
+	// the link is closed under it.
+	stop := context.AfterFunc(ctx, func() { h.l.Close(ctx.Err()) })
+	defer stop()
+	out, err := h.l.Run(cmd, nil)
 	if err != nil {
 		return in, &sshlink.HostError{Addr: h.r.addr, Err: fmt.Errorf("ask who holds its slots: %w", err)}
 	}
