@@ -705,6 +705,8 @@ func FuzzLoadHostsFile(f *testing.F) {
 	f.Add([]byte(`{"x86_64-linux": "\u0000", "x86_64-darwin": 1e999}`))
 	f.Add([]byte(`[{"x86_64-linux": "a"}]`))
 	f.Add([]byte("{\"x86_64-linux\": \"\xff\"}"))
+	f.Add([]byte(`{"x86_64-linux": ["b1", {"host": "big", "slots": 4}], "aarch64-linux": {"host": "pi"}}`))
+	f.Add([]byte(`{"x86_64-linux": [{"host": "b1", "slots": 0}, "b1", [], {"slot": 1}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "hosts.json")
