@@ -44,9 +44,17 @@ type Options struct {
 	// remote lane's are, instead of having its runner write the
 	// coordinator's log files: for comparing the two paths.
 	CopyLogs bool
-	// Hosts maps a platform to the address of its lane; a platform not in
-	// it, or on "localhost", runs on this machine.
+	// Pools maps a platform to the pool of build hosts its lane leases a
+	// slot on (when Leased; see lease.go). Hosts maps a platform to the
+	// one address of its lane, which takes no lease; a platform in
+	// neither, or on "localhost", runs on this machine.
+	Pools map[string]hosts.Host
 	Hosts map[string]string
+	// NoWait fails a lane at once when every slot of its pool is held,
+	// instead of waiting in line; LeaseTimeout bounds the wait
+	// (DefaultLeaseTimeout when 0).
+	NoWait       bool
+	LeaseTimeout time.Duration
 	// Home is where ~/.ssh is, for SSH lanes; Getenv reads the
 	// coordinator's environment (SSH_AUTH_SOCK).
 	Home   string
@@ -122,7 +130,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		plats = append(plats, string(p))
 		// A platform with no host runs on this machine: only this
 		// machine's may, or its nodes would be green untested.
-		if hostOf(opts, string(p)) == hosts.Localhost && p != platform.Local() {
+		if slices.Contains(poolOf(opts, string(p)).Addrs(), hosts.Localhost) && p != platform.Local() {
 			return nil, &hosts.LocalPlatformError{Platform: p}
 		}
 	}
@@ -134,7 +142,13 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	// write of every byte instead of two, and no copy through a pipe):
 	// the coordinator's logs are views of them. A remote runner streams
 	// them.
-	shared := func(plat string) bool { return hostOf(opts, plat) == "localhost" && !opts.CopyLogs }
+	// (A pool that mixes this machine and build hosts streams them, as
+	// a remote lane: which host runs the lane is known only once it
+	// leased a slot.)
+	shared := func(plat string) bool {
+		pool := poolOf(opts, plat)
+		return len(pool) == 1 && pool[0].Addr == hosts.Localhost && !opts.CopyLogs
+	}
 	for _, p := range plats {
 		if err := runstate.MkdirState(opts.Root, filepath.Join(runstate.StateDir, opts.SHA, p)); err != nil {
 			return nil, err
@@ -158,8 +172,9 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	for _, p := range plats {
-		l := &lane{c: c, platform: p, host: hostOf(opts, p), shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
+		l := &lane{c: c, platform: p, pool: poolOf(opts, p), leased: opts.Pools[p].Leased, shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
 			swapped: make(chan struct{})}
+		l.host = l.pool.String() // until it leased a slot of one of them
 		for _, n := range pl.Nodes {
 			if string(n.Platform) == p {
 				l.nodes = append(l.nodes, n)
@@ -225,12 +240,15 @@ func (c *Coordinator) keepRecord() {
 // Store returns the merged state, which the coordinator's surface serves.
 func (c *Coordinator) Store() *surface.Store { return c.store }
 
-// hostOf returns the address of a platform's lane.
-func hostOf(opts Options, plat string) string {
-	if h := opts.Hosts[plat]; h != "" {
-		return h
+// poolOf returns the hosts a platform's lane may run on.
+func poolOf(opts Options, plat string) hosts.Pool {
+	if h, ok := opts.Pools[plat]; ok && len(h.Pool) > 0 {
+		return h.Pool
 	}
-	return "localhost"
+	if h := opts.Hosts[plat]; h != "" {
+		return hosts.Pool{{Addr: h, Slots: 1}}
+	}
+	return hosts.Pool{{Addr: hosts.Localhost, Slots: 1}}
 }
 
 // provisionRun is what provisioning a lane needs of the run.
@@ -340,7 +358,7 @@ func (c *Coordinator) waitNodes(ctx context.Context) {
 				for _, l := range down {
 					if c.opts.Notef != nil {
 						c.opts.Notef("the %s lane's runner on %s has not been told of the cancel (its link is down, or not answering): waiting for the link (up to %s) to stop its nodes there; Ctrl-C again to exit now, and its runner stops them by itself after its idle bound",
-							l.platform, l.host, c.reconnectTimeout())
+							l.platform, l.addr(), c.reconnectTimeout())
 					}
 				}
 				// A lane gives up by itself when its reconnect timeout

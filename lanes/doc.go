@@ -10,6 +10,10 @@
 //     ([Coordinator.Finish], [Coordinator.Abort]).
 //   - lane.go: a lane's life: its runner started (lanes/provision),
 //     configured, its client swapped as it reconnects, its end.
+//   - lease.go: a lane of a pool of build hosts leases a slot on one of
+//     them before its runner starts, waiting in line (phase queued) while
+//     every slot is held, within [Options.LeaseTimeout], or not at all
+//     with [Options.NoWait].
 //   - link.go: a lane whose link dropped: a detached runner is dialled
 //     again within [Options.ReconnectTimeout]; its nodes become errors
 //     only when it is not back.

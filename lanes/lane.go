@@ -23,8 +23,12 @@ import (
 type lane struct {
 	c        *Coordinator
 	platform string
-	host     string
+	pool     hosts.Pool // the hosts it may run on
+	leased   bool       // it leases a slot of one (lease.go)
 	nodes    []*dag.Node
+
+	hmu  sync.Mutex
+	host string // the host it runs on; the pool's addresses until it leased a slot
 
 	ready  chan struct{} // closed once the first client is set, or the lane failed
 	failed bool          // set by fail
@@ -56,9 +60,24 @@ type lane struct {
 	queue []surface.Node
 }
 
+// addr is the host the lane runs on (the pool's addresses until it
+// leased a slot of one).
+func (l *lane) addr() string {
+	l.hmu.Lock()
+	defer l.hmu.Unlock()
+	return l.host
+}
+
+// setHost says which host the lane runs on.
+func (l *lane) setHost(addr string) {
+	l.hmu.Lock()
+	defer l.hmu.Unlock()
+	l.host = addr
+}
+
 // setLane publishes the lane's phase.
 func (l *lane) setLane(phase surface.Phase, errText string) {
-	l.c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.host, Phase: phase, Error: errText,
+	l.c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.addr(), Phase: phase, Error: errText,
 		Log: runstate.SetupLogRel(l.c.opts.SHA, l.platform)})
 }
 
@@ -75,10 +94,15 @@ func (l *lane) run() {
 	}
 	defer errf.Close()
 	var st *provision.Runner
-	if l.host == hosts.Localhost {
-		st, err = l.startLocal(errf)
-	} else {
-		st, err = provision.Remote(c.ctx, c.provisionRun(), l.host, platform.Platform(l.platform),
+	switch {
+	case l.leased:
+		st, err = l.leaseAndStart(errf)
+	case l.pool[0].Addr == hosts.Localhost:
+		l.setHost(hosts.Localhost)
+		st, err = l.startLocal(errf, nil)
+	default:
+		l.setHost(l.pool[0].Addr)
+		st, err = provision.Remote(c.ctx, c.provisionRun(), l.pool[0].Addr, platform.Platform(l.platform),
 			sshlink.Env{Home: c.opts.Home, Getenv: c.opts.Getenv}, l.setup,
 			func(p surface.Phase) { l.setLane(p, "") }, errf)
 	}
@@ -94,7 +118,7 @@ func (l *lane) run() {
 		if got == "" {
 			got = "none"
 		}
-		err := fmt.Errorf("the runner on %s runs on %s, not on the lane's platform %s", l.host, got, l.platform)
+		err := fmt.Errorf("the runner on %s runs on %s, not on the lane's platform %s", l.addr(), got, l.platform)
 		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
 		st.Leave(st.Client, c.opts.Grace+5*time.Second)
 		close(l.ready)
@@ -277,10 +301,11 @@ func (l *lane) waitSwap(swapped <-chan struct{}) bool {
 	return cl != nil
 }
 
-// startLocal starts the lane's runner on this machine.
-func (l *lane) startLocal(stderr *os.File) (*provision.Runner, error) {
+// startLocal starts the lane's runner on this machine; it holds lease,
+// if any, for its life.
+func (l *lane) startLocal(stderr, lease *os.File) (*provision.Runner, error) {
 	c := l.c
-	r, err := provision.Local(c.ctx, c.provisionRun(), c.opts.Env, stderr)
+	r, err := provision.Local(c.ctx, c.provisionRun(), c.opts.Env, stderr, lease)
 	if err != nil {
 		return nil, fmt.Errorf("start the runner: %w", err)
 	}
@@ -312,13 +337,13 @@ func (l *lane) fail(err error) {
 			continue
 		}
 		m.final = true
-		note := fmt.Sprintf("lane %s on %s: %v", l.platform, l.host, err)
+		note := fmt.Sprintf("lane %s on %s: %v", l.platform, l.addr(), err)
 		var lost *linkLostError
 		var host *sshlink.HostError
 		switch {
 		case errors.As(err, &lost):
 			note = err.Error()
-		case errors.As(err, &host) && host.Addr == l.host:
+		case errors.As(err, &host) && host.Addr == l.addr():
 			note = fmt.Sprintf("lane %s: %v", l.platform, err) // err names the host
 		}
 		c.endNode(n.ID, surface.Errored, err.Error(), note)

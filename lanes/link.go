@@ -65,7 +65,7 @@ func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
 				why = fmt.Errorf("%w; dialled again: %w", lost.err, err)
 			}
 			l.say("giving up: %v", why)
-			l.fail(&linkLostError{host: l.host, err: why})
+			l.fail(&linkLostError{host: l.addr(), err: why})
 			return false
 		}
 		l.say("dial %d failed: %v; next in %s", try, err, delay)
@@ -85,7 +85,7 @@ func (l *lane) lostLink(st *provision.Runner, err error) *linkLostError {
 	if lerr := st.Lost(); lerr != nil {
 		err = lerr
 	}
-	return &linkLostError{host: l.host, err: err}
+	return &linkLostError{host: l.addr(), err: err}
 }
 
 // linkLostError ends a lane whose runner went away mid-run.

@@ -52,7 +52,7 @@ func (l *lane) watch(cl *surface.Client, first bool, seen *uint64) error {
 					}
 				}
 				msg := fmt.Sprintf("re-attached to the %s lane's runner still running on %s (started %s by odu pid %d; %d of %d nodes finished)",
-					l.platform, l.host, was.Started.Local().Format("15:04:05"), was.PID, done, len(ev.Snapshot.Nodes))
+					l.platform, l.addr(), was.Started.Local().Format("15:04:05"), was.PID, done, len(ev.Snapshot.Nodes))
 				l.say("%s", msg)
 				l.c.opts.Notef.Say("%s", msg)
 			}

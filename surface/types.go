@@ -149,6 +149,11 @@ const (
 // dropped.
 const PhaseReconnecting Phase = "reconnecting"
 
+// PhaseQueued: every slot of the lane's pool of build hosts is held; the
+// lane waits in line for one (within --lease-timeout). Error says who
+// holds each slot.
+const PhaseQueued Phase = "queued"
+
 // State is a whole run: what a subscriber to the cell gets first.
 type State struct {
 	Seq   uint64 `json:"seq"`

@@ -81,6 +81,9 @@ func (h *Header) View() string {
 				continue
 			case surface.PhaseFailed:
 				lanes = append(lanes, s.Error.Render(l.Platform+": failed"))
+			case surface.PhaseQueued:
+				// Waiting for a slot of its pool: who holds them.
+				lanes = append(lanes, s.Status[surface.Pending].Render(l.Platform+": queued, "+l.Error))
 			default:
 				lanes = append(lanes, s.Status[surface.Running].Render(l.Platform+": "+string(l.Phase)))
 			}

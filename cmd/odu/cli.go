@@ -31,6 +31,7 @@ type CLI struct {
 	Dump    DumpCmd    `cmd:"" help:"Print the resolved pipeline as JSON."`
 	Graph   GraphCmd   `cmd:"" help:"Print the pipeline as a Mermaid flowchart."`
 	Doctor  DoctorCmd  `cmd:"" help:"Check that odu has what it needs, and say how to fix what is missing."`
+	Hosts   HostsCmd   `cmd:"" help:"Show the pools of build hosts: their slots and who holds them."`
 	Protect ProtectCmd `cmd:"" help:"Make a branch's protection on GitHub require exactly the nodes."`
 	Version VersionCmd `cmd:"" help:"Show odu's version."`
 

@@ -180,32 +180,41 @@ func hostChecks(ctx context.Context, env *Env) []check {
 	if err != nil {
 		return append(out, check{name: "lanes", detail: err.Error(), fix: hint.Of(err)})
 	}
-	for _, h := range ls {
-		name := "lane " + string(h.Platform)
-		if h.Addr == hosts.Localhost {
-			ok := h.Platform == platform.Local()
-			c := check{name: name, ok: ok, detail: "localhost (this machine)"}
-			if !ok {
-				c.detail = "localhost, but this machine is " + string(platform.Local())
-				c.fix = "Give the " + string(h.Platform) + " lane a host of that platform in " + src + "."
-			}
-			out = append(out, c)
-			continue
+	for _, l := range ls {
+		for _, h := range l.Pool {
+			out = append(out, hostCheck(ctx, env, l.Platform, h, len(l.Pool) > 1, src)...)
 		}
-		lane := len(out)
-		out = append(out, check{name: name, ok: true, detail: h.Addr})
-		for _, hc := range provision.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
-			c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
-			if hc.Skip {
-				c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")
-				c.detail = strings.TrimSuffix(c.detail, ": ")
-			} else if !hc.OK {
-				// The lane is as good as its checks: no ✓ above a ✗.
-				// It marks the lane, and is counted once, below.
-				out[lane].ok, out[lane].summary = false, true
-			}
-			out = append(out, c)
+	}
+	return out
+}
+
+// hostCheck checks one host of a platform's pool.
+func hostCheck(ctx context.Context, env *Env, plat platform.Platform, h hosts.PoolHost, pool bool, src string) []check {
+	name := "lane " + string(plat)
+	if pool {
+		name += " " + h.Addr
+	}
+	if h.Addr == hosts.Localhost {
+		ok := plat == platform.Local()
+		c := check{name: name, ok: ok, detail: "localhost (this machine)"}
+		if !ok {
+			c.detail = "localhost, but this machine is " + string(platform.Local())
+			c.fix = "Give the " + string(plat) + " lane a host of that platform in " + src + "."
 		}
+		return []check{c}
+	}
+	out := []check{{name: name, ok: true, detail: h.Addr}}
+	for _, hc := range provision.CheckHost(ctx, h.Addr, plat, home(env), env.Getenv) {
+		c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
+		if hc.Skip {
+			c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")
+			c.detail = strings.TrimSuffix(c.detail, ": ")
+		} else if !hc.OK {
+			// The lane is as good as its checks: no ✓ above a ✗.
+			// It marks the lane, and is counted once, below.
+			out[0].ok, out[0].summary = false, true
+		}
+		out = append(out, c)
 	}
 	return out
 }

@@ -9,18 +9,21 @@ import (
 )
 
 // A lane whose link dropped is worth a line of progress: that it is
-// reconnecting (its nodes run on meanwhile), and that it is back. Its
+// reconnecting (its nodes run on meanwhile), and that it is back; so is
+// a lane waiting in line for a slot of its pool (queued, and who holds
+// the slots, again when that changes), and the end of the wait. Its
 // other phases (connecting, pushing the runner) are in its setup log.
 
 // lanePrinter is a printer that shows a lane reconnecting.
 type lanePrinter interface{ lane(l surface.Lane) }
 
-// showLane shows a lane's change of phase when it is news: reconnecting,
-// or the end of it.
+// showLane shows a lane's change of phase when it is news: reconnecting
+// or queued, or the end of it.
 func showLane(p printer, phases map[string]surface.Phase, l surface.Lane) {
 	prev := phases[l.Platform]
 	phases[l.Platform] = l.Phase
-	if prev == l.Phase || (l.Phase != surface.PhaseReconnecting && prev != surface.PhaseReconnecting) {
+	news := func(ph surface.Phase) bool { return ph == surface.PhaseReconnecting || ph == surface.PhaseQueued }
+	if (prev == l.Phase && l.Phase != surface.PhaseQueued) || (!news(l.Phase) && !news(prev)) {
 		return
 	}
 	if lp, ok := p.(lanePrinter); ok {

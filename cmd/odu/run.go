@@ -41,8 +41,11 @@ type RunCmd struct {
 	// Lanes that survive a dropped link or a dead coordinator.
 	ReconnectTimeout time.Duration `type:"positive" default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors."`
 	Fresh            bool          `help:"Stop the runners still running this commit on the build hosts (left by an odu run that died) and start over, instead of re-attaching to them."`
-	RunnerIdle       time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"A build host's runner exits after this long with no odu run attached (default 10m); for tests."`
-	RunnerDoneIdle   time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"The same, once its nodes are finished (default 1m); for tests."`
+	// Pools of build hosts (lanes/lease.go).
+	NoWait         bool          `help:"Fail a lane at once when every slot of its pool of build hosts is held, instead of waiting in line for one."`
+	LeaseTimeout   time.Duration `type:"positive" default:"1h" placeholder:"DURATION" help:"How long a lane waits in line for a slot of its pool before it ends in error."`
+	RunnerIdle     time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"A build host's runner exits after this long with no odu run attached (default 10m); for tests."`
+	RunnerDoneIdle time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"The same, once its nodes are finished (default 1m); for tests."`
 	// How long a socket client may not read: far longer than a busy face
 	// ever pauses, short enough that a stopped one (Ctrl-Z) does not keep
 	// goroutines and a socket for the rest of the run. It loses nothing:
@@ -132,10 +135,17 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err != nil {
 		return err
 	}
-	addrs := map[string]string{}
+	addrs := map[string]string{} // localhost, or a build host of the pool: for warnDotenv
+	pools := map[string]hosts.Host{}
 	for _, h := range laneList {
 		c.fixed = append(c.fixed, h.Platform)
-		addrs[string(h.Platform)] = h.Addr
+		addrs[string(h.Platform)] = hosts.Localhost
+		for _, a := range h.Pool.Addrs() {
+			if a != hosts.Localhost {
+				addrs[string(h.Platform)] = a
+			}
+		}
+		pools[string(h.Platform)] = h
 	}
 	l, pl, err := c.pipeline(ctx, env)
 	if err != nil {
@@ -210,7 +220,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
 		Exe: exe, Version: version(), Env: hosts.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
-		Hosts: addrs, Home: home(env), Getenv: env.Getenv,
+		Pools: pools, NoWait: c.NoWait, LeaseTimeout: c.LeaseTimeout, Home: home(env), Getenv: env.Getenv,
 		ReconnectTimeout: c.ReconnectTimeout, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
 		Notef: func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) },
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,15 +29,25 @@ type RunnerCmd struct {
 	Idle         time.Duration `placeholder:"DURATION" help:"With --attach or --serve: exit after this long with no coordinator attached (default 10m)."`
 	FinishedIdle time.Duration `placeholder:"DURATION" help:"The same, once every node is finished (default 1m)."`
 	PruneAfter   time.Duration `placeholder:"DURATION" help:"With --attach: remove workspaces on the host unused for this long (default 7 days)."`
+	// Leases (runner/hostside/lease.go).
+	Lease   string `placeholder:"CACHE" help:"With --attach: a runner started takes a slot of the host whose odu cache is CACHE first, and holds it for its life; exit 4 when every slot is held."`
+	Count   int    `placeholder:"N" help:"With --lease or --slots: the host's slots."`
+	Holder  string `placeholder:"JSON" help:"With --lease: who holds the slot."`
+	LeaseFD int    `placeholder:"FD" help:"With --serve or --stdio: the descriptor of the slot the runner holds for its life."`
+	Slots   string `placeholder:"CACHE" help:"Print the host's slots (of --count) and who holds them, as JSON."`
+	DU      bool   `name:"du" help:"With --slots: and the disk odu's cache uses."`
 }
 
 // Run serves the runner until the coordinator goes away.
 func (c *RunnerCmd) Run(ctx context.Context, env *Env) error {
 	switch {
+	case c.Slots != "":
+		info := hostside.HostInfo(c.Slots, max(c.Count, 1), version(), c.DU, 5*time.Second)
+		return json.NewEncoder(env.Stdout).Encode(info)
 	case c.Attach != "" && c.Serve == "" && !c.Stdio:
 		return c.attach(ctx, env)
 	case c.Serve != "" && c.Attach == "" && !c.Stdio:
-		s := &hostside.Serve{Dir: c.Serve, Version: version(), Stderr: env.Stderr,
+		s := &hostside.Serve{Dir: c.Serve, Version: version(), Stderr: env.Stderr, LeaseFD: c.LeaseFD,
 			Bounds: runner.Bounds{Idle: c.Idle, Finished: c.FinishedIdle}}
 		return s.Run(ctx)
 	case !c.Stdio || c.Attach != "" || c.Serve != "":
@@ -61,6 +72,15 @@ func (c *RunnerCmd) Run(ctx context.Context, env *Env) error {
 	// it once the runner exited, unless it was killed: leave it, empty,
 	// and remove it here.
 	defer proc.LeaveCgroup()
+	if c.LeaseFD > 2 {
+		// A local lane's lease, taken by its coordinator: held while the
+		// runner lives (see runner/hostside/lease.go).
+		lease, err := hostside.KeepLease(c.LeaseFD)
+		if err != nil {
+			return err
+		}
+		defer lease.Close()
+	}
 	return r.Serve(ctx, stdio{env.Stdin, env.Stdout})
 }
 
@@ -97,9 +117,21 @@ func (c *RunnerCmd) attach(ctx context.Context, env *Env) error {
 	}
 	a := &hostside.Attach{Dir: c.Attach, Existing: c.Existing, Fresh: c.Fresh, Serve: serve,
 		PruneAfter: c.PruneAfter, Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr}
+	if c.Lease != "" {
+		a.Lease, a.Slots = hostside.SlotsPath(c.Lease), c.Count
+		if c.Holder != "" {
+			if err := json.Unmarshal([]byte(c.Holder), &a.Holder); err != nil {
+				return &ExitError{Code: 2, Err: fmt.Errorf("--holder: %w", err)}
+			}
+		}
+		a.Holder.Version = version()
+	}
 	err = a.Run(ctx)
-	if errors.Is(err, hostside.ErrNoRunner) {
+	switch {
+	case errors.Is(err, hostside.ErrNoRunner):
 		return &ExitError{Code: hostside.ExitNoRunner} // it said so on stderr
+	case errors.Is(err, hostside.ErrSlotsBusy):
+		return &ExitError{Code: hostside.ExitBusy} // it said so on stderr
 	}
 	return err
 }

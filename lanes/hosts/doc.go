@@ -15,12 +15,19 @@
 //     ~/.config in both. With no file at all, there is one lane: the local
 //     platform on "localhost".
 //   - The file is a JSON object from platform name (a Nix system tuple,
-//     case-sensitive) to address, with one optional extra key, "secrets":
-//     a list of environment variable names. Anything else in it is an
-//     error that names the file, the line and column, and the key; a key
-//     may appear only once.
-//   - Each --host PLAT=ADDR flag pins one platform's lane for this run,
-//     over what the file (or the default) gives, or adds one.
+//     case-sensitive) to its [Pool] of build hosts, with one optional
+//     extra key, "secrets": a list of environment variable names. A pool
+//     is one address (a justci file works unchanged), a list, or objects
+//     {"host": ADDR, "slots": N} (N from 1, 1 when left out); a list may
+//     mix both. Anything else in it (a slot count of 0, a host twice, in
+//     one pool or in two, an unknown key) is an error that names the
+//     file, the line and column, and the key; a key may appear only once.
+//   - Each --host PLAT=ADDR flag pins one platform's lane for this run to
+//     one host (with its slots when the pool has it, else one), over what
+//     the file (or the default) gives, or adds one.
+//   - A lane leases a slot of its pool ([Host.Leased]), except the one
+//     local lane of a machine with no hosts file: there is no pool to
+//     share.
 //   - An address may not be empty, hold whitespace or control characters,
 //     start with '-' (ssh would read it as an option), have an empty user
 //     before '@', or a port after ':' that is not a number in 1-65535.

@@ -22,19 +22,25 @@ const Localhost = "localhost"
 // secretsKey is the one key of a hosts file that is not a platform.
 const secretsKey = "secrets"
 
-// Host is where one platform's lane runs.
+// Host is where one platform's lane may run: a pool of build hosts, one
+// of which it leases a slot on.
 type Host struct {
 	Platform platform.Platform
-	// Addr is "localhost" (a local subprocess, no SSH), or what ssh would
-	// dial: host, user@host, user@host:port, an ssh_config alias.
-	Addr string
+	// Pool holds addresses: "localhost" (a local subprocess, no SSH), or
+	// what ssh would dial: host, user@host, user@host:port, an ssh_config
+	// alias.
+	Pool Pool
+	// Leased says the lane takes a lease on a slot of its host: true for
+	// a pool the hosts file or --host gives, false for the one local
+	// lane of a machine with no hosts file (there is no pool to share).
+	Leased bool
 }
 
 // HostsConfig is the hosts configuration in effect.
 type HostsConfig struct {
-	Hosts   map[platform.Platform]string // platform -> address
-	Secrets []string                     // names from the file's "secrets" list, in order
-	Source  string                       // the file read, "" when none
+	Pools   map[platform.Platform]Pool // platform -> its build hosts
+	Secrets []string                   // names from the file's "secrets" list, in order
+	Source  string                     // the file read, "" when none
 	// Looked is every place odu looked, in order, for messages:
 	// "--host", "$ODU_HOSTS (/path)", "/home/u/.config/odu/hosts.json", ...
 	Looked []string
@@ -43,6 +49,14 @@ type HostsConfig struct {
 	create string
 	// pinned are the platforms --host gave.
 	pinned []platform.Platform
+	// implicit: no hosts file, the one local lane of the default.
+	implicit bool
+}
+
+// pin is one --host value.
+type pin struct {
+	Platform platform.Platform
+	addr     string
 }
 
 // LoadHosts finds the hosts configuration: the hosts file (or the default
@@ -90,13 +104,16 @@ func LoadHosts(flags []string, getenv func(string) string, home string) (*HostsC
 		}
 	}
 	if c.Source == "" {
-		c.Hosts = map[platform.Platform]string{platform.Local(): Localhost}
+		c.Pools = map[platform.Platform]Pool{platform.Local(): {{Addr: Localhost, Slots: 1}}}
+		c.implicit = true
 		if len(candidates) > 0 {
 			c.create = candidates[0]
 		}
 	}
 	for _, h := range pins {
-		c.Hosts[h.Platform] = h.Addr
+		// A pinned host of the pool keeps its slots; any other has one.
+		slots := max(c.Pools[h.Platform].Slots(h.addr), 1)
+		c.Pools[h.Platform] = Pool{{Addr: h.addr, Slots: slots}}
 		c.pinned = append(c.pinned, h.Platform)
 	}
 	return c, nil
@@ -107,7 +124,7 @@ func LoadHosts(flags []string, getenv func(string) string, home string) (*HostsC
 // were never tested on, a false green.
 func (c *HostsConfig) CheckLocal(lanes []Host) error {
 	for _, h := range lanes {
-		if h.Addr == Localhost && h.Platform != platform.Local() {
+		if slices.Contains(h.Pool.Addrs(), Localhost) && h.Platform != platform.Local() {
 			from := c.Source
 			if slices.Contains(c.pinned, h.Platform) || from == "" {
 				from = "--host"
@@ -140,26 +157,26 @@ func defaultHostsFiles(getenv func(string) string, home string) []string {
 // [platform.Known] order.
 func (c *HostsConfig) Lanes(asked []platform.Platform) ([]Host, error) {
 	if len(asked) == 0 {
-		if len(c.Hosts) == 0 {
+		if len(c.Pools) == 0 {
 			return nil, &NoHostError{Source: c.Source, Looked: c.Looked, create: c.create}
 		}
 		var out []Host
 		for _, p := range platform.Known() {
-			if addr, ok := c.Hosts[p]; ok {
-				out = append(out, Host{p, addr})
+			if _, ok := c.Pools[p]; ok {
+				out = append(out, c.host(p))
 			}
 		}
 		// Only the local platform of a build for a system odu does not
 		// list can be missing from Known; keep it, after the others.
 		var rest []platform.Platform
-		for p := range c.Hosts {
+		for p := range c.Pools {
 			if !slices.Contains(platform.Known(), p) {
 				rest = append(rest, p)
 			}
 		}
 		slices.Sort(rest)
 		for _, p := range rest {
-			out = append(out, Host{p, c.Hosts[p]})
+			out = append(out, c.host(p))
 		}
 		return out, nil
 	}
@@ -171,12 +188,11 @@ func (c *HostsConfig) Lanes(asked []platform.Platform) ([]Host, error) {
 			continue
 		}
 		seen[p] = true
-		addr, ok := c.Hosts[p]
-		if !ok {
+		if _, ok := c.Pools[p]; !ok {
 			missing = append(missing, p)
 			continue
 		}
-		out = append(out, Host{p, addr})
+		out = append(out, c.host(p))
 	}
 	if len(missing) > 0 {
 		return nil, &NoHostError{Platforms: missing, Source: c.Source, Looked: c.Looked, create: c.create}
@@ -184,9 +200,14 @@ func (c *HostsConfig) Lanes(asked []platform.Platform) ([]Host, error) {
 	return out, nil
 }
 
+// host is platform p's lane.
+func (c *HostsConfig) host(p platform.Platform) Host {
+	return Host{Platform: p, Pool: slices.Clone(c.Pools[p]), Leased: !c.implicit || slices.Contains(c.pinned, p)}
+}
+
 // parseHostFlags reads --host PLAT=ADDR values.
-func parseHostFlags(flags []string) ([]Host, error) {
-	var out []Host
+func parseHostFlags(flags []string) ([]pin, error) {
+	var out []pin
 	given := map[platform.Platform]string{}
 	for _, f := range flags {
 		name, addr, ok := strings.Cut(f, "=")
@@ -214,14 +235,15 @@ func parseHostFlags(flags []string) ([]Host, error) {
 				Fix: "Give one --host per platform."}
 		}
 		given[p] = addr
-		out = append(out, Host{p, addr})
+		out = append(out, pin{p, addr})
 	}
 	return out, nil
 }
 
 // parse reads a hosts file's bytes into c.
 func (c *HostsConfig) parse(path string, data []byte) error {
-	c.Hosts = map[platform.Platform]string{}
+	c.Pools = map[platform.Platform]Pool{}
+	pooled := map[string]platform.Platform{} // address -> the platform whose pool has it
 	// Some editors start a UTF-8 file with a byte order mark, which JSON
 	// does not allow; it is not a mistake worth an error.
 	body := bytes.TrimPrefix(data, []byte("\ufeff"))
@@ -300,17 +322,24 @@ func (c *HostsConfig) parse(path string, data []byte) error {
 			}
 			return fail(keyOff, key, "unknown platform", fix)
 		}
-		var addr string
-		if err := json.Unmarshal(raw, &addr); err != nil || bytes.TrimSpace(raw)[0] != '"' { // null decodes to ""
-			var x any
-			_ = json.Unmarshal(raw, &x)
-			return fail(valOff, key, "the address must be a string, not "+jsonKind(x), fmt.Sprintf(
-				`Write the host that runs %s as a string, e.g. "%s": "builder.example.com", or "localhost" for this machine.`, p, p))
+		pool, prob := parsePool(p, raw)
+		if prob != nil {
+			fix := prob.fix
+			if fix == "" {
+				fix = poolFix(p)
+			}
+			return fail(valOff+prob.off, key, prob.problem, fix)
 		}
-		if _, err := ParseAddr(addr); err != nil {
-			return fail(valOff, key, err.Error(), hostAddrHint)
+		for _, h := range pool {
+			// localhost for another platform than this machine's is
+			// CheckLocal's to refuse, with its own message.
+			if other, ok := pooled[h.Addr]; ok && h.Addr != Localhost {
+				return fail(valOff, key, fmt.Sprintf("host %q is in the pool of %s too; a host runs one platform", h.Addr, other),
+					"Keep the host in the pool of the platform it is.")
+			}
+			pooled[h.Addr] = p
 		}
-		c.Hosts[p] = addr
+		c.Pools[p] = pool
 	}
 	return nil
 }

@@ -13,6 +13,20 @@ import (
 	"github.com/odu-ci/odu/platform"
 )
 
+// addrs returns each platform's pool as its addresses, with ",".
+func addrs(c *hosts.HostsConfig) map[platform.Platform]string {
+	out := map[platform.Platform]string{}
+	for p, pool := range c.Pools {
+		out[p] = strings.Join(pool.Addrs(), ",")
+	}
+	return out
+}
+
+// lane is a Host of one address and one slot, leased.
+func lane(p platform.Platform, addr string) hosts.Host {
+	return hosts.Host{Platform: p, Pool: hosts.Pool{{Addr: addr, Slots: 1}}, Leased: true}
+}
+
 // hinter is what the command line prints a hint from.
 type hinter interface{ Hint() string }
 
@@ -154,8 +168,8 @@ func TestLoadHostsPrecedence(t *testing.T) {
 			if c.Source != wantSource {
 				t.Errorf("LoadHosts(%q).Source = %q, want %q", tt.flags, c.Source, wantSource)
 			}
-			if !maps.Equal(c.Hosts, tt.wantHosts) {
-				t.Errorf("LoadHosts(%q).Hosts = %v, want %v", tt.flags, c.Hosts, tt.wantHosts)
+			if got := addrs(c); !maps.Equal(got, tt.wantHosts) {
+				t.Errorf("LoadHosts(%q) pools = %v, want %v", tt.flags, got, tt.wantHosts)
 			}
 			var wantLooked []string
 			for _, l := range tt.wantLooked {
@@ -182,8 +196,8 @@ func TestLoadHostsAddresses(t *testing.T) {
 			t.Errorf("LoadHosts with address %q: %v, want it accepted", addr, err)
 			continue
 		}
-		if got := c.Hosts["x86_64-linux"]; got != addr {
-			t.Errorf("LoadHosts with address %q: Hosts[x86_64-linux] = %q, want %q", addr, got, addr)
+		if got := addrs(c)["x86_64-linux"]; got != addr {
+			t.Errorf("LoadHosts with address %q: pool of x86_64-linux = %q, want %q", addr, got, addr)
 		}
 		if _, err := hosts.LoadHosts([]string{"aarch64-linux=" + addr}, func(string) string { return "" }, root); err != nil {
 			t.Errorf("LoadHosts(--host aarch64-linux=%s): %v, want it accepted", addr, err)
@@ -271,18 +285,68 @@ func TestLoadHostsFileErrors(t *testing.T) {
 	}, {
 		name:     "a number",
 		content:  `{"x86_64-linux": 22}`,
-		wantErr:  `{file}:1:18: key "x86_64-linux": the address must be a string, not a number`,
-		wantHint: []string{`"x86_64-linux": "builder.example.com"`, `"localhost" for this machine`},
+		wantErr:  `{file}:1:18: key "x86_64-linux": the pool must be an address, a list or an object, not a number`,
+		wantHint: []string{`one address, a list of them, or objects with "host" and "slots"`, `"x86_64-linux": ["builder-1", {"host": "big-box", "slots": 4}]`},
 	}, {
 		name:     "null",
 		content:  `{"x86_64-linux": null}`,
-		wantErr:  `{file}:1:18: key "x86_64-linux": the address must be a string, not null`,
-		wantHint: []string{`Write the host that runs x86_64-linux as a string`},
+		wantErr:  `{file}:1:18: key "x86_64-linux": the pool must be an address, a list or an object, not null`,
+		wantHint: []string{`"x86_64-linux": ["builder-1"`},
 	}, {
-		name:     "an object",
-		content:  `{"x86_64-linux": {"host": "a"}}`,
-		wantErr:  `key "x86_64-linux": the address must be a string, not an object`,
-		wantHint: []string{`Write the host that runs x86_64-linux as a string`},
+		name:     "a slot count of 0",
+		content:  "{\n  \"x86_64-linux\": [\"b1\", {\"host\": \"big\", \"slots\": 0}]\n}",
+		wantErr:  `{file}:2:51: key "x86_64-linux": item 2: "slots" is 0; it must be a whole number from 1 to 256`,
+		wantHint: []string{`"slots" (a whole number, 1 or more; 1 when left out)`},
+	}, {
+		name:     "slots not a whole number",
+		content:  `{"x86_64-linux": {"host": "big", "slots": 1.5}}`,
+		wantErr:  `{file}:1:43: key "x86_64-linux": "slots" is 1.5; it must be a whole number from 1 to 256`,
+		wantHint: []string{`{"host": "big-box", "slots": 4}`},
+	}, {
+		name:     "slots a string",
+		content:  `{"x86_64-linux": {"host": "big", "slots": "4"}}`,
+		wantErr:  `{file}:1:43: key "x86_64-linux": "slots" must be a whole number, 1 or more, not a string`,
+		wantHint: []string{`"slots"`},
+	}, {
+		name:     "a host twice in a pool",
+		content:  `{"x86_64-linux": ["b1", "b2", {"host": "b1", "slots": 2}]}`,
+		wantErr:  `{file}:1:31: key "x86_64-linux": item 3: host "b1" is in the pool twice`,
+		wantHint: []string{`Name each host once; give it more slots instead, e.g. {"host": "b1", "slots": 2}.`},
+	}, {
+		name:     "a host in two platforms' pools",
+		content:  `{"x86_64-linux": ["b1"], "aarch64-linux": "b1"}`,
+		wantErr:  `{file}:1:43: key "aarch64-linux": host "b1" is in the pool of x86_64-linux too; a host runs one platform`,
+		wantHint: []string{"Keep the host in the pool of the platform it is."},
+	}, {
+		name:     "an unknown key in a host",
+		content:  `{"x86_64-linux": [{"host": "b1", "slot": 2}]}`,
+		wantErr:  `{file}:1:34: key "x86_64-linux": item 1: unknown key "slot"`,
+		wantHint: []string{`Did you mean "slots"?`, `only "host" and "slots"`},
+	}, {
+		name:     "an object without a host",
+		content:  `{"x86_64-linux": {"slots": 2}}`,
+		wantErr:  `{file}:1:18: key "x86_64-linux": the object has no "host"`,
+		wantHint: []string{`"host"`},
+	}, {
+		name:     "an empty pool",
+		content:  `{"x86_64-linux": []}`,
+		wantErr:  `{file}:1:18: key "x86_64-linux": the pool is an empty list`,
+		wantHint: []string{`a list of them`},
+	}, {
+		name:     "a list in a list",
+		content:  `{"x86_64-linux": [["b1"]]}`,
+		wantErr:  `{file}:1:19: key "x86_64-linux": item 1 is a list; a pool is one list of hosts`,
+		wantHint: []string{`a list of them`},
+	}, {
+		name:     "a bad address in a pool",
+		content:  `{"x86_64-linux": ["b1", {"host": "-oProxyCommand=x"}]}`,
+		wantErr:  `{file}:1:34: key "x86_64-linux": item 2: address "-oProxyCommand=x" starts with "-"`,
+		wantHint: []string{`An address is "localhost"`},
+	}, {
+		name:     "a boolean",
+		content:  `{"x86_64-linux": true}`,
+		wantErr:  `key "x86_64-linux": the pool must be an address, a list or an object, not a boolean`,
+		wantHint: []string{`"x86_64-linux": ["builder-1"`},
 	}, {
 		name:     "an empty address",
 		content:  `{"x86_64-linux": ""}`,
@@ -557,20 +621,20 @@ func TestHostsLanes(t *testing.T) {
 	}{{
 		name: "none asked: every platform, in Known order",
 		file: `{"aarch64-darwin": "mac-mini", "x86_64-linux": "localhost", "aarch64-linux": "me@pi:2222"}`,
-		want: []hosts.Host{{"x86_64-linux", "localhost"}, {"aarch64-linux", "me@pi:2222"}, {"aarch64-darwin", "mac-mini"}},
+		want: []hosts.Host{lane("x86_64-linux", "localhost"), lane("aarch64-linux", "me@pi:2222"), lane("aarch64-darwin", "mac-mini")},
 	}, {
 		name:  "the platforms asked, in the order asked, once",
 		file:  `{"aarch64-darwin": "mac-mini", "x86_64-linux": "localhost", "aarch64-linux": "pi"}`,
 		asked: []platform.Platform{"aarch64-darwin", "x86_64-linux", "aarch64-darwin"},
-		want:  []hosts.Host{{"aarch64-darwin", "mac-mini"}, {"x86_64-linux", "localhost"}},
+		want:  []hosts.Host{lane("aarch64-darwin", "mac-mini"), lane("x86_64-linux", "localhost")},
 	}, {
 		name: "no file: the local lane",
-		want: []hosts.Host{{local, "localhost"}},
+		want: []hosts.Host{{Platform: local, Pool: hosts.Pool{{Addr: "localhost", Slots: 1}}}}, // no pool to share: no lease
 	}, {
 		name:  "no file, with --host",
 		flags: []string{string(other) + "=builder"},
 		asked: []platform.Platform{other, local},
-		want:  []hosts.Host{{other, "builder"}, {local, "localhost"}},
+		want:  []hosts.Host{lane(other, "builder"), {Platform: local, Pool: hosts.Pool{{Addr: "localhost", Slots: 1}}}},
 	}, {
 		name:    "a platform the file lacks",
 		file:    `{"x86_64-linux": "localhost"}`,
@@ -609,7 +673,9 @@ func TestHostsLanes(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Lanes(%q): %v", tt.asked, err)
 				}
-				if !slices.Equal(got, tt.want) {
+				if !slices.EqualFunc(got, tt.want, func(a, b hosts.Host) bool {
+					return a.Platform == b.Platform && a.Leased == b.Leased && slices.Equal(a.Pool, b.Pool)
+				}) {
 					t.Errorf("Lanes(%q) = %v, want %v", tt.asked, got, tt.want)
 				}
 				return
@@ -639,6 +705,8 @@ func FuzzLoadHostsFile(f *testing.F) {
 	f.Add([]byte(`{"x86_64-linux": "\u0000", "x86_64-darwin": 1e999}`))
 	f.Add([]byte(`[{"x86_64-linux": "a"}]`))
 	f.Add([]byte("{\"x86_64-linux\": \"\xff\"}"))
+	f.Add([]byte(`{"x86_64-linux": ["b1", {"host": "big", "slots": 4}], "aarch64-linux": {"host": "pi"}}`))
+	f.Add([]byte(`{"x86_64-linux": [{"host": "b1", "slots": 0}, "b1", [], {"slot": 1}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		dir := t.TempDir()
 		path := filepath.Join(dir, "hosts.json")
@@ -678,7 +746,7 @@ func FuzzLoadHostsFile(f *testing.F) {
 // checkAccepted checks what LoadHosts accepted from input.
 func checkAccepted(t *testing.T, c *hosts.HostsConfig, input string) {
 	t.Helper()
-	for p, addr := range c.Hosts {
+	for p, addr := range addrs(c) {
 		if _, err := platform.Parse(string(p)); err != nil && p != platform.Local() {
 			t.Errorf("LoadHosts(%q) accepted platform %q", input, p)
 		}
@@ -691,7 +759,76 @@ func checkAccepted(t *testing.T, c *hosts.HostsConfig, input string) {
 			t.Errorf("LoadHosts(%q) accepted secret %q", input, s)
 		}
 	}
-	if _, err := c.Lanes(nil); err != nil && len(c.Hosts) > 0 {
+	if _, err := c.Lanes(nil); err != nil && len(c.Pools) > 0 {
 		t.Errorf("LoadHosts(%q).Lanes(nil): %v", input, err)
+	}
+}
+
+func TestLoadHostsPools(t *testing.T) {
+	file := `{
+  "x86_64-linux": ["builder-1", "builder-2", {"host": "big-box", "slots": 4}],
+  "aarch64-linux": {"host": "pi", "slots": 1},
+  "aarch64-darwin": "mac-mini",
+  "secrets": ["NPM_TOKEN"]
+}`
+	root, getenv := hostsEnv(t, map[string]string{"hosts.json": file}, map[string]string{"ODU_HOSTS": "{root}/hosts.json"})
+	c, err := hosts.LoadHosts(nil, getenv, root)
+	if err != nil {
+		t.Fatalf("LoadHosts: %v", err)
+	}
+	want := map[platform.Platform]hosts.Pool{
+		"x86_64-linux":   {{"builder-1", 1}, {"builder-2", 1}, {"big-box", 4}},
+		"aarch64-linux":  {{"pi", 1}},
+		"aarch64-darwin": {{"mac-mini", 1}},
+	}
+	if !maps.EqualFunc(c.Pools, want, slices.Equal) {
+		t.Errorf("LoadHosts(%s).Pools = %v, want %v", file, c.Pools, want)
+	}
+	if !slices.Equal(c.Secrets, []string{"NPM_TOKEN"}) {
+		t.Errorf("LoadHosts(%s).Secrets = %q, want [NPM_TOKEN]", file, c.Secrets)
+	}
+	ls, err := c.Lanes([]platform.Platform{"x86_64-linux"})
+	if err != nil || len(ls) != 1 || !ls[0].Leased || !slices.Equal(ls[0].Pool, want["x86_64-linux"]) {
+		t.Errorf("Lanes(x86_64-linux) = %+v, %v; want the pool of three, leased", ls, err)
+	}
+
+	// --host pins one host of the pool (with its slots), or another (one slot).
+	for _, tt := range []struct {
+		flag string
+		want hosts.Pool
+	}{
+		{"x86_64-linux=big-box", hosts.Pool{{"big-box", 4}}},
+		{"x86_64-linux=elsewhere", hosts.Pool{{"elsewhere", 1}}},
+	} {
+		c, err := hosts.LoadHosts([]string{tt.flag}, getenv, root)
+		if err != nil {
+			t.Fatalf("LoadHosts(--host %s): %v", tt.flag, err)
+		}
+		ls, err := c.Lanes([]platform.Platform{"x86_64-linux"})
+		if err != nil || len(ls) != 1 || !ls[0].Leased || !slices.Equal(ls[0].Pool, tt.want) {
+			t.Errorf("LoadHosts(--host %s).Lanes = %+v, %v; want %v, leased", tt.flag, ls, err, tt.want)
+		}
+	}
+}
+
+func TestHostsLocalInPool(t *testing.T) {
+	other := platform.Platform("aarch64-darwin")
+	if platform.Local() == other {
+		other = "x86_64-linux"
+	}
+	root, getenv := hostsEnv(t, map[string]string{"hosts.json": `{"` + string(other) + `": ["builder", "localhost"]}`},
+		map[string]string{"ODU_HOSTS": "{root}/hosts.json"})
+	c, err := hosts.LoadHosts(nil, getenv, root)
+	if err != nil {
+		t.Fatalf("LoadHosts: %v", err)
+	}
+	ls, err := c.Lanes(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.CheckLocal(ls)
+	var le *hosts.LocalPlatformError
+	if !errors.As(err, &le) {
+		t.Errorf("CheckLocal(a %s pool with localhost) = %v, want a *LocalPlatformError", other, err)
 	}
 }

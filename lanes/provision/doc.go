@@ -11,24 +11,30 @@
 //     <cache>/odu/bin/odu-<hash>, content-addressed: written to a temporary
 //     name, its checksum verified on the host, then renamed. Skipped when
 //     the host has it, so a second run pushes nothing.
-//  3. Send the commit as a thin git pack of only the objects the host
+//  3. Start `odu-<hash> runner --attach <workspace>.logs/<platform>` over an
+//     SSH session: it starts the lane's runner detached from the session
+//     (unless one runs there already: a coordinator that comes back
+//     re-attaches) and bridges the session's stdio to the runner's socket.
+//     A dropped link ends the bridge, not the runner; the coordinator
+//     dials again and attaches with --existing. A lane of a pool connects
+//     to every host of it first ([Connect]: steps 1 and 2), asks each who
+//     holds its slots ([Host.Slots]), and starts its runner on one with a
+//     [Lease] ([Host.Start]): the attach takes a slot's lock on the host
+//     and hands it to the runner, which holds it for its life
+//     (runner/hostside/lease.go); when the slots went meanwhile it starts
+//     nothing, and says so (hostside.ErrSlotsBusy).
+//  4. If the host has no just and this machine's just is for the host's
+//     platform, push it the same content-addressed way.
+//  5. Send the commit as a thin git pack of only the objects the host
 //     lacks (it keeps a bare repository, <cache>/odu/repos/<repo>.git, and
 //     says which commits it has), then check it out in the workspace
 //     <cache>/odu/work/<repo>/<sha>, which later runs of the commit reuse.
 //     The host needs no access to the origin and no credentials, and an
 //     unpushed commit works. With --no-snapshot, the working tree's
 //     uncommitted changes are applied on top, in a workspace of their own.
-//  4. If the host has no just and this machine's just is for the host's
-//     platform, push it the same content-addressed way.
-//  5. Start `odu-<hash> runner --attach <workspace>.logs/<platform>` over an
-//     SSH session: it starts the lane's runner detached from the session
-//     (unless one runs there already: a coordinator that comes back
-//     re-attaches) and bridges the session's stdio to the runner's socket.
-//     A dropped link ends the bridge, not the runner; the coordinator
-//     dials again and attaches with --existing.
 //
 // `odu doctor` checks a host the same way, without changing it
-// ([CheckHost]).
+// ([CheckHost]); `odu hosts` asks it who holds its slots ([Survey]).
 //
 // Rules:
 //

@@ -22,8 +22,14 @@ type local struct {
 // startLocal starts `odu runner --stdio` from exe, as its own process
 // group so that a terminal's Ctrl-C reaches only the coordinator, which
 // then stops the lane through the surface. Its diagnostics go to stderr.
-func startLocal(ctx context.Context, exe, version string, env []string, stderr *os.File) (*surface.Client, *local, error) {
+func startLocal(ctx context.Context, exe, version string, env []string, stderr, lease *os.File) (*surface.Client, *local, error) {
 	cmd := exec.Command(exe, "runner", "--stdio")
+	if lease != nil {
+		// The runner holds the lane's lease for its life (see
+		// runner/hostside/lease.go): it ends with it.
+		cmd.ExtraFiles = []*os.File{lease}
+		cmd.Args = append(cmd.Args, "--lease-fd", "3")
+	}
 	cmd.Env = runner.WithoutTokens(env) // a token stays with the coordinator
 	cmd.Stderr = stderr
 	stdin, err := cmd.StdinPipe()
@@ -65,9 +71,11 @@ func (l *local) stop(wait time.Duration) {
 
 // Local starts a lane's runner on this machine: `odu runner --stdio` from
 // run.Exe, with env less the variables that must not reach a lane. Its
-// Workspace and LogDir are the caller's to fill in.
-func Local(ctx context.Context, run *Run, env []string, stderr *os.File) (*Runner, error) {
-	client, l, err := startLocal(ctx, run.Exe, run.Version, env, stderr)
+// Workspace and LogDir are the caller's to fill in. lease, when not nil,
+// is the slot the lane leased on this machine: the runner inherits it and
+// holds it for its life (the caller may close its own descriptor).
+func Local(ctx context.Context, run *Run, env []string, stderr, lease *os.File) (*Runner, error) {
+	client, l, err := startLocal(ctx, run.Exe, run.Version, env, stderr, lease)
 	if err != nil {
 		return nil, err
 	}

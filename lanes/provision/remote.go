@@ -2,9 +2,11 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 	"time"
 
@@ -32,11 +34,82 @@ type remoteLane struct {
 	phase    func(surface.Phase) // where it is
 }
 
-// start provisions the host and starts its runner. A host that has
-// everything (a warm start) costs the handshake, one probe and the
-// runner's session: what odu would send is prepared while the link comes
-// up, and the probe answers every question at once.
+// Host is a build host connected and probed, odu's runner binary on it:
+// a lane of a pool connects to each of its hosts, asks them who holds
+// their slots ([Host.Slots]), and starts its runner on the one it leases
+// a slot of ([Host.Start]); the others it closes.
+type Host struct {
+	r     *remoteLane
+	l     *sshlink.Link
+	p     *probe
+	files localFiles
+	bin   string
+}
+
+// Connect dials the build host at addr for platform, probes it and
+// pushes odu's runner to it unless it has it: everything that comes
+// before a lease (the runner binary, content-addressed, is what takes
+// the lease on the host). setup is the lane's setup narrative; phase
+// hears where it is.
+func Connect(ctx context.Context, run *Run, addr string, plat platform.Platform, ssh sshlink.Env,
+	setup io.Writer, phase func(surface.Phase)) (*Host, error) {
+	r := &remoteLane{addr: addr, platform: plat, env: ssh, run: run, setup: setup, say: say.To(setup, "15:04:05.000"), phase: phase}
+	return r.connect(ctx)
+}
+
+// Addr is the host's address, as the pool names it.
+func (h *Host) Addr() string { return h.r.addr }
+
+// Close closes the link to a host the lane does not use.
+func (h *Host) Close() { h.l.Close(errors.New("the lane runs on another host")) }
+
+// Lease is what a lane's runner takes on its host before it starts: one
+// of Slots slots, which Holder holds.
+type Lease struct {
+	Slots  int
+	Holder hostside.Holder
+}
+
+// Slots asks the host who holds its slots (of slots), and with du, how
+// much disk odu's cache there uses.
+func (h *Host) Slots(ctx context.Context, slots int, du bool) (hostside.Info, error) {
+	cmd := sshlink.Quote(h.bin) + " runner --slots " + sshlink.Quote(h.p.cache) + " --count " + strconv.Itoa(max(slots, 1))
+	if du {
+		cmd += " --du"
+	}
+	var in hostside.Info
+	// The command takes no context: when ctx ends, the lane is over, and
+	// the link is closed under it.
+	stop := context.AfterFunc(ctx, func() { h.l.Close(ctx.Err()) })
+	defer stop()
+	out, err := h.l.Run(cmd, nil)
+	if err != nil {
+		return in, &sshlink.HostError{Addr: h.r.addr, Err: fmt.Errorf("ask who holds its slots: %w", err)}
+	}
+	if err := json.Unmarshal([]byte(out), &in); err != nil {
+		return in, &sshlink.HostError{Addr: h.r.addr, Err: fmt.Errorf("ask who holds its slots: unexpected answer %q", out)}
+	}
+	return in, nil
+}
+
+// start provisions the host and starts its runner (Remote).
 func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, error) {
+	h, err := r.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st, err := h.Start(ctx, nil, runnerErr)
+	if err != nil {
+		h.l.Close(errors.New("provisioning failed"))
+	}
+	return st, err
+}
+
+// connect dials the host, probes it and pushes the runner. A host that
+// has everything (a warm start) costs the handshake and one probe: what
+// odu would send is prepared while the link comes up, and the probe
+// answers every question at once.
+func (r *remoteLane) connect(ctx context.Context) (*Host, error) {
 	r.phase(surface.PhaseConnecting)
 	r.say("connecting to %s", r.addr)
 	prepared := make(chan localFiles, 1)
@@ -72,16 +145,6 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, e
 	if files.err != nil {
 		return nil, &sshlink.HostError{Addr: r.addr, Err: files.err}
 	}
-	// odu sends no Git LFS objects: the workspace on a host has the
-	// pointer files, and the lane says so rather than leave a recipe to
-	// find out.
-	if files.lfs {
-		r.say("note: the commit stores files with Git LFS; odu sends no LFS objects, so the workspace has their pointer files")
-		if n := r.run.Notef; n != nil {
-			n("the commit stores files with Git LFS: the %s lane's workspace on %s has their pointer files, not their content (odu sends no LFS objects to build hosts)", r.platform, r.addr)
-		}
-	}
-
 	p, err := r.probe(l, files)
 	if err != nil {
 		return nil, err
@@ -96,6 +159,50 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, e
 	} else if err := r.upload(l, files.runner, files.runnerSum, bin, "the runner"); err != nil {
 		return nil, err
 	}
+	ok = true
+	return &Host{r: r, l: l, p: p, files: files, bin: bin}, nil
+}
+
+// Start starts the lane's runner on the host (or re-attaches to the one
+// that runs this commit's lane there), first taking lease, when not nil:
+// when every slot is held, it returns an error that is
+// hostside.ErrSlotsBusy and the link stays open, to try again. Then it
+// provisions the rest: just, when the host has none, and the commit.
+// runnerErr gets the runner session's stderr. On any other error, the
+// link is the caller's to close.
+func (h *Host) Start(ctx context.Context, lease *Lease, runnerErr io.Writer) (*Runner, error) {
+	r, l, p, files, bin := h.r, h.l, h.p, h.files, h.bin
+	ws := hostside.WorkspacePath(p.cache, files.repo, files.workspace)
+	laneDir := hostside.LaneDir(ws, string(r.platform))
+	att := &attachment{l: l}
+	cl, err := r.attach(ctx, att, bin, laneDir, runnerErr, false, lease, p.cache)
+	if err != nil {
+		return nil, err
+	}
+	if lease != nil {
+		r.say("leased a slot of %s (it has %d): its runner holds it for its life", r.addr, max(lease.Slots, 1))
+	}
+	started := false
+	defer func() {
+		if !started {
+			// The runner holds the lease: told to exit, it lets go of it
+			// now rather than after its idle bound.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = cl.Exit(ctx)
+			cancel()
+			cl.Close()
+			att.wait(5 * time.Second)
+		}
+	}()
+	// odu sends no Git LFS objects: the workspace on a host has the
+	// pointer files, and the lane says so rather than leave a recipe to
+	// find out.
+	if files.lfs {
+		r.say("note: the commit stores files with Git LFS; odu sends no LFS objects, so the workspace has their pointer files")
+		if n := r.run.Notef; n != nil {
+			n("the commit stores files with Git LFS: the %s lane's workspace on %s has their pointer files, not their content (odu sends no LFS objects to build hosts)", r.platform, r.addr)
+		}
+	}
 	env := []string{}
 	if p.just == "" {
 		dir, err := r.pushJust(l, p)
@@ -105,20 +212,12 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, e
 		env = append(env, "PATH="+dir+":"+p.path)
 	}
 	r.phase(surface.PhaseSource)
-	ws := hostside.WorkspacePath(p.cache, files.repo, files.workspace)
 	if p.wsReady {
 		r.say("commit %s already on the host; workspace reused: %s", repo.Short(r.run.SHA), ws)
 	} else if err := r.sendSource(ctx, l, p, files, ws); err != nil {
 		return nil, err
 	}
-
-	laneDir := hostside.LaneDir(ws, string(r.platform))
-	att := &attachment{l: l}
-	cl, err := r.attach(ctx, att, bin, laneDir, runnerErr, false)
-	if err != nil {
-		return nil, err
-	}
-	ok = true
+	started = true
 	return &Runner{
 		Client: cl, Workspace: ws, LogDir: laneDir, Env: env, Detached: true,
 		lost: att.err,
@@ -128,7 +227,7 @@ func (r *remoteLane) start(ctx context.Context, runnerErr io.Writer) (*Runner, e
 				return nil, err
 			}
 			next := &attachment{l: nl}
-			cl, err := r.attach(ctx, next, bin, laneDir, runnerErr, true)
+			cl, err := r.attach(ctx, next, bin, laneDir, runnerErr, true, nil, p.cache)
 			if err != nil {
 				nl.Close(err)
 				return nil, err
@@ -210,7 +309,7 @@ func (a *attachment) wait(d time.Duration) {
 // the lane's detached runner (started if none runs, unless existing: a
 // reconnect must find the runner it left), bridged to the session's
 // stdio. It sets a.s, and returns a client of the runner.
-func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir string, stderr io.Writer, existing bool) (*surface.Client, error) {
+func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir string, stderr io.Writer, existing bool, lease *Lease, cache string) (*surface.Client, error) {
 	l := a.l
 	s, err := l.NewSession()
 	if err != nil {
@@ -239,6 +338,13 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 	if o.RunnerFinishedIdle > 0 {
 		cmd += " --finished-idle " + o.RunnerFinishedIdle.String()
 	}
+	if lease != nil {
+		holder, err := json.Marshal(lease.Holder)
+		if err != nil {
+			return nil, err
+		}
+		cmd += " --lease " + sshlink.Quote(cache) + " --count " + strconv.Itoa(max(lease.Slots, 1)) + " --holder " + sshlink.Quote(string(holder))
+	}
 	if err := s.Start(cmd); err != nil {
 		s.Close()
 		return nil, &sshlink.HostError{Addr: r.addr, Err: fmt.Errorf("start the runner: %w", err)}
@@ -257,6 +363,10 @@ func (r *remoteLane) attach(ctx context.Context, a *attachment, bin, laneDir str
 			if errors.As(werr, &exit) && exit.ExitStatus() == hostside.ExitNoRunner {
 				s.Close()
 				return nil, ErrRunnerGone
+			}
+			if errors.As(werr, &exit) && exit.ExitStatus() == hostside.ExitBusy {
+				s.Close()
+				return nil, &sshlink.HostError{Addr: r.addr, Err: hostside.ErrSlotsBusy}
 			}
 		case <-time.After(2 * time.Second):
 		}

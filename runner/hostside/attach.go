@@ -30,6 +30,14 @@ type Attach struct {
 	// Serve is the command that starts the detached runner: `odu runner
 	// --serve DIR` and its bounds. It is started in a session of its own.
 	Serve []string
+	// Lease, when set, is the host's slots directory ([SlotsPath]): a
+	// runner started here first takes one of Slots slots there, and
+	// holds it for its life; when every slot is held, Run returns
+	// [ErrSlotsBusy] and starts nothing. Holder says who holds it. A
+	// runner that runs already holds its own.
+	Lease  string
+	Slots  int
+	Holder Holder
 	// PruneAfter bounds how long a workspace on the host may go unused;
 	// [PruneAfter] when 0.
 	PruneAfter time.Duration
@@ -72,8 +80,35 @@ func (c *Attach) Run(ctx context.Context) error {
 			fmt.Fprintf(c.Stderr, "odu runner: no runner serves %s (%v)\n", dir, err)
 			return ErrNoRunner
 		}
+		var lease *os.File
+		if c.Lease != "" {
+			f, n, err := TakeSlot(c.Lease, max(c.Slots, 1))
+			if errors.Is(err, ErrSlotsBusy) {
+				fmt.Fprintf(c.Stderr, "odu runner: every slot of the host is held (%d in %s)\n", max(c.Slots, 1), c.Lease)
+				return err
+			}
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.Stderr, "odu runner: leased slot %d of %d (%s)\n", n, max(c.Slots, 1), f.Name())
+			// Who holds it is said at once (with this pid), and again
+			// with the runner's once it started.
+			h := c.Holder
+			h.PID = os.Getpid()
+			if h.Since.IsZero() {
+				h.Since = time.Now()
+			}
+			_ = WriteHolder(f, h) // said again below
+			lease = f
+		}
 		c.prune()
-		if err := c.startDetached(); err != nil {
+		err := c.startDetached(lease)
+		if lease != nil {
+			// The runner holds the lease now, with a descriptor of its
+			// own: this bridge does not (it ends with the link).
+			lease.Close()
+		}
+		if err != nil {
 			return err
 		}
 		conn, err = dialWait(ctx, 10*time.Second)
@@ -85,8 +120,10 @@ func (c *Attach) Run(ctx context.Context) error {
 	return bridge(conn, c.Stdin, c.Stdout)
 }
 
-// startDetached starts the Serve command in a session of its own.
-func (c *Attach) startDetached() error {
+// startDetached starts the Serve command in a session of its own; it
+// inherits the lease, if any, as descriptor 3 (--lease-fd 3), and holds
+// it for its life.
+func (c *Attach) startDetached(lease *os.File) error {
 	if len(c.Serve) == 0 {
 		return errors.New("no command starts the runner")
 	}
@@ -97,11 +134,25 @@ func (c *Attach) startDetached() error {
 	defer logf.Close()
 	cmd := exec.Command(c.Serve[0], c.Serve[1:]...)
 	cmd.Stdout, cmd.Stderr = logf, logf // stdin: /dev/null
+	if lease != nil {
+		cmd.ExtraFiles = []*os.File{lease}
+		cmd.Args = append(cmd.Args, "--lease-fd", "3")
+	}
 	// Its own session: no terminal, no SIGHUP, nothing of the SSH
 	// session's; and its own stdio, so that the session can end.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start the runner: %w", err)
+	}
+	if lease != nil {
+		h := c.Holder
+		h.PID = cmd.Process.Pid
+		if h.Since.IsZero() {
+			h.Since = time.Now()
+		}
+		if err := WriteHolder(lease, h); err != nil {
+			fmt.Fprintf(c.Stderr, "odu runner: %v\n", err) // the lease holds regardless; only who holds it is unsaid
+		}
 	}
 	return cmd.Process.Release()
 }
@@ -214,6 +265,9 @@ type Serve struct {
 	Version string        // odu's version, which a coordinator must say at hello
 	Bounds  runner.Bounds // its bounds with no coordinator attached; the defaults for 0
 	Stderr  io.Writer     // its log (.runner.log)
+	// LeaseFD, when above 2, is the descriptor of the slot it leased,
+	// inherited from the attach that started it: held until it exits.
+	LeaseFD int
 }
 
 // Run serves the lane until the runner's bounds end it.
@@ -233,6 +287,14 @@ func (c *Serve) Run(ctx context.Context) error {
 	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		logf("another runner serves %s already (pid in %s): exiting", dir, PID)
 		return nil
+	}
+	if c.LeaseFD > 2 {
+		lease, err := KeepLease(c.LeaseFD)
+		if err != nil {
+			return err
+		}
+		defer lease.Close()
+		logf("holds the lease %s", leaseName(lease))
 	}
 	// A runner that died (kill -9) left its record, and maybe its nodes.
 	sweepDead(nil)
@@ -369,4 +431,12 @@ func tail(b []byte, n int) string {
 		b = b[len(b)-n:]
 	}
 	return string(b)
+}
+
+// leaseName names the slot file a lease descriptor has open, for the log.
+func leaseName(f *os.File) string {
+	if p, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(int(f.Fd()))); err == nil {
+		return p
+	}
+	return "(descriptor " + strconv.Itoa(int(f.Fd())) + ")"
 }

@@ -38,7 +38,9 @@
 // [WorkspacePath]): odu/bin holds the pushed binaries, content-addressed;
 // odu/repos/<repo>.git the bare repository the commits are sent to;
 // odu/work/<repo>/<workspace> the checkouts, each with a [Ready] file once
-// complete, and its lanes' directories beside it. An attach removes the
+// complete, and its lanes' directories beside it; odu/slots the host's
+// slots, a lock file each, which runners hold as their lanes' leases (see
+// lease.go, [TakeSlot]). An attach removes the
 // workspaces that no runner holds and nobody used for [PruneAfter].
 //
 // Rules: this package runs on the build host, under `odu runner`; it
