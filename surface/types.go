@@ -92,6 +92,10 @@ type Run struct {
 	Cancelled bool       `json:"cancelled,omitempty"`
 	Version   string     `json:"version"` // odu's version
 	PID       int        `json:"pid"`     // the process serving this surface
+	// Ref names the run among the checkout's recorded runs, "<sha7>#<n>"
+	// (n counts the runs of the commit); Subject is the commit's subject.
+	Ref     string `json:"ref,omitempty"`
+	Subject string `json:"subject,omitempty"`
 }
 
 // Lane is one platform's runner, as the coordinator sees it.

@@ -15,6 +15,20 @@
 //   - The run record, .ci/<sha>/runs/<n>.json ([Record], [LastRecord],
 //     [ReadLast]), written whole (a temporary file renamed over it) as the
 //     run goes, and the paths of the logs beside it ([LogRel]).
+//   - The history of runs. Run n of a commit (its ref is "<sha7>#<n>",
+//     [FormatRef]) keeps its logs in its own directory,
+//     .ci/<sha>/runs/<n>/<platform>/ ([RunDirRel], [RunLogRel]), taken
+//     by [ReserveRun]; a rerun moves a node's finished attempt k aside to
+//     <name>.<k>.log ([AttemptLog]). Nothing a run wrote is overwritten
+//     by a later run or attempt. The path README documents,
+//     .ci/<sha>/<platform>/<name>.log ([LogRel]), is a hard link to the
+//     newest run's newest attempt, renamed into place.
+//   - The index of runs, .ci/odu.runs.json, for the faces that list
+//     them (`odu runs`, the web and MCP faces): [ListRuns] returns
+//     [RunEntry] values newest first, [ResolveRun] finds the run a ref
+//     names ([RefError] when none or several), [ReadRun] reads its
+//     record; [PruneRuns] removes old runs, never a live one nor the
+//     newest of a commit.
 //   - The rules for .ci itself ([CheckState], [MkdirState], [OpenState]).
 //
 // Rules:

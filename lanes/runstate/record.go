@@ -44,19 +44,29 @@ func lastPath(root string) string { return filepath.Join(root, StateDir, "odu.la
 type Record struct {
 	root string
 	rel  string // relative to root
+	n    int    // its number among its commit's runs
 
 	mu    sync.Mutex
 	final bool // the run's last state is written: later writes are late
 }
 
-// NewRecord starts the record of a run of st's commit, as number n, one
-// more than the last record of that commit, and makes it the checkout's
-// last run.
+// NewRecord starts the record of a run of st's commit and makes it the
+// checkout's last run. Its number is st.Run.Ref's when that is set (taken
+// with [ReserveRun], so that the run's logs could be opened in its
+// directory first); otherwise NewRecord takes the next one itself.
 func NewRecord(root string, st surface.State) (*Record, error) {
-	rel := filepath.Join(StateDir, st.Run.SHA, "runs")
-	if err := MkdirState(root, rel); err != nil {
-		return nil, err
+	n := 0
+	if _, num, ok := strings.Cut(st.Run.Ref, "#"); ok {
+		n, _ = strconv.Atoi(num)
 	}
+	if n == 0 {
+		var err error
+		if n, err = ReserveRun(root, st.Run.SHA); err != nil {
+			return nil, err
+		}
+		st.Run.Ref = FormatRef(st.Run.SHA, n)
+	}
+	rel := filepath.Join(StateDir, st.Run.SHA, "runs")
 	dir := filepath.Join(root, rel)
 	data, err := marshalRecord(st)
 	if err != nil {
@@ -67,43 +77,52 @@ func NewRecord(root string, st surface.State) (*Record, error) {
 		return nil, err
 	}
 	defer os.Remove(tmp)
-	// The number is taken by a hard link, which fails on a name that
-	// exists: two runs never share one, and the record is never empty.
-	r := &Record{root: root}
-	for n := nextRecord(dir); r.rel == ""; n++ {
-		name := strconv.Itoa(n) + ".json"
-		err := os.Link(tmp, filepath.Join(dir, name))
-		if errors.Is(err, os.ErrExist) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("write the run's record %s: %w", filepath.Join(dir, name), err)
-		}
-		r.rel = filepath.Join(rel, name)
+	// A hard link fails on a name that exists: a record is never
+	// replaced by another run's, and never empty.
+	name := strconv.Itoa(n) + ".json"
+	if err := os.Link(tmp, filepath.Join(dir, name)); err != nil {
+		return nil, fmt.Errorf("write the run's record %s: %w", filepath.Join(dir, name), err)
 	}
+	r := &Record{root: root, rel: filepath.Join(rel, name), n: n}
 	if err := syncDir(dir); err != nil {
 		return nil, err
 	}
 	if err := writeDurable(lastPath(root), []byte(r.rel+"\n")); err != nil {
 		return nil, fmt.Errorf("write %s: %w", lastPath(root), err)
 	}
+	if err := putIndex(root, entryOf(st, r.rel, n, time.Now(), true)); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
-// nextRecord returns one more than the highest record number in dir.
-func nextRecord(dir string) int {
-	n := 1
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if k, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".json")); err == nil && k >= n {
-			n = k + 1
-		}
+// ReserveRun takes the next run number of sha, one more than its
+// highest record or run directory, by creating the run's directory
+// ([RunDirRel]): a mkdir fails on a name that exists, so two runs never
+// share a number.
+func ReserveRun(root, sha string) (int, error) {
+	rel := filepath.Join(StateDir, sha, "runs")
+	if err := MkdirState(root, rel); err != nil {
+		return 0, err
 	}
-	return n
+	dir := filepath.Join(root, rel)
+	for n := nextRecord(dir); ; n++ {
+		err := os.Mkdir(filepath.Join(dir, strconv.Itoa(n)), 0o700)
+		if errors.Is(err, os.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("create the run's directory %s: %w", filepath.Join(dir, strconv.Itoa(n)), err)
+		}
+		return n, nil
+	}
 }
 
 // Rel returns the record's path relative to the checkout's root.
 func (r *Record) Rel() string { return r.rel }
+
+// N returns the run's number among its commit's runs.
+func (r *Record) N() int { return r.n }
 
 // Update rewrites the record with the run's state so far; once the final
 // state is written, it does nothing.
@@ -125,6 +144,9 @@ func (r *Record) write(st surface.State, final bool) error {
 	}
 	if err := writeDurable(filepath.Join(r.root, r.rel), data); err != nil {
 		return fmt.Errorf("write the run's record %s: %w", r.rel, err)
+	}
+	if final {
+		return putIndex(r.root, entryOf(st, r.rel, r.n, time.Now(), false))
 	}
 	return nil
 }
@@ -250,6 +272,9 @@ func readRecord(root, rel string) (surface.State, error) {
 	}
 	if st.Run.SHA == "" {
 		return st, errors.New("it is not a record (no commit)")
+	}
+	if st.Run.Ref == "" { // recorded before runs had refs
+		st.Run.Ref = FormatRef(st.Run.SHA, recordNumber(rel))
 	}
 	return st, nil
 }
@@ -387,4 +412,17 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// nextRecord returns one more than the highest number of a record
+// (<n>.json) or a run's directory (<n>) in dir.
+func nextRecord(dir string) int {
+	n := 1
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if k, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".json")); err == nil && k >= n {
+			n = k + 1
+		}
+	}
+	return n
 }
