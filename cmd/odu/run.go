@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -49,6 +50,9 @@ type RunCmd struct {
 	// the state is a snapshot away, and `odu logs` resumes at its offset.
 	ClientTimeout time.Duration `type:"positive" hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
 	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (also the hosts file's \"secrets\" list)."`
+
+	// Run history (runs.go).
+	Keep age `default:"30d" placeholder:"AGE" help:"Prune the runs older than this as the run starts (e.g. 30d, 12h; 0 keeps every run), never the newest run of a commit."`
 
 	// The dashboard (dashboard.go).
 	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
@@ -171,6 +175,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// a failed run until q.
 	defer ln.Close()
 	ln.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) }
+	// Holding the run lock, no other run is live here while old ones go.
+	pruneAtStart(env.Stderr, l.root, c.Keep)
+	subject, _ := repo.Git(ctx, l.root, "log", "-1", "--format=%s", sha) // the index shows it; none is no error
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -207,7 +214,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	ghTarget := c.githubTarget(ctx, env, l.root)
 
 	coord, err := lanes.Start(ctx, lanes.Options{
-		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
+		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Subject: strings.TrimSpace(subject), Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
 		Exe: exe, Version: version(), Env: hosts.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
 		Hosts: addrs, Home: home(env), Getenv: env.Getenv,
@@ -309,7 +316,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 func (c *RunCmd) printer(env *Env) printer {
 	switch c.Progress {
 	case "json":
-		return jsonPrinter{w: env.Stdout, root: c.root}
+		return newJSONPrinter(env.Stdout, c.root)
 	case "plain":
 		return plainPrinter{env.Stdout}
 	}

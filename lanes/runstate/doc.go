@@ -17,8 +17,8 @@
 //     run goes, and the paths of the logs beside it ([LogRel]).
 //   - The history of runs. Run n of a commit (its ref is "<sha7>#<n>",
 //     [FormatRef]) keeps its logs in its own directory,
-//     .ci/<sha>/runs/<n>/<platform>/ ([RunDirRel], [RunLogRel]), taken
-//     by [ReserveRun]; a rerun moves a node's finished attempt k aside to
+//     .ci/<sha>/runs/<n>/<platform>/ ([RunDirRel], [RunLogRel]); its
+//     number is taken with its record ([NewRecordOf]); a rerun moves a node's finished attempt k aside to
 //     <name>.<k>.log ([AttemptLog]). Nothing a run wrote is overwritten
 //     by a later run or attempt. The path README documents,
 //     .ci/<sha>/<platform>/<name>.log ([LogRel]), is a hard link to the

@@ -50,71 +50,59 @@ type Record struct {
 	final bool // the run's last state is written: later writes are late
 }
 
-// NewRecord starts the record of a run of st's commit and makes it the
-// checkout's last run. Its number is st.Run.Ref's when that is set (taken
-// with [ReserveRun], so that the run's logs could be opened in its
-// directory first); otherwise NewRecord takes the next one itself.
+// NewRecord starts the record of a run of st's commit, as number n, one
+// more than the last record of that commit, and makes it the checkout's
+// last run. It sets st's ref to the run's.
 func NewRecord(root string, st surface.State) (*Record, error) {
-	n := 0
-	if _, num, ok := strings.Cut(st.Run.Ref, "#"); ok {
-		n, _ = strconv.Atoi(num)
-	}
-	if n == 0 {
-		var err error
-		if n, err = ReserveRun(root, st.Run.SHA); err != nil {
-			return nil, err
-		}
+	r, _, err := NewRecordOf(root, st.Run.SHA, func(n int) surface.State {
 		st.Run.Ref = FormatRef(st.Run.SHA, n)
-	}
-	rel := filepath.Join(StateDir, st.Run.SHA, "runs")
-	dir := filepath.Join(root, rel)
-	data, err := marshalRecord(st)
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := writeTemp(filepath.Join(dir, "record"), data)
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp)
-	// A hard link fails on a name that exists: a record is never
-	// replaced by another run's, and never empty.
-	name := strconv.Itoa(n) + ".json"
-	if err := os.Link(tmp, filepath.Join(dir, name)); err != nil {
-		return nil, fmt.Errorf("write the run's record %s: %w", filepath.Join(dir, name), err)
-	}
-	r := &Record{root: root, rel: filepath.Join(rel, name), n: n}
-	if err := syncDir(dir); err != nil {
-		return nil, err
-	}
-	if err := writeDurable(lastPath(root), []byte(r.rel+"\n")); err != nil {
-		return nil, fmt.Errorf("write %s: %w", lastPath(root), err)
-	}
-	if err := putIndex(root, entryOf(st, r.rel, n, time.Now(), true)); err != nil {
-		return nil, err
-	}
-	return r, nil
+		return st
+	})
+	return r, err
 }
 
-// ReserveRun takes the next run number of sha, one more than its
-// highest record or run directory, by creating the run's directory
-// ([RunDirRel]): a mkdir fails on a name that exists, so two runs never
-// share a number.
-func ReserveRun(root, sha string) (int, error) {
+// NewRecordOf starts the record of a run of sha as NewRecord does, with
+// the state build returns for the run's number n: what the run keeps in
+// its own directory ([RunLogRel]) depends on n. It returns the state
+// recorded.
+func NewRecordOf(root, sha string, build func(n int) surface.State) (*Record, surface.State, error) {
 	rel := filepath.Join(StateDir, sha, "runs")
 	if err := MkdirState(root, rel); err != nil {
-		return 0, err
+		return nil, surface.State{}, err
 	}
 	dir := filepath.Join(root, rel)
+	// The number is taken by a hard link, which fails on a name that
+	// exists: two runs never share one, and the record is never empty.
 	for n := nextRecord(dir); ; n++ {
-		err := os.Mkdir(filepath.Join(dir, strconv.Itoa(n)), 0o700)
+		st := build(n)
+		data, err := marshalRecord(st)
+		if err != nil {
+			return nil, st, err
+		}
+		tmp, err := writeTemp(filepath.Join(dir, "record"), data)
+		if err != nil {
+			return nil, st, err
+		}
+		name := strconv.Itoa(n) + ".json"
+		err = os.Link(tmp, filepath.Join(dir, name))
+		os.Remove(tmp)
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return 0, fmt.Errorf("create the run's directory %s: %w", filepath.Join(dir, strconv.Itoa(n)), err)
+			return nil, st, fmt.Errorf("write the run's record %s: %w", filepath.Join(dir, name), err)
 		}
-		return n, nil
+		r := &Record{root: root, rel: filepath.Join(rel, name), n: n}
+		if err := syncDir(dir); err != nil {
+			return nil, st, err
+		}
+		if err := writeDurable(lastPath(root), []byte(r.rel+"\n")); err != nil {
+			return nil, st, fmt.Errorf("write %s: %w", lastPath(root), err)
+		}
+		if err := putIndex(root, entryOf(st, r.rel, n, time.Now(), true)); err != nil {
+			return nil, st, err
+		}
+		return r, st, nil
 	}
 }
 
@@ -415,12 +403,13 @@ func syncDir(dir string) error {
 }
 
 // nextRecord returns one more than the highest number of a record
-// (<n>.json) or a run's directory (<n>) in dir.
+// (<n>.json) in dir.
 func nextRecord(dir string) int {
 	n := 1
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if k, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".json")); err == nil && k >= n {
+		num, ok := strings.CutSuffix(e.Name(), ".json")
+		if k, err := strconv.Atoi(num); ok && err == nil && k >= n {
 			n = k + 1
 		}
 	}
