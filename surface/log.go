@@ -122,6 +122,14 @@ func (l *Log) linkNewest() error {
 // file systems (a disk mounted under .ci), where no hard link can be, it
 // is a symbolic link to target, relative, which odu only ever replaces.
 func LinkInPlace(target, link string) error {
+	// Already so (the coordinator linked the file its runner opens):
+	// rename of two names of one file would do nothing, and leave the
+	// temporary name.
+	if fl, err := os.Lstat(link); err == nil {
+		if ft, err := os.Stat(target); err == nil && os.SameFile(fl, ft) {
+			return nil
+		}
+	}
 	for i := 0; ; i++ {
 		tmp := fmt.Sprintf("%s.%d.%d.tmp", link, os.Getpid(), i)
 		err := os.Link(target, tmp)
@@ -138,8 +146,9 @@ func LinkInPlace(target, link string) error {
 		if err != nil {
 			return fmt.Errorf("link %s to %s: %w", link, target, err)
 		}
-		if err := os.Rename(tmp, link); err != nil {
-			os.Remove(tmp)
+		err = os.Rename(tmp, link)
+		os.Remove(tmp) // left only if link became target meanwhile (see above)
+		if err != nil {
 			return fmt.Errorf("link %s to %s: %w", link, target, err)
 		}
 		return nil

@@ -175,8 +175,6 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// a failed run until q.
 	defer ln.Close()
 	ln.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) }
-	// Holding the run lock, no other run is live here while old ones go.
-	pruneAtStart(env.Stderr, l.root, c.Keep)
 	subject, _ := repo.Git(ctx, l.root, "log", "-1", "--format=%s", sha) // the index shows it; none is no error
 
 	exe, err := os.Executable()
@@ -225,6 +223,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		return err
 	}
 	defer coord.CloseLogs()
+	// Old runs go as this one starts: it is the newest of its commit,
+	// and holding the run lock, no other is live.
+	pruneAtStart(env.Stderr, l.root, c.Keep)
 	// A second Ctrl-C exits at once: with the record of what there is.
 	defer last.set(func() {
 		rel, err := coord.Abort("odu run was interrupted twice and exited at once, before every lane said its nodes stopped (a local runner stops them as its stdin closes; a build host's runner, once it has the cancel or after its idle bound)")

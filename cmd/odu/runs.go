@@ -8,10 +8,10 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/alecthomas/kong"
+	"github.com/mattn/go-runewidth"
 
 	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/lanes/runstate"
@@ -85,25 +85,43 @@ func (c *RunsListCmd) Run(ctx context.Context, env *Env) error {
 }
 
 // printRuns prints a table of runs, each followed by what did not
-// succeed and what GitHub is owed.
+// succeed and what GitHub is owed. Columns line up by display width.
 func printRuns(w io.Writer, runs []runstate.RunEntry) {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tVERDICT\tSTARTED\tTOOK\tBRANCH\tNODES\tSUBJECT")
+	rows := [][]string{{"RUN", "VERDICT", "STARTED", "TOOK", "BRANCH", "NODES", "SUBJECT"}}
 	for _, e := range runs {
 		branch := e.Branch
 		if branch == "" {
 			branch = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Ref, e.Verdict, e.Started.Local().Format("2006-01-02 15:04:05"),
-			duration(time.Duration(e.DurationMS)*time.Millisecond), branch, entryCounts(e), e.Subject)
-		if len(e.NotOK) > 0 {
-			fmt.Fprintf(tw, "  not ok: %s\n", strings.Join(e.NotOK, ", "))
-		}
-		if e.Owed > 0 {
-			fmt.Fprintf(tw, "  github: %s owed\n", plural(e.Owed, "status"))
+		rows = append(rows, []string{e.Ref, e.Verdict, e.Started.Local().Format("2006-01-02 15:04:05"),
+			duration(time.Duration(e.DurationMS) * time.Millisecond), branch, entryCounts(e), e.Subject})
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			widths[i] = max(widths[i], runewidth.StringWidth(cell))
 		}
 	}
-	tw.Flush()
+	line := func(r []string) string {
+		var b strings.Builder
+		for i, cell := range r {
+			b.WriteString(cell)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-runewidth.StringWidth(cell)+2))
+			}
+		}
+		return strings.TrimRight(b.String(), " ")
+	}
+	fmt.Fprintln(w, line(rows[0]))
+	for i, e := range runs {
+		fmt.Fprintln(w, line(rows[i+1]))
+		if len(e.NotOK) > 0 {
+			fmt.Fprintf(w, "  not ok: %s\n", strings.Join(e.NotOK, ", "))
+		}
+		if e.Owed > 0 {
+			fmt.Fprintf(w, "  github: %s owed\n", plural(e.Owed, "status"))
+		}
+	}
 }
 
 // entryCounts says how many nodes of a run are in each status, in the
