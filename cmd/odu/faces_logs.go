@@ -89,7 +89,7 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	if err != nil {
 		return err
 	}
-	if n := st.Node(id); c.Attempt != 0 && n != nil && c.Attempt != n.Attempt {
+	if n := st.Node(id); c.Attempt != 0 && (n == nil || c.Attempt != n.Attempt) {
 		// An earlier attempt is over: its file is all there is of it.
 		return c.printFile(env, root, st, id)
 	}

@@ -68,7 +68,9 @@ on, on every platform, each node as ` + "`just --no-deps RECIPE`" + ` once its d
 By default the run is strict: it refuses a working tree with uncommitted changes and
 runs a snapshot of HEAD in a git worktree, so you can go on editing. While it runs,
 other terminals attach to it: odu status, odu logs -f, odu monitor, odu wait,
-odu rerun, odu cancel. Each node's log is written to .ci/<sha>/<platform>/<recipe>.log.
+odu rerun, odu cancel. Run n of a commit is named <sha7>#<n>; each node's log is kept in
+.ci/<sha>/runs/<n>/<platform>/<recipe>.log (a rerun keeps the earlier attempt beside it),
+and .ci/<sha>/<platform>/<recipe>.log is the newest. Runs older than --keep are pruned.
 
 On a terminal, progress is a live dashboard (q stops the run, as Ctrl-C does). When the
 run is over it leaves and prints a summary; when a node failed it stays until q, so that
