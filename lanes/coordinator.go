@@ -163,6 +163,9 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	// them.
 	shared := func(plat string) bool { return hostOf(opts, plat) == "localhost" && !opts.CopyLogs }
 	for _, p := range plats {
+		if err := runstate.AdoptOldLogs(opts.Root, opts.SHA, num-1, p); err != nil {
+			return nil, abandon(err)
+		}
 		// The run's own directory, and the one README documents, where
 		// the newest run's logs are linked.
 		for _, dir := range []string{filepath.Join(runstate.RunDirRel(opts.SHA, num), p), filepath.Join(runstate.StateDir, opts.SHA, p)} {

@@ -261,8 +261,9 @@ func readRecord(root, rel string) (surface.State, error) {
 	if st.Run.SHA == "" {
 		return st, errors.New("it is not a record (no commit)")
 	}
-	if st.Run.Ref == "" { // recorded before runs had refs
+	if st.Run.Ref == "" { // recorded before runs had refs, and their own directories
 		st.Run.Ref = FormatRef(st.Run.SHA, recordNumber(rel))
+		adoptedLogs(root, &st, recordNumber(rel))
 	}
 	return st, nil
 }

@@ -3,6 +3,7 @@ package runstate
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -309,4 +310,67 @@ func ReadRun(root string, e RunEntry) (Last, error) {
 		last.Unfinished = markUnfinished(&last.State, modTime(root, e.Record))
 	}
 	return last, nil
+}
+
+// AdoptOldLogs moves the logs an odu from before run directories left in
+// .ci/<sha>/<platform>/ (files of their own, not links to a run's) into
+// the directory of run prev, the run that wrote them, so that the next
+// run's links do not replace them. A file already there is left alone;
+// so is anything that is not a regular file.
+func AdoptOldLogs(root, sha string, prev int, plat string) error {
+	if prev < 1 {
+		return nil
+	}
+	dir := filepath.Join(root, StateDir, sha, plat)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil // none
+	}
+	var into string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !strings.HasSuffix(e.Name(), ".log") {
+			continue
+		}
+		fi, err := e.Info()
+		if st, ok := fi.Sys().(*syscall.Stat_t); err != nil || !ok || st.Nlink != 1 {
+			continue // a link to a run's file: odu's own layout
+		}
+		if into == "" {
+			into = filepath.Join(RunDirRel(sha, prev), plat)
+			if err := MkdirState(root, into); err != nil {
+				return err
+			}
+		}
+		// A hard link fails on a name that exists: nothing is replaced.
+		if err := os.Link(filepath.Join(dir, e.Name()), filepath.Join(root, into, e.Name())); err == nil {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	return nil
+}
+
+// adoptedLogs points the logs of a record written before run directories
+// (at .ci/<sha>/<platform>/, see [AdoptOldLogs]) at its run's directory,
+// where they were moved.
+func adoptedLogs(root string, st *surface.State, n int) {
+	moved := func(log, plat, name string) string {
+		if strings.Contains(log, string(filepath.Separator)+"runs"+string(filepath.Separator)) {
+			return log
+		}
+		dst := filepath.Join(RunDirRel(st.Run.SHA, n), plat, name)
+		if _, err := os.Lstat(filepath.Join(root, dst)); err != nil {
+			return log
+		}
+		return dst
+	}
+	for i, nd := range st.Nodes {
+		if nd.Log != "" {
+			st.Nodes[i].Log = moved(nd.Log, nd.Platform, filepath.Base(nd.Log))
+		}
+	}
+	for i, l := range st.Lanes {
+		if l.Log != "" {
+			st.Lanes[i].Log = moved(l.Log, l.Platform, filepath.Base(l.Log))
+		}
+	}
 }
