@@ -20,6 +20,10 @@ import (
 
 // RunsCmd lists the checkout's recorded runs, or prunes them.
 type RunsCmd struct {
+	Output string `short:"o" enum:"text,json" default:"text" placeholder:"text|json" help:"Print a table, or the runs as a JSON array."`
+	Limit  int    `type:"positive" default:"20" placeholder:"N" help:"Show the N newest runs."`
+	All    bool   `help:"Show every recorded run."`
+
 	List  RunsListCmd  `cmd:"" default:"withargs" hidden:"" help:"List the recorded runs, newest first."`
 	Prune RunsPruneCmd `cmd:"" help:"Remove old runs' records and logs, saying what it freed."`
 }
@@ -41,15 +45,12 @@ func (*RunsCmd) Examples() []string {
 		"odu runs prune --older-than 7d"}
 }
 
-// RunsListCmd is `odu runs`.
-type RunsListCmd struct {
-	Output string `short:"o" enum:"text,json" default:"text" placeholder:"text|json" help:"Print a table, or the runs as a JSON array."`
-	Limit  int    `type:"positive" default:"20" placeholder:"N" help:"Show the N newest runs."`
-	All    bool   `help:"Show every recorded run."`
-}
+// RunsListCmd is `odu runs` itself: its flags are RunsCmd's, which
+// `odu runs --help` shows.
+type RunsListCmd struct{}
 
 // Run lists the runs.
-func (c *RunsListCmd) Run(ctx context.Context, env *Env) error {
+func (*RunsListCmd) Run(ctx context.Context, env *Env, c *RunsCmd) error {
 	root, err := repo.Root(ctx, env.Dir)
 	if err != nil {
 		return err
@@ -79,7 +80,7 @@ func (c *RunsListCmd) Run(ctx context.Context, env *Env) error {
 	}
 	printRuns(env.Stdout, runs)
 	if more > 0 {
-		fmt.Fprintf(env.Stdout, "(%s more; --all lists them)\n", plural(more, "older run"))
+		fmt.Fprintf(env.Stdout, "(%s not shown; --all lists them)\n", plural(more, "older run"))
 	}
 	return nil
 }
