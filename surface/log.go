@@ -17,7 +17,8 @@ import (
 // in memory, so a log of any size costs the same memory as an empty one.
 //
 // A rerun restarts it: the attempt number goes up and the file starts
-// empty. Any number of goroutines read it; writes may come from several
+// empty (a kept log, see [OpenLogKept], moves the earlier attempt's file
+// aside first, never emptying it). Any number of goroutines read it; writes may come from several
 // (the copy of a runner's log, and the coordinator's own note when a lane
 // is lost), and each lands whole.
 //

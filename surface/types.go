@@ -250,16 +250,12 @@ type HelloResult struct {
 
 // Config configures a runner with its lane, once.
 type Config struct {
-	SHA       string `json:"sha"`
-	Platform  string `json:"platform"`
-	Workspace string `json:"workspace"` // where the nodes run
-	LogDir    string `json:"log_dir"`   // where the runner keeps their logs
-	// LinkDir, when set, says that LogDir is a coordinator's own (a
-	// local runner writing .ci): every attempt's log is kept
-	// ([OpenLogKept]) and the newest is linked at LinkDir/<name>.log.
-	LinkDir string     `json:"link_dir,omitempty"`
-	Nodes   []NodeSpec `json:"nodes"`
-	Env     []string   `json:"env"` // KEY=VALUE added to the runner's own environment
+	SHA       string     `json:"sha"`
+	Platform  string     `json:"platform"`
+	Workspace string     `json:"workspace"` // where the nodes run
+	LogDir    string     `json:"log_dir"`   // where the runner keeps their logs
+	Nodes     []NodeSpec `json:"nodes"`
+	Env       []string   `json:"env"` // KEY=VALUE added to the runner's own environment
 	// Secrets names variables of Env whose values are secrets: the runner
 	// masks them in every node's output. Their values travel only in this
 	// message, which nothing writes down.
@@ -267,6 +263,11 @@ type Config struct {
 	Jobs    int      `json:"jobs"`     // nodes run at once; 0 is the host's CPU count
 	GraceMS int64    `json:"grace_ms"` // from SIGTERM to SIGKILL when stopping a node
 	Run     Run      `json:"run"`      // the run this lane belongs to
+
+	// LinkDir, when set, says that LogDir is a coordinator's own (a
+	// local runner writing .ci): every attempt's log is kept
+	// ([OpenLogKept]) and the newest is linked at LinkDir/<name>.log.
+	LinkDir string `json:"link_dir,omitempty"`
 }
 
 // NodeSpec is a node as a runner is given it.
