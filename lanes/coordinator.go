@@ -24,6 +24,7 @@ type Options struct {
 	Pipeline *dag.Pipeline // the nodes to run
 	SHA      string        // the commit under test
 	Branch   string        //
+	Subject  string        // the commit's subject, for the record
 	Dirty    bool          // the live tree has uncommitted changes (--no-snapshot)
 	Snapshot bool          // HEAD is pinned in Workspace
 	// Workspace is where the local lane's nodes run: a worktree of SHA,
@@ -85,6 +86,7 @@ const DefaultReconnectTimeout = 2 * time.Minute
 // client of every lane's surface, and the store its own surface serves.
 type Coordinator struct {
 	opts   Options
+	num    int // the run's number among its commit's runs
 	store  *surface.Store
 	lanes  []*lane
 	byNode map[string]*lane
@@ -122,7 +124,6 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		nodes = append(nodes, surface.Node{
 			ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: string(n.Platform),
 			Deps: n.Deps, Command: n.Command, Status: surface.Pending, Attempt: 1,
-			Log: runstate.LogRel(opts.SHA, string(n.Platform), n.Name),
 		})
 	}
 	var plats []string
@@ -137,6 +138,32 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	run := surface.Run{
 		Repo: opts.Root, SHA: opts.SHA, Branch: opts.Branch, Dirty: opts.Dirty, Snapshot: opts.Snapshot,
 		Root: pl.Root, Platforms: plats, Started: time.Now(), Version: opts.Version, PID: os.Getpid(),
+		Subject: opts.Subject,
+	}
+	// The record exists from the start, so that a run that is killed
+	// leaves one that says so (see [Record]). Its number among the
+	// commit's runs names the run's own directory, where its logs go: no
+	// later run or rerun overwrites them.
+	num := 0
+	record, st, err := runstate.NewRecordOf(opts.Root, opts.SHA, func(n int) surface.State {
+		num, run.Ref = n, runstate.FormatRef(opts.SHA, n)
+		for i, nd := range nodes {
+			nodes[i].Log = runstate.RunLogRel(opts.SHA, n, nd.Platform, nd.Name)
+		}
+		return surface.State{Run: run, Nodes: slices.Clone(nodes), Lanes: []surface.Lane{}}
+	})
+	if err != nil {
+		return nil, err
+	}
+	// A run that could not start says so in its record.
+	abandon := func(err error) error {
+		end := time.Now()
+		st.Run.Ended = &end
+		for i := range st.Nodes {
+			st.Nodes[i].Status, st.Nodes[i].Reason = surface.Errored, "the run could not start: "+err.Error()
+		}
+		_ = record.Final(st) // the error said is the start's
+		return err
 	}
 	// A local runner writes the logs into the coordinator's files (one
 	// write of every byte instead of two, and no copy through a pipe):
@@ -150,26 +177,33 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		return len(pool) == 1 && pool[0].Addr == hosts.Localhost && !opts.CopyLogs
 	}
 	for _, p := range plats {
-		if err := runstate.MkdirState(opts.Root, filepath.Join(runstate.StateDir, opts.SHA, p)); err != nil {
-			return nil, err
+		if err := runstate.AdoptOldLogs(opts.Root, opts.SHA, num-1, p); err != nil {
+			return nil, abandon(err)
+		}
+		// The run's own directory, and the one README documents, where
+		// the newest run's logs are linked.
+		for _, dir := range []string{filepath.Join(runstate.RunDirRel(opts.SHA, num), p), filepath.Join(runstate.StateDir, opts.SHA, p)} {
+			if err := runstate.MkdirState(opts.Root, dir); err != nil {
+				return nil, abandon(err)
+			}
 		}
 	}
 	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
+		link := filepath.Join(opts.Root, runstate.LogRel(opts.SHA, n.Platform, n.Name))
 		if shared(n.Platform) {
-			return surface.OpenLogView(filepath.Join(opts.Root, n.Log))
+			// The runner keeps the attempts, and links the newest.
+			l, err := surface.OpenLogView(filepath.Join(opts.Root, n.Log))
+			if err == nil {
+				err = surface.LinkInPlace(l.Path(), link)
+			}
+			return l, err
 		}
-		return surface.OpenLog(filepath.Join(opts.Root, n.Log))
+		return surface.OpenLogKept(filepath.Join(opts.Root, n.Log), link)
 	})
 	if err != nil {
-		return nil, err
+		return nil, abandon(err)
 	}
-	c := &Coordinator{opts: opts, store: store, byNode: map[string]*lane{}, ended: make(chan struct{}), recordStop: make(chan struct{})}
-	// The record exists from the start, so that a run that is killed
-	// leaves one that says so (see [Record]).
-	if c.record, err = runstate.NewRecord(opts.Root, store.Snapshot()); err != nil {
-		store.CloseLogs()
-		return nil, err
-	}
+	c := &Coordinator{opts: opts, num: num, store: store, record: record, byNode: map[string]*lane{}, ended: make(chan struct{}), recordStop: make(chan struct{})}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	for _, p := range plats {
 		l := &lane{c: c, platform: p, pool: poolOf(opts, p), leased: opts.Pools[p].Leased, shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
@@ -183,10 +217,11 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			}
 		}
 		c.lanes = append(c.lanes, l)
-		setup, err := surface.OpenLog(filepath.Join(opts.Root, runstate.SetupLogRel(opts.SHA, p)))
+		setup, err := surface.OpenLogKept(filepath.Join(opts.Root, runstate.RunSetupLogRel(opts.SHA, num, p)),
+			filepath.Join(opts.Root, runstate.SetupLogRel(opts.SHA, p)))
 		if err != nil {
 			store.CloseLogs()
-			return nil, err
+			return nil, abandon(err)
 		}
 		l.setup = setup
 		store.AddLog(surface.SetupID(p), setup)

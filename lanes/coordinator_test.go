@@ -247,7 +247,7 @@ func TestLaneThatCannotStart(t *testing.T) {
 func TestLogWriteFailureHoldsUpNothing(t *testing.T) {
 	jf := "[metadata(\"ci\")]\nall: a b\n\na:\n    @echo xxxxx; sleep 0.5\n\nb:\n    @sleep 1.5; echo done\n"
 	c, _ := startPrepared(t, jf, "", true, func(root string) {
-		p := filepath.Join(root, runstate.LogRel(sha, string(platform.Local()), "a"))
+		p := filepath.Join(root, runstate.RunLogRel(sha, 1, string(platform.Local()), "a")) // the first run's
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}

@@ -78,7 +78,7 @@ func (l *lane) setHost(addr string) {
 // setLane publishes the lane's phase.
 func (l *lane) setLane(phase surface.Phase, errText string) {
 	l.c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.addr(), Phase: phase, Error: errText,
-		Log: runstate.SetupLogRel(l.c.opts.SHA, l.platform)})
+		Log: runstate.RunSetupLogRel(l.c.opts.SHA, l.c.num, l.platform)})
 }
 
 // run starts the lane's runner, configures it, and mirrors its state and
@@ -86,7 +86,11 @@ func (l *lane) setLane(phase surface.Phase, errText string) {
 func (l *lane) run() {
 	c := l.c
 	defer l.setup.Finish()
-	errf, err := runstate.OpenState(filepath.Join(c.opts.Root, runstate.RunnerLogRel(c.opts.SHA, l.platform)), os.O_CREATE|os.O_WRONLY|os.O_TRUNC)
+	runnerLog := filepath.Join(c.opts.Root, runstate.RunRunnerLogRel(c.opts.SHA, c.num, l.platform))
+	errf, err := runstate.OpenState(runnerLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC)
+	if err == nil {
+		err = surface.LinkInPlace(runnerLog, filepath.Join(c.opts.Root, runstate.RunnerLogRel(c.opts.SHA, l.platform)))
+	}
 	if err != nil {
 		close(l.ready)
 		l.fail(fmt.Errorf("create the runner's log: %w", err))
@@ -148,7 +152,7 @@ func (l *lane) run() {
 	senv, snames := hosts.SecretEnv(c.opts.Secrets) // only ever in this message
 	cfg := surface.Config{
 		SHA: c.opts.SHA, Platform: l.platform, Workspace: st.Workspace,
-		LogDir: st.LogDir, Nodes: specs, Env: append(slices.Clip(st.Env), senv...), Secrets: snames,
+		LogDir: st.LogDir, LinkDir: st.LinkDir, Nodes: specs, Env: append(slices.Clip(st.Env), senv...), Secrets: snames,
 		Jobs: c.opts.Jobs, GraceMS: c.opts.Grace.Milliseconds(), Run: c.store.Run(),
 	}
 	for try := 1; ; try++ {
@@ -313,7 +317,8 @@ func (l *lane) startLocal(stderr, lease *os.File) (*provision.Runner, error) {
 	r.Workspace = c.opts.Workspace
 	r.LogDir = filepath.Join(c.opts.WorkDir, "logs", l.platform)
 	if l.shared {
-		r.LogDir = filepath.Join(c.opts.Root, runstate.StateDir, c.opts.SHA, l.platform)
+		r.LogDir = filepath.Join(c.opts.Root, runstate.RunDirRel(c.opts.SHA, c.num), l.platform)
+		r.LinkDir = filepath.Join(c.opts.Root, runstate.StateDir, c.opts.SHA, l.platform)
 	}
 	return r, nil
 }

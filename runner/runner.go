@@ -172,6 +172,9 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 	run.PID = os.Getpid()
 	run.Version = r.Version
 	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
+		if cfg.LinkDir != "" {
+			return surface.OpenLogKept(filepath.Join(cfg.LogDir, surface.LogName(n.Name)), filepath.Join(cfg.LinkDir, surface.LogName(n.Name)))
+		}
 		return surface.OpenLog(filepath.Join(cfg.LogDir, surface.LogName(n.Name)))
 	})
 	if err != nil {

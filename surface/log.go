@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 )
@@ -15,7 +17,8 @@ import (
 // in memory, so a log of any size costs the same memory as an empty one.
 //
 // A rerun restarts it: the attempt number goes up and the file starts
-// empty. Any number of goroutines read it; writes may come from several
+// empty (a kept log, see [OpenLogKept], moves the earlier attempt's file
+// aside first, never emptying it). Any number of goroutines read it; writes may come from several
 // (the copy of a runner's log, and the coordinator's own note when a lane
 // is lost), and each lands whole.
 //
@@ -37,6 +40,11 @@ type Log struct {
 	// its size comes from [Log.Grow], and a restart leaves the file to
 	// its writer.
 	view bool
+	// keep is set for a log whose attempts are all kept (see
+	// OpenLogKept): a restart moves the finished attempt's file aside;
+	// link, when set, is a second name of the newest attempt's file.
+	keep bool
+	link string
 
 	mu       sync.Mutex
 	attempt  int
@@ -60,6 +68,92 @@ func OpenLog(path string) (*Log, error) {
 	}
 	f.Close()
 	return &Log{path: path, attempt: 1, changed: make(chan struct{})}, nil
+}
+
+// OpenLogKept opens a log as [OpenLog] does, for a log whose attempts are
+// all kept: a restart moves the finished attempt's file aside, to
+// <name>.<attempt>.log beside it, and starts a new file, never emptying
+// one. When link is set, the newest attempt's file also has that name (a
+// hard link, renamed into place; see [LinkInPlace]).
+func OpenLogKept(path, link string) (*Log, error) {
+	l, err := OpenLog(path)
+	if err != nil {
+		return nil, err
+	}
+	l.keep, l.link = true, link
+	if err := l.linkNewest(); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// OpenLogFile opens the log of a run that is over, as attempt: the file
+// at path as it is, finished, read and never written (a view whose
+// writer is gone). A face that shows a recorded run serves its logs so.
+func OpenLogFile(path string, attempt int) (*Log, error) {
+	fi, err := os.Lstat(path)
+	size := int64(0)
+	switch {
+	case err == nil && fi.Mode().IsRegular():
+		size = fi.Size()
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("open log: %w", err)
+	}
+	return &Log{path: path, view: true, attempt: attempt, size: size, finished: true, changed: make(chan struct{})}, nil
+}
+
+// AttemptPath is where a kept log keeps a finished attempt: beside its
+// path, <name>.<attempt>.log.
+func AttemptPath(path string, attempt int) string {
+	return strings.TrimSuffix(path, ".log") + "." + strconv.Itoa(attempt) + ".log"
+}
+
+// linkNewest gives the newest attempt's file its second name.
+func (l *Log) linkNewest() error {
+	if l.link == "" {
+		return nil
+	}
+	return LinkInPlace(l.path, l.link)
+}
+
+// LinkInPlace makes link a hard link to target: a new link under a
+// temporary name beside it, renamed over link. The rename replaces
+// whatever link was (a file, a symbolic link) without writing through it,
+// and a reader of link sees the old file or the new, never none. Across
+// file systems (a disk mounted under .ci), where no hard link can be, it
+// is a symbolic link to target, relative, which odu only ever replaces.
+func LinkInPlace(target, link string) error {
+	// Already so (the coordinator linked the file its runner opens):
+	// rename of two names of one file would do nothing, and leave the
+	// temporary name.
+	if fl, err := os.Lstat(link); err == nil {
+		if ft, err := os.Stat(target); err == nil && os.SameFile(fl, ft) {
+			return nil
+		}
+	}
+	for i := 0; ; i++ {
+		tmp := fmt.Sprintf("%s.%d.%d.tmp", link, os.Getpid(), i)
+		err := os.Link(target, tmp)
+		if errors.Is(err, syscall.EXDEV) {
+			rel, rerr := filepath.Rel(filepath.Dir(link), target)
+			if rerr != nil {
+				rel = target
+			}
+			err = os.Symlink(rel, tmp)
+		}
+		if errors.Is(err, os.ErrExist) && i < 100 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("link %s to %s: %w", link, target, err)
+		}
+		err = os.Rename(tmp, link)
+		os.Remove(tmp) // left only if link became target meanwhile (see above)
+		if err != nil {
+			return fmt.Errorf("link %s to %s: %w", link, target, err)
+		}
+		return nil
+	}
 }
 
 // openFile opens a log's file without following a symbolic link.
@@ -280,13 +374,18 @@ func (l *Log) RestartAt(attempt int) error {
 }
 
 func (l *Log) restartLocked(attempt int) error {
+	prev := l.attempt
 	l.attempt = attempt
 	l.size, l.finished, l.err = 0, false, nil
 	if l.view {
 		l.broadcastLocked()
 		return nil // its writer truncated it, and may have written again
 	}
-	if err := l.truncate(); err != nil {
+	if l.keep {
+		if err := l.moveAside(prev); err != nil {
+			l.err = fmt.Errorf("keep attempt %d of log %s: %w", prev, l.path, err)
+		}
+	} else if err := l.truncate(); err != nil {
 		l.err = fmt.Errorf("truncate log %s: %w", l.path, err)
 	}
 	l.broadcastLocked()
@@ -312,6 +411,29 @@ func (l *Log) truncate() error {
 		return err
 	}
 	return f.Close()
+}
+
+// moveAside keeps attempt prev's file as <name>.<prev>.log and starts
+// the next attempt in a new file, linked at the log's second name.
+func (l *Log) moveAside(prev int) error {
+	l.fmu.Lock()
+	defer l.fmu.Unlock()
+	if l.closed {
+		return os.ErrClosed
+	}
+	if err := os.Rename(l.path, AttemptPath(l.path, prev)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if l.f != nil {
+		l.f.Close() // the moved file, whose bytes stay there
+		l.f = nil
+	}
+	f, err := openFile(l.path, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return l.linkNewest()
 }
 
 // LogStatus is where a log is.

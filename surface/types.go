@@ -92,6 +92,10 @@ type Run struct {
 	Cancelled bool       `json:"cancelled,omitempty"`
 	Version   string     `json:"version"` // odu's version
 	PID       int        `json:"pid"`     // the process serving this surface
+	// Ref names the run among the checkout's recorded runs, "<sha7>#<n>"
+	// (n counts the runs of the commit); Subject is the commit's subject.
+	Ref     string `json:"ref,omitempty"`
+	Subject string `json:"subject,omitempty"`
 }
 
 // Lane is one platform's runner, as the coordinator sees it.
@@ -264,6 +268,11 @@ type Config struct {
 	Jobs    int      `json:"jobs"`     // nodes run at once; 0 is the host's CPU count
 	GraceMS int64    `json:"grace_ms"` // from SIGTERM to SIGKILL when stopping a node
 	Run     Run      `json:"run"`      // the run this lane belongs to
+
+	// LinkDir, when set, says that LogDir is a coordinator's own (a
+	// local runner writing .ci): every attempt's log is kept
+	// ([OpenLogKept]) and the newest is linked at LinkDir/<name>.log.
+	LinkDir string `json:"link_dir,omitempty"`
 }
 
 // NodeSpec is a node as a runner is given it.

@@ -47,6 +47,9 @@ func (h *Header) View() string {
 		if len(sha) > 7 {
 			sha = sha[:7]
 		}
+		if st.Run.Ref != "" {
+			sha = st.Run.Ref // the run's ref, <sha7>#<n>, as --run takes it
+		}
 		parts = append(parts, sha)
 		switch {
 		case st.Run.Dirty:

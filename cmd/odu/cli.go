@@ -26,6 +26,7 @@ type CLI struct {
 	Logs    LogsCmd    `cmd:"" help:"Print a node's log; follow it with -f."`
 	Monitor MonitorCmd `cmd:"" help:"Follow the live run from another terminal."`
 	Wait    WaitCmd    `cmd:"" help:"Wait for the live run to be over; exit 1 unless all is green."`
+	Runs    RunsCmd    `cmd:"" help:"List the recorded runs, newest first; prune old ones."`
 	Rerun   RerunCmd   `cmd:"" help:"Run a node, and what depends on it, again."`
 	Cancel  CancelCmd  `cmd:"" help:"Stop a node, or the whole run."`
 	Dump    DumpCmd    `cmd:"" help:"Print the resolved pipeline as JSON."`
@@ -85,7 +86,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		kong.Description(description),
 		kong.Writers(stdout, stderr),
 		kong.Help(printHelp),
-		kong.Vars{"version": "odu " + version()},
+		kong.Vars{"version": "odu " + version(), "run_help": runHelp},
 		kong.Exit(func(code int) { panic(exitRequest{code}) }),
 		kong.Bind(env, last),
 		kong.BindTo(ctx, (*context.Context)(nil)),

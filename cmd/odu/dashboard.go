@@ -28,21 +28,41 @@ func dashboardOK(env *Env) bool {
 // monitorDashboard is `odu monitor` on a terminal: the dashboard, until
 // the user leaves (the run goes on) or, with exitOnSettle, the run is
 // over; then a one-line recap.
-func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool) error {
-	root, err := repo.Root(ctx, env.Dir)
-	if err != nil {
-		return err
+// With past (--run of a run that is over), it shows that run's record,
+// read-only.
+func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool, root string, past *runstate.Last) error {
+	if past == nil {
+		var err error
+		if root, err = repo.Root(ctx, env.Dir); err != nil {
+			return err
+		}
+	}
+	attachTo := func(ctx context.Context) (tui.Client, error) {
+		cl, _, err := attach(ctx, env, "odu monitor", true)
+		if err != nil {
+			return nil, err
+		}
+		return cl, nil
+	}
+	readLog, quit := recordLog(root), "leave (the run goes on)"
+	if past != nil {
+		var done func()
+		defer func() {
+			if done != nil {
+				done()
+			}
+		}()
+		attachTo = func(ctx context.Context) (tui.Client, error) {
+			cl, stop, err := recordClient(ctx, root, *past)
+			done = stop
+			return cl, err
+		}
+		readLog, quit = recordLogOf(root, past.State), "leave"
 	}
 	res, err := tui.Run(ctx, tui.Options{
-		Attach: func(ctx context.Context) (tui.Client, error) {
-			cl, _, err := attach(ctx, env, "odu monitor", true)
-			if err != nil {
-				return nil, err
-			}
-			return cl, nil
-		},
-		Dir: root, Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
-		ExitOnSettle: exitOnSettle, Quit: "leave (the run goes on)", ReadLog: recordLog(root),
+		Attach: attachTo,
+		Dir:    root, Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
+		ExitOnSettle: exitOnSettle, Quit: quit, ReadLog: readLog,
 	})
 	if err != nil {
 		return fmt.Errorf("show the dashboard: %w", err)

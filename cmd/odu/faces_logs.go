@@ -15,8 +15,12 @@ import (
 
 // LogsCmd prints a node's log.
 type LogsCmd struct {
-	Follow bool   `short:"f" help:"Follow the log as it grows, until the node finishes; with no run live or starting, print the last run's if it is of HEAD's commit, else wait for a run."`
-	Node   string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE; or a lane's setup log."`
+	Follow  bool   `short:"f" help:"Follow the log as it grows, until the node finishes; with no run live or starting, print the last run's if it is of HEAD's commit, else wait for a run."`
+	Node    string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE; or a lane's setup log."`
+	RunRef  string `name:"run" placeholder:"REF" help:"${run_help}"`
+	Attempt int    `type:"positive" placeholder:"N" help:"Print attempt N of the node (each rerun is an attempt; the default is the newest)."`
+
+	past *runstate.Last // the run --run names, when it is not live
 }
 
 // Help is the long description of `odu logs`.
@@ -27,12 +31,17 @@ finishes; a rerun starts the log over.
 
 A lane's setup log, how its runner was brought up (on a build host: the connection,
 the source sent, the runner started), is .setup@PLATFORM, or .setup when the run
-has one lane.`
+has one lane.
+
+Every attempt of a node is kept: --attempt N prints an earlier one (a rerun's
+first attempt, the failure you were debugging), and --run REF a node of an earlier
+run (` + "`odu runs`" + ` lists them).`
 }
 
 // Examples are shown by `odu logs --help`.
 func (*LogsCmd) Examples() []string {
-	return []string{"odu logs build", "odu logs -f e2e@x86_64-linux", "odu logs .setup@aarch64-linux"}
+	return []string{"odu logs build", "odu logs -f e2e@x86_64-linux", "odu logs .setup@aarch64-linux",
+		"odu logs test --attempt 1        # before the rerun", "odu logs test --run 3f9c2ab#2"}
 }
 
 // Run copies the log to stdout.
@@ -40,6 +49,12 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	var cl *surface.Client
 	var root string
 	var err error
+	if root, c.past, err = pastRun(ctx, env, c.RunRef); err != nil {
+		return err
+	}
+	if c.past != nil {
+		return c.fromRecord(env, root, nil, surface.NodeLogParams{})
+	}
 	if c.Follow {
 		// Like odu wait: the live or starting run, else the last of HEAD's
 		// commit, else the next.
@@ -73,6 +88,10 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 	id, _, err := pickLog(st, c.Node)
 	if err != nil {
 		return err
+	}
+	if n := st.Node(id); c.Attempt != 0 && (n == nil || c.Attempt != n.Attempt) {
+		// An earlier attempt is over: its file is all there is of it.
+		return c.printFile(env, root, st, id)
 	}
 	p := surface.NodeLogParams{ID: id, NoFollow: !c.Follow}
 	resumed := int64(-1) // the offset of the last resumption: once per progress
@@ -141,7 +160,13 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 // the rest of this one. A run killed before it recorded the node finished
 // ends the log with an error.
 func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surface.NodeLogParams) error {
-	last, err := lastRecord(env, root)
+	var last runstate.Last
+	var err error
+	if c.past != nil {
+		last = *c.past
+	} else {
+		last, err = lastRecord(env, root)
+	}
 	st := last.State
 	if live != nil && (err != nil || !sameRun(st.Run, live.Run)) {
 		return lostRun(env, root, *live, p.ID)
@@ -157,6 +182,9 @@ func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surfa
 		return err
 	}
 	n := st.Node(id)
+	if live == nil && c.Attempt != 0 {
+		return c.printFile(env, root, st, id)
+	}
 	if live == nil && n != nil && n.Status == surface.Skipped {
 		return skipped(*n)
 	}
@@ -182,6 +210,35 @@ func (c *LogsCmd) fromRecord(env *Env, root string, live *surface.State, p surfa
 	}
 	if live != nil && n != nil && (!n.Status.Terminal() || last.Unfinished[id]) {
 		return lostRun(env, root, *live, id) // the record of a run that was killed
+	}
+	return nil
+}
+
+// printFile prints attempt c.Attempt of node id, a finished one, from
+// its file: the run's directory keeps every attempt (see
+// [runstate.AttemptLog]).
+func (c *LogsCmd) printFile(env *Env, root string, st surface.State, id string) error {
+	n := st.Node(id)
+	if n == nil || n.Log == "" {
+		return &hinted{msg: fmt.Sprintf("--attempt %d: %s has no attempts, only its log", c.Attempt, id), hint: "Leave out --attempt."}
+	}
+	if c.Attempt > n.Attempt {
+		return &hinted{msg: fmt.Sprintf("--attempt %d: %s of run %s has had %s", c.Attempt, id, st.Run.Ref, plural(n.Attempt, "attempt")),
+			hint: fmt.Sprintf("Give an attempt from 1 to %d.", n.Attempt)}
+	}
+	rel := runstate.AttemptLog(n.Log, n.Attempt, c.Attempt)
+	f, err := os.Open(filepath.Join(root, rel))
+	if errors.Is(err, os.ErrNotExist) {
+		return &ExitError{Code: 1, Err: fmt.Errorf("attempt %d of %s left no log (%s): it never ran, or its run is older than odu's history of attempts", c.Attempt, id, rel)}
+	}
+	if err != nil {
+		return fmt.Errorf("read the log of %s: %w", id, err)
+	}
+	defer f.Close()
+	lr := &logReader{f: f}
+	_, _ = io.Copy(env.Stdout, lr) // a reader that went away (| head) is no error: only lr's are
+	if lr.err != nil {
+		return fmt.Errorf("read the log of %s: %w", id, lr.err)
 	}
 	return nil
 }

@@ -19,36 +19,28 @@ import (
 // StatusCmd shows the run's nodes.
 type StatusCmd struct {
 	Output string `short:"o" enum:"text,json" default:"text" placeholder:"text|json" help:"Print a table, or the run's whole state as JSON."`
+	RunRef string `name:"run" placeholder:"REF" help:"${run_help}"`
 }
 
 // Help is the long description of `odu status`.
 func (*StatusCmd) Help() string {
 	return `Show the nodes of the run live in this checkout, or, when none is, of the last run,
-marked as finished. Exits 1 when there is neither.`
+marked as finished. Exits 1 when there is neither. With --run, the run that REF
+names (` + "`odu runs`" + ` lists them), from its record when it is not live.`
 }
 
 // Run prints the state.
 func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
-	cl, root, err := attach(ctx, env, "odu status", false)
+	_, past, err := pastRun(ctx, env, c.RunRef)
+	if err != nil {
+		return err
+	}
+	head := "No run is live in this checkout; the last one:"
 	var st surface.State
-	live := err == nil
-	switch {
-	case live:
-		defer cl.Close()
-		if st, err = current(ctx, cl); err != nil {
-			return failed(ctx, err)
-		}
-	case errors.Is(err, runstate.ErrNoRun):
-		var last runstate.Last
-		last, err = lastRecord(env, root)
-		st = last.State
-		if errors.Is(err, runstate.ErrNoRecord) {
-			return &ExitError{Code: 1, Err: &hinted{msg: "no run is live in this checkout, and none has been recorded", hint: "Start one with `odu run`."}}
-		}
-		if err != nil {
-			return err
-		}
-	default:
+	live := false
+	if past != nil {
+		st, head = past.State, "Run "+past.State.Run.Ref+" (not live), from its record:"
+	} else if st, live, err = liveOrLast(ctx, env); err != nil {
 		return err
 	}
 	if c.Output == "json" {
@@ -56,11 +48,34 @@ func (c *StatusCmd) Run(ctx context.Context, env *Env) error {
 		fmt.Fprintf(env.Stdout, "%s\n", data)
 		return nil
 	}
-	printStatus(env.Stdout, st, live, useColor(env))
+	printStatus(env.Stdout, st, live, head, useColor(env))
 	return nil
 }
 
-func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
+// liveOrLast returns the live run's state, or the last recorded run's.
+func liveOrLast(ctx context.Context, env *Env) (surface.State, bool, error) {
+	cl, root, err := attach(ctx, env, "odu status", false)
+	switch {
+	case err == nil:
+		defer cl.Close()
+		st, err := current(ctx, cl)
+		if err != nil {
+			return st, true, failed(ctx, err)
+		}
+		return st, true, nil
+	case errors.Is(err, runstate.ErrNoRun):
+		last, err := lastRecord(env, root)
+		if errors.Is(err, runstate.ErrNoRecord) {
+			return last.State, false, &ExitError{Code: 1, Err: &hinted{msg: "no run is live in this checkout, and none has been recorded", hint: "Start one with `odu run`."}}
+		}
+		return last.State, false, err
+	}
+	return surface.State{}, false, err
+}
+
+// printStatus prints a run's state; head is the line above a run that
+// is not live.
+func printStatus(w io.Writer, st surface.State, live bool, head string, colour bool) {
 	when := "running for " + duration(time.Since(st.Run.Started))
 	switch {
 	case st.Run.Ended != nil:
@@ -70,7 +85,7 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 		when = fmt.Sprintf("started %s, did not finish (odu run, pid %d, was killed or crashed)", st.Run.Started.Local().Format("2006-01-02 15:04:05"), st.Run.PID)
 	}
 	if !live {
-		fmt.Fprintln(w, "No run is live in this checkout; the last one:")
+		fmt.Fprintln(w, head)
 	}
 	fmt.Fprintf(w, "%s, %s\n", runLine(st), when)
 	fmt.Fprintf(w, "%s\n", counts(st))

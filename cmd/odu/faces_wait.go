@@ -17,6 +17,7 @@ type WaitCmd struct {
 	// milliseconds of starting (before it reads the justfile), so a second
 	// covers a loaded machine many times.
 	Settle time.Duration `hidden:"" default:"1s" placeholder:"DURATION" help:"How long to give a run that is being started to announce itself; for tests."`
+	RunRef string        `name:"run" placeholder:"REF" help:"${run_help}"`
 }
 
 // Help is the long description of `odu wait`.
@@ -25,11 +26,19 @@ func (*WaitCmd) Help() string {
 The run is the live one, or the one being started, so that a script's
 ` + "`odu run & …; odu wait`" + ` gets that run's verdict however late wait starts. With
 none, the last run of HEAD's commit answers from its record; with no such record
-(or with --next), wait waits for a run to start.`
+(or with --next), wait waits for a run to start. With --run, the run REF names:
+its verdict from its record when it is over, or the live run's when it is that one.`
 }
 
 // Run follows the cell until the end.
 func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
+	_, past, err := pastRun(ctx, env, c.RunRef)
+	if err != nil {
+		return err
+	}
+	if past != nil {
+		return verdictOf(env, past.State, "run "+past.State.Run.Ref)
+	}
 	a, err := awaitRun(ctx, env, "odu wait", c.Settle, c.Next)
 	if err != nil {
 		return err
@@ -93,6 +102,7 @@ func (quiet) end(st surface.State) {}
 type MonitorCmd struct {
 	Output       string `short:"o" enum:"auto,json" default:"auto" placeholder:"auto|json" help:"One JSON object per node transition (json); the live dashboard on a terminal (auto)."`
 	ExitOnSettle bool   `help:"Leave the dashboard as soon as the run is over, instead of on q."`
+	RunRef       string `name:"run" placeholder:"REF" help:"${run_help}"`
 }
 
 // Help is the long description of `odu monitor`.
@@ -103,15 +113,26 @@ focused node's log, recent transitions; ? lists the keys (r reruns the focused n
 c cancels it, q leaves and the run goes on). Without a terminal (or TERM=dumb) or with
 -o json, one line per node transition until the run is over: JSON with -o json or
 when the output is not a terminal (the state it attaches to counts as a transition of
-every node).`
+every node). With --run, the run REF names: a run that is over is shown from its
+record, read-only (r and c are refused; the lines of -o json are its nodes' states).`
 }
 
 // Run follows the cell.
 func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
-	if c.Output == "auto" && dashboardOK(env) {
-		return monitorDashboard(ctx, env, c.ExitOnSettle)
+	root, past, err := pastRun(ctx, env, c.RunRef)
+	if err != nil {
+		return err
 	}
-	w, root, done, err := watchRun(ctx, env, "odu monitor")
+	if c.Output == "auto" && dashboardOK(env) {
+		return monitorDashboard(ctx, env, c.ExitOnSettle, root, past)
+	}
+	var w *surface.Watch
+	var done func()
+	if past != nil {
+		w, done, err = recordWatch(ctx, root, *past)
+	} else {
+		w, root, done, err = watchRun(ctx, env, "odu monitor")
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return &ExitError{Code: 130} // Ctrl-C while waiting for a run
@@ -119,7 +140,7 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 		return err
 	}
 	defer done()
-	var p printer = jsonPrinter{w: env.Stdout, root: root}
+	var p printer = newJSONPrinter(env.Stdout, root)
 	if c.Output == "auto" && isTerminal(env) {
 		p = plainPrinter{env.Stdout}
 	}

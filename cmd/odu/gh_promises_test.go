@@ -101,7 +101,7 @@ func TestGitHubNoOrigin(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("odu run exited %d:\n%s\n%s", code, stdout, stderr)
 	}
-	if !strings.Contains(stdout, "odu: run of ") || !strings.Contains(stdout, " passed") {
+	if !strings.Contains(stdout, "odu: run ") || !strings.Contains(stdout, " passed") {
 		t.Errorf("the run did not say it passed:\n%s", stdout)
 	}
 	for _, word := range []string{"GitHub", "commit status", "origin", "token"} {

@@ -20,7 +20,8 @@ import (
 // -o json`: a node's new status.
 type transition struct {
 	Time time.Time `json:"time"`
-	ID   string    `json:"id"` // the node's id, named as in status -o json and dump
+	Run  string    `json:"run,omitempty"` // the run's ref, <sha7>#<n>
+	ID   string    `json:"id"`            // the node's id, named as in status -o json and dump
 	// Node is ID under its first name, kept for scripts written against
 	// it until the next release (README).
 	Node       string         `json:"node"`
@@ -149,6 +150,21 @@ func follow(ctx context.Context, w *surface.Watch, p printer, stop func(surface.
 type jsonPrinter struct {
 	w    io.Writer
 	root string
+	run  *string // the run's ref, once start has seen it
+}
+
+// newJSONPrinter returns a jsonPrinter of logs under root.
+func newJSONPrinter(w io.Writer, root string) jsonPrinter {
+	return jsonPrinter{w: w, root: root, run: new(string)}
+}
+
+// transition is n's transition line, with the run's ref.
+func (p jsonPrinter) transition(n surface.Node) transition {
+	t := transitionOf(p.abs(n))
+	if p.run != nil {
+		t.Run = *p.run
+	}
+	return t
 }
 
 // abs gives a node its log's absolute path.
@@ -160,13 +176,16 @@ func (p jsonPrinter) abs(n surface.Node) surface.Node {
 }
 
 func (p jsonPrinter) start(st surface.State) {
+	if p.run != nil {
+		*p.run = st.Run.Ref
+	}
 	for _, n := range st.Nodes {
 		p.change(n)
 	}
 }
 
 func (p jsonPrinter) change(n surface.Node) {
-	data, _ := json.Marshal(transitionOf(p.abs(n)))
+	data, _ := json.Marshal(p.transition(n))
 	fmt.Fprintf(p.w, "%s\n", data)
 }
 
@@ -185,7 +204,7 @@ func postNews(old, cur surface.PostState) bool {
 }
 
 func (p jsonPrinter) postChange(n surface.Node) {
-	t := transitionOf(p.abs(n))
+	t := p.transition(n)
 	t.Event = "github"
 	data, _ := json.Marshal(t)
 	fmt.Fprintf(p.w, "%s\n", data)
@@ -226,6 +245,9 @@ func runLine(st surface.State) string {
 		what += ", working tree with uncommitted changes"
 	case !st.Run.Snapshot:
 		what += ", working tree"
+	}
+	if st.Run.Ref != "" {
+		what += ", run " + st.Run.Ref
 	}
 	return fmt.Sprintf("%s: %s on %s", what, plural(len(st.Nodes), "node"), strings.Join(st.Run.Platforms, ", "))
 }
@@ -377,6 +399,9 @@ func summary(w io.Writer, st surface.State, record string) {
 }
 
 func runWhat(st surface.State) string {
+	if st.Run.Ref != "" {
+		return "run " + st.Run.Ref
+	}
 	return "run of " + repo.Short(st.Run.SHA)
 }
 

@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -53,6 +54,9 @@ type RunCmd struct {
 	ClientTimeout time.Duration `type:"positive" hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
 	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (also the hosts file's \"secrets\" list)."`
 
+	// Run history (runs.go).
+	Keep age `default:"30d" placeholder:"AGE" help:"Prune the runs older than this as the run starts (e.g. 30d, 12h; 0 keeps every run), never the newest run of a commit."`
+
 	// The dashboard (dashboard.go).
 	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
 
@@ -67,7 +71,9 @@ on, on every platform, each node as ` + "`just --no-deps RECIPE`" + ` once its d
 By default the run is strict: it refuses a working tree with uncommitted changes and
 runs a snapshot of HEAD in a git worktree, so you can go on editing. While it runs,
 other terminals attach to it: odu status, odu logs -f, odu monitor, odu wait,
-odu rerun, odu cancel. Each node's log is written to .ci/<sha>/<platform>/<recipe>.log.
+odu rerun, odu cancel. Run n of a commit is named <sha7>#<n>; each node's log is kept in
+.ci/<sha>/runs/<n>/<platform>/<recipe>.log (a rerun keeps the earlier attempt beside it),
+and .ci/<sha>/<platform>/<recipe>.log is the newest. Runs older than --keep are pruned.
 
 On a terminal, progress is a live dashboard (q stops the run, as Ctrl-C does). When the
 run is over it leaves and prints a summary; when a node failed it stays until q, so that
@@ -181,6 +187,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	// a failed run until q.
 	defer ln.Close()
 	ln.Logf = func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) }
+	subject, _ := repo.Git(ctx, l.root, "log", "-1", "--format=%s", sha) // the index shows it; none is no error
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -217,7 +224,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	ghTarget := c.githubTarget(ctx, env, l.root)
 
 	coord, err := lanes.Start(ctx, lanes.Options{
-		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
+		Root: l.root, Pipeline: pl, SHA: sha, Branch: branch, Subject: strings.TrimSpace(subject), Dirty: len(dirtyPaths) > 0, Snapshot: snapshot,
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
 		Exe: exe, Version: version(), Env: hosts.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
 		Pools: pools, NoWait: c.NoWait, LeaseTimeout: c.LeaseTimeout, Home: home(env), Getenv: env.Getenv,
@@ -228,6 +235,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		return err
 	}
 	defer coord.CloseLogs()
+	// Old runs go as this one starts: it is the newest of its commit,
+	// and holding the run lock, no other is live.
+	pruneAtStart(env.Stderr, l.root, c.Keep)
 	// A second Ctrl-C exits at once: with the record of what there is.
 	defer last.set(func() {
 		rel, err := coord.Abort("odu run was interrupted twice and exited at once, before every lane said its nodes stopped (a local runner stops them as its stdin closes; a build host's runner, once it has the cancel or after its idle bound)")
@@ -319,7 +329,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 func (c *RunCmd) printer(env *Env) printer {
 	switch c.Progress {
 	case "json":
-		return jsonPrinter{w: env.Stdout, root: c.root}
+		return newJSONPrinter(env.Stdout, c.root)
 	case "plain":
 		return plainPrinter{env.Stdout}
 	}

@@ -124,7 +124,7 @@ func TestDashboardRunLogLines(t *testing.T) {
 	if !strings.Contains(s, "odu exited 1") {
 		t.Errorf("odu run with a failed node did not exit 1:\n%s", s)
 	}
-	if !regexp.MustCompile(`odu: run of \w+ failed in `).MatchString(s) ||
+	if !regexp.MustCompile(`odu: run [0-9a-f]{7}#\d+ failed in `).MatchString(s) ||
 		!regexp.MustCompile(`failure\s+bad@\S+\s+exit 3`).MatchString(s) {
 		t.Errorf("no per-node summary after the dashboard:\n%s", s)
 	}

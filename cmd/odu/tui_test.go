@@ -306,7 +306,7 @@ func TestDashboard(t *testing.T) {
 	// q leaves, and the run goes on.
 	tm.key("q")
 	s = tm.waitText("odu exited 0")
-	if !strings.Contains(s, "odu: left the run of") || !strings.Contains(s, "going") {
+	if !regexp.MustCompile(`odu: left the run [0-9a-f]{7}#\d+ going`).MatchString(s) || !strings.Contains(s, "going") {
 		t.Errorf("no recap after q:\n%s", s)
 	}
 	select {
@@ -451,7 +451,7 @@ func TestDashboardNoTerminalQuery(t *testing.T) {
 		asked := got
 		if dashboard {
 			asked = dashboardQueries.Replace(got)
-			if !strings.Contains(got, "odu: left the run of") {
+			if !strings.Contains(got, "odu: left the run ") {
 				t.Errorf("odu monitor did not show the dashboard and leave on q:\n%q", got)
 			}
 		}
@@ -802,7 +802,7 @@ func TestDashboardMonitorExitOnSettle(t *testing.T) {
 	tm.waitFor("slow running", false, func(s string) bool { _, slow := rowOf(s, "slow"); return strings.Contains(slow, "●") })
 	touch(t, d.stop)
 	s := tm.waitText("odu exited")
-	if !strings.Contains(s, "odu exited 0") || !regexp.MustCompile(`odu: run of \w+ failed in \S+: `).MatchString(s) {
+	if !strings.Contains(s, "odu exited 0") || !regexp.MustCompile(`odu: run [0-9a-f]{7}#\d+ failed in \S+: `).MatchString(s) {
 		t.Errorf("odu monitor --exit-on-settle did not return with the recap of a failed run:\n%s", s)
 	}
 	if err := <-runDone; err == nil {
@@ -836,7 +836,7 @@ func TestDashboardConnectionLost(t *testing.T) {
 	tm.waitText("connection to the run lost")
 	tm.key("q")
 	s := tm.waitText("odu exited")
-	if !strings.Contains(s, "odu exited 0") || !strings.Contains(s, "odu: lost the run of") {
+	if !strings.Contains(s, "odu exited 0") || !regexp.MustCompile(`odu: lost the run [0-9a-f]{7}#\d+ `).MatchString(s) {
 		t.Errorf("no recap of a lost run after q:\n%s", s)
 	}
 }
@@ -870,4 +870,63 @@ func descendants(pid int) []int {
 		todo = append(todo, parent[p]...)
 	}
 	return out
+}
+
+// TestDashboardMonitorRecordedRun: `odu monitor --run REF` of a run that
+// is over shows it from its record, read-only: its ref in the header, its
+// nodes as they ended, the focused node's log from its own run (not the
+// newest); r reruns nothing; q leaves with the run's recap.
+func TestDashboardMonitorRecordedRun(t *testing.T) {
+	d := newDash(t, "[metadata(\"ci\")]\nci: ok bad\n\nok:\n    #!/bin/sh\n    echo \"fine-$(date +%s%N)\"\n\nbad:\n    @echo broken; exit 2\n")
+	for range 2 {
+		run := exec.Command(filepath.Join(d.bin, "odu"), "run", "--progress", "plain")
+		run.Dir, run.Env = d.dir, d.env
+		if out, err := run.CombinedOutput(); err == nil || !strings.Contains(string(out), " failed in ") {
+			t.Fatalf("odu run of a red pipeline: %v\n%s", err, out)
+		}
+	}
+	head := exec.Command("git", "rev-parse", "--short=7", "HEAD")
+	head.Dir, head.Env = d.dir, d.env
+	out, err := head.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := strings.TrimSpace(string(out)) + "#1"
+	first, err := os.ReadFile(filepath.Join(d.dir, ".ci", recordedSHA(t, d), "runs", "1", "x86_64-linux", "ok.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := d.terminal(120, 40, "monitor --run "+ref)
+	s := tm.waitFor("the recorded run", false, func(s string) bool {
+		_, ok := rowOf(s, "ok")
+		_, bad := rowOf(s, "bad")
+		return strings.Contains(s, ref) && strings.Contains(ok, "✓") && strings.Contains(bad, "✗")
+	})
+	k, _ := rowOf(s, "ok")
+	tm.key(k)
+	tm.waitText(strings.TrimSpace(string(first))) // run 1's log, not run 2's
+	tm.key("r")
+	tm.waitFor("r refused", false, func(s string) bool { return strings.Contains(s, "read-only") })
+	tm.key("q")
+	s = tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 0") || !strings.Contains(s, "odu: run "+ref+" failed in ") {
+		t.Errorf("no recap of run %s after q:\n%s", ref, s)
+	}
+	runs := exec.Command(filepath.Join(d.bin, "odu"), "runs", "-o", "json")
+	runs.Dir, runs.Env = d.dir, d.env
+	if out, err := runs.Output(); err != nil || strings.Count(string(out), `"ref":`) != 2 {
+		t.Errorf("after the read-only dashboard, odu runs (%v) lists\n%s\nwant the two runs alone (r started none)", err, out)
+	}
+}
+
+// recordedSHA returns the commit the dashboard's checkout is at.
+func recordedSHA(t *testing.T, d *dash) string {
+	t.Helper()
+	head := exec.Command("git", "rev-parse", "HEAD")
+	head.Dir, head.Env = d.dir, d.env
+	out, err := head.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
 }

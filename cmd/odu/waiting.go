@@ -138,15 +138,21 @@ func stderrTerminal(env *Env) bool {
 // recordVerdict is `odu wait`'s answer when no run is live: how the last
 // run of HEAD's commit went, from its record, said on stderr.
 func recordVerdict(env *Env, st surface.State) error {
+	return verdictOf(env, st, "no run is live; the last run of "+repo.Short(st.Run.SHA))
+}
+
+// verdictOf says how a recorded run went (what names it) and returns
+// `odu wait`'s exit: 0 when it ended green, 1 otherwise.
+func verdictOf(env *Env, st surface.State, what string) error {
 	when := ""
 	if st.Run.Ended != nil {
 		when = " (ended " + st.Run.Ended.Local().Format("15:04:05") + ")"
 	}
 	if st.Run.Ended == nil {
-		fmt.Fprintf(env.Stderr, "odu: no run is live; the last run of %s (started %s) never finished: was odu run killed?\n",
-			repo.Short(st.Run.SHA), st.Run.Started.Local().Format("15:04:05"))
+		fmt.Fprintf(env.Stderr, "odu: %s (started %s) never finished: was odu run killed?\n",
+			what, st.Run.Started.Local().Format("15:04:05"))
 	} else {
-		fmt.Fprintf(env.Stderr, "odu: no run is live; the last run of %s%s %s: %s\n", repo.Short(st.Run.SHA), when, verdict(st), counts(st))
+		fmt.Fprintf(env.Stderr, "odu: %s%s %s: %s\n", what, when, verdict(st), counts(st))
 	}
 	if green(st) && st.Run.Ended != nil {
 		return nil

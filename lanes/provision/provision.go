@@ -35,6 +35,7 @@ type Runner struct {
 	Client    *surface.Client
 	Workspace string   // where its nodes run
 	LogDir    string   // where it keeps their logs
+	LinkDir   string   // where it links the newest attempts' logs, if it keeps every attempt (surface.Config)
 	Env       []string // more environment for its nodes
 	Detached  bool     // a detached runner on a build host, which outlives its link
 

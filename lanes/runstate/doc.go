@@ -15,6 +15,26 @@
 //   - The run record, .ci/<sha>/runs/<n>.json ([Record], [LastRecord],
 //     [ReadLast]), written whole (a temporary file renamed over it) as the
 //     run goes, and the paths of the logs beside it ([LogRel]).
+//   - The history of runs. Run n of a commit (its ref is "<sha7>#<n>",
+//     [FormatRef]) keeps its logs in its own directory,
+//     .ci/<sha>/runs/<n>/<platform>/ ([RunDirRel], [RunLogRel],
+//     [RunSetupLogRel]); its number is taken with its record
+//     ([NewRecordOf]). A rerun moves a node's finished attempt k aside to
+//     <name>.<k>.log ([AttemptLog]; surface.OpenLogKept does it). Nothing
+//     a run wrote is overwritten by a later run or attempt. The path
+//     README documents, .ci/<sha>/<platform>/<name>.log ([LogRel]), is a
+//     hard link to the newest run's newest attempt, renamed into place;
+//     logs an older odu left there are moved into their run's directory
+//     first ([AdoptOldLogs]).
+//   - The index of runs, .ci/odu.runs.json, for the faces that list
+//     them (`odu runs`, the web and MCP faces): [ListRuns] returns
+//     [RunEntry] values newest first, [ResolveRun] finds the run a ref
+//     names ([RefError] when none or several; [ErrNoRecord] when there
+//     is no run), [ReadRun] reads its record; [PruneRuns] removes old
+//     runs, never a live one nor the newest of a commit. A run adds
+//     itself as it starts and updates itself as it ends, under the
+//     index's flock (.ci/odu.runs.lock); a missing or stale index is
+//     rebuilt from the records, which stay the truth.
 //   - The rules for .ci itself ([CheckState], [MkdirState], [OpenState]).
 //
 // Rules:

@@ -44,6 +44,7 @@ func lastPath(root string) string { return filepath.Join(root, StateDir, "odu.la
 type Record struct {
 	root string
 	rel  string // relative to root
+	n    int    // its number among its commit's runs
 
 	mu    sync.Mutex
 	final bool // the run's last state is written: later writes are late
@@ -51,59 +52,65 @@ type Record struct {
 
 // NewRecord starts the record of a run of st's commit, as number n, one
 // more than the last record of that commit, and makes it the checkout's
-// last run.
+// last run. It sets st's ref to the run's.
 func NewRecord(root string, st surface.State) (*Record, error) {
-	rel := filepath.Join(StateDir, st.Run.SHA, "runs")
+	r, _, err := NewRecordOf(root, st.Run.SHA, func(n int) surface.State {
+		st.Run.Ref = FormatRef(st.Run.SHA, n)
+		return st
+	})
+	return r, err
+}
+
+// NewRecordOf starts the record of a run of sha as NewRecord does, with
+// the state build returns for the run's number n: what the run keeps in
+// its own directory ([RunLogRel]) depends on n. It returns the state
+// recorded.
+func NewRecordOf(root, sha string, build func(n int) surface.State) (*Record, surface.State, error) {
+	rel := filepath.Join(StateDir, sha, "runs")
 	if err := MkdirState(root, rel); err != nil {
-		return nil, err
+		return nil, surface.State{}, err
 	}
 	dir := filepath.Join(root, rel)
-	data, err := marshalRecord(st)
-	if err != nil {
-		return nil, err
-	}
-	tmp, err := writeTemp(filepath.Join(dir, "record"), data)
-	if err != nil {
-		return nil, err
-	}
-	defer os.Remove(tmp)
 	// The number is taken by a hard link, which fails on a name that
 	// exists: two runs never share one, and the record is never empty.
-	r := &Record{root: root}
-	for n := nextRecord(dir); r.rel == ""; n++ {
+	for n := nextRecord(dir); ; n++ {
+		st := build(n)
+		data, err := marshalRecord(st)
+		if err != nil {
+			return nil, st, err
+		}
+		tmp, err := writeTemp(filepath.Join(dir, "record"), data)
+		if err != nil {
+			return nil, st, err
+		}
 		name := strconv.Itoa(n) + ".json"
-		err := os.Link(tmp, filepath.Join(dir, name))
+		err = os.Link(tmp, filepath.Join(dir, name))
+		os.Remove(tmp)
 		if errors.Is(err, os.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("write the run's record %s: %w", filepath.Join(dir, name), err)
+			return nil, st, fmt.Errorf("write the run's record %s: %w", filepath.Join(dir, name), err)
 		}
-		r.rel = filepath.Join(rel, name)
-	}
-	if err := syncDir(dir); err != nil {
-		return nil, err
-	}
-	if err := writeDurable(lastPath(root), []byte(r.rel+"\n")); err != nil {
-		return nil, fmt.Errorf("write %s: %w", lastPath(root), err)
-	}
-	return r, nil
-}
-
-// nextRecord returns one more than the highest record number in dir.
-func nextRecord(dir string) int {
-	n := 1
-	entries, _ := os.ReadDir(dir)
-	for _, e := range entries {
-		if k, err := strconv.Atoi(strings.TrimSuffix(e.Name(), ".json")); err == nil && k >= n {
-			n = k + 1
+		r := &Record{root: root, rel: filepath.Join(rel, name), n: n}
+		if err := syncDir(dir); err != nil {
+			return nil, st, err
 		}
+		if err := writeDurable(lastPath(root), []byte(r.rel+"\n")); err != nil {
+			return nil, st, fmt.Errorf("write %s: %w", lastPath(root), err)
+		}
+		if err := putIndex(root, entryOf(st, r.rel, n, time.Now(), true)); err != nil {
+			return nil, st, err
+		}
+		return r, st, nil
 	}
-	return n
 }
 
 // Rel returns the record's path relative to the checkout's root.
 func (r *Record) Rel() string { return r.rel }
+
+// N returns the run's number among its commit's runs.
+func (r *Record) N() int { return r.n }
 
 // Update rewrites the record with the run's state so far; once the final
 // state is written, it does nothing.
@@ -125,6 +132,9 @@ func (r *Record) write(st surface.State, final bool) error {
 	}
 	if err := writeDurable(filepath.Join(r.root, r.rel), data); err != nil {
 		return fmt.Errorf("write the run's record %s: %w", r.rel, err)
+	}
+	if final {
+		return putIndex(r.root, entryOf(st, r.rel, r.n, time.Now(), false))
 	}
 	return nil
 }
@@ -250,6 +260,10 @@ func readRecord(root, rel string) (surface.State, error) {
 	}
 	if st.Run.SHA == "" {
 		return st, errors.New("it is not a record (no commit)")
+	}
+	if st.Run.Ref == "" { // recorded before runs had refs, and their own directories
+		st.Run.Ref = FormatRef(st.Run.SHA, recordNumber(rel))
+		adoptedLogs(root, &st, recordNumber(rel))
 	}
 	return st, nil
 }
@@ -387,4 +401,18 @@ func syncDir(dir string) error {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// nextRecord returns one more than the highest number of a record
+// (<n>.json) in dir.
+func nextRecord(dir string) int {
+	n := 1
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		num, ok := strings.CutSuffix(e.Name(), ".json")
+		if k, err := strconv.Atoi(num); ok && err == nil && k >= n {
+			n = k + 1
+		}
+	}
+	return n
 }
