@@ -339,16 +339,6 @@ func counts(st surface.State) string {
 	return strings.Join(parts, ", ")
 }
 
-// green reports whether every node succeeded.
-func green(st surface.State) bool {
-	for _, n := range st.Nodes {
-		if n.Status != surface.Success {
-			return false
-		}
-	}
-	return len(st.Nodes) > 0
-}
-
 // summary says how a run ended, and for every node that did not succeed,
 // why and where its log is.
 func summary(w io.Writer, st surface.State, record string) {
