@@ -87,6 +87,7 @@ var (
 	pickLog = face.PickLog
 	sameRun = face.SameRun
 	green   = face.Green
+	counts  = face.Counts
 )
 
 // attachNode connects to the live run and resolves a node argument in it.

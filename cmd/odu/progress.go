@@ -330,15 +330,6 @@ func reasonOf(n surface.Node) string {
 	return ""
 }
 
-// counts summarises statuses: "3 success, 1 running, 2 pending".
-func counts(st surface.State) string {
-	var parts []string
-	for _, c := range look.Counts(st.Nodes) {
-		parts = append(parts, fmt.Sprintf("%d %s", c.N, c.Status))
-	}
-	return strings.Join(parts, ", ")
-}
-
 // summary says how a run ended, and for every node that did not succeed,
 // why and where its log is.
 func summary(w io.Writer, st surface.State, record string) {

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/surface"
 )
@@ -122,4 +123,13 @@ func Green(st surface.State) bool {
 		}
 	}
 	return len(st.Nodes) > 0
+}
+
+// Counts summarises a run's statuses: "3 success, 1 running, 2 pending".
+func Counts(st surface.State) string {
+	var parts []string
+	for _, c := range look.Counts(st.Nodes) {
+		parts = append(parts, fmt.Sprintf("%d %s", c.N, c.Status))
+	}
+	return strings.Join(parts, ", ")
 }
