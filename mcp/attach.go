@@ -60,13 +60,16 @@ func (s *server) find(ctx context.Context, starting bool) (*found, error) {
 	cl, err := s.dial(ctx, root, starting)
 	if err == nil {
 		st, err := face.Current(ctx, cl)
-		if err != nil {
-			cl.Close()
+		if err == nil {
+			return &found{root: root, cl: cl, st: st}, nil
+		}
+		// Lost as it was attached: the run ended meanwhile (its record
+		// answers), or was killed.
+		cl.Close()
+		if ctx.Err() != nil {
 			return nil, err
 		}
-		return &found{root: root, cl: cl, st: st}, nil
-	}
-	if !errors.Is(err, runstate.ErrNoRun) {
+	} else if !errors.Is(err, runstate.ErrNoRun) {
 		return nil, err
 	}
 	last, err := runstate.ReadLast(root)

@@ -344,7 +344,7 @@ func TestStillRunningSurvivesCancel(t *testing.T) {
 	if err := s.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	s.cmd.Wait()
+	s.sess.Close() // reaps it (the transport owns its Wait)
 	out, code := c.odu("status")
 	if code != 0 || strings.Contains(out, "No run is live") || !strings.Contains(out, "running   long@") {
 		t.Fatalf("odu status after odu mcp was killed = %d\n%s\nwant the live run, long running", code, out)

@@ -102,7 +102,11 @@ func (s *server) wait(ctx context.Context, req *sdk.CallToolRequest, in WaitIn) 
 func (s *server) follow(ctx context.Context, req *sdk.CallToolRequest, f *found, timeout time.Duration, failFast bool) (string, error) {
 	w, err := f.cl.Watch()
 	if err != nil {
-		return "", fmt.Errorf("follow the run: %w", err)
+		// Lost as it was attached: the run ended meanwhile, or was killed.
+		if !f.ended() {
+			return "", fmt.Errorf("follow the run: %w", err)
+		}
+		return Settled, nil
 	}
 	defer w.Close()
 	wctx, cancel := context.WithTimeout(ctx, timeout)
