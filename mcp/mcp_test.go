@@ -301,6 +301,26 @@ func TestRunWaitLogsRerun(t *testing.T) {
 		t.Errorf("status after the rerun = %+v, want bad green on attempt 2", st)
 	}
 	waitGone(t, run.Run.PID, 30*time.Second)
+
+	// Once the run is over, logs come from the record's files: the same
+	// bytes, attempt 2's.
+	if logData, err = os.ReadFile(filepath.Join(c.dir, bad.Log)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(logData), "fixed now\n") {
+		t.Fatalf("bad's log after the rerun ends %q, want attempt 2's", lastLines(string(logData), 2))
+	}
+	got = s.call("logs", map[string]any{"node": "bad", "offset": 100, "limit": 50}, &lo)
+	if want := string(logData[100:150]); got != want || lo.NextOffset != 150 || lo.EOF || !lo.Finished {
+		t.Errorf("logs of the finished run, offset 100 limit 50 = %q (%+v), want %q, next 150", got, lo, want)
+	}
+	got = s.call("logs", map[string]any{"node": "bad", "offset": len(logData) - 10, "limit": 50}, &lo)
+	if want := string(logData[len(logData)-10:]); got != want || !lo.EOF || lo.NextOffset != int64(len(logData)) {
+		t.Errorf("logs of the finished run, its last 10 bytes = %q (%+v), want %q and eof", got, lo, want)
+	}
+	if got := s.call("logs", map[string]any{"node": "bad", "tail": 2}, nil); got != lastLines(string(logData), 2) {
+		t.Errorf("logs tail 2 of the finished run = %q, want %q", got, lastLines(string(logData), 2))
+	}
 }
 
 // untilLog reads a node's log until it holds want: the node got that far.
