@@ -7,7 +7,9 @@
 // Rules:
 //
 //   - Nothing runs until a tool asks: starting the server reads no
-//     justfile, dials no run and starts no process.
+//     justfile, dials no run and starts no process. The run resource's
+//     watcher (the one goroutine of the server's own) starts with the
+//     first subscription and ends with the last, or with the server.
 //   - A run the `run` tool starts is a real `odu run` of its own
 //     ([proc.StartDetached]: its own session, its output to a file under
 //     .ci/<sha>/mcp), not the server's child in any way that matters: it goes

@@ -90,6 +90,8 @@ type server struct {
 	sess *sdk.ClientSession
 	// progress collects the progress notifications the server sent.
 	progress chan *sdk.ProgressNotificationParams
+	// updates collects the URIs of resource updates.
+	updates chan string
 }
 
 func (c *checkout) serve() *server {
@@ -97,11 +99,17 @@ func (c *checkout) serve() *server {
 	cmd := exec.Command(filepath.Join(c.bin, "odu"), "mcp")
 	cmd.Dir, cmd.Env = c.dir, c.env
 	cmd.Stderr = &testWriter{t: c.t}
-	s := &server{t: c.t, cmd: cmd, progress: make(chan *sdk.ProgressNotificationParams, 100)}
+	s := &server{t: c.t, cmd: cmd, progress: make(chan *sdk.ProgressNotificationParams, 100), updates: make(chan string, 1000)}
 	client := sdk.NewClient(&sdk.Implementation{Name: "odu-test", Version: "0"}, &sdk.ClientOptions{
 		ProgressNotificationHandler: func(_ context.Context, req *sdk.ProgressNotificationClientRequest) {
 			select {
 			case s.progress <- req.Params:
+			default:
+			}
+		},
+		ResourceUpdatedHandler: func(_ context.Context, req *sdk.ResourceUpdatedNotificationRequest) {
+			select {
+			case s.updates <- req.Params.URI:
 			default:
 			}
 		}})

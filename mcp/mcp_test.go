@@ -408,6 +408,71 @@ func TestStillRunningSurvivesCancel(t *testing.T) {
 	waitGone(t, run.Run.PID, 30*time.Second)
 }
 
+// TestResources: the run is a resource that a subscriber is told about
+// as it changes, from its start to its end; a node's log is one too.
+func TestResources(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	c := newCheckout(t, long(gate))
+	s := c.serve()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	res, err := s.sess.ListResources(ctx, nil)
+	if err != nil || len(res.Resources) != 1 || res.Resources[0].URI != "odu://run" {
+		t.Fatalf("resources/list = %+v, %v; want odu://run", res, err)
+	}
+	tmpl, err := s.sess.ListResourceTemplates(ctx, nil)
+	if err != nil || len(tmpl.ResourceTemplates) != 1 || tmpl.ResourceTemplates[0].URITemplate != "odu://logs/{node}" {
+		t.Fatalf("resources/templates/list = %+v, %v; want odu://logs/{node}", tmpl, err)
+	}
+	if err := s.sess.Subscribe(ctx, &sdk.SubscribeParams{URI: "odu://run"}); err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	var run runOut
+	s.call("run", map[string]any{"no_strict": true}, &run)
+	c.started(run)
+	read := func(uri string) string {
+		t.Helper()
+		r, err := s.sess.ReadResource(ctx, &sdk.ReadResourceParams{URI: uri})
+		if err != nil || len(r.Contents) != 1 {
+			t.Fatalf("read %s: %+v, %v", uri, r, err)
+		}
+		return r.Contents[0].Text
+	}
+	// Each update is followed by a read, until the run says want.
+	until := func(want string) statusOut {
+		t.Helper()
+		for {
+			select {
+			case uri := <-s.updates:
+				var st statusOut
+				if err := json.Unmarshal([]byte(read(uri)), &st); err != nil || uri != "odu://run" {
+					t.Fatalf("update of %s: %v", uri, err)
+				}
+				if st.Verdict == want && st.Run.PID == run.Run.PID {
+					return st
+				}
+			case <-ctx.Done():
+				t.Fatalf("no update of odu://run said %s within a minute", want)
+			}
+		}
+	}
+	until("running")
+	s.untilLog("long", "started long")
+	if got := read("odu://logs/long"); !strings.Contains(got, "started long") {
+		t.Errorf("odu://logs/long = %q, want long's log", got)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if st := until("passed"); find(st.Nodes, "long") == nil {
+		t.Errorf("the run at its end = %+v", st)
+	}
+	if err := s.sess.Unsubscribe(ctx, &sdk.UnsubscribeParams{URI: "odu://run"}); err != nil {
+		t.Errorf("unsubscribe: %v", err)
+	}
+	waitGone(t, run.Run.PID, 30*time.Second)
+}
+
 // TestRunRefusals: a run that refuses comes back as the tool's error,
 // with what odu run says: a dirty tree in strict mode, a run already live.
 func TestRunRefusals(t *testing.T) {

@@ -39,21 +39,32 @@ type server struct {
 	opts Options
 }
 
-// NewServer returns the MCP server with odu's tools.
-func NewServer(opts Options) *sdk.Server {
+// newServer returns the MCP server with odu's tools and resources, and
+// the watcher of its run resource.
+func newServer(opts Options) (*sdk.Server, *watcher) {
 	s := &server{opts: opts}
+	w := &watcher{s: s}
 	srv := sdk.NewServer(&sdk.Implementation{Name: "odu", Title: "odu CI", Version: opts.Version},
-		&sdk.ServerOptions{Instructions: instructions})
+		&sdk.ServerOptions{Instructions: instructions, SubscribeHandler: w.subscribe, UnsubscribeHandler: w.unsubscribe})
+	w.srv = srv
 	s.addTools(srv)
-	return srv
+	s.addResources(srv)
+	return srv, w
 }
 
 // Serve serves MCP on in and out until the client goes away (in ends) or
-// ctx is cancelled.
+// ctx is cancelled; then it stops watching the run for subscribers.
 func Serve(ctx context.Context, opts Options, in io.Reader, out io.Writer) error {
 	t := &sdk.IOTransport{Reader: io.NopCloser(in), Writer: nopCloser{out}}
-	err := NewServer(opts).Run(ctx, t)
-	if errors.Is(err, io.EOF) || ctx.Err() != nil {
+	srv, w := newServer(opts)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w.base = ctx
+	err := srv.Run(ctx, t)
+	stopped := ctx.Err() != nil
+	cancel()
+	w.stop()
+	if errors.Is(err, io.EOF) || stopped {
 		return nil
 	}
 	return err
