@@ -9,7 +9,6 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/odu-ci/odu/internal/face"
-	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -51,7 +50,7 @@ func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, _ StatusIn)
 	}
 	defer f.close()
 	out := statusOf(f)
-	return text(statusText(out)), out, nil
+	return text(statusText(out, f.st)), out, nil
 }
 
 func statusOf(f *found) StatusOut {
@@ -93,7 +92,7 @@ func verdict(st surface.State, live bool) string {
 
 var counts = face.Counts
 
-func statusText(out StatusOut) string {
+func statusText(out StatusOut, st surface.State) string {
 	var b strings.Builder
 	live := "live"
 	if !out.Run.Live {
@@ -105,32 +104,10 @@ func statusText(out StatusOut) string {
 			fmt.Fprintf(&b, "lane %s on %s: %s (%s)\n", l.Platform, l.Host, l.Phase, l.Error)
 		}
 	}
-	for _, n := range out.Nodes {
-		fmt.Fprintf(&b, "%-9s %s%s\n", n.Status, n.ID, nodeDetail(n))
+	for _, n := range st.Nodes {
+		fmt.Fprintf(&b, "%-9s %s%s\n", n.Status, n.ID, face.Detail(n))
 	}
 	return b.String()
-}
-
-// nodeDetail is what follows a node's id in text: exit code, duration,
-// reason, attempt.
-func nodeDetail(n NodeView) string {
-	var parts []string
-	if n.ExitCode != nil && *n.ExitCode != 0 {
-		parts = append(parts, fmt.Sprintf("exit %d", *n.ExitCode))
-	}
-	if n.DurationMS > 0 {
-		parts = append(parts, look.Duration(time.Duration(n.DurationMS)*time.Millisecond))
-	}
-	if n.Reason != "" {
-		parts = append(parts, n.Reason)
-	}
-	if n.Attempt > 1 {
-		parts = append(parts, fmt.Sprintf("attempt %d", n.Attempt))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
 }
 
 // text is a tool result whose content is s.

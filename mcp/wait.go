@@ -91,7 +91,7 @@ func (s *server) wait(ctx context.Context, req *sdk.CallToolRequest, in WaitIn) 
 			out.Failed = append(out.Failed, fn)
 		}
 	}
-	return text(waitText(out)), out, nil
+	return text(waitText(out, f.st)), out, nil
 }
 
 // follow follows the live run's cell until it is over, the deadline, or
@@ -175,7 +175,7 @@ func anyFailed(st surface.State) bool {
 	return false
 }
 
-func waitText(out WaitOut) string {
+func waitText(out WaitOut, st surface.State) string {
 	var b strings.Builder
 	switch out.Outcome {
 	case StillRunning:
@@ -189,7 +189,7 @@ func waitText(out WaitOut) string {
 		fmt.Fprintf(&b, "still running or pending: %s\n", strings.Join(out.Running, ", "))
 	}
 	for _, n := range out.Failed {
-		fmt.Fprintf(&b, "\n%s %s%s\n", n.ID, n.Status, nodeDetail(n.NodeView))
+		fmt.Fprintf(&b, "\n%s %s%s\n", n.ID, n.Status, face.Detail(*st.Node(n.ID)))
 		if n.Tail != "" {
 			fmt.Fprintf(&b, "--- last lines of its log (%s) ---\n%s", n.Log, n.Tail)
 			if !strings.HasSuffix(n.Tail, "\n") {

@@ -88,6 +88,7 @@ var (
 	sameRun = face.SameRun
 	green   = face.Green
 	counts  = face.Counts
+	detail  = face.Detail
 )
 
 // attachNode connects to the live run and resolves a node argument in it.

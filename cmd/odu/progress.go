@@ -241,27 +241,6 @@ func plural(n int, thing string) string {
 	return fmt.Sprintf("%d %ss", n, thing)
 }
 
-// detail says how a finished node ended, after its status.
-func detail(n surface.Node) string {
-	var parts []string
-	if n.ExitCode != nil && *n.ExitCode != 0 {
-		parts = append(parts, fmt.Sprintf("exit %d", *n.ExitCode))
-	}
-	if n.Status.Terminal() && n.Started != nil {
-		parts = append(parts, duration(time.Duration(n.DurationMS)*time.Millisecond))
-	}
-	if n.Reason != "" && n.Reason != string(n.Status) {
-		parts = append(parts, n.Reason)
-	}
-	if n.Attempt > 1 {
-		parts = append(parts, fmt.Sprintf("attempt %d", n.Attempt))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
-}
-
 // duration rounds a duration for people, as the dashboard does.
 var duration = look.Duration
 

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/internal/look"
@@ -132,4 +133,26 @@ func Counts(st surface.State) string {
 		parts = append(parts, fmt.Sprintf("%d %s", c.N, c.Status))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Detail says how a finished node ended, after its status: " (exit 3,
+// 1.2s, attempt 2)", or "" when there is nothing to say.
+func Detail(n surface.Node) string {
+	var parts []string
+	if n.ExitCode != nil && *n.ExitCode != 0 {
+		parts = append(parts, fmt.Sprintf("exit %d", *n.ExitCode))
+	}
+	if n.Status.Terminal() && n.Started != nil {
+		parts = append(parts, look.Duration(time.Duration(n.DurationMS)*time.Millisecond))
+	}
+	if n.Reason != "" && n.Reason != string(n.Status) {
+		parts = append(parts, n.Reason)
+	}
+	if n.Attempt > 1 {
+		parts = append(parts, fmt.Sprintf("attempt %d", n.Attempt))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (" + strings.Join(parts, ", ") + ")"
 }
