@@ -195,7 +195,7 @@ const failing = `[metadata("ci")]
 ci: build bad slow
 
 build:
-    echo building
+    printf '\033[1;31mbuilding\033[0m\n'
 
 bad: build
     #!/bin/sh
@@ -279,6 +279,18 @@ func TestRunWaitLogsRerun(t *testing.T) {
 	}
 	if got := s.call("logs", map[string]any{"node": "bad", "tail": 3}, nil); got != lastLines(string(logData), 3) {
 		t.Errorf("logs tail 3 = %q, want %q", got, lastLines(string(logData), 3))
+	}
+
+	// ANSI escapes are stripped, unless asked for.
+	if got := s.call("logs", map[string]any{"node": "build"}, nil); !strings.HasSuffix(got, "\nbuilding\n") {
+		t.Errorf("logs of build = %q, want its line without escapes", got)
+	}
+	buildLog, err := os.ReadFile(filepath.Join(c.dir, filepath.Dir(bad.Log), "build.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.call("logs", map[string]any{"node": "build", "keep_ansi": true}, nil); got != string(buildLog) || !strings.Contains(got, "\x1b[1;31m") {
+		t.Errorf("logs of build, keep_ansi = %q, want the file's bytes %q", got, buildLog)
 	}
 
 	// Fix, rerun, and the run goes green.
