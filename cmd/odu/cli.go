@@ -34,6 +34,7 @@ type CLI struct {
 	Doctor  DoctorCmd  `cmd:"" help:"Check that odu has what it needs, and say how to fix what is missing."`
 	Hosts   HostsCmd   `cmd:"" help:"Show the pools of build hosts: their slots and who holds them."`
 	Protect ProtectCmd `cmd:"" help:"Make a branch's protection on GitHub require exactly the nodes."`
+	Mcp     McpCmd     `cmd:"" help:"Serve the runs to coding agents over the Model Context Protocol (stdio)."`
 	Version VersionCmd `cmd:"" help:"Show odu's version."`
 
 	Runner RunnerCmd `cmd:"" hidden:"" help:"Run a lane's nodes for a coordinator (started by odu run)."`

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"strings"
 	"syscall"
 
-	"github.com/odu-ci/odu/dag"
+	"github.com/odu-ci/odu/internal/face"
 	"github.com/odu-ci/odu/lanes/runstate"
-	"github.com/odu-ci/odu/platform"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 )
@@ -83,55 +80,16 @@ func watchRun(ctx context.Context, env *Env, name string) (*surface.Watch, strin
 	return w, root, func() { w.Close(); cl.Close() }, nil
 }
 
-// current returns the state of a live run: the cell's first event.
-func current(ctx context.Context, cl *surface.Client) (surface.State, error) {
-	w, err := cl.Watch()
-	if err != nil {
-		return surface.State{}, err
-	}
-	defer w.Close()
-	ev, err := w.Next(ctx)
-	if err != nil {
-		return surface.State{}, fmt.Errorf("read the run's state: %w", err)
-	}
-	return *ev.Snapshot, nil
-}
-
-// pick resolves a node argument against a run's nodes with the selectors
-// of `odu run`: it must name exactly one node.
-func pick(st surface.State, arg string) (surface.Node, error) {
-	sel, err := dag.ParseSelector(arg)
-	if err != nil {
-		return surface.Node{}, err
-	}
-	pl := &dag.Pipeline{Root: st.Run.Root}
-	for _, p := range st.Run.Platforms {
-		pl.Platforms = append(pl.Platforms, platform.Platform(p))
-	}
-	for _, n := range st.Nodes {
-		pl.Nodes = append(pl.Nodes, &dag.Node{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: platform.Platform(n.Platform), Deps: n.Deps})
-	}
-	if sel.Platform != "" && !slices.Contains(st.Run.Platforms, string(sel.Platform)) {
-		// The run's platforms are fixed: --platform is for odu run.
-		return surface.Node{}, &dag.SelectorError{Selector: arg,
-			Problem: fmt.Sprintf("the run has no lane for %s (it runs %s)", sel.Platform, strings.Join(st.Run.Platforms, ", ")),
-			Suggest: "Name a node of the run; `odu status` lists them."}
-	}
-	got, err := pl.Select(nil, []dag.Selector{sel}, true)
-	if err != nil {
-		return surface.Node{}, err
-	}
-	if len(got.Nodes) != 1 {
-		var ids []string
-		for _, n := range got.Nodes {
-			ids = append(ids, n.ID)
-		}
-		return surface.Node{}, &dag.SelectorError{Selector: arg,
-			Problem: fmt.Sprintf("names %d nodes: %s", len(ids), strings.Join(ids, ", ")),
-			Suggest: "Name one, e.g. " + ids[0] + "."}
-	}
-	return *st.Node(got.Nodes[0].ID), nil
-}
+// What every face does alike with a run's surface (internal/face).
+var (
+	current = face.Current
+	pick    = face.Pick
+	pickLog = face.PickLog
+	sameRun = face.SameRun
+	green   = face.Green
+	counts  = face.Counts
+	detail  = face.Detail
+)
 
 // attachNode connects to the live run and resolves a node argument in it.
 func attachNode(ctx context.Context, env *Env, name, arg string) (*surface.Client, surface.Node, error) {
@@ -153,33 +111,6 @@ func attachNode(ctx context.Context, env *Env, name, arg string) (*surface.Clien
 	}
 	cl.Close()
 	return nil, surface.Node{}, err
-}
-
-// pickLog resolves the argument of `odu logs`: a node, or a lane's setup
-// log, .setup@PLATFORM (or .setup when there is one lane). It returns the
-// id the surface serves it under, and its file relative to the root.
-func pickLog(st surface.State, arg string) (id, path string, err error) {
-	plat, ok := surface.ParseSetupID(arg)
-	if !ok {
-		n, err := pick(st, arg)
-		// _setup was the setup log's name until recipes could have it:
-		// still understood when no node has that name.
-		legacy, old := strings.CutPrefix(arg, "_")
-		if err == nil || !old {
-			return n.ID, n.Log, err
-		}
-		if plat, ok = surface.ParseSetupID("." + legacy); !ok {
-			return n.ID, n.Log, err
-		}
-	}
-	var names []string
-	for _, l := range st.Lanes {
-		names = append(names, surface.SetupID(l.Platform))
-		if l.Platform == plat || (plat == "" && len(st.Lanes) == 1) {
-			return surface.SetupID(l.Platform), l.Log, nil
-		}
-	}
-	return "", "", &dag.SelectorError{Selector: arg, Problem: "no lane of that platform in the run", Candidates: names}
 }
 
 func isTerminal(env *Env) bool {

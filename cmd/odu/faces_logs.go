@@ -270,11 +270,6 @@ func reattach(ctx context.Context, env *Env, run surface.Run) (*surface.Client, 
 	return cl, nil
 }
 
-// sameRun reports whether two states are of one run.
-func sameRun(a, b surface.Run) bool {
-	return a.SHA == b.SHA && a.PID == b.PID && a.Started.Equal(b.Started)
-}
-
 // lostRun is how `odu logs -f` ends when the run it follows ended before
 // the node finished and left no record of it finishing: odu run was killed.
 func lostRun(env *Env, root string, live surface.State, id string) error {

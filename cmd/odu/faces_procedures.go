@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/odu-ci/odu/internal/face"
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/surface"
 )
@@ -43,16 +44,8 @@ func (c *RerunCmd) Run(ctx context.Context, env *Env) error {
 	return nil
 }
 
-// procedureError is a procedure's failure as the user reads it: a refusal
-// is the run's own sentence (it names the node), anything else says which
-// procedure on which node failed.
-func procedureError(verb, id string, err error) error {
-	var e *surface.Error
-	if errors.As(err, &e) && e.Code == surface.CodeRefused {
-		return err
-	}
-	return fmt.Errorf("%s %s: %w", verb, id, err)
-}
+// procedureError words a procedure's failure (internal/face).
+var procedureError = face.ProcedureError
 
 // CancelCmd stops a node, or the whole run.
 type CancelCmd struct {

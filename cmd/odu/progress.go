@@ -263,27 +263,6 @@ func plural(n int, thing string) string {
 	return fmt.Sprintf("%d %ss", n, thing)
 }
 
-// detail says how a finished node ended, after its status.
-func detail(n surface.Node) string {
-	var parts []string
-	if n.ExitCode != nil && *n.ExitCode != 0 {
-		parts = append(parts, fmt.Sprintf("exit %d", *n.ExitCode))
-	}
-	if n.Status.Terminal() && n.Started != nil {
-		parts = append(parts, duration(time.Duration(n.DurationMS)*time.Millisecond))
-	}
-	if n.Reason != "" && n.Reason != string(n.Status) {
-		parts = append(parts, n.Reason)
-	}
-	if n.Attempt > 1 {
-		parts = append(parts, fmt.Sprintf("attempt %d", n.Attempt))
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (" + strings.Join(parts, ", ") + ")"
-}
-
 // duration rounds a duration for people, as the dashboard does.
 var duration = look.Duration
 
@@ -350,25 +329,6 @@ func reasonOf(n surface.Node) string {
 		return "  " + n.Reason
 	}
 	return ""
-}
-
-// counts summarises statuses: "3 success, 1 running, 2 pending".
-func counts(st surface.State) string {
-	var parts []string
-	for _, c := range look.Counts(st.Nodes) {
-		parts = append(parts, fmt.Sprintf("%d %s", c.N, c.Status))
-	}
-	return strings.Join(parts, ", ")
-}
-
-// green reports whether every node succeeded.
-func green(st surface.State) bool {
-	for _, n := range st.Nodes {
-		if n.Status != surface.Success {
-			return false
-		}
-	}
-	return len(st.Nodes) > 0
 }
 
 // summary says how a run ended, and for every node that did not succeed,
