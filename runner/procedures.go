@@ -261,11 +261,14 @@ func (r *Runner) CancelRun(ctx context.Context) error {
 	}
 	defer r.procs.unlock()
 	r.mu.Lock()
+	r.cancelled = true
 	if !r.configured {
+		// The cancel raced the lane's start: Configure cancels the
+		// nodes as it is given them, so that none of them runs.
 		r.mu.Unlock()
+		r.Logf("the run was cancelled before its nodes were given")
 		return nil
 	}
-	r.cancelled = true
 	r.Logf("the run was cancelled: stopping every node")
 	var waits []chan struct{}
 	for _, id := range r.order {

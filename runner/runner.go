@@ -93,7 +93,7 @@ type Runner struct {
 	// procs takes the procedures on nodes (rerun, cancel, run.cancel)
 	// one at a time, in the order they came (see procedures.go).
 	procs     fifo
-	cancelled bool // run.cancel came: nothing is rerun any more
+	cancelled bool // run.cancel came (before Configure too): nothing is rerun any more
 }
 
 // node is the runner's record of one node; its status lives in the store.
@@ -198,6 +198,11 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 		r.Configured(cfg)
 	}
 	r.srv.SetStore(store)
+	if r.cancelled {
+		for _, id := range r.order {
+			r.cancelLocked(r.nodes[id], "the run was cancelled")
+		}
+	}
 	r.work.Add(1)
 	go r.schedule()
 	r.kick()

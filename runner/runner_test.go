@@ -87,6 +87,14 @@ func start(t *testing.T, justfile string, jobs int) *lane {
 // startWith is start with a configuration that tweak changes.
 func startWith(t *testing.T, justfile string, jobs int, tweak func(*surface.Config)) *lane {
 	t.Helper()
+	l := launch(t, justfile)
+	l.configure(t, jobs, tweak)
+	return l
+}
+
+// launch starts a runner for justfile, not configured yet.
+func launch(t *testing.T, justfile string) *lane {
+	t.Helper()
 	bin, err := odutest.BinDir()
 	if err != nil {
 		t.Fatal(err)
@@ -153,20 +161,24 @@ func startWith(t *testing.T, justfile string, jobs int, tweak func(*surface.Conf
 			t.Logf("runner stderr:\n%s", stderr.String())
 		}
 	})
+	return l
+}
+
+// configure gives the runner its lane, as tweak changes it.
+func (l *lane) configure(t *testing.T, jobs int, tweak func(*surface.Config)) {
+	t.Helper()
 	cfg := surface.Config{
-		SHA: "0123456789abcdef0123456789abcdef01234567", Platform: string(plat),
-		Workspace: dir, LogDir: filepath.Join(t.TempDir(), "logs"),
-		Nodes: specs, Jobs: jobs, GraceMS: 2000,
+		SHA: "0123456789abcdef0123456789abcdef01234567", Platform: string(platform.Local()),
+		Workspace: l.dir, LogDir: filepath.Join(t.TempDir(), "logs"),
+		Nodes: l.nodes, Jobs: jobs, GraceMS: 2000,
 	}
 	if tweak != nil {
 		tweak(&cfg)
 	}
 	l.logDir = cfg.LogDir
-	err = cl.Configure(ctx, cfg)
-	if err != nil {
+	if err := l.cl.Configure(context.Background(), cfg); err != nil {
 		t.Fatalf("configure: %v", err)
 	}
-	return l
 }
 
 // field decodes a frame's field, the zero value when the frame has none.
@@ -471,6 +483,36 @@ func TestCancelKillsTheProcessTree(t *testing.T) {
 	// just may add a line about the signal, if it is quick enough.
 	if got, _ := l.log(t, id("slow"), 0); !strings.HasPrefix(string(got), "started\n") {
 		t.Errorf("slow's log = %q", got)
+	}
+}
+
+// TestCancelBeforeConfigure: a cancel of the run that reaches the runner
+// before its nodes (the coordinator's cancel races the lane's start) is
+// kept: once configured, nothing runs and every node says it was
+// cancelled. It was answered and forgotten, and the run went on.
+func TestCancelBeforeConfigure(t *testing.T) {
+	l := launch(t, `
+[metadata("ci")]
+ci: a
+    @echo ci > ran-ci
+
+a:
+    @echo a > ran-a
+`)
+	if err := l.cl.CancelRun(tctx(t)); err != nil {
+		t.Fatal(err)
+	}
+	l.configure(t, 2, nil)
+	st, _ := l.settle(t)
+	for _, n := range st.Nodes {
+		if n.Status != surface.Cancelled {
+			t.Errorf("%s = %s, want cancelled: the run was cancelled before it was configured", n.ID, n.Status)
+		}
+	}
+	for _, f := range []string{"ran-a", "ran-ci"} {
+		if _, err := os.Stat(filepath.Join(l.dir, f)); err == nil {
+			t.Errorf("%s exists: a recipe ran after the run was cancelled", f)
+		}
 	}
 }
 
