@@ -84,7 +84,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		kong.Description(description),
 		kong.Writers(stdout, stderr),
 		kong.Help(printHelp),
-		kong.Vars{"version": "odu " + version()},
+		kong.Vars{"version": versionInfo().String()},
 		kong.Exit(func(code int) { panic(exitRequest{code}) }),
 		kong.Bind(env, last),
 		kong.BindTo(ctx, (*context.Context)(nil)),

@@ -229,11 +229,3 @@ func section(b *strings.Builder, title string, rows [][2]string) {
 	}
 }
 
-// VersionCmd prints odu's version, as --version does.
-type VersionCmd struct{}
-
-// Run prints the version.
-func (*VersionCmd) Run(env *Env) error {
-	_, err := fmt.Fprintln(env.Stdout, "odu "+version())
-	return err
-}
