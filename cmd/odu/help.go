@@ -228,4 +228,3 @@ func section(b *strings.Builder, title string, rows [][2]string) {
 		fmt.Fprintf(b, "  %-*s  %s\n", width, r[0], r[1])
 	}
 }
-
