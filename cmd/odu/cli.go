@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	kongcompletion "github.com/jotaen/kong-completion"
 
 	"github.com/odu-ci/odu/internal/hint"
 )
@@ -33,6 +34,8 @@ type CLI struct {
 	Doctor  DoctorCmd  `cmd:"" help:"Check that odu has what it needs, and say how to fix what is missing."`
 	Protect ProtectCmd `cmd:"" help:"Make a branch's protection on GitHub require exactly the nodes."`
 	Version VersionCmd `cmd:"" help:"Show odu's version."`
+
+	Completion kongcompletion.Completion `cmd:"" help:"Print the code that turns on tab completion in bash, zsh or fish."`
 
 	Runner RunnerCmd `cmd:"" hidden:"" help:"Run a lane's nodes for a coordinator (started by odu run)."`
 }
@@ -101,6 +104,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			code = req.code
 		}
 	}()
+	completeRequest(parser, args) // exits when the shell asked for words
 	args = helpArgs(args)
 	kctx, err := parser.Parse(args)
 	if err != nil {

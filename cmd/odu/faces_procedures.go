@@ -12,7 +12,7 @@ import (
 
 // RerunCmd reruns a node.
 type RerunCmd struct {
-	Node string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
+	Node string `arg:"" predictor:"node" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
 }
 
 // Help is the long description of `odu rerun`.
@@ -56,7 +56,7 @@ func procedureError(verb, id string, err error) error {
 
 // CancelCmd stops a node, or the whole run.
 type CancelCmd struct {
-	Node string `arg:"" optional:"" help:"The node to stop; without one, the whole run."`
+	Node string `arg:"" optional:"" predictor:"node" help:"The node to stop; without one, the whole run."`
 }
 
 // Help is the long description of `odu cancel`.
