@@ -180,6 +180,7 @@ func hostChecks(ctx context.Context, env *Env) []check {
 	if err != nil {
 		return append(out, check{name: "lanes", detail: err.Error(), fix: hint.Of(err)})
 	}
+	exe, _ := os.Executable()
 	for _, h := range ls {
 		name := "lane " + string(h.Platform)
 		if h.Addr == hosts.Localhost {
@@ -194,7 +195,7 @@ func hostChecks(ctx context.Context, env *Env) []check {
 		}
 		lane := len(out)
 		out = append(out, check{name: name, ok: true, detail: h.Addr})
-		for _, hc := range provision.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv) {
+		for _, hc := range provision.CheckHost(ctx, h.Addr, h.Platform, home(env), env.Getenv, provision.LocalRunner(h.Platform, exe, version())) {
 			c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
 			if hc.Skip {
 				c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")
