@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	"github.com/alecthomas/kong"
-	kongcompletion "github.com/jotaen/kong-completion"
 
 	"github.com/odu-ci/odu/internal/hint"
 )
@@ -35,7 +34,7 @@ type CLI struct {
 	Protect ProtectCmd `cmd:"" help:"Make a branch's protection on GitHub require exactly the nodes."`
 	Version VersionCmd `cmd:"" help:"Show odu's version."`
 
-	Completion kongcompletion.Completion `cmd:"" help:"Print the code that turns on tab completion in bash, zsh or fish."`
+	Completion CompletionCmd `cmd:"" help:"Print the code that turns on tab completion in bash, zsh or fish."`
 
 	Runner RunnerCmd `cmd:"" hidden:"" help:"Run a lane's nodes for a coordinator (started by odu run)."`
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alecthomas/kong"
+	kongcompletion "github.com/jotaen/kong-completion"
 	"github.com/posener/complete"
 	"github.com/willabides/kongplete"
 
@@ -39,6 +40,31 @@ import (
 //
 // Completion never runs a recipe, never dials a host or the live run's
 // socket, and never writes.
+
+// CompletionCmd prints the code that turns completion on in a shell
+// (kong-completion's command, with odu's help).
+type CompletionCmd struct {
+	kongcompletion.Completion
+}
+
+// Help is the long description of `odu completion`.
+func (*CompletionCmd) Help() string {
+	return `Say how to turn on tab completion in bash, zsh or fish (without a shell, the login
+shell's); with -c, print the code to put in the shell's startup file. Tab then
+completes commands and flags, recipes and RECIPE@PLATFORM (odu run, dump, graph), the
+node ids of the live or last run (odu logs, rerun, cancel) and the hosts file's
+platforms (--platform). Completion reads files only: it runs no recipe and dials no
+host.`
+}
+
+// Examples are shown by `odu completion --help`.
+func (*CompletionCmd) Examples() []string {
+	return []string{
+		"source <(odu completion -c bash)    # in ~/.bashrc",
+		"source <(odu completion -c zsh)     # in ~/.zshrc, after compinit",
+		"odu completion -c fish | source     # in ~/.config/fish/config.fish",
+	}
+}
 
 // justDumpBudget bounds the one slow source of words, `just --dump` (the
 // fast just answers in ~10 ms; npm's node wrapper in ~0.5 s): past it,
