@@ -105,25 +105,27 @@ func completeRequest(parser *kong.Kong, args []string) {
 // predictor turns a function of the checkout's directory into a
 // [complete.Predictor].
 func predictor(words func(ctx context.Context, dir string) []string) complete.Predictor {
-	return complete.PredictFunc(func(a complete.Args) []string {
+	return complete.PredictFunc(func(complete.Args) []string {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		return words(ctx, completionDir(a))
+		return words(ctx, completionDir(os.Getenv("COMP_LINE")))
 	})
 }
 
 // completionDir is the directory odu would work in: -C's, when the
-// line has one, else the current one.
-func completionDir(a complete.Args) string {
+// line has one, else the current one. It reads the whole line: the
+// arguments a predictor gets start after the command's name.
+func completionDir(line string) string {
 	wd, err := os.Getwd()
 	if err != nil {
 		return ""
 	}
+	words := strings.Fields(line)
 	dir := ""
-	for i, w := range a.Completed {
+	for i, w := range words {
 		switch {
-		case (w == "-C" || w == "--chdir") && i+1 < len(a.Completed):
-			dir = a.Completed[i+1]
+		case (w == "-C" || w == "--chdir") && i+1 < len(words):
+			dir = words[i+1]
 		case strings.HasPrefix(w, "--chdir="):
 			dir = strings.TrimPrefix(w, "--chdir=")
 		}

@@ -193,10 +193,10 @@ func TestCompletionFish(t *testing.T) {
 	if _, err := exec.LookPath("fish"); err != nil {
 		t.Fatal("fish is missing: run `bash .ci/setup`")
 	}
-	fish := func(line string) []string {
+	fishIn := func(dir, line string) []string {
 		t.Helper()
 		cmd := exec.Command("fish", "--no-config", "-c", "odu completion -c fish | source; complete -C '"+line+"'")
-		cmd.Dir, cmd.Env = d.dir, d.env
+		cmd.Dir, cmd.Env = dir, d.env
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("fish: complete -C %q: %v\n%s", line, err, out)
@@ -208,6 +208,7 @@ func TestCompletionFish(t *testing.T) {
 		}
 		return words
 	}
+	fish := func(line string) []string { return fishIn(d.dir, line) }
 	if got := fish("odu reru"); !slices.Equal(got, []string{"rerun"}) {
 		t.Errorf("fish: odu reru<Tab> offers %q, want [rerun]", got)
 	}
@@ -229,5 +230,9 @@ func TestCompletionFish(t *testing.T) {
 	}
 	if got, want := fish("odu rerun lint@"), []string{"lint@x86_64-linux"}; !slices.Equal(got, want) {
 		t.Errorf("fish: odu rerun lint@<Tab> offers %q, want %q", got, want)
+	}
+	// From outside the checkout, -C names it.
+	if got, want := fishIn(d.tmp, "odu -C repo logs l"), []string{"lint", "lint@x86_64-linux"}; !slices.Equal(got, want) {
+		t.Errorf("fish: odu -C repo logs l<Tab> outside the checkout offers %q, want %q", got, want)
 	}
 }
