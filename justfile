@@ -34,3 +34,11 @@ test: build
 # A short fuzzing pass over every fuzz target (ODU_FUZZTIME each, 10s).
 fuzz: build
     bash .ci/fuzz
+
+# Put odu on PATH: go install ./cmd/odu, into $(go env GOBIN) or $(go env GOPATH)/bin.
+install:
+    go install ./cmd/odu
+
+# Static odu binaries for linux and darwin on amd64 and arm64, with SHA256SUMS, in dist/ (.ci/release).
+release version="":
+    bash .ci/release {{version}}

@@ -5,8 +5,9 @@ package proc
 import "syscall"
 
 // cgroup stands for a Linux cgroup; other systems track a group by its
-// process group and its token.
-type cgroup struct{}
+// process group and its token. dir is never set (newCgroup makes none):
+// it is there for the code that names a Linux cgroup's directory.
+type cgroup struct{ dir string }
 
 func newCgroup() *cgroup                      { return nil }
 func (c *cgroup) attach(*syscall.SysProcAttr) {}

@@ -37,6 +37,8 @@ type CLI struct {
 	Mcp     McpCmd     `cmd:"" help:"Serve the runs to coding agents over the Model Context Protocol (stdio)."`
 	Version VersionCmd `cmd:"" help:"Show odu's version."`
 
+	Completion CompletionCmd `cmd:"" help:"Print the code that turns on tab completion in bash, zsh or fish."`
+
 	Runner RunnerCmd `cmd:"" hidden:"" help:"Run a lane's nodes for a coordinator (started by odu run)."`
 }
 
@@ -87,7 +89,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		kong.Description(description),
 		kong.Writers(stdout, stderr),
 		kong.Help(printHelp),
-		kong.Vars{"version": "odu " + version(), "run_help": runHelp},
+		kong.Vars{"version": versionInfo().String(), "run_help": runHelp},
 		kong.Exit(func(code int) { panic(exitRequest{code}) }),
 		kong.Bind(env, last),
 		kong.BindTo(ctx, (*context.Context)(nil)),
@@ -104,6 +106,7 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 			code = req.code
 		}
 	}()
+	completeRequest(parser, args) // exits when the shell asked for words
 	args = helpArgs(args)
 	kctx, err := parser.Parse(args)
 	if err != nil {

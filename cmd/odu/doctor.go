@@ -180,16 +180,17 @@ func hostChecks(ctx context.Context, env *Env) []check {
 	if err != nil {
 		return append(out, check{name: "lanes", detail: err.Error(), fix: hint.Of(err)})
 	}
+	exe, _ := os.Executable()
 	for _, l := range ls {
 		for _, h := range l.Pool {
-			out = append(out, hostCheck(ctx, env, l.Platform, h, len(l.Pool) > 1, src)...)
+			out = append(out, hostCheck(ctx, env, l.Platform, h, len(l.Pool) > 1, src, exe)...)
 		}
 	}
 	return out
 }
 
 // hostCheck checks one host of a platform's pool.
-func hostCheck(ctx context.Context, env *Env, plat platform.Platform, h hosts.PoolHost, pool bool, src string) []check {
+func hostCheck(ctx context.Context, env *Env, plat platform.Platform, h hosts.PoolHost, pool bool, src, exe string) []check {
 	name := "lane " + string(plat)
 	if pool {
 		name += " " + h.Addr
@@ -204,7 +205,7 @@ func hostCheck(ctx context.Context, env *Env, plat platform.Platform, h hosts.Po
 		return []check{c}
 	}
 	out := []check{{name: name, ok: true, detail: h.Addr}}
-	for _, hc := range provision.CheckHost(ctx, h.Addr, plat, home(env), env.Getenv) {
+	for _, hc := range provision.CheckHost(ctx, h.Addr, plat, home(env), env.Getenv, provision.LocalRunner(plat, exe, version())) {
 		c := check{name: "  " + hc.Name, ok: hc.OK, detail: hc.Detail, fix: hc.Fix}
 		if hc.Skip {
 			c.detail = "not checked: " + strings.TrimPrefix(hc.Detail, "not checked")

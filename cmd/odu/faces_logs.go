@@ -16,7 +16,7 @@ import (
 // LogsCmd prints a node's log.
 type LogsCmd struct {
 	Follow  bool   `short:"f" help:"Follow the log as it grows, until the node finishes; with no run live or starting, print the last run's if it is of HEAD's commit, else wait for a run."`
-	Node    string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE; or a lane's setup log."`
+	Node    string `arg:"" predictor:"node" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE; or a lane's setup log."`
 	RunRef  string `name:"run" placeholder:"REF" help:"${run_help}"`
 	Attempt int    `type:"positive" placeholder:"N" help:"Print attempt N of the node (each rerun is an attempt; the default is the newest)."`
 

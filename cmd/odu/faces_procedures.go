@@ -13,7 +13,7 @@ import (
 
 // RerunCmd reruns a node.
 type RerunCmd struct {
-	Node string `arg:"" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
+	Node string `arg:"" predictor:"node" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
 }
 
 // Help is the long description of `odu rerun`.
@@ -49,7 +49,7 @@ var procedureError = face.ProcedureError
 
 // CancelCmd stops a node, or the whole run.
 type CancelCmd struct {
-	Node string `arg:"" optional:"" help:"The node to stop; without one, the whole run."`
+	Node string `arg:"" optional:"" predictor:"node" help:"The node to stop; without one, the whole run."`
 }
 
 // Help is the long description of `odu cancel`.

@@ -18,38 +18,31 @@ const baseVersion = "0.1.0-dev"
 // the coordinator that built it, which must match at hello.
 var versionOverride string
 
-// version is odu's version: the release, and for a build from a git
-// checkout the commit it was built from (and "-dirty" when the tree had
-// changes), so two binaries of different code never claim one version.
+// version is odu's version: the release, and for a build that knows its
+// commit (a build from a git checkout, or `just release`) that commit
+// (and "-dirty" when the tree had changes), so two binaries of different
+// code never claim one version.
 func version() string {
 	if versionOverride != "" {
 		return versionOverride
 	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return baseVersion
-	}
-	if v := info.Main.Version; v != "" && v != "(devel)" {
-		return strings.TrimPrefix(v, "v")
-	}
-	var rev, dirty string
-	for _, s := range info.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		if v := info.Main.Version; v != "" && v != "(devel)" {
+			return strings.TrimPrefix(v, "v")
 		}
 	}
+	c := commit()
+	if c == "unknown" {
+		return baseVersion
+	}
+	rev, dirty, _ := strings.Cut(c, "-")
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
-	if rev == "" {
-		return baseVersion
+	if dirty != "" {
+		rev += "-" + dirty
 	}
-	return baseVersion + "+" + rev + dirty
+	return baseVersion + "+" + rev
 }
 
 // exampler is a command that shows examples in its help.
@@ -227,13 +220,4 @@ func section(b *strings.Builder, title string, rows [][2]string) {
 	for _, r := range rows {
 		fmt.Fprintf(b, "  %-*s  %s\n", width, r[0], r[1])
 	}
-}
-
-// VersionCmd prints odu's version, as --version does.
-type VersionCmd struct{}
-
-// Run prints the version.
-func (*VersionCmd) Run(env *Env) error {
-	_, err := fmt.Fprintln(env.Stdout, "odu "+version())
-	return err
 }

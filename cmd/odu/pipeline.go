@@ -18,17 +18,17 @@ import (
 // the commands that build a pipeline.
 type JustfileFlags struct {
 	Justfile string `placeholder:"PATH" help:"Read this justfile instead of the repository's own."`
-	Root     string `placeholder:"RECIPE" help:"Use this recipe as the CI root instead of the one marked [metadata(\"ci\")]."`
+	Root     string `placeholder:"RECIPE" predictor:"recipe" help:"Use this recipe as the CI root instead of the one marked [metadata(\"ci\")]."`
 }
 
 // PipelineFlags are the flags of every command that builds a pipeline;
 // run takes the same ones.
 type PipelineFlags struct {
 	JustfileFlags
-	Platform  []string `placeholder:"PLATFORM" help:"Only this platform (a Nix system name, e.g. x86_64-linux)."`
+	Platform  []string `placeholder:"PLATFORM" predictor:"platform" help:"Only this platform (a Nix system name, e.g. x86_64-linux)."`
 	NoDeps    bool     `help:"Only the selected nodes, not what they depend on."`
 	Yes       bool     `help:"Confirm recipes marked [confirm]: odu runs them with just --yes."`
-	Selectors []string `arg:"" optional:"" name:"selector" help:"RECIPE, RECIPE@PLATFORM or MODULE::RECIPE; a recipe's bare name works when it is unambiguous."`
+	Selectors []string `arg:"" optional:"" name:"selector" predictor:"selector" help:"RECIPE, RECIPE@PLATFORM or MODULE::RECIPE; a recipe's bare name works when it is unambiguous."`
 
 	fixed []platform.Platform // set by run: the platforms of its lanes
 }

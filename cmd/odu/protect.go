@@ -11,7 +11,7 @@ import (
 // ProtectCmd makes a branch's protection require exactly the nodes.
 type ProtectCmd struct {
 	JustfileFlags
-	Platform []string `placeholder:"PLATFORM" help:"The pipeline of this platform (default: the configured ones)."`
+	Platform []string `placeholder:"PLATFORM" predictor:"platform" help:"The pipeline of this platform (default: the configured ones)."`
 	Branch   string   `placeholder:"BRANCH" help:"The branch to protect (default: the repository's default branch)."`
 	DryRun   bool     `help:"Print the difference and change nothing."`
 	Create   bool     `help:"When nothing requires status checks for the branch, create a repository ruleset that does."`

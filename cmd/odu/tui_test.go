@@ -51,8 +51,9 @@ again:
 // in a detached session, read with capture-pane, typed into with
 // send-keys.
 type tmuxTerm struct {
-	t    *testing.T
-	sock string
+	t     *testing.T
+	sock  string
+	shell string // the interactive shell it runs, if any (completion_test.go)
 }
 
 func newTmux(t *testing.T, w, h int, script string) *tmuxTerm {

@@ -69,7 +69,12 @@ func Version() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("odu --version: %w", err)
 	}
-	return strings.TrimPrefix(strings.TrimSpace(string(out)), "odu "), nil
+	// "odu VERSION (commit …, go…, PLATFORM)"
+	f := strings.Fields(string(out))
+	if len(f) < 2 || f[0] != "odu" {
+		return "", fmt.Errorf("odu --version said %q", out)
+	}
+	return f[1], nil
 }
 
 // Main is the TestMain of odu's packages: it runs the package's tests,

@@ -33,15 +33,10 @@ func runnerBinary(ctx context.Context, plat platform.Platform, exe, version stri
 		return exe, nil
 	}
 	goos, goarch := plat.GoOS(), plat.GoArch()
-	cache, err := os.UserCacheDir()
+	dst, err := cachedRunner(plat, exe, version)
 	if err != nil {
-		return "", fmt.Errorf("find a cache directory for runner binaries: %w", err)
+		return "", err
 	}
-	self, err := fileSum(exe)
-	if err != nil {
-		return "", fmt.Errorf("read odu's own binary: %w", err)
-	}
-	dst := filepath.Join(cache, "odu", "runners", version+"-"+self[:12], "odu-"+goos+"-"+goarch)
 	if fi, err := os.Stat(dst); err == nil && fi.Mode()&0o111 != 0 {
 		return dst, nil
 	}
@@ -87,6 +82,37 @@ func runnerBinary(ctx context.Context, plat platform.Platform, exe, version stri
 		return "", err
 	}
 	return dst, nil
+}
+
+// cachedRunner is where [runnerBinary] keeps the runner for plat.
+func cachedRunner(plat platform.Platform, exe, version string) (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("find a cache directory for runner binaries: %w", err)
+	}
+	self, err := fileSum(exe)
+	if err != nil {
+		return "", fmt.Errorf("read odu's own binary: %w", err)
+	}
+	return filepath.Join(cache, "odu", "runners", version+"-"+self[:12], "odu-"+plat.GoOS()+"-"+plat.GoArch()), nil
+}
+
+// LocalRunner returns the runner odu run would send a host of plat, if
+// it is on this machine without building one: exe itself for this
+// machine's platform, else the one cross-compiled before; "" when there
+// is none yet.
+func LocalRunner(plat platform.Platform, exe, version string) string {
+	if plat == platform.Local() {
+		return exe
+	}
+	dst, err := cachedRunner(plat, exe, version)
+	if err != nil {
+		return ""
+	}
+	if fi, err := os.Stat(dst); err != nil || fi.Mode()&0o111 == 0 {
+		return ""
+	}
+	return dst
 }
 
 // NoRunnerError reports that odu has no binary for a host's platform.

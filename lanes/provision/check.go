@@ -24,9 +24,11 @@ type HostCheck struct {
 
 // CheckHost checks what a lane on addr needs: the host answers, knows
 // odu's key, is known to odu, is of the lane's platform, and has just (or
-// can be given this machine's).
-func CheckHost(ctx context.Context, addr string, plat platform.Platform, home string, getenv func(string) string) []HostCheck {
-	names := []string{"reachable", "host key known", "authenticated", "platform", "just", "workspaces"}
+// can be given this machine's). runner is the runner odu run would send
+// it ([LocalRunner]; "" when there is none yet): when the host has it,
+// its `odu version` line is reported.
+func CheckHost(ctx context.Context, addr string, plat platform.Platform, home string, getenv func(string) string, runner string) []HostCheck {
+	names := []string{"reachable", "host key known", "authenticated", "platform", "just", "runner", "workspaces"}
 	var out []HostCheck
 	fail := func(i int, err error) []HostCheck {
 		out = append(out, HostCheck{Name: names[i], Detail: errText(err), Fix: hint.Of(err)})
@@ -70,8 +72,32 @@ func CheckHost(ctx context.Context, addr string, plat platform.Platform, home st
 		out = append(out, HostCheck{Name: names[4], Detail: "not installed",
 			Fix: "Install just on the host (e.g. `npm install -g rust-just` or `cargo install just`)."})
 	}
-	out = append(out, workspaces(l, p.cache))
+	out = append(out, runnerCheck(l, p.cache, runner, plat), workspaces(l, p.cache))
 	return out
+}
+
+// runnerCheck reports the runner odu run would use on the host: what it
+// says of itself (`odu version`, the line a bug report quotes), or that
+// the host does not have it yet. It runs nothing else.
+func runnerCheck(l *sshlink.Link, cache, runner string, plat platform.Platform) HostCheck {
+	if runner == "" {
+		return HostCheck{Name: "runner", Skip: true, Detail: "odu has no runner for " + string(plat) + " yet (odu run cross-compiles one from odu's source)"}
+	}
+	sum, err := fileSum(runner)
+	if err != nil {
+		return HostCheck{Name: "runner", Skip: true, Detail: "read " + runner + ": " + err.Error()}
+	}
+	bin := hostside.BinPath(cache, "odu-"+sum[:16])
+	out, err := l.Run(fmt.Sprintf(`b=%s; if [ -x "$b" ]; then "$b" version; fi`, sshlink.Quote(bin)), nil)
+	line := strings.TrimSpace(out)
+	switch {
+	case err != nil:
+		return HostCheck{Name: "runner", Detail: fmt.Sprintf("%s version: %v %s", bin, err, line),
+			Fix: "Remove " + bin + " on the host: odu run sends the runner again."}
+	case line == "":
+		return HostCheck{Name: "runner", OK: true, Detail: "not on the host yet: odu run sends it to " + bin}
+	}
+	return HostCheck{Name: "runner", OK: true, Detail: line}
 }
 
 // workspaces tells the disk odu's workspaces take on a host, and how many

@@ -43,7 +43,7 @@ func TestCheckHostStopsWhereTheDialDid(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			checks := provision.CheckHost(ctx, s.Addr(), platform.Local(), tc.home, func(string) string { return "" })
+			checks := provision.CheckHost(ctx, s.Addr(), platform.Local(), tc.home, func(string) string { return "" }, "")
 			for _, c := range checks {
 				if c.Name == tc.failed {
 					if c.OK || c.Skip {
