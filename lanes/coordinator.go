@@ -66,6 +66,12 @@ type Options struct {
 	// Notef tells the user something worth a line of its own: a lane
 	// re-attached to a runner that was still running.
 	Notef say.Func
+	// Carry holds the nodes, by id, whose result this run carries over
+	// from the run recorded at CarriedFrom instead of running them (a
+	// rerun after the run): they are finished from the start, and their
+	// logs are that run's.
+	Carry       map[string]surface.Node
+	CarriedFrom string
 }
 
 // DefaultReconnectTimeout is how long a dropped link is dialled again:
@@ -111,11 +117,27 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	pl := opts.Pipeline
 	var nodes []surface.Node
 	for _, n := range pl.Nodes {
+		if old, ok := opts.Carry[n.ID]; ok {
+			// It keeps the run it first came from, when it was carried
+			// over already.
+			if old.Carried == "" {
+				old.Carried = opts.CarriedFrom
+			}
+			old.Post, old.Slow = nil, false
+			nodes = append(nodes, old)
+			continue
+		}
 		nodes = append(nodes, surface.Node{
 			ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: string(n.Platform),
 			Deps: n.Deps, Command: n.Command, Status: surface.Pending, Attempt: 1,
 			Log: runstate.LogRel(opts.SHA, string(n.Platform), n.Name),
 		})
+	}
+	// Read before this run's own record exists (runstate.Expectations
+	// bounds what it reads).
+	expected := runstate.Expectations(opts.Root, nodes)
+	for i := range nodes {
+		nodes[i].ExpectedMS = expected[nodes[i].ID].Milliseconds()
 	}
 	var plats []string
 	for _, p := range pl.Platforms {
@@ -140,7 +162,11 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			return nil, err
 		}
 	}
+	run.RerunOf = opts.CarriedFrom
 	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
+		if n.Carried != "" {
+			return surface.FinishedLog(filepath.Join(opts.Root, n.Log), n.Attempt, n.LogSize), nil
+		}
 		if shared(n.Platform) {
 			return surface.OpenLogView(filepath.Join(opts.Root, n.Log))
 		}
@@ -161,11 +187,20 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		l := &lane{c: c, platform: p, host: hostOf(opts, p), shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
 			swapped: make(chan struct{})}
 		for _, n := range pl.Nodes {
+			if _, carried := opts.Carry[n.ID]; carried {
+				continue
+			}
 			if string(n.Platform) == p {
+				// A carried dependency is done: the runner waits only
+				// for those it runs.
+				n.Deps = slices.DeleteFunc(slices.Clone(n.Deps), func(d string) bool { _, ok := opts.Carry[d]; return ok })
 				l.nodes = append(l.nodes, n)
 				l.mirrors[n.ID] = &mirror{attempt: 1, moved: make(chan struct{})}
 				c.byNode[n.ID] = l
 			}
+		}
+		if len(l.nodes) == 0 && len(opts.Carry) > 0 {
+			continue // every node of the platform is carried over: no runner
 		}
 		c.lanes = append(c.lanes, l)
 		setup, err := surface.OpenLog(filepath.Join(opts.Root, runstate.SetupLogRel(opts.SHA, p)))
@@ -202,6 +237,7 @@ func (c *Coordinator) keepRecord() {
 		case <-c.recordStop:
 			return
 		}
+		c.markSlow(time.Now())
 		st := c.store.Snapshot()
 		// An unfinished node's log_size is how far its log had come: what
 		// a run that is killed leaves says how much of the log is its own.
@@ -219,6 +255,21 @@ func (c *Coordinator) keepRecord() {
 				c.opts.Notef("%v", err)
 			}
 		}
+	}
+}
+
+// markSlow marks the running nodes that are overdue at now as slow
+// (see [surface.Node.Overdue]), once each attempt; they go on running.
+func (c *Coordinator) markSlow(now time.Time) {
+	for _, n := range c.store.Snapshot().Nodes {
+		if n.Slow || !n.Overdue(now) {
+			continue
+		}
+		c.store.UpdateNode(n.ID, func(x *surface.Node) {
+			if x.Attempt == n.Attempt && x.Status == surface.Running {
+				x.Slow = true
+			}
+		})
 	}
 }
 

@@ -131,7 +131,10 @@ func (l *lane) publishLocked(m *mirror, n surface.Node) {
 	}
 	m.final = n.Status.Terminal()
 	cur, _ := l.c.store.Node(n.ID)
-	n.Log = cur.Log
+	// What the coordinator knows of the node and its runner does not:
+	// its expectation, and whether this attempt ran slow.
+	n.Log, n.ExpectedMS = cur.Log, cur.ExpectedMS
+	n.Slow = cur.Slow && n.Attempt == cur.Attempt
 	if reflect.DeepEqual(cur, n) {
 		return // nothing new: a snapshot repeats what was mirrored
 	}

@@ -19,6 +19,10 @@ func (c *Coordinator) laneOf(ctx context.Context, id string) (*surface.Client, e
 		return nil, &surface.Error{Code: surface.CodeNotReady, Message: "the run is over"}
 	}
 	l, ok := c.byNode[id]
+	if n, found := c.store.Node(id); !ok && found && n.Carried != "" {
+		return nil, &surface.Error{Code: surface.CodeRefused, Message: id + " is not run by this run: its result is carried over from " + n.Carried +
+			"; rerun it once this run is over (odu rerun " + id + ")"}
+	}
 	if !ok {
 		return nil, &surface.Error{Code: surface.CodeUnknownNode, Message: "no node " + id}
 	}

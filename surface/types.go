@@ -64,6 +64,18 @@ type Node struct {
 	// Post is the node's commit status on GitHub, when the coordinator
 	// posts them (a strict run); only [Store.SetPost] changes it.
 	Post *PostState `json:"post,omitempty"`
+	// ExpectedMS is how long the node is expected to run: the median of
+	// its last successful attempts in the checkout's records (see
+	// [ETA]); 0 when none is recorded. The coordinator sets it as the
+	// run starts.
+	ExpectedMS int64 `json:"expected_ms,omitempty"`
+	// Slow is set once the node has run far beyond its expectation (see
+	// [Node.Overdue]); it is not stopped for it.
+	Slow bool `json:"slow,omitempty"`
+	// Carried is set on a node that did not run in this run: its result
+	// is carried over from an earlier run of the commit (a rerun after
+	// the run), whose record this names, relative to the repository root.
+	Carried string `json:"carried,omitempty"`
 }
 
 // PostState is how far a node's commit status got to GitHub: the status
@@ -92,6 +104,12 @@ type Run struct {
 	Cancelled bool       `json:"cancelled,omitempty"`
 	Version   string     `json:"version"` // odu's version
 	PID       int        `json:"pid"`     // the process serving this surface
+	// Superseded is set on a run that `odu run --supersede` cancelled:
+	// what took its place.
+	Superseded string `json:"superseded,omitempty"`
+	// RerunOf names the record of the run a rerun after the run carries
+	// its other nodes over from.
+	RerunOf string `json:"rerun_of,omitempty"`
 }
 
 // Lane is one platform's runner, as the coordinator sees it.

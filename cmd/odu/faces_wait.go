@@ -121,7 +121,7 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 	defer done()
 	var p printer = jsonPrinter{w: env.Stdout, root: root}
 	if c.Output == "auto" && isTerminal(env) {
-		p = plainPrinter{env.Stdout}
+		p = &plainPrinter{w: env.Stdout}
 	}
 	_, err = follow(ctx, w, p, nil)
 	if err != nil && ctx.Err() == nil {

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/term"
 
+	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/lanes/runstate"
@@ -31,6 +32,7 @@ type RunCmd struct {
 	Host       []string      `placeholder:"PLATFORM=ADDR" help:"Run PLATFORM's lane on ADDR (localhost, or what ssh would dial) for this run, over the hosts file."`
 	Jobs       int           `type:"positive" placeholder:"N" help:"Nodes to run at once on each lane (default: the host's CPU count)."`
 	Progress   string        `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"How to show progress: the dashboard on a terminal and plain lines otherwise (auto), plain lines, or one JSON object per node transition."`
+	ProgressEvery time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"How often plain progress says how far the run is (default 30s); for tests."`
 	NoSnapshot bool          `help:"Run the working tree as it is, uncommitted changes included, instead of a snapshot of HEAD; implies --no-post."`
 	NoPost     bool          `help:"Post no commit statuses to GitHub (a strict run posts one per node to the commit, with GH_TOKEN, GITHUB_TOKEN or gh's token)."`
 	NoStrict   bool          `help:"The same as --no-snapshot --no-post."`
@@ -53,7 +55,8 @@ type RunCmd struct {
 	// The dashboard (dashboard.go).
 	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
 
-	root string // the repository's root, once the pipeline is loaded
+	root  string     // the repository's root, once the pipeline is loaded
+	rerun *rerunPlan // a run after the run (odu rerun with no run live)
 }
 
 // Help is the long description of `odu run`.
@@ -137,7 +140,15 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		c.fixed = append(c.fixed, h.Platform)
 		addrs[string(h.Platform)] = h.Addr
 	}
-	l, pl, err := c.pipeline(ctx, env)
+	var l *loaded
+	var pl *dag.Pipeline
+	if c.rerun != nil {
+		// The earlier run's nodes, as it ran them.
+		l, err = c.load(ctx, env)
+		pl = c.rerun.pipeline
+	} else {
+		l, pl, err = c.pipeline(ctx, env)
+	}
 	if err != nil {
 		return err
 	}
@@ -146,6 +157,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	sha, branch, err := repo.Head(ctx, l.root)
 	if err != nil {
 		return err
+	}
+	if c.rerun != nil {
+		sha, branch = c.rerun.sha, c.rerun.branch
 	}
 	dirtyPaths, err := repo.Dirty(ctx, l.root)
 	if err != nil {
@@ -213,6 +227,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		Hosts: addrs, Home: home(env), Getenv: env.Getenv,
 		ReconnectTimeout: c.ReconnectTimeout, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
 		Notef: func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) },
+		Carry: c.rerun.carried(), CarriedFrom: c.rerun.record(),
 	})
 	if err != nil {
 		return err
@@ -311,7 +326,7 @@ func (c *RunCmd) printer(env *Env) printer {
 	case "json":
 		return jsonPrinter{w: env.Stdout, root: c.root}
 	case "plain":
-		return plainPrinter{env.Stdout}
+		return &plainPrinter{w: env.Stdout, every: c.ProgressEvery}
 	}
 	if f, ok := env.Stdout.(*os.File); ok && isatty(f) && env.Getenv("TERM") != "dumb" {
 		_, h, err := term.GetSize(int(f.Fd()))
@@ -320,7 +335,7 @@ func (c *RunCmd) printer(env *Env) printer {
 		}
 		return &ttyPrinter{w: env.Stdout, colour: useColor(env), height: h}
 	}
-	return plainPrinter{env.Stdout}
+	return &plainPrinter{w: env.Stdout, every: c.ProgressEvery}
 }
 
 // show is the run's own face: a client of its surface over an in-memory
