@@ -171,6 +171,21 @@ func (c *Coordinator) CancelRun(ctx context.Context) error {
 	return nil
 }
 
+// Supersede is CancelRun for a run that another replaces (`odu run
+// --supersede`): the run says so, and what by, in its state and record.
+func (c *Coordinator) Supersede(ctx context.Context, by string) error {
+	done, ok := c.forward()
+	defer done()
+	if !ok {
+		return refusedOver("it is not cancelled")
+	}
+	if !c.store.Closed() {
+		c.store.UpdateRun(func(r *surface.Run) { r.Superseded = by })
+	}
+	c.cancelRun(ctx)
+	return nil
+}
+
 // cancelRun is CancelRun, taken whether or not the run settled.
 func (c *Coordinator) cancelRun(ctx context.Context) {
 	c.cancelled.Store(true)

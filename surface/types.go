@@ -392,6 +392,14 @@ type RerunResult struct {
 	Status  Status `json:"status,omitempty"`
 }
 
+// RunCancelParams are run.cancel's, all optional (an older client sends
+// none).
+type RunCancelParams struct {
+	// Superseded says what replaces the run (`odu run --supersede`):
+	// the run records it, as superseded rather than only cancelled.
+	Superseded string `json:"superseded,omitempty"`
+}
+
 // CancelResult says what a node.cancel did. Its fields are optional: an
 // empty result (an older server) says only that the node was cancelled.
 type CancelResult struct {

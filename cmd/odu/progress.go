@@ -359,7 +359,6 @@ func (p *ttyPrinter) draw(st surface.State) {
 	_, _ = io.WriteString(p.w, b.String()) // a closed terminal loses only the view
 }
 
-
 func reasonOf(n surface.Node) string {
 	switch {
 	case n.ExitCode != nil && *n.ExitCode != 0:
@@ -455,6 +454,8 @@ func rank(s surface.Status) int {
 // verdict says how a run that is over went.
 func verdict(st surface.State) string {
 	switch {
+	case st.Run.Superseded != "":
+		return "was superseded by " + st.Run.Superseded
 	case st.Run.Cancelled:
 		return "was cancelled"
 	case !green(st):

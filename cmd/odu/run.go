@@ -32,7 +32,6 @@ type RunCmd struct {
 	Host       []string      `placeholder:"PLATFORM=ADDR" help:"Run PLATFORM's lane on ADDR (localhost, or what ssh would dial) for this run, over the hosts file."`
 	Jobs       int           `type:"positive" placeholder:"N" help:"Nodes to run at once on each lane (default: the host's CPU count)."`
 	Progress   string        `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"How to show progress: the dashboard on a terminal and plain lines otherwise (auto), plain lines, or one JSON object per node transition."`
-	ProgressEvery time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"How often plain progress says how far the run is (default 30s); for tests."`
 	NoSnapshot bool          `help:"Run the working tree as it is, uncommitted changes included, instead of a snapshot of HEAD; implies --no-post."`
 	NoPost     bool          `help:"Post no commit statuses to GitHub (a strict run posts one per node to the commit, with GH_TOKEN, GITHUB_TOKEN or gh's token)."`
 	NoStrict   bool          `help:"The same as --no-snapshot --no-post."`
@@ -54,6 +53,10 @@ type RunCmd struct {
 
 	// The dashboard (dashboard.go).
 	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
+
+	// History: a live run replaced; the plain progress's periodic line.
+	Supersede     bool          `help:"Cancel the run live in this checkout, as odu cancel does, and start this one once it has ended, instead of refusing."`
+	ProgressEvery time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"How often plain progress says how far the run is (default 30s); for tests."`
 
 	root  string     // the repository's root, once the pipeline is loaded
 	rerun *rerunPlan // a run after the run (odu rerun with no run live)
@@ -177,7 +180,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err := repo.ExcludeState(ctx, l.root); err != nil {
 		return fmt.Errorf("keep odu's state out of git status: %w", err)
 	}
-	ln, err := runstate.Listen(l.root, runstate.RunningError{PID: os.Getpid(), SHA: sha, Started: time.Now()})
+	ln, err := c.listen(ctx, env, l.root, sha)
 	if err != nil {
 		return err
 	}
