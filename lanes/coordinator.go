@@ -191,9 +191,14 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 				continue
 			}
 			if string(n.Platform) == p {
-				// A carried dependency is done: the runner waits only
-				// for those it runs.
-				n.Deps = slices.DeleteFunc(slices.Clone(n.Deps), func(d string) bool { _, ok := opts.Carry[d]; return ok })
+				if len(opts.Carry) > 0 {
+					// A carried dependency is done: the runner waits
+					// only for those it runs. (The run's state keeps
+					// every dependency.)
+					cp := *n
+					cp.Deps = slices.DeleteFunc(slices.Clone(n.Deps), func(d string) bool { _, ok := opts.Carry[d]; return ok })
+					n = &cp
+				}
 				l.nodes = append(l.nodes, n)
 				l.mirrors[n.ID] = &mirror{attempt: 1, moved: make(chan struct{})}
 				c.byNode[n.ID] = l

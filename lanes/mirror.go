@@ -132,8 +132,9 @@ func (l *lane) publishLocked(m *mirror, n surface.Node) {
 	m.final = n.Status.Terminal()
 	cur, _ := l.c.store.Node(n.ID)
 	// What the coordinator knows of the node and its runner does not:
-	// its expectation, and whether this attempt ran slow.
-	n.Log, n.ExpectedMS = cur.Log, cur.ExpectedMS
+	// its expectation, whether this attempt ran slow, and the
+	// dependencies a runner is not given (carried over: see Options.Carry).
+	n.Log, n.ExpectedMS, n.Deps = cur.Log, cur.ExpectedMS, cur.Deps
 	n.Slow = cur.Slow && n.Attempt == cur.Attempt
 	if reflect.DeepEqual(cur, n) {
 		return // nothing new: a snapshot repeats what was mirrored
