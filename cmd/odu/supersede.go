@@ -43,6 +43,10 @@ func (c *RunCmd) listen(ctx context.Context, env *Env, root, sha string) (*runst
 	if !errors.As(err, &live) {
 		return ln, err
 	}
+	// The cancel is answered once the run's nodes have stopped (their
+	// grace period): say first what is going on.
+	fmt.Fprintf(env.Stderr, "odu: superseding the live run (pid %d, commit %s): cancelling it; this run starts once it has ended\n",
+		live.PID, repo.Short(live.SHA))
 	by := fmt.Sprintf("odu run --supersede (pid %d, commit %s)", os.Getpid(), repo.Short(sha))
 	cl, err := runstate.Dial(ctx, root, "odu run --supersede", version())
 	switch {
@@ -59,7 +63,5 @@ func (c *RunCmd) listen(ctx context.Context, env *Env, root, sha string) (*runst
 			return nil, fmt.Errorf("supersede the live run (pid %d): %w", live.PID, err)
 		}
 	}
-	fmt.Fprintf(env.Stderr, "odu: superseding the live run (pid %d, commit %s): cancelled it; this run starts once it has ended\n",
-		live.PID, repo.Short(live.SHA))
 	return runstate.ListenAfter(ctx, root, info, live.PID, supersedeWait)
 }
