@@ -26,8 +26,9 @@ func (n Node) Overdue(now time.Time) bool {
 // unfinished node's expected duration (a running node's expectation
 // less what it has run, never below zero; a pending one's whole). It
 // does not count slots: nodes that wait for one finish later. known
-// reports whether every unfinished node has an expectation; when one
-// has none it counts as taking no time, and the ETA is a lower bound.
+// reports whether every unfinished node has an expectation, and every
+// running one is within it; when one has none, or has run past it, it
+// counts as taking no more time, and the ETA is a lower bound.
 // ok is false when nothing is left to wait for, or nothing is expected.
 func ETA(st State, now time.Time) (eta time.Duration, known, ok bool) {
 	left := map[string]time.Duration{}
@@ -48,6 +49,9 @@ func ETA(st State, now time.Time) (eta time.Duration, known, ok bool) {
 		}
 		if n.Status == Running && n.Started != nil {
 			exp -= now.Sub(*n.Started)
+			if exp < 0 {
+				known = false // past its expectation: how long it has left, nobody knows
+			}
 		}
 		left[n.ID] = max(exp, 0)
 	}

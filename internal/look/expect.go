@@ -7,8 +7,9 @@ import (
 )
 
 // ETA says how much longer a live run is expected to take at now, "ETA
-// ~1m20s", or "ETA ≥1m20s" when a node left has no expectation (see
-// [surface.ETA]); "" when there is nothing to say.
+// ~1m20s", or "ETA ≥1m20s" when a node left has no expectation or ran
+// past it (see [surface.ETA]), "ETA overdue" when nothing more is
+// expected of those; "" when there is nothing to say.
 func ETA(st surface.State, now time.Time) string {
 	if st.Run.Ended != nil {
 		return ""
@@ -18,6 +19,9 @@ func ETA(st surface.State, now time.Time) string {
 		return ""
 	}
 	if !known {
+		if eta < 100*time.Millisecond {
+			return "ETA overdue" // what is left ran past its expectation
+		}
 		return "ETA ≥" + Duration(eta)
 	}
 	return "ETA ~" + Duration(eta)
