@@ -28,7 +28,7 @@ func dashboardOK(env *Env) bool {
 // monitorDashboard is `odu monitor` on a terminal: the dashboard, until
 // the user leaves (the run goes on) or, with exitOnSettle, the run is
 // over; then a one-line recap.
-func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool) error {
+func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool, last *lastWords) error {
 	root, err := repo.Root(ctx, env.Dir)
 	if err != nil {
 		return err
@@ -42,12 +42,16 @@ func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool) error {
 			return cl, nil
 		},
 		Dir: root, Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
-		ExitOnSettle: exitOnSettle, Quit: "leave (the run goes on)", ReadLog: recordLog(root),
+		ExitOnSettle: exitOnSettle, Quit: "leave (the run goes on)", ReadLog: recordLog(root), RerunAfter: true,
 	})
 	if err != nil {
 		return fmt.Errorf("show the dashboard: %w", err)
 	}
 	fmt.Fprintln(env.Stdout, recap(res))
+	if res.Rerun != "" {
+		// r on the run that was over: a new run (rerun_after.go).
+		return (&RerunCmd{Nodes: []string{res.Rerun}, Progress: "auto"}).Run(ctx, env, last)
+	}
 	return nil
 }
 
@@ -136,8 +140,9 @@ func (c *RunCmd) face(run context.Context, env *Env, root string, stop, hold fun
 			// odu run returns when the run is over, with its summary;
 			// a failure stays on the screen until q.
 			ExitOnSettle: true, HoldFailure: !c.ExitOnSettle, OnHold: onHold,
-			Quit: "cancel the run", ReadLog: recordLog(root),
+			Quit: "cancel the run", ReadLog: recordLog(root), RerunAfter: true,
 		})
+		c.rerunNext.Store(res.Rerun)
 		if res.Quit && !res.Ended {
 			fmt.Fprintln(env.Stderr, "odu: stopping the run…")
 			stop()

@@ -107,9 +107,9 @@ every node).`
 }
 
 // Run follows the cell.
-func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
+func (c *MonitorCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if c.Output == "auto" && dashboardOK(env) {
-		return monitorDashboard(ctx, env, c.ExitOnSettle)
+		return monitorDashboard(ctx, env, c.ExitOnSettle, last)
 	}
 	w, root, done, err := watchRun(ctx, env, "odu monitor")
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,6 +61,10 @@ type RunCmd struct {
 
 	root  string     // the repository's root, once the pipeline is loaded
 	rerun *rerunPlan // a run after the run (odu rerun with no run live)
+	// rerunNext is the node r on the dashboard asked to rerun once the
+	// run was over: a run after this one, once it has let go of the
+	// checkout.
+	rerunNext atomic.Value // string
 }
 
 // Help is the long description of `odu run`.
@@ -92,7 +97,15 @@ func (*RunCmd) Examples() []string {
 }
 
 // Run runs the pipeline and returns how it went as the exit code.
-func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
+func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) (err error) {
+	// r on the dashboard of the finished run: a new run, after this
+	// one's cleanup (the deferred calls below run first).
+	defer func(ctx context.Context, env *Env) {
+		if id, _ := c.rerunNext.Load().(string); id != "" && ctx.Err() == nil {
+			fmt.Fprintln(env.Stdout)
+			err = (&RerunCmd{Nodes: []string{id}, Progress: c.Progress, NoPost: c.NoPost}).Run(ctx, env, last)
+		}
+	}(ctx, env)
 	// Leaving the dashboard (q) stops the run as Ctrl-C does: by ending ctx.
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
