@@ -57,9 +57,10 @@ func (c *RunCmd) listen(ctx context.Context, env *Env, root, sha string) (*runst
 	default:
 		err = cl.SupersedeRun(ctx, by)
 		cl.Close()
+		// Refused: it settled, and ends by itself; lost: it ended.
 		var serr *surface.Error
-		if err != nil && !(errors.As(err, &serr) && serr.Code == surface.CodeRefused) && !lostConn(err) {
-			// Refused: it settled, and ends by itself; lost: it ended.
+		refused := errors.As(err, &serr) && serr.Code == surface.CodeRefused
+		if err != nil && !refused && !lostConn(err) {
 			return nil, fmt.Errorf("supersede the live run (pid %d): %w", live.PID, err)
 		}
 	}
