@@ -15,6 +15,11 @@
 //   - The run record, .ci/<sha>/runs/<n>.json ([Record], [LastRecord],
 //     [ReadLast]), written whole (a temporary file renamed over it) as the
 //     run goes, and the paths of the logs beside it ([LogRel]).
+//   - The expected durations read from the records ([Expectations]:
+//     a bounded read of the newest ones).
+//   - The lock of a run that replaces the live one, .ci/odu.supersede
+//     ([LockSupersede], [ListenAfter]): two at once, and one is refused
+//     ([SupersedingError]).
 //   - The rules for .ci itself ([CheckState], [MkdirState], [OpenState]).
 //
 // Rules:
