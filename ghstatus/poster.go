@@ -223,6 +223,11 @@ func (p *Poster) Update(n surface.Node) {
 }
 
 func (p *Poster) updateLocked(n surface.Node) {
+	if n.Carried != "" {
+		// Carried over from an earlier run, which posted it: GitHub's
+		// status is left as it is.
+		return
+	}
 	st, ok := Describe(n)
 	if !ok {
 		if n.Status != surface.Pending {

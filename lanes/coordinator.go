@@ -75,6 +75,12 @@ type Options struct {
 	// Notef tells the user something worth a line of its own: a lane
 	// re-attached to a runner that was still running.
 	Notef say.Func
+	// Carry holds the nodes, by id, whose result this run carries over
+	// from the run recorded at CarriedFrom instead of running them (a
+	// rerun after the run): they are finished from the start, and their
+	// logs are that run's.
+	Carry       map[string]surface.Node
+	CarriedFrom string
 }
 
 // DefaultReconnectTimeout is how long a dropped link is dialled again:
@@ -121,10 +127,26 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	pl := opts.Pipeline
 	var nodes []surface.Node
 	for _, n := range pl.Nodes {
+		if old, ok := opts.Carry[n.ID]; ok {
+			// It keeps the run it first came from, when it was carried
+			// over already.
+			if old.Carried == "" {
+				old.Carried = opts.CarriedFrom
+			}
+			old.Post, old.Slow = nil, false
+			nodes = append(nodes, old)
+			continue
+		}
 		nodes = append(nodes, surface.Node{
 			ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: string(n.Platform),
 			Deps: n.Deps, Command: n.Command, Status: surface.Pending, Attempt: 1,
 		})
+	}
+	// Read before this run's own record exists (runstate.Expectations
+	// bounds what it reads).
+	expected := runstate.Expectations(opts.Root, nodes)
+	for i := range nodes {
+		nodes[i].ExpectedMS = expected[nodes[i].ID].Milliseconds()
 	}
 	var plats []string
 	for _, p := range pl.Platforms {
@@ -148,7 +170,9 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	record, st, err := runstate.NewRecordOf(opts.Root, opts.SHA, func(n int) surface.State {
 		num, run.Ref = n, runstate.FormatRef(opts.SHA, n)
 		for i, nd := range nodes {
-			nodes[i].Log = runstate.RunLogRel(opts.SHA, n, nd.Platform, nd.Name)
+			if nd.Carried == "" { // a carried node's log stays the earlier run's
+				nodes[i].Log = runstate.RunLogRel(opts.SHA, n, nd.Platform, nd.Name)
+			}
 		}
 		return surface.State{Run: run, Nodes: slices.Clone(nodes), Lanes: []surface.Lane{}}
 	})
@@ -188,7 +212,12 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			}
 		}
 	}
+	run.RerunOf = opts.CarriedFrom
 	store, err := surface.NewStore(run, nodes, func(n surface.Node) (*surface.Log, error) {
+		if n.Carried != "" {
+			// Its log is the earlier run's, finished.
+			return surface.FinishedLog(filepath.Join(opts.Root, n.Log), n.Attempt, n.LogSize), nil
+		}
 		link := filepath.Join(opts.Root, runstate.LogRel(opts.SHA, n.Platform, n.Name))
 		if shared(n.Platform) {
 			// The runner keeps the attempts, and links the newest.
@@ -210,11 +239,25 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			swapped: make(chan struct{})}
 		l.host = l.pool.String() // until it leased a slot of one of them
 		for _, n := range pl.Nodes {
+			if _, carried := opts.Carry[n.ID]; carried {
+				continue
+			}
 			if string(n.Platform) == p {
+				if len(opts.Carry) > 0 {
+					// A carried dependency is done: the runner waits
+					// only for those it runs. (The run's state keeps
+					// every dependency.)
+					cp := *n
+					cp.Deps = slices.DeleteFunc(slices.Clone(n.Deps), func(d string) bool { _, ok := opts.Carry[d]; return ok })
+					n = &cp
+				}
 				l.nodes = append(l.nodes, n)
 				l.mirrors[n.ID] = &mirror{attempt: 1, moved: make(chan struct{})}
 				c.byNode[n.ID] = l
 			}
+		}
+		if len(l.nodes) == 0 && len(opts.Carry) > 0 {
+			continue // every node of the platform is carried over: no runner
 		}
 		c.lanes = append(c.lanes, l)
 		setup, err := surface.OpenLogKept(filepath.Join(opts.Root, runstate.RunSetupLogRel(opts.SHA, num, p)),
@@ -252,6 +295,7 @@ func (c *Coordinator) keepRecord() {
 		case <-c.recordStop:
 			return
 		}
+		c.markSlow(time.Now())
 		st := c.store.Snapshot()
 		// An unfinished node's log_size is how far its log had come: what
 		// a run that is killed leaves says how much of the log is its own.
@@ -269,6 +313,21 @@ func (c *Coordinator) keepRecord() {
 				c.opts.Notef("%v", err)
 			}
 		}
+	}
+}
+
+// markSlow marks the running nodes that are overdue at now as slow
+// (see [surface.Node.Overdue]), once each attempt; they go on running.
+func (c *Coordinator) markSlow(now time.Time) {
+	for _, n := range c.store.Snapshot().Nodes {
+		if n.Slow || !n.Overdue(now) {
+			continue
+		}
+		c.store.UpdateNode(n.ID, func(x *surface.Node) {
+			if x.Attempt == n.Attempt && x.Status == surface.Running {
+				x.Slow = true
+			}
+		})
 	}
 }
 

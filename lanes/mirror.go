@@ -131,7 +131,11 @@ func (l *lane) publishLocked(m *mirror, n surface.Node) {
 	}
 	m.final = n.Status.Terminal()
 	cur, _ := l.c.store.Node(n.ID)
-	n.Log = cur.Log
+	// What the coordinator knows of the node and its runner does not:
+	// its expectation, whether this attempt ran slow, and the
+	// dependencies a runner is not given (carried over: see Options.Carry).
+	n.Log, n.ExpectedMS, n.Deps = cur.Log, cur.ExpectedMS, cur.Deps
+	n.Slow = cur.Slow && n.Attempt == cur.Attempt
 	if reflect.DeepEqual(cur, n) {
 		return // nothing new: a snapshot repeats what was mirrored
 	}

@@ -19,6 +19,10 @@ func (c *Coordinator) laneOf(ctx context.Context, id string) (*surface.Client, e
 		return nil, &surface.Error{Code: surface.CodeNotReady, Message: "the run is over"}
 	}
 	l, ok := c.byNode[id]
+	if n, found := c.store.Node(id); !ok && found && n.Carried != "" {
+		return nil, &surface.Error{Code: surface.CodeRefused, Message: id + " is not run by this run: its result is carried over from " + n.Carried +
+			"; rerun it once this run is over (odu rerun " + id + ")"}
+	}
 	if !ok {
 		return nil, &surface.Error{Code: surface.CodeUnknownNode, Message: "no node " + id}
 	}
@@ -162,6 +166,21 @@ func (c *Coordinator) CancelRun(ctx context.Context) error {
 	defer done()
 	if !ok {
 		return refusedOver("it is not cancelled")
+	}
+	c.cancelRun(ctx)
+	return nil
+}
+
+// Supersede is CancelRun for a run that another replaces (`odu run
+// --supersede`): the run says so, and what by, in its state and record.
+func (c *Coordinator) Supersede(ctx context.Context, by string) error {
+	done, ok := c.forward()
+	defer done()
+	if !ok {
+		return refusedOver("it is not cancelled")
+	}
+	if !c.store.Closed() {
+		c.store.UpdateRun(func(r *surface.Run) { r.Superseded = by })
 	}
 	c.cancelRun(ctx)
 	return nil

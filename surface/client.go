@@ -270,6 +270,12 @@ func (cl *Client) CancelRun(ctx context.Context) error {
 	return cl.call(ctx, MethodRunCancel, struct{}{}, nil)
 }
 
+// SupersedeRun stops every node, as CancelRun, and has the run record
+// that by replaces it.
+func (cl *Client) SupersedeRun(ctx context.Context, by string) error {
+	return cl.call(ctx, MethodRunCancel, RunCancelParams{Superseded: by}, nil)
+}
+
 // Exit tells a detached runner that the run is over: it exits.
 func (cl *Client) Exit(ctx context.Context) error {
 	return cl.call(ctx, MethodRunnerExit, struct{}{}, nil)

@@ -27,6 +27,13 @@ type Controller interface {
 	CancelRun(ctx context.Context) error
 }
 
+// Superseder is a controller whose run can be cancelled as superseded
+// by another (run.cancel with [RunCancelParams.Superseded]): the
+// coordinator.
+type Superseder interface {
+	Supersede(ctx context.Context, by string) error
+}
+
 // Exiter is a controller that can be told to exit (runner.exit): a
 // detached runner, which outlives its connections.
 type Exiter interface {
@@ -349,7 +356,16 @@ func (s *Server) handle(ctx context.Context, c *conn, m *message) {
 			err = s.reply(c, m.ID, res)
 		}
 	case MethodRunCancel:
-		if err = s.Controller.CancelRun(ctx); err == nil {
+		var p RunCancelParams
+		if err = m.params(&p); err != nil {
+			break
+		}
+		if sup, ok := s.Controller.(Superseder); ok && p.Superseded != "" {
+			err = sup.Supersede(ctx, p.Superseded)
+		} else {
+			err = s.Controller.CancelRun(ctx)
+		}
+		if err == nil {
 			err = s.reply(c, m.ID, struct{}{})
 		}
 	case MethodRunnerExit:

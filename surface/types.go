@@ -64,6 +64,19 @@ type Node struct {
 	// Post is the node's commit status on GitHub, when the coordinator
 	// posts them (a strict run); only [Store.SetPost] changes it.
 	Post *PostState `json:"post,omitempty"`
+	// ExpectedMS is how long the node is expected to run: the median of
+	// its last successful attempts in the checkout's records (see
+	// [ETA]); 0 when none is recorded. The coordinator sets it as the
+	// run starts.
+	ExpectedMS int64 `json:"expected_ms,omitempty"`
+	// Slow is set once the node has run far beyond its expectation (see
+	// [Node.Overdue]); it is not stopped for it.
+	Slow bool `json:"slow,omitempty"`
+	// Carried is set on a node that did not run in this run: its result
+	// is carried over from an earlier run of the commit (a rerun after
+	// the run), which this names by its ref (or, for a run recorded
+	// before refs, its record's path relative to the repository root).
+	Carried string `json:"carried,omitempty"`
 }
 
 // PostState is how far a node's commit status got to GitHub: the status
@@ -96,6 +109,12 @@ type Run struct {
 	// (n counts the runs of the commit); Subject is the commit's subject.
 	Ref     string `json:"ref,omitempty"`
 	Subject string `json:"subject,omitempty"`
+	// Superseded is set on a run that `odu run --supersede` cancelled:
+	// what took its place.
+	Superseded string `json:"superseded,omitempty"`
+	// RerunOf names the run (as Carried does) that a rerun after the
+	// run carries its other nodes over from.
+	RerunOf string `json:"rerun_of,omitempty"`
 }
 
 // Lane is one platform's runner, as the coordinator sees it.
@@ -386,6 +405,14 @@ type RerunResult struct {
 	// Attempt and Status are the node's when the procedure was done.
 	Attempt int    `json:"attempt,omitempty"`
 	Status  Status `json:"status,omitempty"`
+}
+
+// RunCancelParams are run.cancel's, all optional (an older client sends
+// none).
+type RunCancelParams struct {
+	// Superseded says what replaces the run (`odu run --supersede`):
+	// the run records it, as superseded rather than only cancelled.
+	Superseded string `json:"superseded,omitempty"`
 }
 
 // CancelResult says what a node.cancel did. Its fields are optional: an

@@ -6,6 +6,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -74,6 +75,12 @@ func (h *Header) View() string {
 				el = verdict + " after " + el
 			}
 			parts = append(parts, el)
+		}
+		if eta := look.ETA(*st, end); eta != "" {
+			parts = append(parts, eta)
+		}
+		if st.Run.RerunOf != "" {
+			parts = append(parts, "rerun of "+st.Run.RerunOf+" (↺ carried over)")
 		}
 		first = strings.Join(parts, " · ")
 		second = h.c.Counts(st)

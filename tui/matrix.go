@@ -264,8 +264,17 @@ func (m *Matrix) cell(r, c, width int) string {
 	}
 	n := &m.st.Nodes[i]
 	text := s.Status[n.Status].Render(look.Glyph(n.Status))
-	if clock := m.c.Clock(n); clock != "" {
+	// A running node's clock goes against its expectation; one running
+	// far beyond it is marked slow (!), one carried over from an
+	// earlier run (a rerun after the run) with ↺.
+	if clock := look.Expected(*n, m.c.Now()); clock != "" {
+		if n.Slow {
+			clock = s.Error.Render(clock + "!")
+		}
 		text += " " + clock
+	}
+	if n.Carried != "" {
+		text += " " + s.Dim.Render("↺")
 	}
 	text = pad(text, width-1)
 	if r == m.row && c == m.col {

@@ -92,6 +92,10 @@ type Model struct {
 	ExitOnSettle bool
 	HoldFailure  bool
 	OnHold       func()
+	// RerunAfter: r on a run that is over quits, and [Model.Rerun] says
+	// which node to rerun in a new run; without it, r asks the run.
+	RerunAfter bool
+	rerunAfter string
 
 	// The program asks for the view after every message, and log bytes
 	// come in hundreds of batches a second: the view is kept, and made
@@ -134,6 +138,10 @@ func (m *Model) red() int {
 }
 
 func red(s surface.Status) bool { return s == surface.Failure || s == surface.Errored }
+
+// Rerun returns the node the user asked to rerun once the run was over
+// (r, with [Model.RerunAfter]), or "".
+func (m *Model) Rerun() string { return m.rerunAfter }
 
 // Ended reports whether the run was over when the dashboard ended.
 func (m *Model) Ended() bool { return m.ended }
@@ -384,6 +392,13 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.note = ""
 	case key.Matches(msg, k.Help):
 		m.help.ShowAll = !m.help.ShowAll
+	case key.Matches(msg, k.Rerun) && m.ended && m.RerunAfter:
+		// The run is over: the caller starts a new run that reruns the
+		// node and carries the rest over (odu rerun with no run live).
+		if n := m.matrix.Focused(); n != nil {
+			m.rerunAfter = n.ID
+			return tea.Quit
+		}
 	case key.Matches(msg, k.Rerun):
 		return m.act("rerun", func(id string) (string, error) {
 			reset, err := m.src.Rerun(id)
@@ -432,7 +447,13 @@ func (m *Model) notes() {
 	case m.waiting != "" && !m.seen:
 		h.Note = "waiting for a run in " + m.waiting + " (start one with `odu run`)"
 	case m.held && h.Note == "":
-		h.Note, h.Alert = fmt.Sprintf("the run is over: %d failed — f: the next failed node, q to leave", m.red()), true
+		again := ""
+		if m.RerunAfter {
+			again = ", r: rerun it in a new run"
+		}
+		h.Note, h.Alert = fmt.Sprintf("the run is over: %d failed — f: the next failed node%s, q to leave", m.red(), again), true
+	case m.ended && h.Note == "" && m.RerunAfter:
+		h.Note = "the run is over — r: rerun a node in a new run, q to leave"
 	case m.ended && h.Note == "":
 		h.Note = "the run is over — q to leave"
 	case !m.seen && h.Note == "":

@@ -66,6 +66,10 @@ type Options struct {
 	ReadLog func(run surface.Run, id string) (io.ReadCloser, error)
 	// Quit says what q does, in the help: "leave" or "cancel the run".
 	Quit string
+	// RerunAfter: r on a run that is over ends the dashboard with the
+	// focused node in Result.Rerun, for the caller to start a new run
+	// that reruns it (odu rerun with no run live).
+	RerunAfter bool
 }
 
 // Result is how the dashboard ended.
@@ -74,6 +78,7 @@ type Result struct {
 	Quit  bool          // the user left (q, ctrl+c); false when the run settled with ExitOnSettle
 	Ended bool          // the run was over
 	Lost  error         // the connection to the run was lost, or could not be made
+	Rerun string        // the node to rerun in a new run (r once the run was over; see RerunAfter)
 }
 
 // Run shows the dashboard on the terminal until the user leaves (or the
@@ -88,6 +93,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	src := &source{ctx: ctx, f: f, changed: make(chan struct{}, 1), readLog: o.ReadLog}
 	m := NewModel(c, src, o.Quit)
 	m.ExitOnSettle, m.HoldFailure, m.OnHold = o.ExitOnSettle, o.HoldFailure, o.OnHold
+	m.RerunAfter = o.RerunAfter
 	// The colours are the styles' and the log's own (the profile is not
 	// detected: NO_COLOR is applied by the styles, and the log's colours
 	// go out as the recipe wrote them, as they did in Bubble Tea v1).
@@ -103,7 +109,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	cancel()
 	wg.Wait()
 	src.close()
-	return Result{State: m.State(), Quit: m.Quit(), Ended: m.Ended(), Lost: m.Lost()}, runErr(parent, err)
+	return Result{State: m.State(), Quit: m.Quit(), Ended: m.Ended(), Lost: m.Lost(), Rerun: m.Rerun()}, runErr(parent, err)
 }
 
 // runErr is what Run returns for the program's error: none when the

@@ -29,8 +29,8 @@ func dashboardOK(env *Env) bool {
 // the user leaves (the run goes on) or, with exitOnSettle, the run is
 // over; then a one-line recap.
 // With past (--run of a run that is over), it shows that run's record,
-// read-only.
-func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool, root string, past *runstate.Last) error {
+// read-only; r there starts a run after that run, as on a run that ends.
+func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool, root string, past *runstate.Last, last *lastWords) error {
 	if past == nil {
 		var err error
 		if root, err = repo.Root(ctx, env.Dir); err != nil {
@@ -62,12 +62,16 @@ func monitorDashboard(ctx context.Context, env *Env, exitOnSettle bool, root str
 	res, err := tui.Run(ctx, tui.Options{
 		Attach: attachTo,
 		Dir:    root, Input: env.Stdin, Output: env.Stdout, Colour: useColor(env),
-		ExitOnSettle: exitOnSettle, Quit: quit, ReadLog: readLog,
+		ExitOnSettle: exitOnSettle, Quit: quit, ReadLog: readLog, RerunAfter: true,
 	})
 	if err != nil {
 		return fmt.Errorf("show the dashboard: %w", err)
 	}
 	fmt.Fprintln(env.Stdout, recap(res))
+	if res.Rerun != "" {
+		// r on the run that was over: a new run (rerun_after.go).
+		return (&RerunCmd{Nodes: []string{res.Rerun}, Progress: "auto", from: past}).Run(ctx, env, last)
+	}
 	return nil
 }
 
@@ -156,8 +160,9 @@ func (c *RunCmd) face(run context.Context, env *Env, root string, stop, hold fun
 			// odu run returns when the run is over, with its summary;
 			// a failure stays on the screen until q.
 			ExitOnSettle: true, HoldFailure: !c.ExitOnSettle, OnHold: onHold,
-			Quit: "cancel the run", ReadLog: recordLog(root),
+			Quit: "cancel the run", ReadLog: recordLog(root), RerunAfter: true,
 		})
+		c.rerunNext.Store(res.Rerun)
 		if res.Quit && !res.Ended {
 			fmt.Fprintln(env.Stderr, "odu: stopping the run…")
 			stop()

@@ -11,9 +11,16 @@ import (
 	"github.com/odu-ci/odu/surface"
 )
 
-// RerunCmd reruns a node.
+// RerunCmd reruns nodes: in the live run, or, with none live, in a new
+// run of the last run's commit (rerun_after.go).
 type RerunCmd struct {
-	Node string `arg:"" predictor:"node" help:"The node: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
+	Nodes  []string `arg:"" optional:"" name:"node" predictor:"node" help:"The nodes: RECIPE, RECIPE@PLATFORM, MODULE::RECIPE."`
+	Failed bool     `help:"Every node of the last run that did not succeed (with no run live)."`
+	// A run after the run is a run: these are odu run's.
+	Progress string `enum:"auto,plain,json" default:"auto" placeholder:"auto|plain|json" help:"With no run live: how the new run shows progress, as odu run --progress."`
+	NoPost   bool   `help:"With no run live: post no commit statuses for the new run."`
+
+	from *runstate.Last // the run to rerun after (r in monitor --run), else the last one
 }
 
 // Help is the long description of `odu rerun`.
@@ -22,12 +29,55 @@ func (*RerunCmd) Help() string {
 they go back to pending (a running one is stopped first) and their logs start over.
 Reruns and cancels are taken one at a time; a rerun that another rerun overtook says so
 and does not restart the node again. A node skipped because a dependency did not
-succeed is not rerun (exit 1): rerun that dependency, which reruns the node after it.`
+succeed is not rerun (exit 1): rerun that dependency, which reruns the node after it.
+
+With no run live, it starts a new run of the last run's commit (strict, as odu run:
+a clean tree, a snapshot of the commit in a worktree) that runs the nodes named, or
+with --failed every node that did not succeed, and everything downstream of them; every
+other node's result is carried over from the last run (shown as carried, and its
+GitHub status left as it is). It exits as odu run does.`
 }
 
-// Run asks the run for the rerun.
-func (c *RerunCmd) Run(ctx context.Context, env *Env) error {
-	cl, n, err := attachNode(ctx, env, "odu rerun", c.Node)
+// Run asks the live run for the reruns, or starts a run after the run.
+func (c *RerunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
+	if len(c.Nodes) == 0 && !c.Failed {
+		return rerunUsage("name the nodes to rerun, or --failed for every node of the last run that did not succeed")
+	}
+	if len(c.Nodes) > 0 && c.Failed {
+		return rerunUsage("name nodes or give --failed, not both")
+	}
+	cl, root, err := attach(ctx, env, "odu rerun", false)
+	if errors.Is(err, runstate.ErrNoRun) {
+		return c.afterRun(ctx, env, root, last)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Failed {
+		cl.Close()
+		return rerunUsage("--failed starts a new run once the live one is over: rerun the live run's nodes by name")
+	}
+	st, err := current(ctx, cl)
+	cl.Close()
+	if err != nil {
+		return failed(ctx, err)
+	}
+	for _, arg := range c.Nodes {
+		if _, err := pick(st, arg); err != nil {
+			return err
+		}
+	}
+	for _, arg := range c.Nodes {
+		if err := rerunLive(ctx, env, arg); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rerunLive asks the live run to rerun one node.
+func rerunLive(ctx context.Context, env *Env, arg string) error {
+	cl, n, err := attachNode(ctx, env, "odu rerun", arg)
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,17 @@ func printStatus(w io.Writer, st surface.State, live bool, head string, colour b
 		fmt.Fprintln(w, head)
 	}
 	fmt.Fprintf(w, "%s, %s\n", runLine(st), when)
-	fmt.Fprintf(w, "%s\n", counts(st))
+	line := counts(st)
+	if eta := look.ETA(st, time.Now()); eta != "" && live {
+		line += "; " + eta
+	}
+	fmt.Fprintf(w, "%s\n", line)
+	if st.Run.RerunOf != "" {
+		fmt.Fprintf(w, "a rerun of %s: the nodes it did not run are carried over\n", st.Run.RerunOf)
+	}
+	if st.Run.Superseded != "" {
+		fmt.Fprintf(w, "superseded by %s\n", st.Run.Superseded)
+	}
 	for _, l := range st.Lanes {
 		if l.Phase == surface.PhaseReconnecting || l.Phase == surface.PhaseFailed || l.Phase == surface.PhaseQueued {
 			fmt.Fprintf(w, "lane %s on %s: %s (%s)\n", l.Platform, l.Host, l.Phase, l.Error)
@@ -103,7 +113,7 @@ func printStatus(w io.Writer, st surface.State, live bool, head string, colour b
 	}
 	for _, n := range st.Nodes {
 		id := n.ID + strings.Repeat(" ", width-runewidth.StringWidth(n.ID))
-		row := fmt.Sprintf("%-9s %s  %-6s%s", n.Status, id, clock(n), reasonOf(n))
+		row := fmt.Sprintf("%-9s %s  %-6s%s%s", n.Status, id, look.Expected(n, time.Now()), reasonOf(n), look.Notes(n))
 		fmt.Fprintf(w, "%s %s\n", look.New(colour).Mark(n.Status), strings.TrimRight(row, " "))
 	}
 	postStatus(w, st, live)

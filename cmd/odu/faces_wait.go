@@ -118,13 +118,13 @@ record, read-only (r and c are refused; the lines of -o json are its nodes' stat
 }
 
 // Run follows the cell.
-func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
+func (c *MonitorCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	root, past, err := pastRun(ctx, env, c.RunRef)
 	if err != nil {
 		return err
 	}
 	if c.Output == "auto" && dashboardOK(env) {
-		return monitorDashboard(ctx, env, c.ExitOnSettle, root, past)
+		return monitorDashboard(ctx, env, c.ExitOnSettle, root, past, last)
 	}
 	var w *surface.Watch
 	var done func()
@@ -142,7 +142,7 @@ func (c *MonitorCmd) Run(ctx context.Context, env *Env) error {
 	defer done()
 	var p printer = newJSONPrinter(env.Stdout, root)
 	if c.Output == "auto" && isTerminal(env) {
-		p = plainPrinter{env.Stdout}
+		p = &plainPrinter{w: env.Stdout}
 	}
 	_, err = follow(ctx, w, p, nil)
 	if err != nil && ctx.Err() == nil {

@@ -45,7 +45,7 @@ func (p jsonPrinter) lane(l surface.Lane) {
 	fmt.Fprintf(p.w, "%s\n", data)
 }
 
-func (p plainPrinter) lane(l surface.Lane) {
+func (p *plainPrinter) lane(l surface.Lane) {
 	what := "lane " + l.Platform + " on " + l.Host + " " + string(l.Phase)
 	if l.Error != "" {
 		what += " (" + l.Error + ")"

@@ -37,11 +37,17 @@ type transition struct {
 	// line with Event "github" says it changed (posted, or owed).
 	GitHub *surface.PostState `json:"github,omitempty"`
 	Event  string             `json:"event,omitempty"`
+	// Carried names the record of the run a node's result was carried
+	// over from; ExpectedMS and Slow are as in status -o json.
+	Carried    string `json:"carried,omitempty"`
+	ExpectedMS int64  `json:"expected_ms,omitempty"`
+	Slow       bool   `json:"slow,omitempty"`
 }
 
 func transitionOf(n surface.Node) transition {
 	t := transition{Time: time.Now().UTC(), ID: n.ID, Node: n.ID, Recipe: n.Recipe, Platform: n.Platform,
-		Status: n.Status, Attempt: n.Attempt, ExitCode: n.ExitCode, Reason: n.Reason, Log: n.Log, GitHub: n.Post}
+		Status: n.Status, Attempt: n.Attempt, ExitCode: n.ExitCode, Reason: n.Reason, Log: n.Log, GitHub: n.Post,
+		Carried: n.Carried, ExpectedMS: n.ExpectedMS, Slow: n.Slow}
 	if n.Status.Terminal() && n.Started != nil {
 		d := n.DurationMS
 		t.DurationMS = &d
@@ -213,10 +219,22 @@ func (p jsonPrinter) postChange(n surface.Node) {
 func (jsonPrinter) tick(surface.State) {}
 func (jsonPrinter) end(surface.State)  {}
 
-// plainPrinter writes one line per transition, for a pipe or a log file.
-type plainPrinter struct{ w io.Writer }
+// plainPrinter writes one line per transition, for a pipe or a log file,
+// and, while nodes run, a line every `every` with the counts and the
+// run's ETA, so that a log of a long run says how far it is.
+type plainPrinter struct {
+	w     io.Writer
+	every time.Duration
+	last  time.Time // of the last line
+}
 
-func (p plainPrinter) start(st surface.State) {
+// plainEvery is how often the plain progress says how far the run is,
+// when no transition did: often enough for a CI log read as it grows,
+// rarely enough not to bury the transitions.
+const plainEvery = 30 * time.Second
+
+func (p *plainPrinter) start(st surface.State) {
+	p.last = time.Now()
 	fmt.Fprintf(p.w, "%s %s\n", stamp(time.Now()), runLine(st))
 	for _, n := range st.Nodes {
 		if n.Status != surface.Pending {
@@ -225,12 +243,30 @@ func (p plainPrinter) start(st surface.State) {
 	}
 }
 
-func (p plainPrinter) change(n surface.Node) {
-	fmt.Fprintf(p.w, "%s %s %s%s\n", stamp(time.Now()), n.ID, n.Status, detail(n))
+func (p *plainPrinter) change(n surface.Node) {
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "%s %s %s%s\n", stamp(p.last), n.ID, n.Status, detail(n))
 }
 
-func (plainPrinter) tick(surface.State) {}
-func (plainPrinter) end(surface.State)  {}
+// tick writes the periodic line: "12:00:30 3 success, 1 running; ETA ~40s".
+func (p *plainPrinter) tick(st surface.State) {
+	every := p.every
+	if every <= 0 {
+		every = plainEvery
+	}
+	now := time.Now()
+	if now.Sub(p.last) < every || st.Run.Ended != nil {
+		return
+	}
+	p.last = now
+	line := counts(st)
+	if eta := look.ETA(st, now); eta != "" {
+		line += "; " + eta
+	}
+	fmt.Fprintf(p.w, "%s %s\n", stamp(now), line)
+}
+
+func (*plainPrinter) end(surface.State) {}
 
 func stamp(t time.Time) string { return t.Format("15:04:05") }
 
@@ -292,7 +328,11 @@ func (p *ttyPrinter) draw(st surface.State) {
 		fmt.Fprintf(&b, "\x1b[%dA", p.lines)
 	}
 	b.WriteString("\x1b[?25l\x1b[J") // hide the cursor, clear what was drawn
-	rows := []string{runLine(st) + "  " + counts(st)}
+	top := runLine(st) + "  " + counts(st)
+	if eta := look.ETA(st, time.Now()); eta != "" {
+		top += "; " + eta
+	}
+	rows := []string{top}
 	show := st.Nodes
 	if len(show)+1 > p.height-1 {
 		show = nil
@@ -307,8 +347,8 @@ func (p *ttyPrinter) draw(st surface.State) {
 	}
 	pal := look.New(p.colour)
 	for _, n := range show {
-		rows = append(rows, fmt.Sprintf("%s %-9s %-6s %s%s", pal.Mark(n.Status),
-			n.Status, clock(n), n.ID, reasonOf(n)))
+		rows = append(rows, fmt.Sprintf("%s %-9s %-6s %s%s%s", pal.Mark(n.Status),
+			n.Status, look.Expected(n, time.Now()), n.ID, reasonOf(n), look.Notes(n)))
 	}
 	for _, r := range rows {
 		b.WriteString(r + "\x1b[K\n")
@@ -316,10 +356,6 @@ func (p *ttyPrinter) draw(st surface.State) {
 	p.lines = len(rows)
 	_, _ = io.WriteString(p.w, b.String()) // a closed terminal loses only the view
 }
-
-// clock is how long a node has run: live while it runs, its duration once
-// it finished, nothing before it started.
-func clock(n surface.Node) string { return look.Clock(n, time.Now()) }
 
 func reasonOf(n surface.Node) string {
 	switch {
@@ -400,6 +436,8 @@ func rank(s surface.Status) int {
 // verdict says how a run that is over went.
 func verdict(st surface.State) string {
 	switch {
+	case st.Run.Superseded != "":
+		return "was superseded by " + st.Run.Superseded
 	case st.Run.Cancelled:
 		return "was cancelled"
 	case !green(st):

@@ -13,11 +13,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes"
 	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/lanes/runstate"
@@ -60,7 +62,16 @@ type RunCmd struct {
 	// The dashboard (dashboard.go).
 	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
 
-	root string // the repository's root, once the pipeline is loaded
+	// History: a live run replaced; the plain progress's periodic line.
+	Supersede     bool          `help:"Cancel the run live in this checkout, as odu cancel does, and start this one once it has ended, instead of refusing."`
+	ProgressEvery time.Duration `type:"positive" hidden:"" placeholder:"DURATION" help:"How often plain progress says how far the run is (default 30s); for tests."`
+
+	root  string     // the repository's root, once the pipeline is loaded
+	rerun *rerunPlan // a run after the run (odu rerun with no run live)
+	// rerunNext is the node r on the dashboard asked to rerun once the
+	// run was over: a run after this one, once it has let go of the
+	// checkout.
+	rerunNext atomic.Value // string
 }
 
 // Help is the long description of `odu run`.
@@ -95,7 +106,15 @@ func (*RunCmd) Examples() []string {
 }
 
 // Run runs the pipeline and returns how it went as the exit code.
-func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
+func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) (err error) {
+	// r on the dashboard of the finished run: a new run, after this
+	// one's cleanup (the deferred calls below run first).
+	defer func(ctx context.Context, env *Env) {
+		if id, _ := c.rerunNext.Load().(string); id != "" && ctx.Err() == nil {
+			fmt.Fprintln(env.Stdout)
+			err = (&RerunCmd{Nodes: []string{id}, Progress: c.Progress, NoPost: c.NoPost}).Run(ctx, env, last)
+		}
+	}(ctx, env)
 	// Leaving the dashboard (q) stops the run as Ctrl-C does: by ending ctx.
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
@@ -153,7 +172,15 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		}
 		pools[string(h.Platform)] = h
 	}
-	l, pl, err := c.pipeline(ctx, env)
+	var l *loaded
+	var pl *dag.Pipeline
+	if c.rerun != nil {
+		// The earlier run's nodes, as it ran them.
+		l, err = c.load(ctx, env)
+		pl = c.rerun.pipeline
+	} else {
+		l, pl, err = c.pipeline(ctx, env)
+	}
 	if err != nil {
 		return err
 	}
@@ -162,6 +189,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	sha, branch, err := repo.Head(ctx, l.root)
 	if err != nil {
 		return err
+	}
+	if c.rerun != nil {
+		sha, branch = c.rerun.sha, c.rerun.branch
 	}
 	dirtyPaths, err := repo.Dirty(ctx, l.root)
 	if err != nil {
@@ -179,7 +209,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 	if err := repo.ExcludeState(ctx, l.root); err != nil {
 		return fmt.Errorf("keep odu's state out of git status: %w", err)
 	}
-	ln, err := runstate.Listen(l.root, runstate.RunningError{PID: os.Getpid(), SHA: sha, Started: time.Now()})
+	ln, err := c.listen(ctx, env, l.root, sha)
 	if err != nil {
 		return err
 	}
@@ -230,6 +260,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		Pools: pools, NoWait: c.NoWait, LeaseTimeout: c.LeaseTimeout, Home: home(env), Getenv: env.Getenv,
 		ReconnectTimeout: c.ReconnectTimeout, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
 		Notef: func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) },
+		Carry: c.rerun.carried(), CarriedFrom: c.rerun.record(),
 	})
 	if err != nil {
 		return err
@@ -331,7 +362,7 @@ func (c *RunCmd) printer(env *Env) printer {
 	case "json":
 		return newJSONPrinter(env.Stdout, c.root)
 	case "plain":
-		return plainPrinter{env.Stdout}
+		return &plainPrinter{w: env.Stdout, every: c.ProgressEvery}
 	}
 	if f, ok := env.Stdout.(*os.File); ok && isatty(f) && env.Getenv("TERM") != "dumb" {
 		_, h, err := term.GetSize(int(f.Fd()))
@@ -340,7 +371,7 @@ func (c *RunCmd) printer(env *Env) printer {
 		}
 		return &ttyPrinter{w: env.Stdout, colour: useColor(env), height: h}
 	}
-	return plainPrinter{env.Stdout}
+	return &plainPrinter{w: env.Stdout, every: c.ProgressEvery}
 }
 
 // show is the run's own face: a client of its surface over an in-memory

@@ -151,6 +151,9 @@ func Detail(n surface.Node) string {
 	if n.Attempt > 1 {
 		parts = append(parts, fmt.Sprintf("attempt %d", n.Attempt))
 	}
+	if n.Carried != "" {
+		parts = append(parts, "carried over from "+n.Carried)
+	}
 	if len(parts) == 0 {
 		return ""
 	}

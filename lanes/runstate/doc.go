@@ -35,6 +35,11 @@
 //     itself as it starts and updates itself as it ends, under the
 //     index's flock (.ci/odu.runs.lock); a missing or stale index is
 //     rebuilt from the records, which stay the truth.
+//   - The expected durations read from the records ([Expectations]:
+//     a bounded read of the newest ones).
+//   - The lock of a run that replaces the live one, .ci/odu.supersede
+//     ([LockSupersede], [ListenAfter]): two at once, and one is refused
+//     ([SupersedingError]).
 //   - The rules for .ci itself ([CheckState], [MkdirState], [OpenState]).
 //
 // Rules:

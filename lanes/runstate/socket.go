@@ -51,7 +51,7 @@ func (e *RunningError) Error() string {
 
 // Hint says what to do.
 func (*RunningError) Hint() string {
-	return "Follow it with `odu monitor`, wait for it with `odu wait`, or stop it with `odu cancel`."
+	return "Follow it with `odu monitor`, wait for it with `odu wait`, stop it with `odu cancel`, or replace it with `odu run --supersede`."
 }
 
 // Listener is the socket of a live run, and the lock that makes it the
