@@ -906,17 +906,30 @@ func TestDashboardMonitorRecordedRun(t *testing.T) {
 	k, _ := rowOf(s, "ok")
 	tm.key(k)
 	tm.waitText(strings.TrimSpace(string(first))) // run 1's log, not run 2's
+	// r on a run that is over starts a run after it (odu rerun with no
+	// run live), carrying over what it does not rerun from this run, not
+	// from the newest one.
 	tm.key("r")
-	tm.waitFor("r refused", false, func(s string) bool { return strings.Contains(s, "read-only") })
-	tm.key("q")
+	s = tm.waitFor("the run after run "+ref, false, func(s string) bool {
+		return strings.Contains(s, "odu exited") || strings.Contains(s, "rerun of "+ref) && strings.Contains(s, "the run is over")
+	})
+	if !strings.Contains(s, "rerun of "+ref) {
+		t.Errorf("r on ok of run %s did not start a run after it:\n%s", ref, s)
+	}
+	if _, row := rowOf(s, "bad"); !strings.Contains(row, "✗") || !strings.Contains(row, "↺") {
+		t.Errorf("bad is not carried over, red, from run %s: %q", ref, row)
+	}
+	if !strings.Contains(s, "odu exited") {
+		tm.key("q") // the run's failure, held on its dashboard
+	}
 	s = tm.waitText("odu exited")
-	if !strings.Contains(s, "odu exited 0") || !strings.Contains(s, "odu: run "+ref+" failed in ") {
-		t.Errorf("no recap of run %s after q:\n%s", ref, s)
+	if !strings.Contains(s, "odu exited 1") {
+		t.Errorf("the run after the run, of a node that fails again, did not exit 1:\n%s", s)
 	}
 	runs := exec.Command(filepath.Join(d.bin, "odu"), "runs", "-o", "json")
 	runs.Dir, runs.Env = d.dir, d.env
-	if out, err := runs.Output(); err != nil || strings.Count(string(out), `"ref":`) != 2 {
-		t.Errorf("after the read-only dashboard, odu runs (%v) lists\n%s\nwant the two runs alone (r started none)", err, out)
+	if out, err := runs.Output(); err != nil || strings.Count(string(out), `"ref":`) != 3 {
+		t.Errorf("after r on run %s, odu runs (%v) lists\n%s\nwant three runs: r started one", ref, err, out)
 	}
 }
 
