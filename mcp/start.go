@@ -98,10 +98,10 @@ func (s *server) run(ctx context.Context, _ *sdk.CallToolRequest, in RunIn) (*sd
 	if err != nil {
 		return nil, RunOut{}, err
 	}
-	msg := fmt.Sprintf("started a run of %s: %d nodes on %s (odu run, pid %d; its output: %s). It goes on by itself: call wait to follow it.",
+	msg := fmt.Sprintf("started %s: %d nodes on %s (odu run, pid %d; its output: %s). It goes on by itself: call wait to follow it.",
 		res.Run, res.Nodes, strings.Join(res.Platforms, ", "), res.Run.PID, rel)
 	if res.Verdict != "running" {
-		msg = fmt.Sprintf("the run of %s was over before it was seen: %s (its output: %s)", res.Run, res.Verdict, rel)
+		msg = fmt.Sprintf("%s was over before it was seen: %s (its output: %s)", res.Run, res.Verdict, rel)
 	}
 	return text(msg), res, nil
 }
@@ -119,7 +119,7 @@ func (s *server) started(ctx context.Context, root, rel string, d *proc.Detached
 			st, err := face.Current(ctx, cl)
 			cl.Close()
 			if err == nil && st.Run.PID == d.Pid() {
-				return RunOut{Run: identify(root, st.Run, "", true), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: "running"}, nil
+				return RunOut{Run: identify(st.Run, "", true), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: "running"}, nil
 			}
 			// Another run is live: this one refuses, and says so.
 		}
@@ -128,7 +128,7 @@ func (s *server) started(ctx context.Context, root, rel string, d *proc.Detached
 			// Over before it was seen serving: a tiny pipeline, or a refusal.
 			if last, err := runstate.ReadLast(root); err == nil && last.State.Run.PID == d.Pid() {
 				st := last.State
-				return RunOut{Run: identify(root, st.Run, last.Rel, false), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: verdict(st, false)}, nil
+				return RunOut{Run: identify(st.Run, last.Rel, false), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: verdict(st, false)}, nil
 			}
 			said, _ := os.ReadFile(filepath.Join(root, rel))
 			return RunOut{}, fmt.Errorf("odu run did not start (exit %d): %s", d.ExitCode(), strings.TrimSpace(string(said)))

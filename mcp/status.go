@@ -40,11 +40,13 @@ type StatusOut struct {
 	Lanes   []LaneView `json:"lanes"`
 }
 
-// StatusIn takes nothing: the run is the live one, or the last.
-type StatusIn struct{}
+// StatusIn names the run, the live one or the last by default.
+type StatusIn struct {
+	Run string `json:"run,omitempty" jsonschema:"the run: latest (the default: the live run, or else the last recorded one), a ref <sha7>#<n> as run and runs give it, or at least 4 hex digits of a commit (its newest run)"`
+}
 
-func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, _ StatusIn) (*sdk.CallToolResult, StatusOut, error) {
-	f, err := s.find(ctx, false)
+func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, in StatusIn) (*sdk.CallToolResult, StatusOut, error) {
+	f, err := s.findRef(ctx, in.Run, false)
 	if err != nil {
 		return nil, StatusOut{}, userError(err)
 	}
@@ -98,7 +100,7 @@ func statusText(out StatusOut, st surface.State) string {
 	if !out.Run.Live {
 		live = "not live (the last run recorded)"
 	}
-	fmt.Fprintf(&b, "run of %s, %s: %s (%s)\n", out.Run, live, out.Verdict, out.Counts)
+	fmt.Fprintf(&b, "%s, %s: %s (%s)\n", out.Run, live, out.Verdict, out.Counts)
 	for _, l := range out.Lanes {
 		if l.Error != "" {
 			fmt.Fprintf(&b, "lane %s on %s: %s (%s)\n", l.Platform, l.Host, l.Phase, l.Error)

@@ -24,9 +24,10 @@ const (
 
 // WaitIn asks to wait for the run.
 type WaitIn struct {
-	TimeoutSeconds int  `json:"timeout_seconds,omitempty" jsonschema:"how long to wait at most, in seconds (default 600, at most 3600); then the answer is still_running"`
-	FailFast       bool `json:"fail_fast,omitempty" jsonschema:"return as soon as any node did not succeed, while the rest goes on"`
-	TailLines      int  `json:"tail_lines,omitempty" jsonschema:"how many of the last lines of each failed node's log to return (default 30, at most 500)"`
+	Run            string `json:"run,omitempty" jsonschema:"the run: latest (the default: the live run, or else the last recorded one), a ref <sha7>#<n> as run and runs give it, or at least 4 hex digits of a commit (its newest run); a run that is over answers at once"`
+	TimeoutSeconds int    `json:"timeout_seconds,omitempty" jsonschema:"how long to wait at most, in seconds (default 600, at most 3600); then the answer is still_running"`
+	FailFast       bool   `json:"fail_fast,omitempty" jsonschema:"return as soon as any node did not succeed, while the rest goes on"`
+	TailLines      int    `json:"tail_lines,omitempty" jsonschema:"how many of the last lines of each failed node's log to return (default 30, at most 500)"`
 }
 
 // Outcomes of a wait.
@@ -64,7 +65,7 @@ func (s *server) wait(ctx context.Context, req *sdk.CallToolRequest, in WaitIn) 
 	if in.TailLines > 0 {
 		tail = min(in.TailLines, 500)
 	}
-	f, err := s.find(ctx, true)
+	f, err := s.findRef(ctx, in.Run, true)
 	if err != nil {
 		return nil, WaitOut{}, userError(err)
 	}
@@ -179,11 +180,11 @@ func waitText(out WaitOut, st surface.State) string {
 	var b strings.Builder
 	switch out.Outcome {
 	case StillRunning:
-		fmt.Fprintf(&b, "STILL RUNNING at the deadline (not a failure): run of %s goes on (%s). Call wait again to go on waiting.\n", out.Run, out.Counts)
+		fmt.Fprintf(&b, "STILL RUNNING at the deadline (not a failure): %s goes on (%s). Call wait again to go on waiting.\n", out.Run, out.Counts)
 	case FailedEarly:
-		fmt.Fprintf(&b, "A node did not succeed; the run of %s goes on (%s).\n", out.Run, out.Counts)
+		fmt.Fprintf(&b, "A node did not succeed; %s goes on (%s).\n", out.Run, out.Counts)
 	default:
-		fmt.Fprintf(&b, "The run of %s is over: %s (%s).\n", out.Run, strings.ToUpper(out.Verdict), out.Counts)
+		fmt.Fprintf(&b, "%s is over: %s (%s).\n", capital(out.Run.String()), strings.ToUpper(out.Verdict), out.Counts)
 	}
 	if len(out.Running) > 0 {
 		fmt.Fprintf(&b, "still running or pending: %s\n", strings.Join(out.Running, ", "))
@@ -198,4 +199,12 @@ func waitText(out WaitOut, st surface.State) string {
 		}
 	}
 	return b.String()
+}
+
+// capital starts s with a capital letter: a sentence starts with it.
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
