@@ -2,6 +2,7 @@ package mcp_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,4 +168,49 @@ func TestRunHistory(t *testing.T) {
 			t.Errorf("logs run %s = %q, want the same error as status: %q", ref, got2, got)
 		}
 	}
+}
+
+// TestSupersede: the run tool with supersede replaces the live run, as
+// odu run --supersede does: the live run is cancelled and recorded as
+// superseded, and the new one starts once it has ended.
+func TestSupersede(t *testing.T) {
+	gate := filepath.Join(t.TempDir(), "gate")
+	c := newCheckout(t, long(gate))
+	s := c.serve()
+	var run1, run2 runOut
+	s.call("run", map[string]any{"no_strict": true}, &run1)
+	c.started(run1)
+	// Once long runs: a cancel that reaches the local runner before it
+	// is configured is lost (see TestStillRunningSurvivesCancel).
+	s.untilLog("long", "started long")
+	if got := s.callErr("run", map[string]any{"no_strict": true}); !strings.Contains(got, "--supersede") {
+		t.Errorf("a second run without supersede = %q, want the refusal, whose hint names --supersede", got)
+	}
+	txt := s.call("run", map[string]any{"no_strict": true, "supersede": true}, &run2)
+	c.started(run2)
+	sha7 := run1.Run.Commit[:7]
+	if run2.Run.Ref != sha7+"#2" || !run2.Run.Live || run2.Run.PID == run1.Run.PID || run2.Superseded != run1.Run.Ref {
+		t.Fatalf("run with supersede = %+v\n%s\nwant run %s#2 live, superseding %s", run2, txt, sha7, run1.Run.Ref)
+	}
+	if !strings.Contains(txt, "cancelled run "+run1.Run.Ref) {
+		t.Errorf("run with supersede says %q, want that it cancelled %s", txt, run1.Run.Ref)
+	}
+	waitGone(t, run1.Run.PID, 30*time.Second)
+	var w waitOut
+	var sup struct {
+		Superseded string `json:"superseded"`
+	}
+	s.call("wait", map[string]any{"run": run1.Run.Ref}, &w)
+	s.call("status", map[string]any{"run": run1.Run.Ref}, &sup)
+	if w.Outcome != "settled" || w.Verdict != "cancelled" || !strings.Contains(sup.Superseded, fmt.Sprintf("odu run --supersede (pid %d", run2.Run.PID)) {
+		t.Errorf("run %s after the supersede: wait %+v, superseded %q; want cancelled, superseded by pid %d", run1.Run.Ref, w, sup.Superseded, run2.Run.PID)
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.call("wait", nil, &w)
+	if w.Outcome != "settled" || w.Verdict != "passed" || w.Run.Ref != run2.Run.Ref {
+		t.Errorf("wait = %+v, want %s settled and passed", w, run2.Run.Ref)
+	}
+	waitGone(t, run2.Run.PID, 30*time.Second)
 }

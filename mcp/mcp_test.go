@@ -35,10 +35,11 @@ type node struct {
 }
 
 type runOut struct {
-	Run     runID  `json:"run"`
-	Nodes   int    `json:"nodes"`
-	Output  string `json:"output"`
-	Verdict string `json:"verdict"`
+	Run        runID  `json:"run"`
+	Nodes      int    `json:"nodes"`
+	Output     string `json:"output"`
+	Verdict    string `json:"verdict"`
+	Superseded string `json:"superseded"`
 }
 
 type waitOut struct {

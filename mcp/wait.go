@@ -45,12 +45,14 @@ type FailedNode struct {
 
 // WaitOut is the wait tool's answer.
 type WaitOut struct {
-	Outcome string       `json:"outcome" jsonschema:"settled (the run is over), still_running (the deadline came first: the run goes on; this is not a failure), or failed_early (fail_fast: a node did not succeed while the run goes on)"`
-	Verdict string       `json:"verdict" jsonschema:"passed, failed, cancelled, unfinished (odu run was killed), or running"`
-	Run     RunID        `json:"run"`
-	Counts  string       `json:"counts"`
-	Failed  []FailedNode `json:"failed" jsonschema:"the nodes that did not succeed (failure, error, skipped, cancelled)"`
-	Running []string     `json:"running" jsonschema:"the nodes still running or pending"`
+	Outcome string `json:"outcome" jsonschema:"settled (the run is over), still_running (the deadline came first: the run goes on; this is not a failure), or failed_early (fail_fast: a node did not succeed while the run goes on)"`
+	Verdict string `json:"verdict" jsonschema:"passed, failed, cancelled, unfinished (odu run was killed), or running"`
+	// Superseded says what replaced a cancelled run.
+	Superseded string       `json:"superseded,omitempty" jsonschema:"set on a run that odu run --supersede cancelled: what replaced it"`
+	Run        RunID        `json:"run"`
+	Counts     string       `json:"counts"`
+	Failed     []FailedNode `json:"failed" jsonschema:"the nodes that did not succeed (failure, error, skipped, cancelled)"`
+	Running    []string     `json:"running" jsonschema:"the nodes still running or pending"`
 }
 
 func (s *server) wait(ctx context.Context, req *sdk.CallToolRequest, in WaitIn) (*sdk.CallToolResult, WaitOut, error) {
@@ -76,7 +78,7 @@ func (s *server) wait(ctx context.Context, req *sdk.CallToolRequest, in WaitIn) 
 			return nil, WaitOut{}, userError(err)
 		}
 	}
-	out := WaitOut{Outcome: outcome, Verdict: verdict(f.st, f.live()), Run: f.id(), Counts: counts(f.st),
+	out := WaitOut{Outcome: outcome, Verdict: verdict(f.st, f.live()), Superseded: f.st.Run.Superseded, Run: f.id(), Counts: counts(f.st),
 		Failed: []FailedNode{}, Running: []string{}}
 	for _, n := range f.st.Nodes {
 		switch {
@@ -185,6 +187,9 @@ func waitText(out WaitOut, st surface.State) string {
 		fmt.Fprintf(&b, "A node did not succeed; %s goes on (%s).\n", out.Run, out.Counts)
 	default:
 		fmt.Fprintf(&b, "%s is over: %s (%s).\n", capital(out.Run.String()), strings.ToUpper(out.Verdict), out.Counts)
+		if out.Superseded != "" {
+			fmt.Fprintf(&b, "It was superseded by %s.\n", out.Superseded)
+		}
 	}
 	if len(out.Running) > 0 {
 		fmt.Fprintf(&b, "still running or pending: %s\n", strings.Join(out.Running, ", "))
