@@ -102,3 +102,48 @@ func (s *server) findLive(ctx context.Context) (*found, error) {
 	}
 	return &found{root: root, cl: cl, st: st}, nil
 }
+
+// findRef returns the run ref names: for "" and latest, the live run or
+// else the last recorded one ([server.find]); for a ref (<sha7>#<n>, or
+// a commit's unique prefix: its newest run), the recorded run
+// [runstate.ResolveRun] finds, attached when it is the live run and read
+// from its record when it is over. A ref that names no run, or several
+// commits, is the error the CLI's --run gives, with the candidates.
+func (s *server) findRef(ctx context.Context, ref string, starting bool) (*found, error) {
+	if ref == "" || ref == "latest" {
+		return s.find(ctx, starting)
+	}
+	root, err := s.root(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e, err := runstate.ResolveRun(root, ref)
+	if errors.Is(err, runstate.ErrNoRecord) {
+		return nil, &hinted{msg: "--run " + ref + ": no run has been recorded in this checkout", hint: "Start one with the run tool (or `odu run` in a terminal)."}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if e.Live() {
+		cl, err := s.dial(ctx, root, false)
+		if err == nil {
+			st, err := face.Current(ctx, cl)
+			if err == nil && st.Run.SHA == e.SHA && st.Run.Ref == e.Ref {
+				return &found{root: root, cl: cl, st: st}, nil
+			}
+			// Another run, or lost as it was attached: the run ended
+			// meanwhile, and its record answers.
+			cl.Close()
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		} else if !errors.Is(err, runstate.ErrNoRun) {
+			return nil, err
+		}
+	}
+	last, err := runstate.ReadRun(root, e)
+	if err != nil {
+		return nil, err
+	}
+	return &found{root: root, st: last.State, last: last}, nil
+}

@@ -15,6 +15,10 @@
 //     .ci/<sha>/mcp), not the server's child in any way that matters: it goes
 //     on when the agent disconnects, and a terminal attaches to it as to
 //     any run.
+//   - A run is named by its ref, <sha7>#<n>, as odu run prints it
+//     ([RunID]); status, wait and logs find the run a ref names as the
+//     CLI's --run does ([runstate.ResolveRun]), and say what it says of a
+//     ref that names no run.
 //   - Every wait is bounded: `wait` by its deadline (10 minutes by
 //     default), `run` until the run it started serves or fails.
 //   - "Still running at the deadline" is an answer of its own, never a

@@ -5,51 +5,50 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/odu-ci/odu/internal/face"
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/repo"
 	"github.com/odu-ci/odu/surface"
 )
 
-// RunID is what identifies a run to an agent. It is made here and only
-// here ([identify]), so that run references (`<sha7>#<n>`, once odu has a
-// run history) replace it in one place.
+// RunID is what identifies a run to an agent: its ref, as `odu run`
+// prints it and `odu runs` lists it, which the run argument of status,
+// wait and logs takes. It is made here and only here ([identify]).
 type RunID struct {
-	Commit string `json:"commit" jsonschema:"the commit under test"`
-	// Record is the run's number among its commit's runs: its record is
-	// .ci/<commit>/runs/<record>.json.
-	Record     int    `json:"record,omitempty" jsonschema:"the run's number among the runs of its commit"`
-	RecordPath string `json:"record_path,omitempty" jsonschema:"the run's record, relative to the repository"`
-	PID        int    `json:"pid" jsonschema:"the process of odu run"`
-	Live       bool   `json:"live" jsonschema:"whether the run is still live (it serves its state)"`
+	Ref    string `json:"ref" jsonschema:"the run's ref, <sha7>#<n> (its commit, and its number among that commit's runs), as odu run prints it: what the run argument of status, wait and logs takes"`
+	Commit string `json:"commit" jsonschema:"the commit under test, in full"`
+	// Record is the run's record, .ci/<commit>/runs/<n>.json.
+	Record string `json:"record,omitempty" jsonschema:"the run's record, relative to the repository"`
+	PID    int    `json:"pid" jsonschema:"the process of odu run"`
+	Live   bool   `json:"live" jsonschema:"whether the run is still live (it serves its state)"`
 }
 
-// String is how a run is named in text: commit abc1234, run 3.
+// String is how a run is named in text, as odu run names it: run 3f9c2ab#2.
 func (id RunID) String() string {
-	s := "commit " + repo.Short(id.Commit)
-	if id.Record > 0 {
-		s += ", run " + strconv.Itoa(id.Record)
+	if id.Ref == "" {
+		return "a run of commit " + repo.Short(id.Commit) // not found among the records
 	}
-	return s
+	return "run " + id.Ref
 }
 
 // identify names run. rel is its record when known ("" for a live run:
-// the checkout's last record is the live run's once it serves).
-func identify(root string, run surface.Run, rel string, live bool) RunID {
-	id := RunID{Commit: run.SHA, PID: run.PID, Live: live}
-	if rel == "" {
-		if st, last, err := runstate.LastRecord(root); err == nil && face.SameRun(st.Run, run) {
-			rel = last
-		}
+// its ref says which record is its).
+func identify(run surface.Run, rel string, live bool) RunID {
+	id := RunID{Ref: run.Ref, Commit: run.SHA, PID: run.PID, Live: live, Record: rel}
+	if id.Ref == "" && rel != "" {
+		n, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(rel), ".json"))
+		id.Ref = runstate.FormatRef(run.SHA, n)
 	}
-	if rel != "" {
-		id.RecordPath = rel
-		id.Record, _ = strconv.Atoi(strings.TrimSuffix(filepath.Base(rel), ".json"))
+	if id.Record == "" && id.Ref != "" {
+		if _, num, ok := strings.Cut(id.Ref, "#"); ok {
+			if n, err := strconv.Atoi(num); err == nil {
+				id.Record = runstate.RunDirRel(run.SHA, n) + ".json"
+			}
+		}
 	}
 	return id
 }
 
-// idOf names the run f found.
+// id names the run f found.
 func (f *found) id() RunID {
-	return identify(f.root, f.st.Run, f.last.Rel, f.live())
+	return identify(f.st.Run, f.last.Rel, f.live())
 }

@@ -71,7 +71,7 @@ func (s *server) cancel(ctx context.Context, _ *sdk.CallToolRequest, in CancelIn
 		if err := f.cl.CancelRun(ctx); err != nil {
 			return nil, CancelOut{}, userError(fmt.Errorf("cancel the run: %w", err))
 		}
-		return text("cancelled the run of " + f.id().String()), CancelOut{Cancelled: "run", Run: f.id()}, nil
+		return text("cancelled " + f.id().String()), CancelOut{Cancelled: "run", Run: f.id()}, nil
 	}
 	n, err := face.Pick(f.st, in.Node)
 	if err != nil {

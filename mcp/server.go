@@ -31,7 +31,7 @@ type PipelineRequest struct {
 const instructions = `odu runs this repository's CI: the justfile recipe marked [metadata("ci")] and what it depends on, one node per recipe per platform (id RECIPE@PLATFORM).
 Typical use: pipeline (what would run) → run (start it; returns at once) → wait (until it is over, or a deadline) → logs (why a node failed) → rerun (after a fix) → wait again.
 wait's outcome "still_running" means the deadline came first: the run goes on; call wait again. It never means failed.
-A run goes on when this server stops; status, wait, logs, rerun and cancel work on the live run of this checkout, or the last one.`
+A run is named by its ref, <sha7>#<n> (run returns it; runs lists the recorded runs). A run goes on when this server stops; status, wait and logs work on the live run of this checkout, or the last one, unless their run argument names another; rerun and cancel work on the live run.`
 
 // server holds the options; each tool call finds the repository and the
 // run afresh, so that nothing is read before a tool asks.

@@ -22,6 +22,12 @@ import (
 // covers a slow disk and a big repository many times.
 const startTimeout = time.Minute
 
+// supersedeTimeout bounds the wait of a run that supersedes the live one:
+// odu run --supersede waits up to 5 minutes for the run it cancelled to
+// end (its nodes' grace, a lane dialled again, its last statuses), then
+// starts as any run.
+const supersedeTimeout = 5*time.Minute + startTimeout
+
 // outDir is where the output of the runs the tool starts goes, what odu
 // run says (its summary, or why it refused): beside the records of the
 // commit's runs, .ci/<sha>/mcp, which git status leaves out as odu's own
@@ -36,6 +42,7 @@ type RunIn struct {
 	Hosts     []string `json:"hosts,omitempty" jsonschema:"each as PLATFORM=ADDR: run that platform's lane on ADDR (localhost, or what ssh would dial) for this run"`
 	Root      string   `json:"root,omitempty" jsonschema:"use this recipe as the CI root instead of the one marked [metadata(\"ci\")]"`
 	NoDeps    bool     `json:"no_deps,omitempty" jsonschema:"only the selected nodes, not what they depend on"`
+	Supersede bool     `json:"supersede,omitempty" jsonschema:"replace the run live in this checkout instead of refusing: cancel it (it ends as cancelled, superseded by this one) and start once it has ended (this call waits for that, up to about 5 minutes)"`
 }
 
 // RunOut is the run started.
@@ -45,6 +52,8 @@ type RunOut struct {
 	Platforms []string `json:"platforms"`
 	Output    string   `json:"output" jsonschema:"the file odu run writes its output to, relative to the repository"`
 	Verdict   string   `json:"verdict" jsonschema:"running, or how it went if it was over before it was seen"`
+	// Superseded is the run this one replaced (supersede), by its ref.
+	Superseded string `json:"superseded,omitempty" jsonschema:"with supersede: the ref of the live run this one cancelled and replaced"`
 }
 
 // args are odu run's arguments for in: its flags in the --flag=value
@@ -65,6 +74,9 @@ func (in RunIn) args() []string {
 	}
 	if in.NoDeps {
 		args = append(args, "--no-deps")
+	}
+	if in.Supersede {
+		args = append(args, "--supersede")
 	}
 	if len(in.Selectors) > 0 {
 		args = append(append(args, "--"), in.Selectors...)
@@ -89,19 +101,34 @@ func (s *server) run(ctx context.Context, _ *sdk.CallToolRequest, in RunIn) (*sd
 	if err != nil {
 		return nil, RunOut{}, userError(err)
 	}
+	timeout := startTimeout
+	var replaced string // the ref of the live run a supersede replaces
+	if in.Supersede {
+		timeout = supersedeTimeout
+		if cl, err := runstate.Dial(ctx, root, clientName, s.opts.Version); err == nil {
+			if st, err := face.Current(ctx, cl); err == nil && st.Run.Ended == nil {
+				replaced = st.Run.Ref
+			}
+			cl.Close()
+		}
+	}
 	d, err := proc.StartDetached(s.opts.Dir, out, s.opts.Exe, in.args()...)
 	out.Close()
 	if err != nil {
 		return nil, RunOut{}, err
 	}
-	res, err := s.started(ctx, root, rel, d)
+	res, err := s.started(ctx, root, rel, d, timeout)
 	if err != nil {
 		return nil, RunOut{}, err
 	}
-	msg := fmt.Sprintf("started a run of %s: %d nodes on %s (odu run, pid %d; its output: %s). It goes on by itself: call wait to follow it.",
+	res.Superseded = superseded(root, replaced)
+	msg := fmt.Sprintf("started %s: %d nodes on %s (odu run, pid %d; its output: %s). It goes on by itself: call wait to follow it.",
 		res.Run, res.Nodes, strings.Join(res.Platforms, ", "), res.Run.PID, rel)
+	if res.Superseded != "" {
+		msg = "cancelled run " + res.Superseded + " (superseded); " + msg
+	}
 	if res.Verdict != "running" {
-		msg = fmt.Sprintf("the run of %s was over before it was seen: %s (its output: %s)", res.Run, res.Verdict, rel)
+		msg = fmt.Sprintf("%s was over before it was seen: %s (its output: %s)", res.Run, res.Verdict, rel)
 	}
 	return text(msg), res, nil
 }
@@ -109,8 +136,8 @@ func (s *server) run(ctx context.Context, _ *sdk.CallToolRequest, in RunIn) (*sd
 // started waits until the run d serves its state, or ends: a run that
 // ends without a record of its own refused to run (a dirty tree, a run
 // already live, a bad selector), and what it said is the tool's error.
-func (s *server) started(ctx context.Context, root, rel string, d *proc.Detached) (RunOut, error) {
-	deadline := time.NewTimer(startTimeout)
+func (s *server) started(ctx context.Context, root, rel string, d *proc.Detached, timeout time.Duration) (RunOut, error) {
+	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
@@ -119,24 +146,42 @@ func (s *server) started(ctx context.Context, root, rel string, d *proc.Detached
 			st, err := face.Current(ctx, cl)
 			cl.Close()
 			if err == nil && st.Run.PID == d.Pid() {
-				return RunOut{Run: identify(root, st.Run, "", true), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: "running"}, nil
+				return RunOut{Run: identify(st.Run, "", true), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: "running"}, nil
 			}
-			// Another run is live: this one refuses, and says so.
+			// Another run is live: this one refuses, and says so; or,
+			// superseding it, waits for it to end.
 		}
 		select {
 		case <-d.Done():
 			// Over before it was seen serving: a tiny pipeline, or a refusal.
 			if last, err := runstate.ReadLast(root); err == nil && last.State.Run.PID == d.Pid() {
 				st := last.State
-				return RunOut{Run: identify(root, st.Run, last.Rel, false), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: verdict(st, false)}, nil
+				return RunOut{Run: identify(st.Run, last.Rel, false), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: verdict(st, false)}, nil
 			}
 			said, _ := os.ReadFile(filepath.Join(root, rel))
 			return RunOut{}, fmt.Errorf("odu run did not start (exit %d): %s", d.ExitCode(), strings.TrimSpace(string(said)))
 		case <-deadline.C:
-			return RunOut{}, fmt.Errorf("odu run (pid %d) did not serve its state within %s; it may still start: its output is in %s", d.Pid(), startTimeout, rel)
+			return RunOut{}, fmt.Errorf("odu run (pid %d) did not serve its state within %s; it may still start: its output is in %s", d.Pid(), timeout, rel)
 		case <-ctx.Done():
 			return RunOut{}, fmt.Errorf("odu run (pid %d) was started, and goes on; its output is in %s: %w", d.Pid(), rel, ctx.Err())
 		case <-tick.C:
 		}
 	}
+}
+
+// superseded returns ref if its run's record says it was superseded:
+// the run a supersede replaced, and not one that ended by itself first.
+func superseded(root, ref string) string {
+	if ref == "" {
+		return ""
+	}
+	e, err := runstate.ResolveRun(root, ref)
+	if err != nil {
+		return ""
+	}
+	last, err := runstate.ReadRun(root, e)
+	if err != nil || last.State.Run.Superseded == "" {
+		return ""
+	}
+	return ref
 }

@@ -33,18 +33,22 @@ type LaneView struct {
 
 // StatusOut is the status tool's answer.
 type StatusOut struct {
-	Run     RunID      `json:"run"`
-	Verdict string     `json:"verdict" jsonschema:"running, passed, failed, cancelled, or unfinished (odu run was killed)"`
-	Counts  string     `json:"counts" jsonschema:"how many nodes are in each status"`
-	Nodes   []NodeView `json:"nodes"`
-	Lanes   []LaneView `json:"lanes"`
+	Run     RunID  `json:"run"`
+	Verdict string `json:"verdict" jsonschema:"running, passed, failed, cancelled, or unfinished (odu run was killed)"`
+	// Superseded says what replaced a cancelled run.
+	Superseded string     `json:"superseded,omitempty" jsonschema:"set on a run that odu run --supersede cancelled: what replaced it"`
+	Counts     string     `json:"counts" jsonschema:"how many nodes are in each status"`
+	Nodes      []NodeView `json:"nodes"`
+	Lanes      []LaneView `json:"lanes"`
 }
 
-// StatusIn takes nothing: the run is the live one, or the last.
-type StatusIn struct{}
+// StatusIn names the run, the live one or the last by default.
+type StatusIn struct {
+	Run string `json:"run,omitempty" jsonschema:"the run: latest (the default: the live run, or else the last recorded one), a ref <sha7>#<n> as run and runs give it, or at least 4 hex digits of a commit (its newest run)"`
+}
 
-func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, _ StatusIn) (*sdk.CallToolResult, StatusOut, error) {
-	f, err := s.find(ctx, false)
+func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, in StatusIn) (*sdk.CallToolResult, StatusOut, error) {
+	f, err := s.findRef(ctx, in.Run, false)
 	if err != nil {
 		return nil, StatusOut{}, userError(err)
 	}
@@ -54,7 +58,7 @@ func (s *server) status(ctx context.Context, _ *sdk.CallToolRequest, _ StatusIn)
 }
 
 func statusOf(f *found) StatusOut {
-	out := StatusOut{Run: f.id(), Verdict: verdict(f.st, f.live()), Counts: counts(f.st), Nodes: []NodeView{}, Lanes: []LaneView{}}
+	out := StatusOut{Run: f.id(), Verdict: verdict(f.st, f.live()), Superseded: f.st.Run.Superseded, Counts: counts(f.st), Nodes: []NodeView{}, Lanes: []LaneView{}}
 	for _, n := range f.st.Nodes {
 		out.Nodes = append(out.Nodes, nodeView(n))
 	}
@@ -98,7 +102,10 @@ func statusText(out StatusOut, st surface.State) string {
 	if !out.Run.Live {
 		live = "not live (the last run recorded)"
 	}
-	fmt.Fprintf(&b, "run of %s, %s: %s (%s)\n", out.Run, live, out.Verdict, out.Counts)
+	fmt.Fprintf(&b, "%s, %s: %s (%s)\n", out.Run, live, out.Verdict, out.Counts)
+	if out.Superseded != "" {
+		fmt.Fprintf(&b, "superseded by %s\n", out.Superseded)
+	}
 	for _, l := range out.Lanes {
 		if l.Error != "" {
 			fmt.Fprintf(&b, "lane %s on %s: %s (%s)\n", l.Platform, l.Host, l.Phase, l.Error)

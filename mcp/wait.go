@@ -24,9 +24,10 @@ const (
 
 // WaitIn asks to wait for the run.
 type WaitIn struct {
-	TimeoutSeconds int  `json:"timeout_seconds,omitempty" jsonschema:"how long to wait at most, in seconds (default 600, at most 3600); then the answer is still_running"`
-	FailFast       bool `json:"fail_fast,omitempty" jsonschema:"return as soon as any node did not succeed, while the rest goes on"`
-	TailLines      int  `json:"tail_lines,omitempty" jsonschema:"how many of the last lines of each failed node's log to return (default 30, at most 500)"`
+	Run            string `json:"run,omitempty" jsonschema:"the run: latest (the default: the live run, or else the last recorded one), a ref <sha7>#<n> as run and runs give it, or at least 4 hex digits of a commit (its newest run); a run that is over answers at once"`
+	TimeoutSeconds int    `json:"timeout_seconds,omitempty" jsonschema:"how long to wait at most, in seconds (default 600, at most 3600); then the answer is still_running"`
+	FailFast       bool   `json:"fail_fast,omitempty" jsonschema:"return as soon as any node did not succeed, while the rest goes on"`
+	TailLines      int    `json:"tail_lines,omitempty" jsonschema:"how many of the last lines of each failed node's log to return (default 30, at most 500)"`
 }
 
 // Outcomes of a wait.
@@ -44,12 +45,14 @@ type FailedNode struct {
 
 // WaitOut is the wait tool's answer.
 type WaitOut struct {
-	Outcome string       `json:"outcome" jsonschema:"settled (the run is over), still_running (the deadline came first: the run goes on; this is not a failure), or failed_early (fail_fast: a node did not succeed while the run goes on)"`
-	Verdict string       `json:"verdict" jsonschema:"passed, failed, cancelled, unfinished (odu run was killed), or running"`
-	Run     RunID        `json:"run"`
-	Counts  string       `json:"counts"`
-	Failed  []FailedNode `json:"failed" jsonschema:"the nodes that did not succeed (failure, error, skipped, cancelled)"`
-	Running []string     `json:"running" jsonschema:"the nodes still running or pending"`
+	Outcome string `json:"outcome" jsonschema:"settled (the run is over), still_running (the deadline came first: the run goes on; this is not a failure), or failed_early (fail_fast: a node did not succeed while the run goes on)"`
+	Verdict string `json:"verdict" jsonschema:"passed, failed, cancelled, unfinished (odu run was killed), or running"`
+	// Superseded says what replaced a cancelled run.
+	Superseded string       `json:"superseded,omitempty" jsonschema:"set on a run that odu run --supersede cancelled: what replaced it"`
+	Run        RunID        `json:"run"`
+	Counts     string       `json:"counts"`
+	Failed     []FailedNode `json:"failed" jsonschema:"the nodes that did not succeed (failure, error, skipped, cancelled)"`
+	Running    []string     `json:"running" jsonschema:"the nodes still running or pending"`
 }
 
 func (s *server) wait(ctx context.Context, req *sdk.CallToolRequest, in WaitIn) (*sdk.CallToolResult, WaitOut, error) {
@@ -64,7 +67,7 @@ func (s *server) wait(ctx context.Context, req *sdk.CallToolRequest, in WaitIn) 
 	if in.TailLines > 0 {
 		tail = min(in.TailLines, 500)
 	}
-	f, err := s.find(ctx, true)
+	f, err := s.findRef(ctx, in.Run, true)
 	if err != nil {
 		return nil, WaitOut{}, userError(err)
 	}
@@ -75,7 +78,7 @@ func (s *server) wait(ctx context.Context, req *sdk.CallToolRequest, in WaitIn) 
 			return nil, WaitOut{}, userError(err)
 		}
 	}
-	out := WaitOut{Outcome: outcome, Verdict: verdict(f.st, f.live()), Run: f.id(), Counts: counts(f.st),
+	out := WaitOut{Outcome: outcome, Verdict: verdict(f.st, f.live()), Superseded: f.st.Run.Superseded, Run: f.id(), Counts: counts(f.st),
 		Failed: []FailedNode{}, Running: []string{}}
 	for _, n := range f.st.Nodes {
 		switch {
@@ -179,11 +182,14 @@ func waitText(out WaitOut, st surface.State) string {
 	var b strings.Builder
 	switch out.Outcome {
 	case StillRunning:
-		fmt.Fprintf(&b, "STILL RUNNING at the deadline (not a failure): run of %s goes on (%s). Call wait again to go on waiting.\n", out.Run, out.Counts)
+		fmt.Fprintf(&b, "STILL RUNNING at the deadline (not a failure): %s goes on (%s). Call wait again to go on waiting.\n", out.Run, out.Counts)
 	case FailedEarly:
-		fmt.Fprintf(&b, "A node did not succeed; the run of %s goes on (%s).\n", out.Run, out.Counts)
+		fmt.Fprintf(&b, "A node did not succeed; %s goes on (%s).\n", out.Run, out.Counts)
 	default:
-		fmt.Fprintf(&b, "The run of %s is over: %s (%s).\n", out.Run, strings.ToUpper(out.Verdict), out.Counts)
+		fmt.Fprintf(&b, "%s is over: %s (%s).\n", capital(out.Run.String()), strings.ToUpper(out.Verdict), out.Counts)
+		if out.Superseded != "" {
+			fmt.Fprintf(&b, "It was superseded by %s.\n", out.Superseded)
+		}
 	}
 	if len(out.Running) > 0 {
 		fmt.Fprintf(&b, "still running or pending: %s\n", strings.Join(out.Running, ", "))
@@ -198,4 +204,12 @@ func waitText(out WaitOut, st surface.State) string {
 		}
 	}
 	return b.String()
+}
+
+// capital starts s with a capital letter: a sentence starts with it.
+func capital(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -19,7 +19,7 @@ type McpCmd struct {
 func (*McpCmd) Help() string {
 	return `Serve this checkout's runs to a coding agent over the Model Context Protocol, on stdin
 and stdout: configure it in the agent as the command odu with the argument mcp (README:
-Agents (MCP)). Its tools: pipeline, run, status, wait, logs, rerun, cancel.
+Agents (MCP)). Its tools: pipeline, run, status, wait, logs, runs, rerun, cancel.
 
 Nothing runs until the agent asks. A run it starts is an odu run of its own, which goes
 on when the agent disconnects; a terminal attaches to it as to any run.`
