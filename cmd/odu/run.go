@@ -50,6 +50,10 @@ type RunCmd struct {
 	ClientTimeout time.Duration `type:"positive" hidden:"" default:"30s" placeholder:"DURATION" help:"How long a client of the socket may go without reading before it is disconnected; for tests."`
 	Secret        []string      `placeholder:"NAME" help:"Pass odu's environment variable NAME to the recipes on every lane, masked as *** in their output (also the hosts file's \"secrets\" list)."`
 
+	// The page (web.go).
+	Web     bool   `help:"Serve the run as a web page too (odu web), for as long as odu run runs; its URL is printed."`
+	WebAddr string `default:"127.0.0.1:0" placeholder:"HOST:PORT" help:"Where --web serves the page (default: a free port on loopback)."`
+
 	// The dashboard (dashboard.go).
 	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
 
@@ -247,6 +251,14 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
 		stopServing()
 		serving.Wait()
 	}()
+	if c.Web {
+		// Printed before the dashboard takes the terminal.
+		stopWeb, err := startWeb(ctx, stderr, l.root, c.WebAddr)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = stopWeb() }()
+	}
 
 	shown := make(chan surface.State, 1)
 	a, b := net.Pipe()
