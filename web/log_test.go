@@ -98,7 +98,7 @@ stream:
 	poll(ctx, t, "the page saying it reconnects", `document.querySelector('#conn').textContent === 'reconnecting…'`, 10*time.Second)
 	c.open(t, "one")
 	waitFile(t, c.gates, "b-done")
-	s = serve(t, c.dir, addr)
+	serve(t, c.dir, addr) // the same address: the page reconnects to it
 	poll(ctx, t, "b150, after the restart", `[...document.querySelectorAll('.log .ln')].some(l => l.textContent === '301b150')`, 30*time.Second)
 	poll(ctx, t, "the page live again", `document.querySelector('#conn').textContent === 'live'`, 10*time.Second)
 	c.open(t, "two")
