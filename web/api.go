@@ -181,7 +181,9 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 			_ = e.send("failed", map[string]string{"error": err.Error()})
 			return
 		}
-		if pr.Ref != "" && (last.IsZero() || !pr.State.Run.Started.Equal(last)) {
+		// The record, also of a run just followed: its last state, when
+		// the run died before the cell said it ended.
+		if pr.Ref != "" {
 			unfinished(&pr.State)
 			if e.send("state", runMsg{Ref: pr.Ref, State: pr.State}) != nil {
 				return

@@ -60,7 +60,7 @@ func summarise(ref string, live bool, st surface.State) boardRun {
 
 // boardOf lists the recorded runs, the live one (if any) as it is now.
 func (s *Server) boardOf(live *surface.State) []boardRun {
-	var out []boardRun
+	out := []boardRun{}
 	liveName := ""
 	if live != nil {
 		liveName = liveRef(s.opt.Root, *live)

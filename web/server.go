@@ -175,9 +175,16 @@ func Loopback(addr string) bool {
 	return err == nil && ip.IsLoopback()
 }
 
-// URL is the address a user opens: the server's, with the token.
+// URL is the address a user opens: the server's, with the token. A
+// server on every address (0.0.0.0, ::) is named by loopback's.
 func URL(ln net.Listener, token string) string {
-	return "http://" + ln.Addr().String() + "/?token=" + token
+	addr := ln.Addr().String()
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		if ip, err := netip.ParseAddr(host); err == nil && ip.IsUnspecified() {
+			addr = net.JoinHostPort("127.0.0.1", port)
+		}
+	}
+	return "http://" + addr + "/?token=" + token
 }
 
 // Serve serves s on ln until ctx is done; the streams it serves end with

@@ -65,7 +65,7 @@ func startWeb(ctx context.Context, w io.Writer, root, addr string) (stop func() 
 		return nil, err
 	}
 	if !web.Loopback(ln.Addr().String()) {
-		fmt.Fprintf(w, "odu web: warning: serving on %s, not loopback only: anyone who can reach it and has the URL can read the logs and rerun or cancel nodes\n", ln.Addr())
+		fmt.Fprintf(w, "odu web: warning: serving on %s, not loopback only: anyone who can reach it and has the token can read the logs and rerun or cancel nodes (open it by this machine's IP address: the page answers only to IP addresses and localhost)\n", ln.Addr())
 	}
 	fmt.Fprintf(w, "odu web: %s\n", web.URL(ln, token))
 	sctx, cancel := context.WithCancel(ctx)

@@ -75,7 +75,10 @@ function stream(name, url, handlers) {
     };
   };
   open();
-  return { close() { closed = true; clearTimeout(timer); if (es) es.close(); setConn(name, null); } };
+  const stop = () => { closed = true; clearTimeout(timer); if (es) es.close(); };
+  // stop ends the stream and keeps what it said of the connection; close
+  // forgets that too.
+  return { stop, close() { stop(); setConn(name, null); } };
 }
 
 // ---- routes ------------------------------------------------------------
@@ -151,7 +154,7 @@ function boardView() {
             `<td class="wide failing">${(r.failing || []).slice(0, 4).map((f) => `<a href="#/run/${enc(r.ref)}/${enc(f)}">${esc(f)}</a>`).join(' ')}${(r.failing || []).length > 4 ? ' …' : ''}</td></tr>`;
         }).join('') + '</tbody></table>';
     },
-    failed(e) { setConn('board', 'error'); toast(e.error); },
+    failed(e) { s.stop(); setConn('board', 'error'); toast(e.error); },
   });
   return { kind: 'board', close() { s.close(); } };
 }
@@ -223,8 +226,10 @@ function runView(ref, node) {
   const s = stream('run', () => '/api/run?ref=' + enc(ref), {
     state(m) {
       const newRun = v.run && v.run.ref !== m.ref;
+      if (newRun || !v.run) v.wasLive = false;
+      v.wasLive = v.wasLive || m.live;
       v.run = m; v.live = m.live;
-      setConn('run', m.live ? 'live' : 'history');
+      setConn('run', m.live ? 'live' : v.wasLive ? 'ended' : 'history');
       header(); lanes(); matrix();
       if (newRun && v.log) { v.log.close(); v.log = null; }
       v.select(v.node || node, true);
@@ -243,11 +248,13 @@ function runView(ref, node) {
     },
     ended() {
       v.live = false;
-      if (v.run) setConn('run', 'ended');
+      if (v.run) setConn('run', v.wasLive ? 'ended' : 'history');
+      // A past run says no more; the live one goes on with the next run.
+      if (ref !== 'live') s.stop();
       header();
       if (v.log) { const n = nodeOf(v.log.id); if (n) v.log.node(n, false); }
     },
-    failed(e) { setConn('run', 'error'); $('#matrix').innerHTML = `<div class="empty">${esc(e.error)}</div>`; },
+    failed(e) { s.stop(); setConn('run', 'error'); $('#matrix').innerHTML = `<div class="empty">${esc(e.error)}</div>`; },
   });
 
   const tick = setInterval(() => {
@@ -342,6 +349,7 @@ function logPane(slot, ref, node, live) {
     }
     if (d.n < last || drawn[1] < Math.min(d.n, drawn[0] + 200)) dirty = true;
     p.a = d.a; p.o = d.o;
+    el.dataset.offset = d.o; // how far into the log's bytes the page is
     schedule();
   };
   const clear = (a) => { p.lines = []; p.texts = []; p.a = a; p.o = 0; p.hit = -1; dirty = true; schedule(); };
