@@ -22,7 +22,7 @@ var urlLine = regexp.MustCompile(`odu web: (http://\S+/\?token=[0-9a-f]+)`)
 
 // startOdu starts the odu binary in the checkout and returns the URL it
 // prints and everything it wrote to stderr until then.
-func startOdu(t *testing.T, c *checkout, args ...string) (string, string, *exec.Cmd, chan error) {
+func startOdu(t testing.TB, c *checkout, args ...string) (string, string, *exec.Cmd, chan error) {
 	t.Helper()
 	bin, err := odutest.BinDir()
 	if err != nil {
@@ -83,7 +83,7 @@ func startOdu(t *testing.T, c *checkout, args ...string) (string, string, *exec.
 
 // firstEvent opens an event stream and returns its first event's name
 // and data.
-func firstEvent(t *testing.T, cl *http.Client, url string) (string, string) {
+func firstEvent(t testing.TB, cl *http.Client, url string) (string, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -31,7 +31,7 @@ type checkout struct {
 
 // newCheckout writes justfile (in which {{GATES}} stands for the gates
 // directory) and commits it.
-func newCheckout(t *testing.T, justfile string) *checkout {
+func newCheckout(t testing.TB, justfile string) *checkout {
 	t.Helper()
 	bin, err := odutest.BinDir()
 	if err != nil {
@@ -56,7 +56,7 @@ func newCheckout(t *testing.T, justfile string) *checkout {
 	return c
 }
 
-func (c *checkout) git(t *testing.T, args ...string) {
+func (c *checkout) git(t testing.TB, args ...string) {
 	t.Helper()
 	cmd := exec.Command("git", args...)
 	cmd.Dir, cmd.Env = c.dir, c.env
@@ -66,7 +66,7 @@ func (c *checkout) git(t *testing.T, args ...string) {
 }
 
 // open lets the recipes waiting for gate name go on.
-func (c *checkout) open(t *testing.T, name string) {
+func (c *checkout) open(t testing.TB, name string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(c.gates, name), nil, 0o644); err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ type run struct {
 }
 
 // start starts odu run and waits until its socket answers.
-func (c *checkout) start(ctx context.Context, t *testing.T, args ...string) *run {
+func (c *checkout) start(ctx context.Context, t testing.TB, args ...string) *run {
 	t.Helper()
 	out := &strings.Builder{}
 	cmd := exec.Command("odu", append([]string{"run", "--no-post", "--progress", "plain"}, args...)...)
@@ -134,7 +134,7 @@ func (r *run) output() string {
 }
 
 // wait waits for odu run to exit.
-func (r *run) wait(t *testing.T, d time.Duration) {
+func (r *run) wait(t testing.TB, d time.Duration) {
 	t.Helper()
 	select {
 	case <-r.done:
@@ -162,7 +162,7 @@ type server struct {
 }
 
 // serve serves the checkout at addr ("127.0.0.1:0" for any port).
-func serve(t *testing.T, root, addr string) *server {
+func serve(t testing.TB, root, addr string) *server {
 	t.Helper()
 	v, err := odutest.Version()
 	if err != nil {
@@ -213,7 +213,7 @@ func (s *server) url(fragment string) string {
 }
 
 // browser starts a headless Chromium for the test.
-func browser(t *testing.T, width, height int) context.Context {
+func browser(t testing.TB, width, height int) context.Context {
 	t.Helper()
 	path, err := exec.LookPath("chromium")
 	if err != nil {
@@ -224,7 +224,10 @@ func browser(t *testing.T, width, height int) context.Context {
 		chromedp.Flag("disable-gpu", true), chromedp.UserDataDir(t.TempDir()))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancel := chromedp.NewContext(actx)
-	deadline, ok := t.Deadline()
+	deadline, ok := time.Time{}, false
+	if d, has := t.(interface{ Deadline() (time.Time, bool) }); has {
+		deadline, ok = d.Deadline()
+	}
 	if !ok {
 		deadline = time.Now().Add(5 * time.Minute)
 	}
@@ -238,7 +241,7 @@ func browser(t *testing.T, width, height int) context.Context {
 
 // poll waits (bounded) for a JavaScript expression to be truthy, saying
 // what it waited for when it is not.
-func poll(ctx context.Context, t *testing.T, what, expr string, d time.Duration) {
+func poll(ctx context.Context, t testing.TB, what, expr string, d time.Duration) {
 	t.Helper()
 	if _, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d))); err != nil {
 		page, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href + '\n' + document.body.innerText.slice(0, 3000)`))
@@ -246,7 +249,7 @@ func poll(ctx context.Context, t *testing.T, what, expr string, d time.Duration)
 	}
 }
 
-func eval[T any](ctx context.Context, t *testing.T, expr string) T {
+func eval[T any](ctx context.Context, t testing.TB, expr string) T {
 	t.Helper()
 	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
@@ -257,7 +260,7 @@ func eval[T any](ctx context.Context, t *testing.T, expr string) T {
 
 // screenshot writes a picture of the page at width×height into the
 // test's directory.
-func screenshot(ctx context.Context, t *testing.T, dir, name string, width, height int64) {
+func screenshot(ctx context.Context, t testing.TB, dir, name string, width, height int64) {
 	t.Helper()
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, height)); err != nil {
 		t.Fatal(err)

@@ -145,16 +145,16 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 	attempt, _ := strconv.Atoi(q.Get("attempt"))
 	from, _ := strconv.ParseInt(q.Get("from"), 10, 64)
 	ctx := r.Context()
-	src, stop, err := s.logSource(ctx, ref, node, attempt, true)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusNotFound)
-		return
-	}
-	defer func() { stop() }()
 	e, err := startSSE(w)
 	if err != nil {
 		return
 	}
+	src, stop, err := s.logSource(ctx, ref, node, attempt, true)
+	if err != nil {
+		_ = e.send("failed", map[string]string{"error": err.Error()})
+		return
+	}
+	defer func() { stop() }()
 	ren := newRenderer()
 	cur := attempt
 	var buf []byte
@@ -234,7 +234,10 @@ func (s *Server) logEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		switch {
 		case c.err != nil:
-			_ = e.send("failed", map[string]string{"error": c.err.Error()})
+			// The run's socket dropped this client (a page slower than
+			// the log for longer than the run waits for a reader), or the
+			// run died: the page opens the stream again at its offset,
+			// from the run or from its record.
 			return
 		case c.end != nil && c.end.Restarted:
 			// The node was rerun: the next attempt's log follows.
