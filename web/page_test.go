@@ -96,6 +96,8 @@ func TestRunPage(t *testing.T) {
 	if !regexp.MustCompile(`^#/run/live/build%40[a-z0-9_]+-[a-z]+$`).MatchString(hash) {
 		t.Errorf("after a click on build, the URL's fragment is %q, want #/run/live/build%%40<platform>", hash)
 	}
+	dir := t.TempDir()
+	screenshot(ctx, t, dir, "run-build-1280x800.png", 1280, 800)
 	lines := eval[[]*string](ctx, t, logLinesJS)
 	text := func(i int) string {
 		if i >= len(lines) || lines[i] == nil {
@@ -138,9 +140,6 @@ func TestRunPage(t *testing.T) {
 	if got := colour("Compiling"); got != "rgb(166, 240, 106) 700" && got != "rgb(138, 226, 52) 700" {
 		t.Errorf("Compiling is %q, want green and bold", got)
 	}
-
-	dir := t.TempDir()
-	screenshot(ctx, t, dir, "run-build-1280x800.png", 1280, 800)
 
 	// The failure.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#matrix button.node[data-id^="test@"]`))); err != nil {
