@@ -144,19 +144,28 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	var last time.Time
+	var last time.Time // the start of the last run followed to its end
 	for {
 		cl, watch, st, err := s.attachLive(ctx)
 		if err == nil && (ref == LiveRef || liveRef(s.opt.Root, st) == ref) && !st.Run.Started.Equal(last) {
-			last = st.Run.Started
-			err = s.follow(ctx, e, cl, watch, st)
+			ended := s.follow(ctx, e, watch, st)
 			watch.Close()
 			cl.Close()
-			if ctx.Err() != nil || ref != LiveRef {
+			if ctx.Err() != nil {
 				return
 			}
-			if err != nil {
-				_ = e.send("failed", map[string]string{"error": err.Error()})
+			if !ended {
+				// The run's socket dropped odu web, or the run died:
+				// attach again (or read its record) in a moment.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
+				continue
+			}
+			last = st.Run.Started
+			if ref != LiveRef {
 				return
 			}
 			continue
@@ -199,24 +208,20 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// follow streams a live run until it is over.
-func (s *Server) follow(ctx context.Context, e *sse, cl *surface.Client, w *surface.Watch, st surface.State) error {
+// follow streams a live run until it is over, and says whether it saw
+// its end: false when the page left, or the run's connection was lost.
+func (s *Server) follow(ctx context.Context, e *sse, w *surface.Watch, st surface.State) bool {
 	ref := liveRef(s.opt.Root, st)
 	if err := e.send("state", runMsg{Ref: ref, Live: true, State: st}); err != nil {
-		return nil // the page left
+		return false // the page left
 	}
 	for {
 		ev, err := w.Next(ctx)
-		switch {
-		case errors.Is(err, io.EOF):
-			_ = e.send("ended", struct{}{})
-			return nil
-		case ctx.Err() != nil:
-			return nil
-		case err != nil:
-			// The run died, or odu web lost it: the page says so and
-			// reconnects; the record has the rest.
-			return nil
+		if errors.Is(err, io.EOF) {
+			return e.send("ended", struct{}{}) == nil
+		}
+		if err != nil {
+			return false
 		}
 		if ev.Snapshot != nil {
 			err = e.send("state", runMsg{Ref: ref, Live: true, State: *ev.Snapshot})
@@ -224,7 +229,7 @@ func (s *Server) follow(ctx context.Context, e *sse, cl *surface.Client, w *surf
 			err = e.send("delta", ev.Delta)
 		}
 		if err != nil {
-			return nil
+			return false
 		}
 	}
 }

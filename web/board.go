@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"time"
 
@@ -96,13 +97,23 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 	for {
 		cl, watch, st, err := s.attachLive(ctx)
 		if err == nil && !st.Run.Started.Equal(last) {
-			last = st.Run.Started
-			err = s.followBoard(ctx, e, watch, st)
+			ended, err := s.followBoard(ctx, e, watch, st)
 			watch.Close()
 			cl.Close()
 			if err != nil {
 				return
 			}
+			if !ended {
+				// Lost the run's socket, or the run died: attach again
+				// (or list its record) in a moment.
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(250 * time.Millisecond):
+				}
+				continue
+			}
+			last = st.Run.Started
 		} else if err == nil {
 			watch.Close()
 			cl.Close()
@@ -116,11 +127,12 @@ func (s *Server) board(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// followBoard sends the board as the live run changes, until it is over.
-// It returns an error when the page left.
-func (s *Server) followBoard(ctx context.Context, e *sse, w *surface.Watch, st surface.State) error {
+// followBoard sends the board as the live run changes, until it is over
+// (ended) or its connection is lost. It returns an error when the page
+// left.
+func (s *Server) followBoard(ctx context.Context, e *sse, w *surface.Watch, st surface.State) (ended bool, err error) {
 	if err := e.send("runs", s.boardOf(&st)); err != nil {
-		return err
+		return false, err
 	}
 	type next struct {
 		ev  surface.Event
@@ -150,10 +162,10 @@ func (s *Server) followBoard(ctx context.Context, e *sse, w *surface.Watch, st s
 	for {
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return false, ctx.Err()
 		case n := <-evs:
 			if n.err != nil {
-				return nil // over, or lost: the caller sends the records
+				return errors.Is(n.err, io.EOF), nil // over, or lost
 			}
 			if n.ev.Snapshot != nil {
 				st = *n.ev.Snapshot
@@ -165,7 +177,7 @@ func (s *Server) followBoard(ctx context.Context, e *sse, w *surface.Watch, st s
 			if dirty {
 				dirty = false
 				if err := e.send("runs", s.boardOf(&st)); err != nil {
-					return err
+					return false, err
 				}
 			}
 		}

@@ -83,16 +83,16 @@ type run struct {
 	cmd  *exec.Cmd
 	done chan struct{}
 	err  error
-	out  *strings.Builder
+	out  *lockedWriter
 }
 
 // start starts odu run and waits until its socket answers.
 func (c *checkout) start(ctx context.Context, t testing.TB, args ...string) *run {
 	t.Helper()
-	out := &strings.Builder{}
+	out := &lockedWriter{b: &strings.Builder{}}
 	cmd := exec.Command("odu", append([]string{"run", "--no-post", "--progress", "plain"}, args...)...)
 	cmd.Dir, cmd.Env = c.dir, c.env
-	cmd.Stdout, cmd.Stderr = &lockedWriter{b: out}, &lockedWriter{b: out}
+	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	bin, _ := odutest.BinDir()
 	cmd.Path = filepath.Join(bin, "odu")
@@ -130,7 +130,9 @@ func (c *checkout) start(ctx context.Context, t testing.TB, args ...string) *run
 }
 
 func (r *run) output() string {
-	return r.out.String()
+	r.out.mu.Lock()
+	defer r.out.mu.Unlock()
+	return r.out.b.String()
 }
 
 // wait waits for odu run to exit.
