@@ -211,6 +211,24 @@ func TestRunPage(t *testing.T) {
 		}
 	}
 	screenshot(ctx, t, dir, "board-1280x800.png", 1280, 800)
+
+	// The live page waits for the next run, and follows it when it starts.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"/#/run/live/test%40"+platformOf(hash))); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "the ended run", `document.querySelector('#conn').textContent === 'run ended' || document.querySelector('#conn').textContent === 'past run'`, 30*time.Second)
+	// The raw log: the bytes the recipe wrote, escapes and all.
+	raw := eval[string](ctx, t, `fetch(document.querySelector('.rawlink').href).then(r => r.text())`)
+	if !strings.Contains(raw, "test render ... \x1b[31mFAILED\x1b[0m\n") {
+		t.Errorf("the raw log lacks the recipe's bytes:\n%q", raw)
+	}
+	second := c.start(ctx, t)
+	ref2 := strings.TrimSuffix(ref, "1") + "2"
+	poll(ctx, t, "the page on the new run", fmt.Sprintf(`document.querySelectorAll('#crumbs a')[1].textContent === %q && document.querySelector('#conn').textContent === 'live'`, ref2), 30*time.Second)
+	poll(ctx, t, "the new run's test log", `[...document.querySelectorAll('.log .ln')].some(l => l.textContent.includes('to rerun pass --test render'))`, 30*time.Second)
+	c.open(t, "hold")
+	second.wait(t, 60*time.Second)
+	poll(ctx, t, "the new run ended", `document.querySelector('#conn').textContent === 'run ended'`, 30*time.Second)
 	if slices.Contains([]string{"", "live"}, ref) {
 		t.Errorf("ref %q", ref)
 	}
