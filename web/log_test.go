@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/odu-ci/odu/platform"
@@ -36,7 +37,8 @@ hold:
 		t.Fatal(err)
 	}
 	poll(ctx, t, "long green", cellHas("long", "st-success"), 60*time.Second)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`#matrix button.node[data-id^="long@"]`))); err != nil {
+	// With the keyboard: the node's cell, Enter.
+	if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`#matrix button.node[data-id^="long@"]`)), chromedp.KeyEvent(kb.Enter)); err != nil {
 		t.Fatal(err)
 	}
 	poll(ctx, t, "the log's last line, followed", `[...document.querySelectorAll('.log .ln')].some(l => l.textContent === '200000line 200000 ok')`, 60*time.Second)
@@ -47,7 +49,11 @@ hold:
 		t.Errorf("line 200000's colour = %s, want green rgb(138, 226, 52)", got)
 	}
 	// Search.
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.logbar .q`)), chromedp.SendKeys(chromedp.CSS(`.logbar .q`), "line 123456 of\r")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`.log`)), chromedp.KeyEvent("/")); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "/ focusing the search", `document.activeElement === document.querySelector('.logbar .q')`, 5*time.Second)
+	if err := chromedp.Do(ctx, chromedp.KeyEvent("line 123456 of"+kb.Enter)); err != nil {
 		t.Fatal(err)
 	}
 	poll(ctx, t, "the line found", `(document.querySelector('.log .ln.hit') || {}).textContent === '123456line 123456 of a long log'`, 10*time.Second)
@@ -60,6 +66,11 @@ hold:
 	if got != "1line 1 of a long log" {
 		t.Errorf("at the top, the first line shown is %q, want line 1", got)
 	}
+	// Escape leaves the search, then the log.
+	if err := chromedp.Do(ctx, chromedp.Focus(chromedp.CSS(`.logbar .q`)), chromedp.KeyEvent(kb.Escape), chromedp.KeyEvent(kb.Escape)); err != nil {
+		t.Fatal(err)
+	}
+	poll(ctx, t, "the run page without the log", `location.hash === '#/run/live' && !document.querySelector('.log')`, 5*time.Second)
 	c.open(t, "hold")
 	r.wait(t, 30*time.Second)
 }

@@ -421,10 +421,16 @@ function logPane(slot, ref, node, live) {
   };
   p.node(node, live);
 
+  // '/' focuses the search. The key's character must not land in it: a
+  // browser drops it with the keydown's default, but a keypress that
+  // comes on its own (as from an automation tool) would not be.
+  let slash = false;
   const onKey = (e) => {
     if (e.target.tagName === 'INPUT') return;
-    if (e.key === '/') { e.preventDefault(); q.focus(); }
+    if (e.key === '/') { e.preventDefault(); slash = true; q.focus(); }
   };
+  q.addEventListener('keypress', (e) => { if (slash && e.key === '/') e.preventDefault(); slash = false; });
+  q.addEventListener('keyup', () => { slash = false; });
   document.addEventListener('keydown', onKey);
   p.close = () => {
     if (p.es) p.es.close();
