@@ -25,6 +25,7 @@ type CLI struct {
 	Status  StatusCmd  `cmd:"" help:"Show the nodes of the live run, or of the last one."`
 	Logs    LogsCmd    `cmd:"" help:"Print a node's log; follow it with -f."`
 	Monitor MonitorCmd `cmd:"" help:"Follow the live run from another terminal."`
+	Web     WebCmd     `cmd:"" help:"Show the runs in a browser: the board, a run's nodes, their logs."`
 	Wait    WaitCmd    `cmd:"" help:"Wait for the live run to be over; exit 1 unless all is green."`
 	Runs    RunsCmd    `cmd:"" help:"List the recorded runs, newest first; prune old ones."`
 	Rerun   RerunCmd   `cmd:"" help:"Run a node, and what depends on it, again."`

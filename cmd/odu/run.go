@@ -58,6 +58,9 @@ type RunCmd struct {
 
 	// Run history (runs.go).
 	Keep age `default:"30d" placeholder:"AGE" help:"Prune the runs older than this as the run starts (e.g. 30d, 12h; 0 keeps every run), never the newest run of a commit."`
+	// The page (web.go).
+	Web     bool   `help:"Serve the run as a web page too (odu web), for as long as odu run runs; its URL is printed."`
+	WebAddr string `default:"127.0.0.1:0" placeholder:"HOST:PORT" help:"Where --web serves the page (default: a free port on loopback)."`
 
 	// The dashboard (dashboard.go).
 	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
@@ -298,6 +301,14 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) (err error)
 		stopServing()
 		serving.Wait()
 	}()
+	if c.Web {
+		// Printed before the dashboard takes the terminal.
+		stopWeb, err := startWeb(ctx, stderr, l.root, c.WebAddr)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = stopWeb() }()
+	}
 
 	shown := make(chan surface.State, 1)
 	a, b := net.Pipe()
