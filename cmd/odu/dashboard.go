@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -88,15 +87,7 @@ func recordLog(root string) func(run surface.Run, id string) (io.ReadCloser, err
 		if st.Run.SHA != run.SHA || !st.Run.Started.Equal(run.Started) {
 			return nil, errors.New("the run's record is not on disk (yet)")
 		}
-		_, path, err := pickLog(st, id)
-		if err != nil {
-			return nil, err
-		}
-		f, err := os.Open(filepath.Join(root, path))
-		if err != nil {
-			return nil, fmt.Errorf("read the log of %s: %w", id, err)
-		}
-		return f, nil
+		return openRecordedLog(root, st, id)
 	}
 }
 

@@ -100,14 +100,20 @@ func recordLogOf(root string, st surface.State) func(run surface.Run, id string)
 		if !sameRun(st.Run, run) {
 			return nil, errors.New("not the run shown")
 		}
-		_, path, err := pickLog(st, id)
-		if err != nil {
-			return nil, err
-		}
-		f, err := os.Open(filepath.Join(root, path))
-		if err != nil {
-			return nil, fmt.Errorf("read the log of %s: %w", id, err)
-		}
-		return f, nil
+		return openRecordedLog(root, st, id)
 	}
+}
+
+// openRecordedLog opens the log of node (or lane setup log) id of a
+// recorded run's state.
+func openRecordedLog(root string, st surface.State, id string) (io.ReadCloser, error) {
+	_, path, err := pickLog(st, id)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(root, path))
+	if err != nil {
+		return nil, fmt.Errorf("read the log of %s: %w", id, err)
+	}
+	return f, nil
 }
