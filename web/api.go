@@ -147,7 +147,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	var last time.Time // the start of the last run followed to its end
 	for {
 		cl, watch, st, err := s.attachLive(ctx)
-		if err == nil && (ref == LiveRef || liveRef(s.opt.Root, st) == ref) && !st.Run.Started.Equal(last) {
+		if err == nil && (ref == LiveRef || liveRef(st) == ref) && !st.Run.Started.Equal(last) {
 			ended := s.follow(ctx, e, watch, st)
 			watch.Close()
 			cl.Close()
@@ -180,23 +180,17 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 		if ctx.Err() != nil {
 			return
 		}
-		// A recorded run.
-		var pr pastRun
-		if ref == LiveRef {
-			if runs := listRuns(s.opt.Root); len(runs) > 0 {
-				pr = runs[0]
-			}
-		} else if pr, err = readRun(s.opt.Root, ref); err != nil {
-			_ = e.send("failed", map[string]string{"error": err.Error()})
-			return
-		}
-		// The record, also of a run just followed: its last state, when
-		// the run died before the cell said it ended.
-		if pr.Ref != "" {
-			unfinished(&pr.State)
-			if e.send("state", runMsg{Ref: pr.Ref, State: pr.State}) != nil {
+		// A recorded run: the record, also of a run just followed (its
+		// last state, when the run died before the cell said it ended).
+		rec, err := readRun(s.opt.Root, ref)
+		switch {
+		case err == nil:
+			if e.send("state", runMsg{Ref: liveRef(rec.State), State: rec.State}) != nil {
 				return
 			}
+		case ref != LiveRef || !errors.Is(err, runstate.ErrNoRecord):
+			_ = e.send("failed", map[string]string{"error": err.Error()})
+			return
 		}
 		if ref != LiveRef {
 			_ = e.send("ended", struct{}{})
@@ -211,7 +205,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 // follow streams a live run until it is over, and says whether it saw
 // its end: false when the page left, or the run's connection was lost.
 func (s *Server) follow(ctx context.Context, e *sse, w *surface.Watch, st surface.State) bool {
-	ref := liveRef(s.opt.Root, st)
+	ref := liveRef(st)
 	if err := e.send("state", runMsg{Ref: ref, Live: true, State: st}); err != nil {
 		return false // the page left
 	}
@@ -253,7 +247,7 @@ func (s *Server) liveFor(w http.ResponseWriter, r *http.Request) (*surface.Clien
 		return nil, a, false
 	}
 	watch.Close()
-	if a.Ref != LiveRef && a.Ref != liveRef(s.opt.Root, st) {
+	if a.Ref != LiveRef && a.Ref != liveRef(st) {
 		cl.Close()
 		http.Error(w, "run "+a.Ref+" is over: nothing to change", http.StatusConflict)
 		return nil, a, false

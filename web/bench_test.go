@@ -33,15 +33,15 @@ func BenchmarkRunPagePaint(b *testing.B) {
 	ctx := browser(b, 1280, 800)
 	r := c.start(ctx, b)
 	r.wait(b, 5*time.Minute)
-	runs := listRuns(c.dir)
-	if len(runs) == 0 || len(runs[0].State.Nodes) != 201 {
+	last, err := readRun(c.dir, LiveRef)
+	if err != nil || len(last.State.Nodes) != 201 {
 		b.Fatalf("the run left no record of 201 nodes:\n%s", r.output())
 	}
 	s := serve(b, c.dir, "127.0.0.1:0")
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.url("#/"))); err != nil {
 		b.Fatal(err)
 	}
-	page := s.base + "/#/run/" + strings.ReplaceAll(runs[0].Ref, "#", "%23")
+	page := s.base + "/#/run/" + strings.ReplaceAll(last.State.Run.Ref, "#", "%23")
 	var total float64
 	b.ResetTimer()
 	for range b.N {

@@ -42,7 +42,7 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 	cl, watch, st, err := s.attachLive(ctx)
 	if err == nil {
 		watch.Close()
-		if ref == LiveRef || ref == liveRef(s.opt.Root, st) {
+		if ref == LiveRef || ref == liveRef(st) {
 			if _, setup := surface.ParseSetupID(node); st.Node(node) == nil && !setup {
 				cl.Close()
 				cancel()
@@ -80,24 +80,17 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 		}
 		cl.Close()
 	}
-	var pr pastRun
-	if ref == LiveRef {
-		runs := listRuns(s.opt.Root)
-		if len(runs) == 0 {
-			cancel()
-			return nil, nil, ErrNoSuchRun
-		}
-		pr = runs[0]
-	} else if pr, err = readRun(s.opt.Root, ref); err != nil {
+	last, err := readRun(s.opt.Root, ref)
+	if err != nil {
 		cancel()
 		return nil, nil, err
 	}
-	n := pr.State.Node(node)
+	n := last.State.Node(node)
 	if n == nil {
 		cancel()
-		return nil, nil, fmt.Errorf("run %s has no node %q", pr.Ref, node)
+		return nil, nil, fmt.Errorf("run %s has no node %q", liveRef(last.State), node)
 	}
-	f, err := openLog(s.opt.Root, *n)
+	f, attempt, err := openLog(s.opt.Root, *n, attempt)
 	if err != nil {
 		cancel()
 		return nil, nil, err
@@ -110,13 +103,13 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 			buf := make([]byte, 256<<10)
 			k, err := f.Read(buf)
 			if k > 0 {
-				if !send(chunk{attempt: n.Attempt, offset: off, data: buf[:k]}) {
+				if !send(chunk{attempt: attempt, offset: off, data: buf[:k]}) {
 					return
 				}
 				off += int64(k)
 			}
 			if errors.Is(err, io.EOF) {
-				send(chunk{end: &surface.LogEnd{Attempt: n.Attempt, End: off, Finished: n.Status.Terminal()}})
+				send(chunk{end: &surface.LogEnd{Attempt: attempt, End: off, Finished: attempt < n.Attempt || n.Status.Terminal()}})
 				return
 			}
 			if err != nil {

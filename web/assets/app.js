@@ -140,18 +140,22 @@ function boardView() {
   main.innerHTML = '<section class="board"><h1>Runs of this checkout</h1><div id="runs" class="empty">Loading…</div></section>';
   const s = stream('board', () => '/api/board', {
     runs(list) {
-      setConn('board', (list || []).some((r) => r.live) ? 'live' : 'idle');
+      // runstate's entries: verdict live, passed, failed, cancelled or
+      // unfinished (killed), drawn with the status that says it.
+      const glyph = { live: 'running', passed: 'success', failed: 'failure', cancelled: 'cancelled', unfinished: 'error' };
+      setConn('board', (list || []).some((r) => r.verdict === 'live') ? 'live' : 'idle');
       const el = $('#runs');
       if (!list || list.length === 0) { el.className = 'empty'; el.textContent = 'No run yet: start one with `odu run`.'; return; }
       el.className = '';
-      el.innerHTML = '<table class="runs"><thead><tr><th></th><th>run</th><th class="wide">branch</th><th>started</th><th>took</th><th>nodes</th><th class="wide">failing</th></tr></thead><tbody>' +
+      el.innerHTML = '<table class="runs"><thead><tr><th></th><th>run</th><th class="wide">branch</th><th>started</th><th>took</th><th>nodes</th><th class="wide">not ok</th></tr></thead><tbody>' +
         list.map((r) => {
-          const st = r.verdict === 'running' ? 'running' : r.verdict === 'cancelled' ? 'cancelled' : r.verdict;
+          const live = r.verdict === 'live', bad = r.not_ok || [];
           const counts = look.order.filter((s) => r.counts[s]).map((s) => `<span>${mark(s)} ${r.counts[s]}</span>`).join('');
-          const took = r.live ? dur(Date.now() - Date.parse(r.started)) : r.duration_ms ? dur(r.duration_ms) : '';
-          return `<tr><td>${mark(st)}</td><td><a class="mono" href="#/run/${enc(r.ref)}">${esc(r.ref)}</a>${r.live ? ' <span class="st-running">live</span>' : ''}</td>` +
-            `<td class="wide">${esc(r.branch || '')}</td><td>${esc(ago(r.started))}</td><td>${esc(took)}</td><td class="counts">${counts}</td>` +
-            `<td class="wide failing">${(r.failing || []).slice(0, 4).map((f) => `<a href="#/run/${enc(r.ref)}/${enc(f)}">${esc(f)}</a>`).join(' ')}${(r.failing || []).length > 4 ? ' …' : ''}</td></tr>`;
+          const took = live ? dur(Date.now() - Date.parse(r.started)) : r.duration_ms ? dur(r.duration_ms) : '';
+          const owed = r.github_owed ? ` <span class="dim" title="commit statuses GitHub does not have yet">${r.github_owed} owed to GitHub</span>` : '';
+          return `<tr data-ref="${esc(r.ref)}" data-verdict="${esc(r.verdict)}"><td>${mark(glyph[r.verdict] || 'error')}</td><td><a class="mono" href="#/run/${enc(r.ref)}">${esc(r.ref)}</a> <span class="verdict st-${esc(glyph[r.verdict] || 'error')}">${esc(r.verdict)}</span></td>` +
+            `<td class="wide">${esc(r.branch || '')}</td><td>${esc(ago(r.started))}</td><td>${esc(took)}</td><td class="counts">${counts}${owed}</td>` +
+            `<td class="wide failing">${bad.slice(0, 4).map((f) => `<a href="#/run/${enc(r.ref)}/${enc(f)}">${esc(f)}</a>`).join(' ')}${bad.length > 4 ? ' …' : ''}</td></tr>`;
         }).join('') + '</tbody></table>';
     },
     failed(e) { s.stop(); setConn('board', 'error'); toast(e.error); },
