@@ -93,28 +93,8 @@ func (s *Server) followBoard(ctx context.Context, e *sse, w *surface.Watch, st s
 	if err := e.send("runs", s.boardOf(&st)); err != nil {
 		return false, err
 	}
-	type next struct {
-		ev  surface.Event
-		err error
-	}
-	evs := make(chan next)
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			ev, err := w.Next(wctx)
-			select {
-			case evs <- next{ev, err}:
-			case <-wctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	defer func() { stop(); <-done }()
+	evs, stop := events(ctx, w)
+	defer stop()
 	tick := time.NewTicker(boardEvery)
 	defer tick.Stop()
 	dirty := false

@@ -23,8 +23,9 @@ type chunk struct {
 }
 
 // logSource opens where a node's log comes from: the live run's surface
-// while the run is live (never its file), the record's log once it is
-// over. It returns a channel of chunks ending with an end or an error,
+// while the run is live (never its file: only an earlier attempt's,
+// which is over), the record's log once it is over. attempt 0 is the
+// node's newest. It returns a channel of chunks ending with an end or an error,
 // and a stop that must be called.
 func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, follow bool) (<-chan chunk, func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -47,6 +48,13 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 				cl.Close()
 				cancel()
 				return nil, nil, fmt.Errorf("the run has no node %q", node)
+			}
+			if n := st.Node(node); n != nil && attempt > 0 && attempt < n.Attempt {
+				// An earlier attempt is over, and its log is a file of
+				// its own (runstate.AttemptLog) that nothing writes
+				// again: read there, as a past run's.
+				cl.Close()
+				return s.fileSource(ctx, cancel, out, send, *n, attempt)
 			}
 			ls, err := cl.Log(surface.NodeLogParams{ID: node, Attempt: attempt, NoFollow: !follow})
 			if err != nil {
@@ -90,11 +98,18 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 		cancel()
 		return nil, nil, fmt.Errorf("run %s has no node %q", liveRef(last.State), node)
 	}
-	f, attempt, err := openLog(s.opt.Root, *n, attempt)
+	return s.fileSource(ctx, cancel, out, send, *n, attempt)
+}
+
+// fileSource sends attempt k of a node's log from the file the record
+// keeps it in: a past run's, or an earlier attempt of a live node.
+func (s *Server) fileSource(ctx context.Context, cancel func(), out chan chunk, send func(chunk) bool, n surface.Node, k int) (<-chan chunk, func(), error) {
+	f, attempt, err := openLog(s.opt.Root, n, k)
 	if err != nil {
 		cancel()
 		return nil, nil, err
 	}
+	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(out)
 		defer f.Close()
@@ -118,7 +133,7 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 			}
 		}
 	})
-	return out, stop, nil
+	return out, func() { cancel(); wg.Wait() }, nil
 }
 
 // flushBytes bounds what is read from a source before the page is sent
