@@ -67,7 +67,7 @@ func TestHistoryPage(t *testing.T) {
 	// Attempt 1 from a deep link, while the run is live: its own text.
 	attempt1 := func(when string) {
 		t.Helper()
-		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(run+strings.ReplaceAll(flaky, "@", "%40")+"/1")); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(run+strings.ReplaceAll(flaky, "@", "%40")+"/1"), chromedp.WaitReady(chromedp.CSS("#main"))); err != nil {
 			t.Fatal(err)
 		}
 		poll(ctx, t, "attempt 1's log "+when, `document.querySelector('.log') && document.querySelector('.log').textContent.includes('flaky attempt 1')`, 30*time.Second)
