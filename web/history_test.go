@@ -33,7 +33,8 @@ hold:
 // TestHistoryPage: an earlier attempt opens from a deep link (live and
 // past), a node is cancelled from the page, the board lists the commit's
 // runs with their verdicts (runstate's index), and a run after the run
-// shows its carried nodes, naming the run they come from, and its ETA.
+// shows its carried nodes, naming the run they come from, a running
+// node's clock against its expectation, and the run's ETA.
 func TestHistoryPage(t *testing.T) {
 	c := newCheckout(t, strings.ReplaceAll(historyJustfile, "GATE_HOLD", gate("hold")))
 	ctx := browser(t, 1280, 800)
@@ -140,7 +141,8 @@ func TestHistoryPage(t *testing.T) {
 	if cls := eval[string](ctx, t, fmt.Sprintf(cell, "hold")+`.className`); strings.Contains(cls, "carried") {
 		t.Errorf("hold, which runs again, is marked carried: %q", cls)
 	}
-	poll(ctx, t, "the run's ETA", `(document.querySelector('#eta') || {}).textContent.startsWith('ETA ')`, 10*time.Second)
+	poll(ctx, t, "hold's clock against its expectation", fmt.Sprintf(cell, "hold")+`.querySelector('.clock').textContent.includes('/~')`, 10*time.Second)
+	poll(ctx, t, "the run's ETA", `((document.querySelector('#eta') || {}).textContent || '').startsWith('ETA ')`, 10*time.Second)
 	screenshot(ctx, t, dir, "run-carried-eta-1280x800.png", 1280, 800)
 	// The link names the run the node comes from.
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`.reason a.carriedfrom`))); err != nil {
