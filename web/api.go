@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/odu-ci/odu/internal/look"
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/surface"
 )
@@ -78,6 +79,7 @@ type runMsg struct {
 	Ref   string        `json:"ref"`
 	Live  bool          `json:"live"` // the run is live: deltas follow
 	State surface.State `json:"state"`
+	ETA   string        `json:"eta,omitempty"` // the live run's, as internal/look says it
 }
 
 // attachLive connects to the live run and reads its first state. It
@@ -147,7 +149,7 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	var last time.Time // the start of the last run followed to its end
 	for {
 		cl, watch, st, err := s.attachLive(ctx)
-		if err == nil && (ref == LiveRef || liveRef(s.opt.Root, st) == ref) && !st.Run.Started.Equal(last) {
+		if err == nil && (ref == LiveRef || liveRef(st) == ref) && !st.Run.Started.Equal(last) {
 			ended := s.follow(ctx, e, watch, st)
 			watch.Close()
 			cl.Close()
@@ -180,23 +182,17 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 		if ctx.Err() != nil {
 			return
 		}
-		// A recorded run.
-		var pr pastRun
-		if ref == LiveRef {
-			if runs := listRuns(s.opt.Root); len(runs) > 0 {
-				pr = runs[0]
-			}
-		} else if pr, err = readRun(s.opt.Root, ref); err != nil {
-			_ = e.send("failed", map[string]string{"error": err.Error()})
-			return
-		}
-		// The record, also of a run just followed: its last state, when
-		// the run died before the cell said it ended.
-		if pr.Ref != "" {
-			unfinished(&pr.State)
-			if e.send("state", runMsg{Ref: pr.Ref, State: pr.State}) != nil {
+		// A recorded run: the record, also of a run just followed (its
+		// last state, when the run died before the cell said it ended).
+		rec, err := readRun(s.opt.Root, ref)
+		switch {
+		case err == nil:
+			if e.send("state", runMsg{Ref: liveRef(rec.State), State: rec.State}) != nil {
 				return
 			}
+		case ref != LiveRef || !errors.Is(err, runstate.ErrNoRecord):
+			_ = e.send("failed", map[string]string{"error": err.Error()})
+			return
 		}
 		if ref != LiveRef {
 			_ = e.send("ended", struct{}{})
@@ -208,30 +204,83 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// etaEvery is how often a live run's ETA is said again: it is a
+// function of the time, as the dashboard's header is.
+const etaEvery = time.Second
+
 // follow streams a live run until it is over, and says whether it saw
 // its end: false when the page left, or the run's connection was lost.
+// An "eta" event says the run's ETA (internal/look's, as the dashboard
+// says it) when it changes.
 func (s *Server) follow(ctx context.Context, e *sse, w *surface.Watch, st surface.State) bool {
-	ref := liveRef(s.opt.Root, st)
-	if err := e.send("state", runMsg{Ref: ref, Live: true, State: st}); err != nil {
+	ref := liveRef(st)
+	eta := look.ETA(st, time.Now())
+	if err := e.send("state", runMsg{Ref: ref, Live: true, State: st, ETA: eta}); err != nil {
 		return false // the page left
 	}
+	evs, stop := events(ctx, w)
+	defer stop()
+	tick := time.NewTicker(etaEvery)
+	defer tick.Stop()
 	for {
-		ev, err := w.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return e.send("ended", struct{}{}) == nil
-		}
-		if err != nil {
+		var err error
+		select {
+		case <-ctx.Done():
 			return false
-		}
-		if ev.Snapshot != nil {
-			err = e.send("state", runMsg{Ref: ref, Live: true, State: *ev.Snapshot})
-		} else if ev.Delta != nil {
-			err = e.send("delta", ev.Delta)
+		case <-tick.C:
+			if now := look.ETA(st, time.Now()); now != eta {
+				eta = now
+				err = e.send("eta", map[string]string{"eta": eta})
+			}
+		case n := <-evs:
+			if errors.Is(n.err, io.EOF) {
+				return e.send("ended", struct{}{}) == nil
+			}
+			if n.err != nil {
+				return false
+			}
+			if n.ev.Snapshot != nil {
+				st = *n.ev.Snapshot
+				eta = look.ETA(st, time.Now())
+				err = e.send("state", runMsg{Ref: ref, Live: true, State: st, ETA: eta})
+			} else if n.ev.Delta != nil {
+				st.Apply(*n.ev.Delta)
+				err = e.send("delta", n.ev.Delta)
+			}
 		}
 		if err != nil {
 			return false
 		}
 	}
+}
+
+// watched is what a watch said next.
+type watched struct {
+	ev  surface.Event
+	err error
+}
+
+// events reads a watch's events into a channel, until an error (sent
+// too) or stop.
+func events(ctx context.Context, w *surface.Watch) (<-chan watched, func()) {
+	evs := make(chan watched)
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			ev, err := w.Next(wctx)
+			select {
+			case evs <- watched{ev, err}:
+			case <-wctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return evs, func() { cancel(); <-done }
 }
 
 // postJSON reads a mutation's body.
@@ -253,7 +302,7 @@ func (s *Server) liveFor(w http.ResponseWriter, r *http.Request) (*surface.Clien
 		return nil, a, false
 	}
 	watch.Close()
-	if a.Ref != LiveRef && a.Ref != liveRef(s.opt.Root, st) {
+	if a.Ref != LiveRef && a.Ref != liveRef(st) {
 		cl.Close()
 		http.Error(w, "run "+a.Ref+" is over: nothing to change", http.StatusConflict)
 		return nil, a, false

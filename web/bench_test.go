@@ -6,6 +6,7 @@ import (
 	"net/http/cookiejar"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,15 +34,15 @@ func BenchmarkRunPagePaint(b *testing.B) {
 	ctx := browser(b, 1280, 800)
 	r := c.start(ctx, b)
 	r.wait(b, 5*time.Minute)
-	runs := listRuns(c.dir)
-	if len(runs) == 0 || len(runs[0].State.Nodes) != 201 {
+	last, err := readRun(c.dir, LiveRef)
+	if err != nil || len(last.State.Nodes) != 201 {
 		b.Fatalf("the run left no record of 201 nodes:\n%s", r.output())
 	}
 	s := serve(b, c.dir, "127.0.0.1:0")
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.url("#/"))); err != nil {
 		b.Fatal(err)
 	}
-	page := s.base + "/#/run/" + strings.ReplaceAll(runs[0].Ref, "#", "%23")
+	page := s.base + "/#/run/" + strings.ReplaceAll(last.State.Run.Ref, "#", "%23")
 	var total float64
 	b.ResetTimer()
 	for range b.N {
@@ -169,4 +170,64 @@ func cpuTime(b testing.TB, pid int) time.Duration {
 	u, _ := strconv.ParseInt(f[11], 10, 64)
 	s, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(u+s) * time.Second / 100
+}
+
+// BenchmarkWallWithPage: the run's wall time with a page following its
+// fast log (about 20 MB/s of 200-byte lines for 3 s) against the same run
+// with no page open, in alternating samples (alone first, then the page
+// first), odu web serving throughout. Reported: the medians and their
+// ratio.
+//
+//	go test -run '^$' -bench WallWithPage -benchtime 6x ./web/
+func BenchmarkWallWithPage(b *testing.B) {
+	c := newCheckout(b, `
+[metadata("ci")]
+ci: fast
+
+fast:
+    awk 'BEGIN { l = sprintf("%190s", ""); gsub(/ /, "x", l); for (s = 0; s < 30; s++) { for (i = 0; i < 10000; i++) printf "%08d %s\n", s * 10000 + i, l; fflush(); system("sleep 0.1") } }'
+`)
+	ctx := browser(b, 1280, 800)
+	url, _, _, _ := startOdu(b, c, "web", "--addr", "127.0.0.1:0")
+	base := url[:strings.Index(url, "/?token")]
+	if err := chromedp.Do(ctx, chromedp.Navigate(url+"#/")); err != nil {
+		b.Fatal(err)
+	}
+	page := base + "/#/run/live/fast%40" + string(platform.Local())
+	wall := func(withPage bool) time.Duration {
+		target := "about:blank"
+		if withPage {
+			target = page // it waits for the run, and follows its log
+		}
+		if err := chromedp.Do(ctx, chromedp.Navigate(target)); err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		r := c.start(ctx, b)
+		r.wait(b, 5*time.Minute)
+		return time.Since(start)
+	}
+	var alone, paged []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			alone = append(alone, wall(false))
+			paged = append(paged, wall(true))
+		} else {
+			paged = append(paged, wall(true))
+			alone = append(alone, wall(false))
+		}
+	}
+	median := func(d []time.Duration) time.Duration {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		if len(s)%2 == 1 {
+			return s[len(s)/2]
+		}
+		return (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	b.ReportMetric(median(alone).Seconds(), "s-alone-median")
+	b.ReportMetric(median(paged).Seconds(), "s-page-median")
+	b.ReportMetric(median(paged).Seconds()/median(alone).Seconds(), "wall-ratio")
+	b.Logf("alone %v; with the page %v", alone, paged)
 }

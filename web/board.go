@@ -5,77 +5,36 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/surface"
 )
 
-// boardRun is one run on the board.
-type boardRun struct {
-	Ref        string         `json:"ref"`
-	Live       bool           `json:"live"`
-	SHA        string         `json:"sha"`
-	Branch     string         `json:"branch,omitempty"`
-	Started    time.Time      `json:"started"`
-	Ended      *time.Time     `json:"ended,omitempty"`
-	Verdict    string         `json:"verdict"` // running, success, failure, cancelled
-	Counts     map[string]int `json:"counts"`
-	Nodes      int            `json:"nodes"`
-	Failing    []string       `json:"failing,omitempty"`
-	DurationMS int64          `json:"duration_ms,omitempty"`
-}
-
 // maxBoard is how many recorded runs the board lists.
 const maxBoard = 200
 
-func summarise(ref string, live bool, st surface.State) boardRun {
-	b := boardRun{Ref: ref, Live: live && st.Run.Ended == nil, SHA: st.Run.SHA, Branch: st.Run.Branch,
-		Started: st.Run.Started, Ended: st.Run.Ended, Counts: map[string]int{}, Nodes: len(st.Nodes)}
-	bad := false
-	for _, n := range st.Nodes {
-		b.Counts[string(n.Status)]++
-		switch n.Status {
-		case surface.Failure, surface.Errored:
-			b.Failing = append(b.Failing, n.ID)
-			bad = true
-		case surface.Cancelled, surface.Skipped:
-			bad = true
+// boardOf lists the checkout's runs from runstate's index, newest first
+// (nothing but the index is read, and the record of a run that had not
+// ended), the live one (if any) first and as it is now.
+func (s *Server) boardOf(live *surface.State) []runstate.RunEntry {
+	runs, _ := runstate.ListRuns(s.opt.Root)
+	out := make([]runstate.RunEntry, 0, min(len(runs), maxBoard)+1)
+	if live != nil {
+		for i, e := range runs {
+			if e.Ref == live.Run.Ref {
+				out = append(out, e.With(*live))
+				runs = slices.Delete(runs, i, i+1)
+				break
+			}
 		}
 	}
-	switch {
-	case b.Live:
-		b.Verdict = "running"
-	case st.Run.Cancelled:
-		b.Verdict = "cancelled"
-	case len(b.Failing) > 0 || bad:
-		b.Verdict = "failure"
-	default:
-		b.Verdict = "success"
-	}
-	if st.Run.Ended != nil {
-		b.DurationMS = st.Run.Ended.Sub(st.Run.Started).Milliseconds()
-	}
-	return b
-}
-
-// boardOf lists the recorded runs, the live one (if any) as it is now.
-func (s *Server) boardOf(live *surface.State) []boardRun {
-	out := []boardRun{}
-	liveName := ""
-	if live != nil {
-		liveName = liveRef(s.opt.Root, *live)
-		out = append(out, summarise(liveName, true, *live))
-	}
-	for _, pr := range listRuns(s.opt.Root) {
+	for _, e := range runs {
 		if len(out) >= maxBoard {
 			break
 		}
-		if pr.Ref == liveName {
-			continue
-		}
-		unfinished(&pr.State)
-		out = append(out, summarise(pr.Ref, false, pr.State))
+		out = append(out, e)
 	}
 	return out
 }
@@ -134,28 +93,8 @@ func (s *Server) followBoard(ctx context.Context, e *sse, w *surface.Watch, st s
 	if err := e.send("runs", s.boardOf(&st)); err != nil {
 		return false, err
 	}
-	type next struct {
-		ev  surface.Event
-		err error
-	}
-	evs := make(chan next)
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			ev, err := w.Next(wctx)
-			select {
-			case evs <- next{ev, err}:
-			case <-wctx.Done():
-				return
-			}
-			if err != nil {
-				return
-			}
-		}
-	}()
-	defer func() { stop(); <-done }()
+	evs, stop := events(ctx, w)
+	defer stop()
 	tick := time.NewTicker(boardEvery)
 	defer tick.Stop()
 	dirty := false

@@ -10,11 +10,13 @@
 //
 // The page gets Server-Sent Events, each a JSON object:
 //
-//   - /api/board: "runs", the checkout's runs (live first, then the
-//     records, newest first), again as the live run changes (at most
+//   - /api/board: "runs", the checkout's runs as runstate.ListRuns has
+//     them (its index; the live one first, as it is now), again as the
+//     live run changes (at most
 //     every [boardEvery]) and when a run starts or ends.
 //   - /api/run?ref=R: "state" (the run's whole state), "delta"s while it
-//     is live, "ended" when it is over. R is a run's ref (<sha7>#<n>) or
+//     is live, "eta" when the live run's ETA changes, "ended" when it is
+//     over. R is a run's ref (<sha7>#<n>) or
 //     [LiveRef], which follows each new run in turn.
 //   - /api/log?ref=R&node=ID&attempt=A&from=O: the node's log, rendered
 //     here by termlog (the dashboard's renderer) as HTML lines; "lines"
@@ -22,7 +24,9 @@
 //     offset they reflect. A page that lost its connection opens the
 //     stream again with that offset: the bytes before it are rendered
 //     again here and not sent, so the page has every byte once, also
-//     after odu web itself restarted. Long logs cost the server only the
+//     after odu web itself restarted. attempt=K (K below the node's
+//     newest) is an earlier attempt, read from its file
+//     (runstate.AttemptLog): it is over, nothing writes it again. Long logs cost the server only the
 //     lines a progress display can still redraw (termlog.Window).
 //
 // Mutations are POSTs, /api/rerun and /api/cancel, made on the live run

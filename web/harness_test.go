@@ -89,8 +89,14 @@ type run struct {
 // start starts odu run and waits until its socket answers.
 func (c *checkout) start(ctx context.Context, t testing.TB, args ...string) *run {
 	t.Helper()
+	return c.startCmd(ctx, t, "run", args...)
+}
+
+// startCmd starts odu sub (run, rerun) and waits until its socket answers.
+func (c *checkout) startCmd(ctx context.Context, t testing.TB, sub string, args ...string) *run {
+	t.Helper()
 	out := &lockedWriter{b: &strings.Builder{}}
-	cmd := exec.Command("odu", append([]string{"run", "--no-post", "--progress", "plain"}, args...)...)
+	cmd := exec.Command("odu", append([]string{sub, "--no-post", "--progress", "plain"}, args...)...)
 	cmd.Dir, cmd.Env = c.dir, c.env
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -23,8 +23,9 @@ type chunk struct {
 }
 
 // logSource opens where a node's log comes from: the live run's surface
-// while the run is live (never its file), the record's log once it is
-// over. It returns a channel of chunks ending with an end or an error,
+// while the run is live (never its file: only an earlier attempt's,
+// which is over), the record's log once it is over. attempt 0 is the
+// node's newest. It returns a channel of chunks ending with an end or an error,
 // and a stop that must be called.
 func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, follow bool) (<-chan chunk, func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
@@ -42,11 +43,18 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 	cl, watch, st, err := s.attachLive(ctx)
 	if err == nil {
 		watch.Close()
-		if ref == LiveRef || ref == liveRef(s.opt.Root, st) {
+		if ref == LiveRef || ref == liveRef(st) {
 			if _, setup := surface.ParseSetupID(node); st.Node(node) == nil && !setup {
 				cl.Close()
 				cancel()
 				return nil, nil, fmt.Errorf("the run has no node %q", node)
+			}
+			if n := st.Node(node); n != nil && attempt > 0 && attempt < n.Attempt {
+				// An earlier attempt is over, and its log is a file of
+				// its own (runstate.AttemptLog) that nothing writes
+				// again: read there, as a past run's.
+				cl.Close()
+				return s.fileSource(ctx, cancel, out, send, *n, attempt)
 			}
 			ls, err := cl.Log(surface.NodeLogParams{ID: node, Attempt: attempt, NoFollow: !follow})
 			if err != nil {
@@ -80,28 +88,28 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 		}
 		cl.Close()
 	}
-	var pr pastRun
-	if ref == LiveRef {
-		runs := listRuns(s.opt.Root)
-		if len(runs) == 0 {
-			cancel()
-			return nil, nil, ErrNoSuchRun
-		}
-		pr = runs[0]
-	} else if pr, err = readRun(s.opt.Root, ref); err != nil {
-		cancel()
-		return nil, nil, err
-	}
-	n := pr.State.Node(node)
-	if n == nil {
-		cancel()
-		return nil, nil, fmt.Errorf("run %s has no node %q", pr.Ref, node)
-	}
-	f, err := openLog(s.opt.Root, *n)
+	last, err := readRun(s.opt.Root, ref)
 	if err != nil {
 		cancel()
 		return nil, nil, err
 	}
+	n := last.State.Node(node)
+	if n == nil {
+		cancel()
+		return nil, nil, fmt.Errorf("run %s has no node %q", liveRef(last.State), node)
+	}
+	return s.fileSource(ctx, cancel, out, send, *n, attempt)
+}
+
+// fileSource sends attempt k of a node's log from the file the record
+// keeps it in: a past run's, or an earlier attempt of a live node.
+func (s *Server) fileSource(ctx context.Context, cancel func(), out chan chunk, send func(chunk) bool, n surface.Node, k int) (<-chan chunk, func(), error) {
+	f, attempt, err := openLog(s.opt.Root, n, k)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(out)
 		defer f.Close()
@@ -110,13 +118,13 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 			buf := make([]byte, 256<<10)
 			k, err := f.Read(buf)
 			if k > 0 {
-				if !send(chunk{attempt: n.Attempt, offset: off, data: buf[:k]}) {
+				if !send(chunk{attempt: attempt, offset: off, data: buf[:k]}) {
 					return
 				}
 				off += int64(k)
 			}
 			if errors.Is(err, io.EOF) {
-				send(chunk{end: &surface.LogEnd{Attempt: n.Attempt, End: off, Finished: n.Status.Terminal()}})
+				send(chunk{end: &surface.LogEnd{Attempt: attempt, End: off, Finished: attempt < n.Attempt || n.Status.Terminal()}})
 				return
 			}
 			if err != nil {
@@ -125,7 +133,7 @@ func (s *Server) logSource(ctx context.Context, ref, node string, attempt int, f
 			}
 		}
 	})
-	return out, stop, nil
+	return out, func() { cancel(); wg.Wait() }, nil
 }
 
 // flushBytes bounds what is read from a source before the page is sent

@@ -173,8 +173,8 @@ func TestRunPage(t *testing.T) {
 	}
 	poll(ctx, t, "flaky green after the rerun", cellHas("flaky", "st-success"), 30*time.Second)
 	poll(ctx, t, "flaky's second log, in place of the first", `(() => { const t = [...document.querySelectorAll('.log .ln')].map(l => l.textContent).join('\n'); return t.includes('second time lucky') && !t.includes('first time fails'); })()`, 30*time.Second)
-	if got := eval[string](ctx, t, `document.querySelector('.logbar .status').textContent`); !strings.Contains(got, "attempt 2") {
-		t.Errorf("flaky's status reads %q, want attempt 2", got)
+	if got := eval[string](ctx, t, `document.querySelector('.logbar .attempts').textContent`); got != "attempt 1 2" {
+		t.Errorf("flaky's attempts read %q, want attempt 1 2", got)
 	}
 
 	// A deep link, in a fresh load of the page.

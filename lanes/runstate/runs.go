@@ -136,6 +136,12 @@ func entryOf(st surface.State, rel string, n int, written time.Time, live bool) 
 	return e
 }
 
+// With sums up st, the live state of e's run (as a face that follows the
+// run on its socket has it), as [ListRuns] does a record.
+func (e RunEntry) With(st surface.State) RunEntry {
+	return entryOf(st, e.Record, e.N, time.Now(), st.Run.Ended == nil)
+}
+
 // recordNumber returns the number of a record, .ci/<sha>/runs/<n>.json.
 func recordNumber(rel string) int {
 	n, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(rel), ".json"))

@@ -19,8 +19,10 @@ function dur(ms) {
   return Math.floor(s / 3600) + 'h' + Math.round((s % 3600) / 60) + 'm';
 }
 
+// clock is a node's clock as the dashboard's (internal/look's Expected):
+// a running one's against its expectation, "12.0s/~30.0s".
 function clock(n, now) {
-  if (n.status === 'running' && n.started) return dur(now - Date.parse(n.started));
+  if (n.status === 'running' && n.started) return dur(now - Date.parse(n.started)) + (n.expected_ms > 0 ? '/~' + dur(n.expected_ms) : '');
   if (isTerminal(n.status) && n.started) return dur(n.duration_ms || 0);
   return '';
 }
@@ -31,6 +33,15 @@ function ago(t) {
   if (s < 3600) return Math.floor(s / 60) + ' min ago';
   if (s < 86400) return Math.floor(s / 3600) + ' h ago';
   return new Date(t).toLocaleDateString();
+}
+
+// notes are what the dashboard says of a node beside its status
+// (internal/look's Notes).
+function notes(n) {
+  let s = '';
+  if (n.slow) s += '  slow: expected ~' + dur(n.expected_ms);
+  if (n.carried) s += '  carried over from ' + n.carried;
+  return s;
 }
 
 const isTerminal = (s) => ['success', 'failure', 'error', 'skipped', 'cancelled'].includes(s);
@@ -89,9 +100,11 @@ function route() {
   const h = location.hash.replace(/^#\/?/, '');
   const parts = h.split('/').map((p) => { try { return decodeURIComponent(p); } catch (e) { return p; } });
   if (parts[0] === 'run' && parts[1]) {
-    if (view && view.kind === 'run' && view.ref === parts[1]) { view.select(parts[2] || ''); return; }
+    // #/run/<ref>/<node>/<attempt>: an earlier attempt of a node.
+    const attempt = parseInt(parts[3], 10) > 0 ? parseInt(parts[3], 10) : 0;
+    if (view && view.kind === 'run' && view.ref === parts[1]) { view.select(parts[2] || '', false, attempt); return; }
     if (view) view.close();
-    view = runView(parts[1], parts[2] || '');
+    view = runView(parts[1], parts[2] || '', attempt);
     return;
   }
   if (view && view.kind === 'board') return;
@@ -140,18 +153,22 @@ function boardView() {
   main.innerHTML = '<section class="board"><h1>Runs of this checkout</h1><div id="runs" class="empty">Loading…</div></section>';
   const s = stream('board', () => '/api/board', {
     runs(list) {
-      setConn('board', (list || []).some((r) => r.live) ? 'live' : 'idle');
+      // runstate's entries: verdict live, passed, failed, cancelled or
+      // unfinished (killed), drawn with the status that says it.
+      const glyph = { live: 'running', passed: 'success', failed: 'failure', cancelled: 'cancelled', unfinished: 'error' };
+      setConn('board', (list || []).some((r) => r.verdict === 'live') ? 'live' : 'idle');
       const el = $('#runs');
       if (!list || list.length === 0) { el.className = 'empty'; el.textContent = 'No run yet: start one with `odu run`.'; return; }
       el.className = '';
-      el.innerHTML = '<table class="runs"><thead><tr><th></th><th>run</th><th class="wide">branch</th><th>started</th><th>took</th><th>nodes</th><th class="wide">failing</th></tr></thead><tbody>' +
+      el.innerHTML = '<table class="runs"><thead><tr><th></th><th>run</th><th class="wide">branch</th><th>started</th><th>took</th><th>nodes</th><th class="wide">not ok</th></tr></thead><tbody>' +
         list.map((r) => {
-          const st = r.verdict === 'running' ? 'running' : r.verdict === 'cancelled' ? 'cancelled' : r.verdict;
+          const live = r.verdict === 'live', bad = r.not_ok || [];
           const counts = look.order.filter((s) => r.counts[s]).map((s) => `<span>${mark(s)} ${r.counts[s]}</span>`).join('');
-          const took = r.live ? dur(Date.now() - Date.parse(r.started)) : r.duration_ms ? dur(r.duration_ms) : '';
-          return `<tr><td>${mark(st)}</td><td><a class="mono" href="#/run/${enc(r.ref)}">${esc(r.ref)}</a>${r.live ? ' <span class="st-running">live</span>' : ''}</td>` +
-            `<td class="wide">${esc(r.branch || '')}</td><td>${esc(ago(r.started))}</td><td>${esc(took)}</td><td class="counts">${counts}</td>` +
-            `<td class="wide failing">${(r.failing || []).slice(0, 4).map((f) => `<a href="#/run/${enc(r.ref)}/${enc(f)}">${esc(f)}</a>`).join(' ')}${(r.failing || []).length > 4 ? ' …' : ''}</td></tr>`;
+          const took = live ? dur(Date.now() - Date.parse(r.started)) : r.duration_ms ? dur(r.duration_ms) : '';
+          const owed = r.github_owed ? ` <span class="dim" title="commit statuses GitHub does not have yet">${r.github_owed} owed to GitHub</span>` : '';
+          return `<tr data-ref="${esc(r.ref)}" data-verdict="${esc(r.verdict)}"><td>${mark(glyph[r.verdict] || 'error')}</td><td><a class="mono" href="#/run/${enc(r.ref)}">${esc(r.ref)}</a> <span class="verdict st-${esc(glyph[r.verdict] || 'error')}">${esc(r.verdict)}</span></td>` +
+            `<td class="wide">${esc(r.branch || '')}</td><td>${esc(ago(r.started))}</td><td>${esc(took)}</td><td class="counts">${counts}${owed}</td>` +
+            `<td class="wide failing">${bad.slice(0, 4).map((f) => `<a href="#/run/${enc(r.ref)}/${enc(f)}">${esc(f)}</a>`).join(' ')}${bad.length > 4 ? ' …' : ''}</td></tr>`;
         }).join('') + '</tbody></table>';
     },
     failed(e) { s.stop(); setConn('board', 'error'); toast(e.error); },
@@ -161,8 +178,8 @@ function boardView() {
 
 // ---- run ---------------------------------------------------------------
 
-function runView(ref, node) {
-  const v = { kind: 'run', ref, node: '', run: null, live: false, cells: new Map(), log: null };
+function runView(ref, node, attempt) {
+  const v = { kind: 'run', ref, node: '', attempt: 0, run: null, live: false, cells: new Map(), log: null };
   const main = $('#main');
   main.innerHTML = '<section class="run nolog"><div class="runhead" id="runhead"></div><div class="lanes" id="lanes"></div>' +
     '<div class="matrix-wrap" id="matrix"><div class="empty">Waiting for the run…</div></div><div id="logslot"></div></section>';
@@ -180,6 +197,9 @@ function runView(ref, node) {
       `<span class="mono" title="${esc(r.sha)}">${esc(r.sha.slice(0, 12))}</span>` +
       (r.branch ? `<span>${esc(r.branch)}</span>` : '') +
       `<span class="dim">${r.ended ? 'took' : 'elapsed'} <span class="mono" id="elapsed">${esc(dur(ended - Date.parse(r.started)))}</span></span>` +
+      (v.live && v.eta ? `<span class="mono eta" id="eta">${esc(v.eta)}</span>` : '') +
+      (r.rerun_of ? `<span class="dim rerunof">rerun of <a class="mono" href="#/run/${enc(r.rerun_of)}">${esc(r.rerun_of)}</a> (↺ carried over)</span>` : '') +
+      (r.superseded ? `<span class="dim">superseded by ${esc(r.superseded)}</span>` : '') +
       `<span class="counts">${look.order.filter((s) => counts[s]).map((s) => `<span>${mark(s)} ${counts[s]}</span>`).join('')}</span>` +
       `<span class="actions">${v.live ? '<button type="button" id="cancelrun" class="danger">Cancel run</button>' : ''}</span>`;
     const c = $('#cancelrun');
@@ -193,8 +213,10 @@ function runView(ref, node) {
     const ls = (v.run && v.run.state.lanes) || [];
     $('#lanes').innerHTML = ls.map((l) => `<span class="${esc(l.phase.split(' ')[0])}" title="${esc(l.error || '')}">${esc(l.platform)}: ${esc(l.host)} · ${esc(l.phase)}${l.error ? ' — ' + esc(l.error) : ''}</span>`).join('');
   };
-  const cell = (n) => `<button type="button" class="node st-${esc(n.status)}${n.id === v.node ? ' sel' : ''}" data-id="${esc(n.id)}" title="${esc(n.id + ': ' + n.status + (n.reason ? ' — ' + n.reason : ''))}">` +
-    `<span>${esc(look.glyphs[n.status] || '?')}</span><span class="clock">${esc(clock(n, Date.now()))}</span></button>`;
+  // A cell: the dashboard's glyph and clock, ! on a node running slow,
+  // ↺ on one carried over from an earlier run.
+  const cell = (n) => `<button type="button" class="node st-${esc(n.status)}${n.id === v.node ? ' sel' : ''}${n.slow ? ' slow' : ''}${n.carried ? ' carried' : ''}" data-id="${esc(n.id)}" title="${esc(n.id + ': ' + n.status + notes(n) + (n.reason ? ' — ' + n.reason : ''))}">` +
+    `<span>${esc(look.glyphs[n.status] || '?')}</span><span class="clock">${esc(clock(n, Date.now()))}</span>${n.slow ? '<span class="slowmark">!</span>' : ''}${n.carried ? '<span class="carry" aria-label="carried over">↺</span>' : ''}</button>`;
   const matrix = () => {
     const st = v.run.state, nodes = st.nodes || [];
     const plats = [];
@@ -225,6 +247,7 @@ function runView(ref, node) {
 
   const s = stream('run', () => '/api/run?ref=' + enc(ref), {
     state(m) {
+      v.eta = m.eta || '';
       const newRun = v.run && v.run.ref !== m.ref;
       if (newRun || !v.run) v.wasLive = false;
       v.wasLive = v.wasLive || m.live;
@@ -232,7 +255,7 @@ function runView(ref, node) {
       setConn('run', m.live ? 'live' : v.wasLive ? 'ended' : 'history');
       header(); lanes(); matrix();
       if (newRun && v.log) { v.log.close(); v.log = null; }
-      v.select(v.node || node, true);
+      v.select(v.node || node, true, v.node ? v.attempt : attempt);
     },
     delta(d) {
       const st = v.run.state;
@@ -245,6 +268,11 @@ function runView(ref, node) {
         updated(d.node);
       }
       header();
+    },
+    eta(m) {
+      v.eta = m.eta;
+      const el = $('#eta');
+      if (el && v.eta) el.textContent = v.eta; else header();
     },
     ended() {
       v.live = false;
@@ -269,19 +297,19 @@ function runView(ref, node) {
     }
   }, 1000);
 
-  v.select = (id, force) => {
-    if (id === v.node && !force && (v.log || !id)) return;
-    if (v.node !== id || !v.log || !v.run || v.log.ref !== v.run.ref) {
-      if (v.log && (v.log.id !== id || (v.run && v.log.ref !== v.run.ref))) { v.log.close(); v.log = null; }
-    }
+  v.select = (id, force, k) => {
+    k = k || 0;
+    if (id === v.node && k === v.attempt && !force && (v.log || !id)) return;
+    if (v.log && (v.log.id !== id || v.log.pinned !== k || (v.run && v.log.ref !== v.run.ref))) { v.log.close(); v.log = null; }
     v.node = id;
+    v.attempt = k;
     for (const [nid, b] of v.cells) b.classList.toggle('sel', nid === id);
     $('.run').classList.toggle('nolog', !id);
     header();
     if (!id || !v.run) return;
     const n = nodeOf(id);
     if (!n) { $('#logslot').innerHTML = `<div class="empty">Run ${esc(shownRef())} has no node ${esc(id)}.</div>`; return; }
-    if (!v.log) v.log = logPane($('#logslot'), v.run.ref, n, v.live);
+    if (!v.log) v.log = logPane($('#logslot'), v.run.ref, n, v.live, k);
   };
   v.close = () => { s.close(); clearInterval(tick); if (v.log) v.log.close(); };
   return v;
@@ -289,10 +317,12 @@ function runView(ref, node) {
 
 // ---- log ---------------------------------------------------------------
 
-function logPane(slot, ref, node, live) {
-  const p = { id: node.id, ref, a: 0, o: 0, lines: [], texts: [], hit: -1, follow: true, es: null, ended: false };
+// logPane shows a node's log: its newest attempt, followed into the next
+// one when it is rerun; or, pinned, an earlier attempt k.
+function logPane(slot, ref, node, live, k) {
+  const p = { id: node.id, ref, a: k || 0, pinned: k || 0, o: 0, lines: [], texts: [], hit: -1, follow: true, es: null, ended: false };
   slot.className = 'logpane';
-  slot.innerHTML = '<div class="logbar"><span class="title"></span><span class="status"></span><span class="grow"></span>' +
+  slot.innerHTML = '<div class="logbar"><span class="title"></span><span class="status"></span><span class="attempts"></span><span class="grow"></span>' +
     '<input type="search" placeholder="Search (/)" aria-label="Search the log" class="q"><span class="hits"></span>' +
     '<button type="button" class="rerun">Rerun</button><button type="button" class="cancel danger">Cancel</button>' +
     '<a class="rawlink" target="_blank" rel="noopener">raw</a></div><div class="reason" hidden></div>' +
@@ -406,18 +436,32 @@ function logPane(slot, ref, node, live) {
     if (!(await confirmDo(`Cancel ${p.id}?`, 'Cancel node'))) return;
     try { await post('/api/cancel', { ref: p.ref, node: p.id }); toast('Cancelled ' + p.id); } catch (e) { toast(e.message); }
   };
-  $('.rawlink', slot).href = `/api/raw?ref=${enc(ref)}&node=${enc(node.id)}`;
+  $('.rawlink', slot).href = `/api/raw?ref=${enc(ref)}&node=${enc(node.id)}` + (p.pinned ? `&attempt=${p.pinned}` : '');
 
   p.node = (n, isLive) => {
     $('.status', slot).innerHTML = `${mark(n.status)} <span class="st-${esc(n.status)}">${esc(n.status)}</span>` +
-      (n.attempt > 1 ? ` <span class="dim">attempt ${n.attempt}</span>` : '') + (n.exit_code != null && n.status === 'failure' ? ` <span class="dim">exit ${n.exit_code}</span>` : '');
+      (n.exit_code != null && n.status === 'failure' ? ` <span class="dim">exit ${n.exit_code}</span>` : '');
     const reason = $('.reason', slot);
-    reason.hidden = !n.reason;
-    reason.textContent = n.reason || '';
+    reason.hidden = !n.reason && !n.carried && !n.slow;
+    reason.innerHTML = [n.carried ? `<span class="carriednote">↺ carried over from <a class="mono carriedfrom" href="#/run/${enc(n.carried)}/${enc(n.id)}">${esc(n.carried)}</a></span>` : '',
+      n.slow ? `<span class="st-failure">slow: expected ~${esc(dur(n.expected_ms))}</span>` : '', esc(n.reason || '')].filter((x) => x).join(' · ');
+    // The attempts: the one shown is text, the others links (the newest
+    // without a number: it is followed into the next).
+    const at = $('.attempts', slot);
+    at.hidden = !(n.attempt > 1);
+    if (n.attempt > 1) {
+      const shown = p.pinned || n.attempt;
+      const base = '#/run/' + enc(p.ref) + '/' + enc(p.id);
+      let h = '<span class="dim">attempt</span>';
+      for (let i = 1; i <= n.attempt; i++) {
+        h += i === shown ? ` <b aria-current="true">${i}</b>` : ` <a href="${esc(i === n.attempt ? base : base + '/' + i)}" data-attempt="${i}">${i}</a>`;
+      }
+      at.innerHTML = h;
+    }
     rerun.disabled = !isLive;
     cancel.disabled = !isLive || isTerminal(n.status);
     // A rerun started a new attempt after this one's log ended: follow it.
-    if (p.ended && n.attempt > p.a && isLive) { clear(n.attempt); connect(); }
+    if (p.ended && !p.pinned && n.attempt > p.a && isLive) { clear(n.attempt); connect(); }
   };
   p.node(node, live);
 
