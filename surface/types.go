@@ -273,6 +273,10 @@ type NodeSpec struct {
 	Recipe  string   `json:"recipe"`
 	Deps    []string `json:"deps"` // ids on the same lane
 	Command []string `json:"command"`
+	// Attempt is the attempt the node starts at (1 when 0): a lane that
+	// moved to another build host runs its unfinished nodes there as
+	// their next attempt.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // NodesGetParams subscribe to the cell.
