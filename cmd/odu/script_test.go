@@ -82,6 +82,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"sshd":        cmdSSHD,
 			"sshd-kill":   cmdSSHDKill,
 			"sshd-refuse": cmdSSHDRefuse,
+			"sshd-lose":   cmdSSHDLose,
 			"sshd-link":   cmdSSHDLink,
 			"nolinger":    cmdNoLinger,
 			"lingers":     cmdLingers,
