@@ -104,6 +104,9 @@ type Lane struct {
 	// relative to the repository root; nodeLog.get serves it under
 	// [SetupID].
 	Log string `json:"log,omitempty"`
+	// Moved says, once the lane moved off a build host lost for good,
+	// from where and to where (see [PhaseMoving]).
+	Moved string `json:"moved,omitempty"`
 }
 
 // SetupPrefix begins the id of a lane's setup log. It begins with a dot,
@@ -153,6 +156,12 @@ const PhaseReconnecting Phase = "reconnecting"
 // lane waits in line for one (within --lease-timeout). Error says who
 // holds each slot.
 const PhaseQueued Phase = "queued"
+
+// PhaseMoving: the lane's build host was lost for good (not back within
+// --reconnect-timeout); the lane leases another host of its pool,
+// provisions it and runs there again what had not finished. Error says
+// which host was lost, and why.
+const PhaseMoving Phase = "moving"
 
 // State is a whole run: what a subscriber to the cell gets first.
 type State struct {

@@ -75,8 +75,10 @@ func printStatus(w io.Writer, st surface.State, live bool, colour bool) {
 	fmt.Fprintf(w, "%s, %s\n", runLine(st), when)
 	fmt.Fprintf(w, "%s\n", counts(st))
 	for _, l := range st.Lanes {
-		if l.Phase == surface.PhaseReconnecting || l.Phase == surface.PhaseFailed || l.Phase == surface.PhaseQueued {
+		if l.Phase == surface.PhaseReconnecting || l.Phase == surface.PhaseFailed || l.Phase == surface.PhaseQueued || l.Phase == surface.PhaseMoving {
 			fmt.Fprintf(w, "lane %s on %s: %s (%s)\n", l.Platform, l.Host, l.Phase, l.Error)
+		} else if l.Moved != "" {
+			fmt.Fprintf(w, "lane %s on %s: %s\n", l.Platform, l.Host, l.Moved)
 		}
 	}
 	fmt.Fprintln(w)
