@@ -128,7 +128,9 @@ func (l *lane) move(old *provision.Runner, gone *linkLostError) (*provision.Runn
 	}
 	l.mu.Unlock()
 
+	l.cmu.Lock()
 	l.detached = st.Detached
+	l.cmu.Unlock()
 	l.swap(st.Client)
 	senv, snames := hosts.SecretEnv(c.opts.Secrets)
 	cfg := surface.Config{
