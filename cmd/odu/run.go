@@ -39,7 +39,7 @@ type RunCmd struct {
 	Remote      string        `placeholder:"NAME" help:"The git remote whose GitHub repository gets the commit statuses (default: origin)."`
 	PostTimeout time.Duration `type:"positive" default:"30s" placeholder:"DURATION" help:"How long the end of the run waits for its last commit statuses to reach GitHub."`
 	// Lanes that survive a dropped link or a dead coordinator.
-	ReconnectTimeout time.Duration `type:"positive" default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors."`
+	ReconnectTimeout time.Duration `type:"positive" default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors (or the lane moves to another host of its pool: --lane-moves)."`
 	LaneMoves        int           `default:"2" placeholder:"N" help:"How many times a lane may move to another host of its pool when its host is not back within --reconnect-timeout (it runs again there what had not finished); 0 never."`
 	Fresh            bool          `help:"Stop the runners still running this commit on the build hosts (left by an odu run that died) and start over, instead of re-attaching to them."`
 	// Pools of build hosts (lanes/lease.go).
