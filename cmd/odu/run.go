@@ -40,7 +40,7 @@ type RunCmd struct {
 	PostTimeout time.Duration `type:"positive" default:"30s" placeholder:"DURATION" help:"How long the end of the run waits for its last commit statuses to reach GitHub."`
 	// Lanes that survive a dropped link or a dead coordinator.
 	ReconnectTimeout time.Duration `type:"positive" default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors (or the lane moves to another host of its pool: --lane-moves)."`
-	LaneMoves        int           `default:"2" placeholder:"N" help:"How many times a lane may move to another host of its pool when its host is not back within --reconnect-timeout (it runs again there what had not finished); 0 never."`
+	LaneMoves        int           `type:"count" default:"2" placeholder:"N" help:"How many times a lane may move to another host of its pool when its host is not back within --reconnect-timeout (it runs again there what had not finished); 0 never."`
 	Fresh            bool          `help:"Stop the runners still running this commit on the build hosts (left by an odu run that died) and start over, instead of re-attaching to them."`
 	// Pools of build hosts (lanes/lease.go).
 	NoWait         bool          `help:"Fail a lane at once when every slot of its pool of build hosts is held, instead of waiting in line for one."`
@@ -91,9 +91,6 @@ func (*RunCmd) Examples() []string {
 
 // Run runs the pipeline and returns how it went as the exit code.
 func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) error {
-	if c.LaneMoves < 0 {
-		return &usageError{msg: fmt.Sprintf("--lane-moves %d: give 0 (a lane never moves) or more", c.LaneMoves), hint: "A lane moves to another host of its pool at most --lane-moves times (default 2)."}
-	}
 	// Leaving the dashboard (q) stops the run as Ctrl-C does: by ending ctx.
 	ctx, leave := context.WithCancel(ctx)
 	defer leave()
