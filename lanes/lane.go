@@ -187,18 +187,22 @@ func (l *lane) run() {
 		// The link went while configuring. A detached runner may have
 		// taken the configuration and started the nodes: dial it again
 		// and configure it again, which it takes as a no-op for the same
-		// lane, as after any dropped link.
-		if !l.survive(st, err) {
+		// lane, as after any dropped link. A host that is not back
+		// moves the lane, as while it runs: the move configures the
+		// runner on the new host.
+		was := st
+		if !l.surviveOrMove(&st, err) {
 			return
+		}
+		if st != was {
+			break
 		}
 	}
 	configured = true
-	nodes := "nodes"
-	if len(l.nodes) == 1 {
-		nodes = "node"
+	if l.moves == 0 {
+		fmt.Fprintf(l.setup, "%s running %s\n", time.Now().Format("15:04:05.000"), count(len(l.nodes), "node"))
+		l.setLane(surface.PhaseRunning, "")
 	}
-	fmt.Fprintf(l.setup, "%s running %d %s\n", time.Now().Format("15:04:05.000"), len(l.nodes), nodes)
-	l.setLane(surface.PhaseRunning, "")
 
 	for _, n := range l.nodes {
 		follow.Add(1)
