@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/odu-ci/odu/dag"
 	"github.com/odu-ci/odu/lanes/hosts"
 	"github.com/odu-ci/odu/lanes/provision"
 	"github.com/odu-ci/odu/surface"
@@ -153,14 +154,23 @@ func (l *lane) move(old *provision.Runner, gone *linkLostError) (*provision.Runn
 }
 
 // toRunAgain returns the lane's nodes that had not finished, and the
-// finished ones they need, directly or not (on the lane: a node's
-// dependencies are on its lane).
+// finished ones they need (runAgain).
 func (l *lane) toRunAgain() (rerun, needed map[string]bool) {
+	return runAgain(l.nodes, func(id string) bool {
+		cur, _ := l.c.store.Node(id)
+		return cur.Status.Terminal()
+	})
+}
+
+// runAgain returns the nodes that had not finished, and the finished
+// ones they need, directly or not (on the lane: a node's dependencies
+// are on its lane).
+func runAgain(nodes []*dag.Node, finished func(id string) bool) (rerun, needed map[string]bool) {
 	rerun, needed = map[string]bool{}, map[string]bool{}
 	byID := map[string][]string{}
-	for _, n := range l.nodes {
+	for _, n := range nodes {
 		byID[n.ID] = n.Deps
-		if cur, _ := l.c.store.Node(n.ID); !cur.Status.Terminal() {
+		if !finished(n.ID) {
 			rerun[n.ID] = true
 		}
 	}
