@@ -191,7 +191,7 @@ func (l *lane) run() {
 		// moves the lane, as while it runs: the move configures the
 		// runner on the new host.
 		was := st
-		if !l.surviveOrMove(&st, err) {
+		if !l.survive(&st, err) {
 			return
 		}
 		if st != was {
@@ -221,7 +221,7 @@ func (l *lane) run() {
 			return
 		}
 		was := st
-		if !l.surviveOrMove(&st, err) {
+		if !l.survive(&st, err) {
 			return
 		}
 		if st != was {

@@ -11,25 +11,11 @@ import (
 )
 
 // survive takes a lane's lost link: a lane with a detached runner dials
-// it again (see reconnect); any other fails. It reports whether the lane
-// is back.
-func (l *lane) survive(st *provision.Runner, err error) bool {
-	lost := l.lostLink(st, err)
-	if !st.CanRedial() {
-		l.fail(lost)
-		return false
-	}
-	back, gone, _ := l.reconnect(st, lost)
-	if gone != nil {
-		l.fail(gone)
-	}
-	return back
-}
-
-// surviveOrMove is survive, except that a lane whose host is not back
-// within the reconnect timeout moves to another host of its pool when it
-// may (see move.go): *st is then its runner there.
-func (l *lane) surviveOrMove(st **provision.Runner, err error) bool {
+// it again (see reconnect); any other fails. A lane whose host is not
+// back within the reconnect timeout moves to another host of its pool
+// when it may (see move.go): *st is then its runner there. It reports
+// whether the lane is back.
+func (l *lane) survive(st **provision.Runner, err error) bool {
 	lost := l.lostLink(*st, err)
 	if !(*st).CanRedial() {
 		l.fail(lost)
