@@ -64,6 +64,10 @@ type Options struct {
 	// is dialled again before its unfinished nodes become errors;
 	// DefaultReconnectTimeout when 0.
 	ReconnectTimeout time.Duration
+	// LaneMoves is how many times a lane of a pool may move to another
+	// host of its pool when its host is not back within the reconnect
+	// timeout (see move.go); 0 never.
+	LaneMoves int
 	// Fresh stops the runners still running this commit's lanes on the
 	// hosts (left by a coordinator that died) and starts over, instead of
 	// re-attaching to them.

@@ -16,7 +16,10 @@
 //     with [Options.NoWait].
 //   - link.go: a lane whose link dropped: a detached runner is dialled
 //     again within [Options.ReconnectTimeout]; its nodes become errors
-//     only when it is not back.
+//     only when it is not back (and the lane cannot move: move.go).
+//   - move.go: a lane of a pool whose host is lost for good moves to
+//     another host with a free slot, at most [Options.LaneMoves] times,
+//     and runs there again what had not finished and what that needs.
 //   - mirror.go: the fan-in: each lane's node changes mirrored into the
 //     coordinator's store, a node's success vouched for only once its
 //     whole log is here.

@@ -49,6 +49,16 @@ type lane struct {
 	shared bool
 
 	setup *surface.Log // the setup narrative, .setup@<platform>
+	errf  *os.File     // the runner's stderr, .runner@<platform>
+
+	// A lane whose host is lost for good moves to another host of its
+	// pool (move.go): how many times it did, the hosts it lost, what it
+	// says of it, and the finished nodes run again there only for their
+	// outputs (by id, at the attempt whose result stands).
+	moves     int
+	lost      map[string]bool
+	moved     string
+	recompute map[string]int
 
 	mu      sync.Mutex
 	mirrors map[string]*mirror
@@ -77,8 +87,11 @@ func (l *lane) setHost(addr string) {
 
 // setLane publishes the lane's phase.
 func (l *lane) setLane(phase surface.Phase, errText string) {
+	l.hmu.Lock()
+	moved := l.moved
+	l.hmu.Unlock()
 	l.c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.addr(), Phase: phase, Error: errText,
-		Log: runstate.RunSetupLogRel(l.c.opts.SHA, l.c.num, l.platform)})
+		Log: runstate.RunSetupLogRel(l.c.opts.SHA, l.c.num, l.platform), Moved: moved})
 }
 
 // run starts the lane's runner, configures it, and mirrors its state and
@@ -97,10 +110,11 @@ func (l *lane) run() {
 		return
 	}
 	defer errf.Close()
+	l.errf = errf
 	var st *provision.Runner
 	switch {
 	case l.leased:
-		st, err = l.leaseAndStart(errf)
+		st, err = l.leaseAndStart(errf, false)
 	case l.pool[0].Addr == hosts.Localhost:
 		l.setHost(hosts.Localhost)
 		st, err = l.startLocal(errf, nil)
@@ -177,18 +191,22 @@ func (l *lane) run() {
 		// The link went while configuring. A detached runner may have
 		// taken the configuration and started the nodes: dial it again
 		// and configure it again, which it takes as a no-op for the same
-		// lane, as after any dropped link.
-		if !l.survive(st, err) {
+		// lane, as after any dropped link. A host that is not back
+		// moves the lane, as while it runs: the move configures the
+		// runner on the new host.
+		was := st
+		if !l.survive(&st, err) {
 			return
+		}
+		if st != was {
+			break
 		}
 	}
 	configured = true
-	nodes := "nodes"
-	if len(l.nodes) == 1 {
-		nodes = "node"
+	if l.moves == 0 {
+		fmt.Fprintf(l.setup, "%s running %s\n", time.Now().Format("15:04:05.000"), count(len(l.nodes), "node"))
+		l.setLane(surface.PhaseRunning, "")
 	}
-	fmt.Fprintf(l.setup, "%s running %d %s\n", time.Now().Format("15:04:05.000"), len(l.nodes), nodes)
-	l.setLane(surface.PhaseRunning, "")
 
 	for _, n := range l.nodes {
 		follow.Add(1)
@@ -206,8 +224,12 @@ func (l *lane) run() {
 		if c.ctx.Err() != nil || err == nil {
 			return
 		}
-		if !l.survive(st, err) {
+		was := st
+		if !l.survive(&st, err) {
 			return
+		}
+		if st != was {
+			seen = 0 // a runner on another host: its changes from the start
 		}
 	}
 }

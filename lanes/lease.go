@@ -82,10 +82,14 @@ func (e *BusyError) Error() string {
 }
 
 // leaseAndStart leases a slot of the lane's pool and starts its runner
-// there.
-func (l *lane) leaseAndStart(errf *os.File) (*provision.Runner, error) {
+// there. A host that fails to start it (for any reason but its slots
+// being taken meanwhile) is out of the pool for this run: the lane tries
+// the next. Moving (see move.go), the lane leaves out the hosts it lost,
+// and does not wait in line: the hosts it may move to have a free slot,
+// or it does not move.
+func (l *lane) leaseAndStart(errf *os.File, moving bool) (*provision.Runner, error) {
 	c := l.c
-	cands := l.connectPool()
+	cands := l.connectPool(moving)
 	var chosen *candidate
 	defer func() {
 		for _, cd := range cands {
@@ -137,7 +141,18 @@ func (l *lane) leaseAndStart(errf *os.File) (*provision.Runner, error) {
 				continue // taken since it was asked: the next host, or the next poll
 			}
 			if err != nil {
-				return nil, err
+				if c.ctx.Err() != nil {
+					return nil, err
+				}
+				// This host could not start the runner (a full disk, a
+				// runner of another odu version holding this commit's
+				// lane there): the others of the pool may.
+				cd.err = err
+				errs = append(errs, err)
+				if len(cands) > 1 {
+					l.say("%s is out of the pool for this run: %v", cd.addr, err)
+				}
+				continue
 			}
 			chosen = cd
 			if queued != "" {
@@ -145,7 +160,17 @@ func (l *lane) leaseAndStart(errf *os.File) (*provision.Runner, error) {
 			}
 			return st, nil
 		}
+		usable = slices.DeleteFunc(usable, func(cd *candidate) bool { return cd.err != nil })
+		if len(usable) == 0 {
+			if len(errs) == 1 {
+				return nil, errs[0]
+			}
+			return nil, fmt.Errorf("no host of the %s pool could be used: %w", l.platform, errors.Join(errs...))
+		}
 		who := holders(usable)
+		if moving {
+			return nil, fmt.Errorf("every slot of the other hosts of the %s pool is held: %s", l.platform, who)
+		}
 		if c.opts.NoWait {
 			return nil, &BusyError{Platform: l.platform, Holders: who}
 		}
@@ -165,12 +190,16 @@ func (l *lane) leaseAndStart(errf *os.File) (*provision.Runner, error) {
 	}
 }
 
-// connectPool connects to every host of the lane's pool, in parallel.
-func (l *lane) connectPool() []*candidate {
+// connectPool connects to every host of the lane's pool, in parallel;
+// moving, to those it did not lose.
+func (l *lane) connectPool(moving bool) []*candidate {
 	c := l.c
 	var cands []*candidate
 	var wg sync.WaitGroup
 	for i, h := range l.pool {
+		if l.lost[h.Addr] {
+			continue
+		}
 		cd := &candidate{addr: h.Addr, slots: h.Slots, order: i}
 		cands = append(cands, cd)
 		if h.Addr == hosts.Localhost {
@@ -185,7 +214,7 @@ func (l *lane) connectPool() []*candidate {
 				})
 		})
 	}
-	if len(l.pool) > 1 {
+	if len(l.pool) > 1 && !moving {
 		l.setLane(surface.PhaseConnecting, "")
 	}
 	wg.Wait()

@@ -11,22 +11,38 @@ import (
 )
 
 // survive takes a lane's lost link: a lane with a detached runner dials
-// it again (see reconnect); any other fails. It reports whether the lane
-// is back.
-func (l *lane) survive(st *provision.Runner, err error) bool {
-	lost := l.lostLink(st, err)
-	if !st.CanRedial() {
+// it again (see reconnect); any other fails. A lane whose host is not
+// back within the reconnect timeout moves to another host of its pool
+// when it may (see move.go): *st is then its runner there. It reports
+// whether the lane is back.
+func (l *lane) survive(st **provision.Runner, err error) bool {
+	lost := l.lostLink(*st, err)
+	if !(*st).CanRedial() {
 		l.fail(lost)
 		return false
 	}
-	return l.reconnect(st, lost)
+	back, gone, down := l.reconnect(*st, lost)
+	if back || gone == nil {
+		return back
+	}
+	if !down || !l.canMove() {
+		l.fail(gone)
+		return false
+	}
+	next, ok := l.move(*st, gone)
+	if ok {
+		*st = next
+	}
+	return ok
 }
 
 // reconnect dials a lane's host again after its link dropped, with
-// backoff, until it re-attaches to the runner there or the reconnect
-// timeout passes; then the lane fails. Its nodes run on meanwhile: the
-// runner is detached from the link.
-func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
+// backoff, until it re-attaches to the runner there (back) or gives up:
+// gone says why, and down whether it is because the host did not answer
+// within the reconnect timeout (rather than that its runner is no longer
+// there). Its nodes run on meanwhile: the runner is detached from the
+// link. When the run ends first, it returns neither back nor gone.
+func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) (back bool, gone *linkLostError, down bool) {
 	c := l.c
 	timeout := c.reconnectTimeout()
 	cut := time.Now()
@@ -54,10 +70,10 @@ func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
 			l.swap(cl)
 			l.say("re-attached to the runner after %s (try %d): its nodes ran on; their logs resume where they were", time.Since(cut).Round(time.Millisecond), try)
 			l.setLane(surface.PhaseRunning, "")
-			return true
+			return true, nil, false
 		}
 		if c.ctx.Err() != nil {
-			return false
+			return false, nil, false
 		}
 		if errors.Is(err, provision.ErrRunnerGone) || !time.Now().Add(delay).Before(deadline) {
 			why := fmt.Errorf("%w; not back within %s: %w", lost.err, timeout, err)
@@ -65,14 +81,13 @@ func (l *lane) reconnect(st *provision.Runner, lost *linkLostError) bool {
 				why = fmt.Errorf("%w; dialled again: %w", lost.err, err)
 			}
 			l.say("giving up: %v", why)
-			l.fail(&linkLostError{host: l.addr(), err: why})
-			return false
+			return false, &linkLostError{host: l.addr(), err: why}, !errors.Is(err, provision.ErrRunnerGone)
 		}
 		l.say("dial %d failed: %v; next in %s", try, err, delay)
 		select {
 		case <-time.After(delay):
 		case <-c.ctx.Done():
-			return false
+			return false, nil, false
 		}
 		delay = min(2*delay, 5*time.Second)
 	}

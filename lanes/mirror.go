@@ -73,6 +73,9 @@ func (l *lane) mirror(n surface.Node) {
 	if !ok {
 		return // not a node of this lane
 	}
+	if l.recomputedLocked(n) {
+		return // run again after a move, for its outputs only (move.go)
+	}
 	if n.Attempt > m.attempt {
 		m.attempt, m.final, m.begun = n.Attempt, false, false
 		close(m.moved)

@@ -165,7 +165,7 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 		}
 		nodes = append(nodes, surface.Node{
 			ID: spec.ID, Name: spec.Name, Recipe: spec.Recipe, Platform: cfg.Platform,
-			Deps: spec.Deps, Command: spec.Command, Status: surface.Pending, Attempt: 1,
+			Deps: spec.Deps, Command: spec.Command, Status: surface.Pending, Attempt: max(spec.Attempt, 1),
 		})
 	}
 	run := cfg.Run
@@ -179,6 +179,16 @@ func (r *Runner) Configure(_ context.Context, cfg surface.Config) error {
 	})
 	if err != nil {
 		return &surface.Error{Code: surface.CodeInternal, Message: err.Error()}
+	}
+	// A node that starts at a later attempt (its lane moved here from a
+	// host that was lost) has its log at that attempt.
+	for _, spec := range cfg.Nodes {
+		if spec.Attempt > 1 {
+			if err := store.Log(spec.ID).RestartAt(spec.Attempt); err != nil {
+				store.CloseLogs()
+				return &surface.Error{Code: surface.CodeInternal, Message: err.Error()}
+			}
+		}
 	}
 	r.store = store
 	r.jobs = cfg.Jobs

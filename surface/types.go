@@ -127,6 +127,9 @@ type Lane struct {
 	// relative to the repository root; nodeLog.get serves it under
 	// [SetupID].
 	Log string `json:"log,omitempty"`
+	// Moved says, once the lane moved off a build host lost for good,
+	// from where and to where (see [PhaseMoving]).
+	Moved string `json:"moved,omitempty"`
 }
 
 // SetupPrefix begins the id of a lane's setup log. It begins with a dot,
@@ -176,6 +179,12 @@ const PhaseReconnecting Phase = "reconnecting"
 // lane waits in line for one (within --lease-timeout). Error says who
 // holds each slot.
 const PhaseQueued Phase = "queued"
+
+// PhaseMoving: the lane's build host was lost for good (not back within
+// --reconnect-timeout); the lane leases another host of its pool,
+// provisions it and runs there again what had not finished. Error says
+// which host was lost, and why.
+const PhaseMoving Phase = "moving"
 
 // State is a whole run: what a subscriber to the cell gets first.
 type State struct {
@@ -301,6 +310,10 @@ type NodeSpec struct {
 	Recipe  string   `json:"recipe"`
 	Deps    []string `json:"deps"` // ids on the same lane
 	Command []string `json:"command"`
+	// Attempt is the attempt the node starts at (1 when 0): a lane that
+	// moved to another build host runs its unfinished nodes there as
+	// their next attempt.
+	Attempt int `json:"attempt,omitempty"`
 }
 
 // NodesGetParams subscribe to the cell.

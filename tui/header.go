@@ -88,7 +88,13 @@ func (h *Header) View() string {
 		for _, l := range st.Lanes {
 			switch l.Phase {
 			case surface.PhaseRunning, surface.PhaseDone, "":
+				if l.Moved != "" {
+					// It runs on another host than it started on.
+					lanes = append(lanes, s.Status[surface.Running].Render(l.Platform+": "+l.Moved))
+				}
 				continue
+			case surface.PhaseMoving:
+				lanes = append(lanes, s.Status[surface.Running].Render(l.Platform+": moving, "+l.Error))
 			case surface.PhaseFailed:
 				lanes = append(lanes, s.Error.Render(l.Platform+": failed"))
 			case surface.PhaseQueued:

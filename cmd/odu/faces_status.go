@@ -100,8 +100,10 @@ func printStatus(w io.Writer, st surface.State, live bool, head string, colour b
 		fmt.Fprintf(w, "superseded by %s\n", st.Run.Superseded)
 	}
 	for _, l := range st.Lanes {
-		if l.Phase == surface.PhaseReconnecting || l.Phase == surface.PhaseFailed || l.Phase == surface.PhaseQueued {
+		if l.Phase == surface.PhaseReconnecting || l.Phase == surface.PhaseFailed || l.Phase == surface.PhaseQueued || l.Phase == surface.PhaseMoving {
 			fmt.Fprintf(w, "lane %s on %s: %s (%s)\n", l.Platform, l.Host, l.Phase, l.Error)
+		} else if l.Moved != "" {
+			fmt.Fprintf(w, "lane %s on %s: %s\n", l.Platform, l.Host, l.Moved)
 		}
 	}
 	fmt.Fprintln(w)

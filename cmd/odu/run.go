@@ -42,7 +42,8 @@ type RunCmd struct {
 	Remote      string        `placeholder:"NAME" help:"The git remote whose GitHub repository gets the commit statuses (default: origin)."`
 	PostTimeout time.Duration `type:"positive" default:"30s" placeholder:"DURATION" help:"How long the end of the run waits for its last commit statuses to reach GitHub."`
 	// Lanes that survive a dropped link or a dead coordinator.
-	ReconnectTimeout time.Duration `type:"positive" default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors."`
+	ReconnectTimeout time.Duration `type:"positive" default:"2m" placeholder:"DURATION" help:"How long to dial a build host again after its link dropped (its nodes run on meanwhile) before its unfinished nodes become errors (or the lane moves to another host of its pool: --lane-moves)."`
+	LaneMoves        int           `type:"count" default:"2" placeholder:"N" help:"How many times a lane may move to another host of its pool when its host is not back within --reconnect-timeout (it runs again there what had not finished); 0 never."`
 	Fresh            bool          `help:"Stop the runners still running this commit on the build hosts (left by an odu run that died) and start over, instead of re-attaching to them."`
 	// Pools of build hosts (lanes/lease.go).
 	NoWait         bool          `help:"Fail a lane at once when every slot of its pool of build hosts is held, instead of waiting in line for one."`
@@ -261,7 +262,7 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) (err error)
 		Workspace: workspace, WorkDir: workDir, Jobs: c.Jobs, Grace: grace,
 		Exe: exe, Version: version(), Env: hosts.WithoutSecrets(os.Environ(), secrets), Secrets: secrets,
 		Pools: pools, NoWait: c.NoWait, LeaseTimeout: c.LeaseTimeout, Home: home(env), Getenv: env.Getenv,
-		ReconnectTimeout: c.ReconnectTimeout, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
+		ReconnectTimeout: c.ReconnectTimeout, LaneMoves: c.LaneMoves, Fresh: c.Fresh, RunnerIdle: c.RunnerIdle, RunnerFinishedIdle: c.RunnerDoneIdle,
 		Notef: func(format string, a ...any) { fmt.Fprintf(env.Stderr, "odu: "+format+"\n", a...) },
 		Carry: c.rerun.carried(), CarriedFrom: c.rerun.record(),
 	})

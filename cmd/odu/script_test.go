@@ -82,6 +82,7 @@ func scriptParams(t *testing.T, dir string) testscript.Params {
 			"sshd":        cmdSSHD,
 			"sshd-kill":   cmdSSHDKill,
 			"sshd-refuse": cmdSSHDRefuse,
+			"sshd-lose":   cmdSSHDLose,
 			"sshd-link":   cmdSSHDLink,
 			"nolinger":    cmdNoLinger,
 			"lingers":     cmdLingers,
@@ -298,14 +299,20 @@ func cmdWaitfor(ts *testscript.TestScript, neg bool, args []string) {
 		re = regexp.MustCompile("(?m)" + args[1])
 	}
 	deadline := time.Now().Add(awaitLimit)
+	var data []byte
 	for time.Now().Before(deadline) {
-		data, err := os.ReadFile(ts.MkAbs(args[0]))
+		var err error
+		data, err = os.ReadFile(ts.MkAbs(args[0]))
 		if err == nil && (re == nil || re.Match(data)) {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	ts.Fatalf("%s did not appear (or match) within %s", args[0], awaitLimit)
+	// What it held says what happened instead.
+	if len(data) > 4000 {
+		data = data[len(data)-4000:]
+	}
+	ts.Fatalf("%s did not appear (or match) within %s; it ends:\n%s", args[0], awaitLimit, data)
 }
 
 // cmdGone checks that the process whose pid a file holds exits within

@@ -174,6 +174,18 @@ func cmdSSHDKill(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Logf("killed %d connections at %s", n, time.Now().Format("15:04:05.000"))
 }
 
+// cmdSSHDLose makes a server's host lost for good: it stops listening,
+// and every process it started is killed (see sshtest.Server.Lose):
+//
+//	sshd-lose NAME
+func cmdSSHDLose(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: sshd-lose NAME")
+	}
+	server(ts, args[0]).Lose()
+	ts.Logf("lost %s for good at %s", args[0], time.Now().Format("15:04:05.000"))
+}
+
 // server returns a server started with sshd.
 func server(ts *testscript.TestScript, name string) *sshtest.Server {
 	serversMu.Lock()

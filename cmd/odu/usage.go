@@ -83,11 +83,29 @@ func positiveMapper() kong.MapperFunc {
 	}
 }
 
+// countMapper decodes a whole number of 0 or more (--lane-moves).
+func countMapper() kong.MapperFunc {
+	return func(ctx *kong.DecodeContext, target reflect.Value) error {
+		t, err := ctx.Scan.PopValue("number")
+		if err != nil {
+			return err
+		}
+		s := fmt.Sprint(t.Value)
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil || n < 0 {
+			return fmt.Errorf("%q is not a whole number of 0 or more: give one, e.g. 2", s)
+		}
+		target.SetInt(n)
+		return nil
+	}
+}
+
 // parseOptions are the kong options that decode odu's flag values.
 func parseOptions() []kong.Option {
 	return []kong.Option{
 		kong.TypeMapper(reflect.TypeOf(time.Duration(0)), durationMapper()),
 		kong.NamedMapper("positive", positiveMapper()),
+		kong.NamedMapper("count", countMapper()),
 	}
 }
 

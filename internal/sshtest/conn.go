@@ -145,3 +145,25 @@ func (s *Server) Processes() []string {
 	}
 	return out
 }
+
+// Lose makes the host lost for good, as one that crashed and stays down:
+// the server stops listening (a new connection is refused), and every
+// process it started (connections, sessions, what they left running)
+// is killed; its files stay, for the test to read what ran there, until
+// [Server.Stop] removes them.
+func (s *Server) Lose() {
+	s.mu.Lock()
+	s.stopped, s.lost = true, true
+	s.mu.Unlock()
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.cg != nil {
+		if err := s.cg.killAll(stopWait); err != nil {
+			s.t.Errorf("lose %s: %v", s.Host, err)
+		}
+	}
+	if !waitGroup(&s.wg, stopWait) {
+		s.t.Errorf("lose %s: its sshd processes did not end within %v", s.Host, stopWait)
+	}
+}

@@ -183,6 +183,7 @@ type Server struct {
 	stop    sync.Once
 	mu      sync.Mutex
 	stopped bool
+	lost    bool // Lose killed its processes and removed its cgroup
 	// refusing drops new connections at once (Refuse).
 	refusing bool
 	ns       *netns        // with Options.NetNS
@@ -377,11 +378,12 @@ func (s *Server) stopOnce() {
 	t := s.t
 	s.mu.Lock()
 	s.stopped = true
+	lost := s.lost
 	s.mu.Unlock()
 	if s.ln != nil {
 		s.ln.Close()
 	}
-	if s.cg != nil {
+	if s.cg != nil && !lost {
 		if err := s.cg.killAll(stopWait); err != nil {
 			t.Errorf("stop sshd on %s: %v", s.Host, err)
 		}
