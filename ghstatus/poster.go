@@ -223,6 +223,12 @@ func (p *Poster) Update(n surface.Node) {
 }
 
 func (p *Poster) updateLocked(n surface.Node) {
+	if n.Shard != nil {
+		// A shard is part of its aggregate, which has the one status
+		// GitHub gets: branch protection does not change with the
+		// number of shards.
+		return
+	}
 	st, ok := Describe(n)
 	if !ok {
 		if n.Status != surface.Pending {

@@ -118,12 +118,17 @@ type Coordinator struct {
 func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	pl := opts.Pipeline
 	var nodes []surface.Node
+	sets := planShards(opts)
 	for _, n := range pl.Nodes {
 		nodes = append(nodes, surface.Node{
 			ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: string(n.Platform),
 			Deps: n.Deps, Command: n.Command, Status: surface.Pending, Attempt: 1,
 			Log: runstate.LogRel(opts.SHA, string(n.Platform), n.Name),
 		})
+		if s := sets[n.ID]; s != nil {
+			nodes[len(nodes)-1].Shards = s.ids
+			nodes = append(nodes, s.shardNodes(opts.SHA)...)
+		}
 	}
 	var plats []string
 	for _, p := range pl.Platforms {
@@ -171,6 +176,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		return nil, err
 	}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
+	var shardLanes []*lane
 	for _, p := range plats {
 		l := &lane{c: c, platform: p, pool: poolOf(opts, p), leased: opts.Pools[p].Leased, shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
 			swapped: make(chan struct{})}
@@ -191,9 +197,23 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		l.setup = setup
 		store.AddLog(surface.SetupID(p), setup)
 		l.setLane(surface.PhaseStarting, "")
+		extra, err := c.addShards(l, sets)
+		if err != nil {
+			store.CloseLogs()
+			return nil, err
+		}
+		shardLanes = append(shardLanes, extra...)
+	}
+	for _, l := range shardLanes {
+		c.lanes = append(c.lanes, l)
+		l.setLane(surface.PhaseStarting, "")
 	}
 	for _, l := range c.lanes {
 		c.work.Go(l.run)
+	}
+	for _, s := range sets {
+		c.work.Go(func() { c.leaseShards(s) })
+		c.work.Go(func() { c.settleShards(s) })
 	}
 	c.recording.Go(c.keepRecord)
 	return c, nil

@@ -131,7 +131,7 @@ func (l *lane) publishLocked(m *mirror, n surface.Node) {
 	}
 	m.final = n.Status.Terminal()
 	cur, _ := l.c.store.Node(n.ID)
-	n.Log = cur.Log
+	n.Log, n.Shard, n.Shards = cur.Log, cur.Shard, cur.Shards // the coordinator's own
 	if reflect.DeepEqual(cur, n) {
 		return // nothing new: a snapshot repeats what was mirrored
 	}

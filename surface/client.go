@@ -270,6 +270,11 @@ func (cl *Client) CancelRun(ctx context.Context) error {
 	return cl.call(ctx, MethodRunCancel, struct{}{}, nil)
 }
 
+// Settle ends a runner's held node with status (see MethodSettle).
+func (cl *Client) Settle(ctx context.Context, id string, status Status, reason string) error {
+	return cl.call(ctx, MethodSettle, SettleParams{ID: id, Status: status, Reason: reason}, nil)
+}
+
 // Exit tells a detached runner that the run is over: it exits.
 func (cl *Client) Exit(ctx context.Context) error {
 	return cl.call(ctx, MethodRunnerExit, struct{}{}, nil)

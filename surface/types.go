@@ -64,6 +64,19 @@ type Node struct {
 	// Post is the node's commit status on GitHub, when the coordinator
 	// posts them (a strict run); only [Store.SetPost] changes it.
 	Post *PostState `json:"post,omitempty"`
+	// Shard is set on a shard of a sharded recipe (e2e[2/4]@x86_64-linux):
+	// it says which node it is a shard of. Its aggregate is the node the
+	// pipeline has, which every face and GitHub know it by.
+	Shard *Shard `json:"shard,omitempty"`
+	// Shards names an aggregate's shards, once it has them.
+	Shards []string `json:"shards,omitempty"`
+}
+
+// Shard says which shard of which node a node is.
+type Shard struct {
+	Of    string `json:"of"`    // the aggregate's id: "e2e@x86_64-linux"
+	N     int    `json:"n"`     // 1-based: the 2 of e2e[2/4]
+	Total int    `json:"total"` // the shards the recipe runs as
 }
 
 // PostState is how far a node's commit status got to GitHub: the status
@@ -216,6 +229,10 @@ const (
 	MethodRerun     = "node.rerun"       // Procedure
 	MethodCancel    = "node.cancel"      //
 	MethodRunCancel = "run.cancel"       //
+	// MethodSettle ends a node that a runner holds for its coordinator
+	// (NodeSpec.Held: a sharded recipe's aggregate, whose shards run on
+	// other lanes) with the status its coordinator gives. A runner only.
+	MethodSettle = "node.settle"
 	// MethodRunnerExit tells a detached runner that its coordinator is
 	// done with it (the run is over): it stops and exits without waiting
 	// out its idle bound. A runner only.
@@ -273,6 +290,17 @@ type NodeSpec struct {
 	Recipe  string   `json:"recipe"`
 	Deps    []string `json:"deps"` // ids on the same lane
 	Command []string `json:"command"`
+	// Held is a node the runner does not run: it waits for its
+	// dependencies like any other, then stays pending until its
+	// coordinator settles it (MethodSettle). Held nodes have no command.
+	Held bool `json:"held,omitempty"`
+}
+
+// SettleParams settle a held node.
+type SettleParams struct {
+	ID     string `json:"id"`
+	Status Status `json:"status"` // terminal
+	Reason string `json:"reason,omitempty"`
 }
 
 // NodesGetParams subscribe to the cell.

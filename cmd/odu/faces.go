@@ -100,6 +100,11 @@ func current(ctx context.Context, cl *surface.Client) (surface.State, error) {
 // pick resolves a node argument against a run's nodes with the selectors
 // of `odu run`: it must name exactly one node.
 func pick(st surface.State, arg string) (surface.Node, error) {
+	// A shard (e2e[2/4]@x86_64-linux, or e2e[2/4] on a run of one
+	// platform) is named as it is: selectors pick its aggregate.
+	if n := pickShard(st, arg); n != nil {
+		return *n, nil
+	}
 	sel, err := dag.ParseSelector(arg)
 	if err != nil {
 		return surface.Node{}, err
@@ -109,6 +114,9 @@ func pick(st surface.State, arg string) (surface.Node, error) {
 		pl.Platforms = append(pl.Platforms, platform.Platform(p))
 	}
 	for _, n := range st.Nodes {
+		if n.Shard != nil {
+			continue
+		}
 		pl.Nodes = append(pl.Nodes, &dag.Node{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: platform.Platform(n.Platform), Deps: n.Deps})
 	}
 	if sel.Platform != "" && !slices.Contains(st.Run.Platforms, string(sel.Platform)) {
@@ -131,6 +139,27 @@ func pick(st surface.State, arg string) (surface.Node, error) {
 			Suggest: "Name one, e.g. " + ids[0] + "."}
 	}
 	return *st.Node(got.Nodes[0].ID), nil
+}
+
+// pickShard returns the shard arg names by its id, or by its name when
+// one shard of the run has it.
+func pickShard(st surface.State, arg string) *surface.Node {
+	var found *surface.Node
+	for i, n := range st.Nodes {
+		if n.Shard == nil {
+			continue
+		}
+		if n.ID == arg {
+			return &st.Nodes[i]
+		}
+		if n.Name == arg {
+			if found != nil {
+				return nil // one per platform: the selector's error says which
+			}
+			found = &st.Nodes[i]
+		}
+	}
+	return found
 }
 
 // attachNode connects to the live run and resolves a node argument in it.
