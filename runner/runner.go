@@ -301,8 +301,15 @@ func (r *Runner) stepLocked() {
 				break
 			}
 		}
-		// A held node is its coordinator's to settle (Settle).
-		if ready && !n.spec.Held && r.running < r.jobs {
+		// A held node is its coordinator's to settle (Settle): once its
+		// dependencies succeeded it is running, elsewhere (its shards),
+		// and takes no slot here.
+		if ready && n.spec.Held {
+			now := time.Now()
+			r.setLocked(n, surface.Running, func(sn *surface.Node) { sn.Started = &now })
+			continue
+		}
+		if ready && r.running < r.jobs {
 			r.startLocked(n)
 		}
 	}
@@ -339,6 +346,7 @@ func (r *Runner) Settle(_ context.Context, p surface.SettleParams) error {
 		if sn.Started == nil {
 			sn.Started = &now
 		}
+		sn.DurationMS = now.Sub(*sn.Started).Milliseconds()
 	})
 	r.kick()
 	return nil
