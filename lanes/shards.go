@@ -238,16 +238,26 @@ func (c *Coordinator) leaseShards(s *shardSet) {
 // comes, on a free slot; errNotStarted when there is none.
 func (l *lane) startShard(errf *os.File) (*provision.Runner, error) {
 	sh := l.shard
+	// Dial the pool's hosts meanwhile: the shards connect at once, and
+	// only take their slots one after another.
+	cands := l.connectPool()
 	var try bool
 	select {
 	case try = <-sh.turn:
 	case <-l.c.ctx.Done():
-		return nil, l.c.ctx.Err()
 	}
 	if !try {
+		for _, cd := range cands {
+			if cd.host != nil {
+				cd.host.Close()
+			}
+		}
+		if err := l.c.ctx.Err(); err != nil {
+			return nil, err
+		}
 		return nil, errNotStarted
 	}
-	st, err := l.leaseShard(errf)
+	st, err := l.leaseShard(cands, errf)
 	sh.got <- err == nil
 	if err != nil {
 		l.say("not started: %v", err)
@@ -259,11 +269,10 @@ func (l *lane) startShard(errf *os.File) (*provision.Runner, error) {
 // errNoFreeSlot says a shard found no slot it may take.
 var errNoFreeSlot = errors.New("no free slot in the pool for it (a shard takes a slot of the lane's own host, or of a host no other shard uses)")
 
-// leaseShard leases a free slot for a shard, without waiting, and starts
-// its runner there.
-func (l *lane) leaseShard(errf *os.File) (*provision.Runner, error) {
+// leaseShard leases a free slot for a shard on one of cands (the pool,
+// connected), without waiting, and starts its runner there.
+func (l *lane) leaseShard(cands []*candidate, errf *os.File) (*provision.Runner, error) {
 	c, sh := l.c, l.shard
-	cands := l.connectPool()
 	var chosen *candidate
 	defer func() {
 		for _, cd := range cands {
