@@ -127,3 +127,48 @@ func TestShardsOneGitHubStatus(t *testing.T) {
 		t.Errorf("odu protect would require %q, want %q:\n%s\n%s", checks, want, out, stderr)
 	}
 }
+
+// TestDashboardShards: the dashboard lists a sharded recipe's shards
+// right under its aggregate, all running at once on this machine's four
+// slots (localhost in the pool), and shows a shard's own log when it is
+// selected; the run passes once they end.
+func TestDashboardShards(t *testing.T) {
+	d := newDash(t, `[metadata("ci")]
+ci: e2e
+    @echo ci
+
+[metadata("odu:shard=4")]
+e2e:
+    @echo "shard $ODU_SHARD_INDEX of $ODU_SHARD_TOTAL"
+    @while [ ! -e "$DASH_STOP" ]; do sleep 0.1; done
+`)
+	hosts := filepath.Join(d.tmp, "hosts.json")
+	if err := os.WriteFile(hosts, []byte(`{"x86_64-linux": {"host": "localhost", "slots": 4}}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.env = append(d.env, "ODU_HOSTS="+hosts)
+	tm := d.terminal(120, 30, "run")
+	s := tm.waitFor("the aggregate and its four shards running", false, func(s string) bool {
+		for _, r := range []string{"e2e", "e2e[1/4]", "e2e[2/4]", "e2e[3/4]", "e2e[4/4]"} {
+			if _, row := rowOf(s, r); !strings.Contains(row, "●") {
+				return false
+			}
+		}
+		return true
+	})
+	var keys []string
+	for _, r := range []string{"e2e", "e2e[1/4]", "e2e[2/4]", "e2e[3/4]", "e2e[4/4]", "ci"} {
+		k, _ := rowOf(s, r)
+		keys = append(keys, k)
+	}
+	if got := strings.Join(keys, ""); got != "123456" {
+		t.Errorf("rows e2e, its shards 1 to 4, ci have keys %q, want 123456 (the shards right under the aggregate):\n%s", got, s)
+	}
+	tm.key(keys[3]) // e2e[3/4]
+	tm.waitText("e2e[3/4]@x86_64-linux · running", "shard 2 of 4")
+	touch(t, d.stop)
+	s = tm.waitText("odu exited")
+	if !strings.Contains(s, "odu exited 0") {
+		t.Errorf("the sharded run did not pass:\n%s", s)
+	}
+}
