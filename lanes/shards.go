@@ -210,9 +210,10 @@ func (c *Coordinator) leaseShards(s *shardSet) {
 	try := false
 	select {
 	case <-s.main.ready:
-		s.main.mu.Lock()
-		try = !s.main.failed
-		s.main.mu.Unlock()
+		// Ready with a client: its runner started (a lane that failed
+		// to start closes ready before it records why).
+		cl, _ := s.main.current()
+		try = cl != nil
 	case <-c.ctx.Done():
 	}
 	for _, sl := range s.lanes {
