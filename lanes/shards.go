@@ -472,7 +472,7 @@ func (l *lane) spec(n *dag.Node) surface.NodeSpec {
 	sp := surface.NodeSpec{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Deps: n.Deps, Command: n.Command}
 	for _, s := range l.sets {
 		if s.agg.ID == n.ID {
-			sp.Held, sp.Command = true, nil
+			sp.Held = true // its command is not run: the shards run it
 			return sp
 		}
 		if s.ids[0] == n.ID {
