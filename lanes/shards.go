@@ -239,8 +239,15 @@ func (c *Coordinator) leaseShards(s *shardSet) {
 // comes, on a free slot; errNotStarted when there is none.
 func (l *lane) startShard(errf *os.File) (*provision.Runner, error) {
 	sh := l.shard
-	// Dial the pool's hosts meanwhile: the shards connect at once, and
-	// only take their slots one after another.
+	// Dial the pool's hosts once the platform's lane has its runner (it
+	// pushed odu's runner to every host of the pool: the shards find it
+	// there rather than push it again, four times over), all shards at
+	// once, while the ones before take their slots.
+	select {
+	case <-sh.set.main.ready:
+	case <-l.c.ctx.Done():
+		return nil, l.c.ctx.Err()
+	}
 	cands := l.connectPool()
 	var try bool
 	select {
