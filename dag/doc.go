@@ -31,6 +31,8 @@
 //     runs them with `just --yes`: a CI run has nobody to answer.
 //   - [parallel] changes nothing: odu runs independent nodes in parallel
 //     anyway.
+//   - [metadata("odu:shard=N")] sets [Node.Shards]: the recipe runs as up
+//     to N shards (see lanes/shards.go); its node is their aggregate.
 //   - Operating-system attributes ([linux], [macos], [unix], ...) leave a
 //     recipe out of platforms it does not run on. just leaves recipes for
 //     other systems out of its dump altogether, so a recipe that exists

@@ -199,3 +199,17 @@ func quoteList(xs []string) string {
 	}
 	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
+
+// ShardError reports a bad [metadata("odu:shard=N")].
+type ShardError struct {
+	Recipe, Where, Value string
+}
+
+func (e *ShardError) Error() string {
+	return fmt.Sprintf("%s: recipe %s: odu:shard=%s is not a number of shards from 1 to %d", e.Where, e.Recipe, e.Value, MaxShards)
+}
+
+// Hint says what is right.
+func (*ShardError) Hint() string {
+	return "Write the most shards the recipe may run as: [metadata(\"odu:shard=4\")]."
+}

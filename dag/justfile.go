@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/odu-ci/odu/platform"
@@ -68,6 +69,31 @@ func (r *Recipe) Where() string {
 	}
 	return r.Source
 }
+
+// ShardTag is the metadata that shards a recipe: [metadata("odu:shard=4")].
+const ShardTag = "odu:shard="
+
+// Shards returns the most shards the recipe runs as, from
+// [metadata("odu:shard=N")]; 0 when it carries none.
+func (r *Recipe) Shards() (int, error) {
+	n := 0
+	for _, m := range r.Metadata {
+		v, ok := strings.CutPrefix(m, ShardTag)
+		if !ok {
+			continue
+		}
+		k, err := strconv.Atoi(v)
+		if err != nil || k < 1 || k > MaxShards {
+			return 0, &ShardError{Recipe: r.Namepath, Where: r.Where(), Value: v}
+		}
+		n = k
+	}
+	return n, nil
+}
+
+// MaxShards bounds N in odu:shard=N: each shard holds a slot of a build
+// host, and a pool has far fewer.
+const MaxShards = 64
 
 // IsCIRoot reports whether the recipe carries [metadata("ci")].
 func (r *Recipe) IsCIRoot() bool {

@@ -28,7 +28,10 @@ type Node struct {
 	Command  []string          `json:"command"`  // argv, run in the repository root
 	Deps     []string          `json:"deps"`     // ids of the nodes it waits for, sorted
 	Source   string            `json:"source"`   // "file:line" of the recipe
-	Rank     int               `json:"-"`        // length of the longest dependency chain below it
+	// Shards is the most shards the recipe runs as, from
+	// [metadata("odu:shard=N")]; 0 for a recipe that is not sharded.
+	Shards int `json:"shards,omitempty"`
+	Rank   int `json:"-"` // length of the longest dependency chain below it
 }
 
 // Options say how to resolve a pipeline.
@@ -182,7 +185,11 @@ func (r *resolver) expand(v invocation) ([]string, error) {
 			return nil, err
 		}
 		id := key + "@" + string(r.plat)
-		r.nodes[id] = &Node{
+		shards, err := rec.Shards()
+		if err != nil {
+			return nil, err
+		}
+		r.nodes[id] = &Node{Shards: shards,
 			ID: id, Name: key, Recipe: rec.Namepath, Args: nonNil(v.args), Platform: r.plat,
 			Command: r.command(v), Deps: nonNil(before), Source: rec.Where(),
 		}

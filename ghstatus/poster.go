@@ -223,9 +223,11 @@ func (p *Poster) Update(n surface.Node) {
 }
 
 func (p *Poster) updateLocked(n surface.Node) {
-	if n.Carried != "" {
+	if n.Carried != "" || n.Shard != nil {
 		// Carried over from an earlier run, which posted it: GitHub's
-		// status is left as it is.
+		// status is left as it is. A shard is part of its aggregate,
+		// which has the one status GitHub gets: branch protection does
+		// not change with the number of shards.
 		return
 	}
 	st, ok := Describe(n)

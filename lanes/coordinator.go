@@ -130,6 +130,7 @@ type Coordinator struct {
 func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	pl := opts.Pipeline
 	var nodes []surface.Node
+	sets := planShards(opts)
 	for _, n := range pl.Nodes {
 		if old, ok := opts.Carry[n.ID]; ok {
 			// It keeps the run it first came from, when it was carried
@@ -145,6 +146,10 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 			ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: string(n.Platform),
 			Deps: n.Deps, Command: n.Command, Status: surface.Pending, Attempt: 1,
 		})
+		if s := sets[n.ID]; s != nil {
+			nodes[len(nodes)-1].Shards = s.ids
+			nodes = append(nodes, s.shardNodes(opts.SHA)...)
+		}
 	}
 	// Read before this run's own record exists (runstate.Expectations
 	// bounds what it reads).
@@ -238,6 +243,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	}
 	c := &Coordinator{opts: opts, num: num, store: store, record: record, byNode: map[string]*lane{}, ended: make(chan struct{}), recordStop: make(chan struct{})}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
+	var shardLanes []*lane
 	for _, p := range plats {
 		l := &lane{c: c, platform: p, pool: poolOf(opts, p), leased: opts.Pools[p].Leased, shared: shared(p), ready: make(chan struct{}), mirrors: map[string]*mirror{},
 			swapped: make(chan struct{})}
@@ -273,9 +279,23 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 		l.setup = setup
 		store.AddLog(surface.SetupID(p), setup)
 		l.setLane(surface.PhaseStarting, "")
+		extra, err := c.addShards(l, sets)
+		if err != nil {
+			store.CloseLogs()
+			return nil, err
+		}
+		shardLanes = append(shardLanes, extra...)
+	}
+	for _, l := range shardLanes {
+		c.lanes = append(c.lanes, l)
+		l.setLane(surface.PhaseStarting, "")
 	}
 	for _, l := range c.lanes {
 		c.work.Go(l.run)
+	}
+	for _, s := range sets {
+		c.work.Go(func() { c.leaseShards(s) })
+		c.work.Go(func() { c.settleShards(s) })
 	}
 	c.recording.Go(c.keepRecord)
 	return c, nil

@@ -14,6 +14,10 @@
 //     them before its runner starts, waiting in line (phase queued) while
 //     every slot is held, within [Options.LeaseTimeout], or not at all
 //     with [Options.NoWait].
+//   - shards.go: a recipe tagged odu:shard=N as up to N shards, each on a
+//     slot of its own (the platform's lane runs shard 1; each other shard
+//     has a lane of its own, leased without waiting), and its aggregate,
+//     held by the platform's runner and settled once every shard ended.
 //   - link.go: a lane whose link dropped: a detached runner is dialled
 //     again within [Options.ReconnectTimeout]; its nodes become errors
 //     only when it is not back (and the lane cannot move: move.go).

@@ -26,6 +26,8 @@ type lane struct {
 	pool     hosts.Pool // the hosts it may run on
 	leased   bool       // it leases a slot of one (lease.go)
 	nodes    []*dag.Node
+	sets     []*shardSet // its sharded nodes (shards.go)
+	shard    *shardLane  // set on a shard's own lane
 
 	hmu  sync.Mutex
 	host string // the host it runs on; the pool's addresses until it leased a slot
@@ -90,8 +92,8 @@ func (l *lane) setLane(phase surface.Phase, errText string) {
 	l.hmu.Lock()
 	moved := l.moved
 	l.hmu.Unlock()
-	l.c.store.SetLane(surface.Lane{Platform: l.platform, Host: l.addr(), Phase: phase, Error: errText,
-		Log: runstate.RunSetupLogRel(l.c.opts.SHA, l.c.num, l.platform), Moved: moved})
+	l.c.store.SetLane(surface.Lane{Platform: l.name(), Host: l.addr(), Phase: phase, Error: errText,
+		Log: l.setupRel(), Moved: moved})
 }
 
 // run starts the lane's runner, configures it, and mirrors its state and
@@ -99,10 +101,10 @@ func (l *lane) setLane(phase surface.Phase, errText string) {
 func (l *lane) run() {
 	c := l.c
 	defer l.setup.Finish()
-	runnerLog := filepath.Join(c.opts.Root, runstate.RunRunnerLogRel(c.opts.SHA, c.num, l.platform))
+	runnerLog := filepath.Join(c.opts.Root, l.runnerRel())
 	errf, err := runstate.OpenState(runnerLog, os.O_CREATE|os.O_WRONLY|os.O_TRUNC)
 	if err == nil {
-		err = surface.LinkInPlace(runnerLog, filepath.Join(c.opts.Root, runstate.RunnerLogRel(c.opts.SHA, l.platform)))
+		err = surface.LinkInPlace(runnerLog, filepath.Join(c.opts.Root, l.runnerLink()))
 	}
 	if err != nil {
 		close(l.ready)
@@ -113,6 +115,8 @@ func (l *lane) run() {
 	l.errf = errf
 	var st *provision.Runner
 	switch {
+	case l.shard != nil:
+		st, err = l.startShard(errf)
 	case l.leased:
 		st, err = l.leaseAndStart(errf, false)
 	case l.pool[0].Addr == hosts.Localhost:
@@ -123,6 +127,11 @@ func (l *lane) run() {
 		st, err = provision.Remote(c.ctx, c.provisionRun(), l.pool[0].Addr, platform.Platform(l.platform),
 			sshlink.Env{Home: c.opts.Home, Getenv: c.opts.Getenv}, l.setup,
 			func(p surface.Phase) { l.setLane(p, "") }, errf)
+	}
+	if errors.Is(err, errNotStarted) {
+		close(l.ready)
+		l.notStarted()
+		return
 	}
 	if err != nil {
 		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
@@ -159,9 +168,12 @@ func (l *lane) run() {
 		}
 	}()
 
+	if !l.awaitShards() {
+		return
+	}
 	var specs []surface.NodeSpec
 	for _, n := range l.nodes {
-		specs = append(specs, surface.NodeSpec{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Deps: n.Deps, Command: n.Command})
+		specs = append(specs, l.spec(n))
 	}
 	senv, snames := hosts.SecretEnv(c.opts.Secrets) // only ever in this message
 	cfg := surface.Config{

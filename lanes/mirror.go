@@ -135,9 +135,11 @@ func (l *lane) publishLocked(m *mirror, n surface.Node) {
 	m.final = n.Status.Terminal()
 	cur, _ := l.c.store.Node(n.ID)
 	// What the coordinator knows of the node and its runner does not:
-	// its expectation, whether this attempt ran slow, and the
-	// dependencies a runner is not given (carried over: see Options.Carry).
+	// its expectation, whether this attempt ran slow, the dependencies a
+	// runner is not given (carried over: see Options.Carry), and its
+	// shards.
 	n.Log, n.ExpectedMS, n.Deps = cur.Log, cur.ExpectedMS, cur.Deps
+	n.Shard, n.Shards = cur.Shard, cur.Shards
 	n.Slow = cur.Slow && n.Attempt == cur.Attempt
 	if reflect.DeepEqual(cur, n) {
 		return // nothing new: a snapshot repeats what was mirrored

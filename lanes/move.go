@@ -37,6 +37,12 @@ func (l *lane) canMove() bool {
 	if !l.leased || l.moves >= l.c.opts.LaneMoves {
 		return false
 	}
+	if l.shard != nil || len(l.sets) > 0 {
+		// Shards are leased once, against the lane's host and each
+		// other's (see shards.go): a lane with shards, or a shard's,
+		// does not move; it ends in error, as without a pool.
+		return false
+	}
 	for _, h := range l.pool {
 		if h.Addr != l.addr() && !l.lost[h.Addr] {
 			return true

@@ -109,6 +109,9 @@ func (c *Coordinator) Rerun(ctx context.Context, id string) (surface.RerunResult
 		return surface.RerunResult{}, &surface.Error{Code: surface.CodeRefused,
 			Message: "the run was cancelled: " + id + " is not rerun; start a new run with `odu run`"}
 	}
+	if err := c.shardRerun(id); err != nil {
+		return surface.RerunResult{}, err
+	}
 	cl, err := c.laneOf(ctx, id)
 	if err != nil {
 		return surface.RerunResult{}, err

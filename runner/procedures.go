@@ -238,7 +238,8 @@ func (r *Runner) finishedLocked(n *node) error {
 // wait for, if it runs.
 func (r *Runner) cancelLocked(n *node, reason string) chan struct{} {
 	switch {
-	case n.status == surface.Pending:
+	case n.status == surface.Pending || (n.spec.Held && n.status == surface.Running):
+		// (A held node runs elsewhere: its coordinator cancels that.)
 		n.touched++
 		n.byRerun = false
 		r.setLocked(n, surface.Cancelled, func(sn *surface.Node) { sn.Reason = reason })

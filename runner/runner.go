@@ -247,7 +247,7 @@ func validate(cfg surface.Config) error {
 		if n.ID == "" || ids[n.ID] {
 			return bad("node id %q is empty or repeated", n.ID)
 		}
-		if len(n.Command) == 0 {
+		if len(n.Command) == 0 && !n.Held {
 			return bad("node %s has no command", n.ID)
 		}
 		ids[n.ID] = true
@@ -319,10 +319,55 @@ func (r *Runner) stepLocked() {
 				break
 			}
 		}
+		// A held node is its coordinator's to settle (Settle): once its
+		// dependencies succeeded it is running, elsewhere (its shards),
+		// and takes no slot here.
+		if ready && n.spec.Held {
+			now := time.Now()
+			r.setLocked(n, surface.Running, func(sn *surface.Node) { sn.Started = &now })
+			continue
+		}
 		if ready && r.running < r.jobs {
 			r.startLocked(n)
 		}
 	}
+}
+
+// Settle ends a held node with the status its coordinator gives: a
+// sharded recipe's aggregate, whose shards ran on other lanes. A node
+// that already ended (skipped, as a dependency failed; cancelled) keeps
+// how it ended, and says so.
+func (r *Runner) Settle(_ context.Context, p surface.SettleParams) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.nodes[p.ID]
+	switch {
+	case !ok:
+		return &surface.Error{Code: surface.CodeInvalidParams, Message: "no node " + p.ID}
+	case !n.spec.Held:
+		return &surface.Error{Code: surface.CodeRefused, Message: p.ID + " is not held: the runner runs it"}
+	case !p.Status.Terminal():
+		return &surface.Error{Code: surface.CodeInvalidParams, Message: fmt.Sprintf("%s: %s is not how a node ends", p.ID, p.Status)}
+	case n.status.Terminal():
+		return &surface.Error{Code: surface.CodeRefused, Message: fmt.Sprintf("%s already ended: %s", p.ID, n.status)}
+	}
+	log := r.store.Log(p.ID)
+	if p.Reason != "" {
+		if err := log.Note("%s", p.Reason); err != nil {
+			r.Logf("settle %s: %v", p.ID, err)
+		}
+	}
+	now := time.Now()
+	r.setLocked(n, p.Status, func(sn *surface.Node) {
+		sn.Reason = p.Reason
+		sn.LogSize = log.Status().Size // finished by setLocked
+		if sn.Started == nil {
+			sn.Started = &now
+		}
+		sn.DurationMS = now.Sub(*sn.Started).Milliseconds()
+	})
+	r.kick()
+	return nil
 }
 
 // setLocked records a node's status and publishes it. A node that ends

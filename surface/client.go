@@ -276,6 +276,11 @@ func (cl *Client) SupersedeRun(ctx context.Context, by string) error {
 	return cl.call(ctx, MethodRunCancel, RunCancelParams{Superseded: by}, nil)
 }
 
+// Settle ends a runner's held node with status (see MethodSettle).
+func (cl *Client) Settle(ctx context.Context, id string, status Status, reason string) error {
+	return cl.call(ctx, MethodSettle, SettleParams{ID: id, Status: status, Reason: reason}, nil)
+}
+
 // Exit tells a detached runner that the run is over: it exits.
 func (cl *Client) Exit(ctx context.Context) error {
 	return cl.call(ctx, MethodRunnerExit, struct{}{}, nil)

@@ -28,8 +28,9 @@
 //     without loss or duplication. ANSI escapes, carriage returns and
 //     invalid UTF-8 pass unchanged.
 //   - Procedures: node.rerun, node.cancel, run.cancel, and
-//     runner.configure for a runner. run.cancel may say what supersedes
-//     the run ([RunCancelParams]); a [Superseder] records it.
+//     runner.configure and node.settle (a held node, [NodeSpec.Held]) for
+//     a runner. run.cancel may say what supersedes the run
+//     ([RunCancelParams]); a [Superseder] records it.
 //
 // A stream is a request, then notifications tagged with the request's id,
 // then the response to the request, which ends it ([StreamEnd],

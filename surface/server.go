@@ -40,6 +40,12 @@ type Exiter interface {
 	Exit(ctx context.Context) error
 }
 
+// Settler is a controller that settles held nodes (node.settle): a
+// runner.
+type Settler interface {
+	Settle(ctx context.Context, p SettleParams) error
+}
+
 // Server serves a store's surface, and a controller's procedures, to one
 // peer at a time per [Server.Serve].
 type Server struct {
@@ -374,6 +380,19 @@ func (s *Server) handle(ctx context.Context, c *conn, m *message) {
 			err = &Error{Code: CodeMethodNotFound, Message: "no method " + m.Method + ": the server is not a detached runner"}
 		} else if err = x.Exit(ctx); err == nil {
 			err = s.reply(c, m.ID, struct{}{})
+		}
+	case MethodSettle:
+		var p SettleParams
+		x, ok := s.Controller.(Settler)
+		switch {
+		case !ok:
+			err = &Error{Code: CodeMethodNotFound, Message: "no method " + m.Method + ": the server is not a runner"}
+		case m.params(&p) != nil:
+			err = m.params(&p)
+		default:
+			if err = x.Settle(ctx, p); err == nil {
+				err = s.reply(c, m.ID, struct{}{})
+			}
 		}
 	case MethodHello:
 		err = &Error{Code: CodeInvalidRequest, Message: "hello was already said"}

@@ -77,6 +77,19 @@ type Node struct {
 	// the run), which this names by its ref (or, for a run recorded
 	// before refs, its record's path relative to the repository root).
 	Carried string `json:"carried,omitempty"`
+	// Shard is set on a shard of a sharded recipe (e2e[2/4]@x86_64-linux):
+	// it says which node it is a shard of. Its aggregate is the node the
+	// pipeline has, which every face and GitHub know it by.
+	Shard *Shard `json:"shard,omitempty"`
+	// Shards names an aggregate's shards, once it has them.
+	Shards []string `json:"shards,omitempty"`
+}
+
+// Shard says which shard of which node a node is.
+type Shard struct {
+	Of    string `json:"of"`    // the aggregate's id: "e2e@x86_64-linux"
+	N     int    `json:"n"`     // 1-based: the 2 of e2e[2/4]
+	Total int    `json:"total"` // the shards the recipe runs as
 }
 
 // PostState is how far a node's commit status got to GitHub: the status
@@ -248,6 +261,10 @@ const (
 	MethodRerun     = "node.rerun"       // Procedure
 	MethodCancel    = "node.cancel"      //
 	MethodRunCancel = "run.cancel"       //
+	// MethodSettle ends a node that a runner holds for its coordinator
+	// (NodeSpec.Held: a sharded recipe's aggregate, whose shards run on
+	// other lanes) with the status its coordinator gives. A runner only.
+	MethodSettle = "node.settle"
 	// MethodRunnerExit tells a detached runner that its coordinator is
 	// done with it (the run is over): it stops and exits without waiting
 	// out its idle bound. A runner only.
@@ -314,6 +331,17 @@ type NodeSpec struct {
 	// moved to another build host runs its unfinished nodes there as
 	// their next attempt.
 	Attempt int `json:"attempt,omitempty"`
+	// Held is a node the runner does not run: it waits for its
+	// dependencies like any other, then stays pending until its
+	// coordinator settles it (MethodSettle). Held nodes have no command.
+	Held bool `json:"held,omitempty"`
+}
+
+// SettleParams settle a held node.
+type SettleParams struct {
+	ID     string `json:"id"`
+	Status Status `json:"status"` // terminal
+	Reason string `json:"reason,omitempty"`
 }
 
 // NodesGetParams subscribe to the cell.

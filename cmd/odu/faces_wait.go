@@ -60,7 +60,9 @@ func (c *WaitCmd) Run(ctx context.Context, env *Env) error {
 	if c.FailFast {
 		stop = func(st surface.State) bool {
 			for _, n := range st.Nodes {
-				if n.Status.Terminal() && n.Status != surface.Success {
+				// (A shard that found no slot never started: it failed
+				// nothing.)
+				if n.Status.Terminal() && n.Status != surface.Success && (n.Shard == nil || n.Status != surface.Skipped) {
 					return true
 				}
 			}

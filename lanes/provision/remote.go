@@ -68,6 +68,10 @@ func (h *Host) Close() { h.l.Close(errors.New("the lane runs on another host")) 
 type Lease struct {
 	Slots  int
 	Holder hostside.Holder
+	// Lane names the lane's directory in the workspace when it is not
+	// the platform's: a shard's lane, beside its platform's own lane on
+	// the same host (its runner, socket and logs are its own).
+	Lane string
 }
 
 // Slots asks the host who holds its slots (of slots), and with du, how
@@ -173,7 +177,11 @@ func (r *remoteLane) connect(ctx context.Context) (*Host, error) {
 func (h *Host) Start(ctx context.Context, lease *Lease, runnerErr io.Writer) (*Runner, error) {
 	r, l, p, files, bin := h.r, h.l, h.p, h.files, h.bin
 	ws := hostside.WorkspacePath(p.cache, files.repo, files.workspace)
-	laneDir := hostside.LaneDir(ws, string(r.platform))
+	laneName := string(r.platform)
+	if lease != nil && lease.Lane != "" {
+		laneName = lease.Lane
+	}
+	laneDir := hostside.LaneDir(ws, laneName)
 	att := &attachment{l: l}
 	cl, err := r.attach(ctx, att, bin, laneDir, runnerErr, false, lease, p.cache)
 	if err != nil {
