@@ -171,7 +171,8 @@ func (f *found) ended() bool {
 
 func anyFailed(st surface.State) bool {
 	for _, n := range st.Nodes {
-		if n.Status.Terminal() && n.Status != surface.Success {
+		// A shard counts through its aggregate (as odu wait --fail-fast).
+		if n.Status.Terminal() && n.Status != surface.Success && n.Shard == nil {
 			return true
 		}
 	}

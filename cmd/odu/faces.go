@@ -91,27 +91,6 @@ var (
 	detail  = face.Detail
 )
 
-// pickShard returns the shard arg names by its id, or by its name when
-// one shard of the run has it.
-func pickShard(st surface.State, arg string) *surface.Node {
-	var found *surface.Node
-	for i, n := range st.Nodes {
-		if n.Shard == nil {
-			continue
-		}
-		if n.ID == arg {
-			return &st.Nodes[i]
-		}
-		if n.Name == arg {
-			if found != nil {
-				return nil // one per platform: the selector's error says which
-			}
-			found = &st.Nodes[i]
-		}
-	}
-	return found
-}
-
 // attachNode connects to the live run and resolves a node argument in it.
 func attachNode(ctx context.Context, env *Env, name, arg string) (*surface.Client, surface.Node, error) {
 	cl, _, err := attach(ctx, env, name, false)

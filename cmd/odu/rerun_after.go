@@ -83,7 +83,9 @@ func planRerun(st surface.State, rel string, args []string, failed bool) (*rerun
 	run := map[string]bool{}
 	if failed {
 		for _, n := range st.Nodes {
-			if n.Status != surface.Success {
+			// A shard counts through its aggregate (a shard that found
+			// no free slot is skipped and failed nothing).
+			if n.Status != surface.Success && n.Shard == nil {
 				run[n.ID] = true
 			}
 		}
@@ -107,6 +109,18 @@ func planRerun(st surface.State, rel string, args []string, failed bool) (*rerun
 				run[n.ID] = true
 			}
 		}
+	}
+	for _, n := range st.Nodes {
+		if !run[n.ID] || n.Shard == nil && len(n.Shards) == 0 {
+			continue
+		}
+		of := n.ID
+		if n.Shard != nil {
+			of = n.Shard.Of
+		}
+		return nil, &ExitError{Code: 1, Err: &hinted{
+			msg:  fmt.Sprintf("%s runs as shards, and a run after the run does not rerun a sharded recipe (its shards lease slots anew)", of),
+			hint: "Start a new run of the commit: odu run."}}
 	}
 	plan := &rerunPlan{sha: st.Run.SHA, branch: st.Run.Branch, carry: map[string]surface.Node{}, from: cmp.Or(st.Run.Ref, rel),
 		pipeline: &dag.Pipeline{Root: st.Run.Root}}

@@ -39,6 +39,11 @@ func Current(ctx context.Context, cl *surface.Client) (surface.State, error) {
 // of `odu run`: it must name exactly one node. An argument that names
 // none is a [*dag.SelectorError] with the closest names.
 func Pick(st surface.State, arg string) (surface.Node, error) {
+	// A shard (e2e[2/4]@x86_64-linux, or e2e[2/4] on a run of one
+	// platform) is named as it is: selectors pick its aggregate.
+	if n := pickShard(st, arg); n != nil {
+		return *n, nil
+	}
 	sel, err := dag.ParseSelector(arg)
 	if err != nil {
 		return surface.Node{}, err
@@ -48,6 +53,9 @@ func Pick(st surface.State, arg string) (surface.Node, error) {
 		pl.Platforms = append(pl.Platforms, platform.Platform(p))
 	}
 	for _, n := range st.Nodes {
+		if n.Shard != nil {
+			continue
+		}
 		pl.Nodes = append(pl.Nodes, &dag.Node{ID: n.ID, Name: n.Name, Recipe: n.Recipe, Platform: platform.Platform(n.Platform), Deps: n.Deps})
 	}
 	if sel.Platform != "" && !slices.Contains(st.Run.Platforms, string(sel.Platform)) {
@@ -70,6 +78,27 @@ func Pick(st surface.State, arg string) (surface.Node, error) {
 			Suggest: "Name one, e.g. " + ids[0] + "."}
 	}
 	return *st.Node(got.Nodes[0].ID), nil
+}
+
+// pickShard returns the shard arg names by its id, or by its name when
+// one shard of the run has it.
+func pickShard(st surface.State, arg string) *surface.Node {
+	var found *surface.Node
+	for i, n := range st.Nodes {
+		if n.Shard == nil {
+			continue
+		}
+		if n.ID == arg {
+			return &st.Nodes[i]
+		}
+		if n.Name == arg {
+			if found != nil {
+				return nil // one per platform: the selector's error says which
+			}
+			found = &st.Nodes[i]
+		}
+	}
+	return found
 }
 
 // PickLog resolves the argument of a face that reads a log: a node, or a
@@ -119,7 +148,10 @@ func ProcedureError(verb, id string, err error) error {
 // Green reports whether every node of a run succeeded.
 func Green(st surface.State) bool {
 	for _, n := range st.Nodes {
-		if n.Status != surface.Success {
+		// A shard counts through its aggregate, which succeeded only if
+		// every shard that started did: a shard that found no free slot
+		// never started, and fails nothing.
+		if n.Status != surface.Success && n.Shard == nil {
 			return false
 		}
 	}

@@ -103,7 +103,9 @@ func entryOf(st surface.State, rel string, n int, written time.Time, live bool) 
 	green := len(st.Nodes) > 0
 	for _, nd := range st.Nodes {
 		e.Counts[string(nd.Status)]++
-		if nd.Status != surface.Success {
+		// A shard counts through its aggregate (one that found no free
+		// slot is skipped, and fails nothing).
+		if nd.Status != surface.Success && nd.Shard == nil {
 			green = false
 			if nd.Status.Terminal() || !live {
 				e.NotOK = append(e.NotOK, nd.ID)
