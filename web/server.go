@@ -202,9 +202,16 @@ func Serve(ctx context.Context, ln net.Listener, s *Server) error {
 		return err
 	case <-ctx.Done():
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// The streams' handlers end with ctx. A connection that never sent a
+	// request (a browser's preconnect) is idle to Shutdown only once it
+	// is 5 s old: what is left after a second is closed, and a page
+	// reconnects and resumes by offset all the same.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
 	err := hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		err = hs.Close()
+	}
 	if serr := <-errc; !errors.Is(serr, http.ErrServerClosed) && err == nil {
 		err = serr
 	}
