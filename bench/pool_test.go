@@ -176,7 +176,7 @@ func BenchmarkPoolHosts(b *testing.B) {
 	}
 	bin, _ := odutest.BinDir()
 	const timeout = 2 * time.Second
-	hostsRun := func() time.Duration {
+	hostsRun := func(timeout time.Duration) time.Duration {
 		cmd := exec.Command(filepath.Join(bin, "odu"), "hosts", "--timeout", timeout.String())
 		cmd.Env = append(os.Environ(), "HOME="+home, "ODU_HOSTS="+hosts)
 		start := time.Now()
@@ -189,11 +189,13 @@ func BenchmarkPoolHosts(b *testing.B) {
 		}
 		return time.Since(start)
 	}
-	hostsRun() // every host gets the runner
+	// Every host gets the runner (pushed by the first odu hosts), with
+	// time for it on a busy machine: the figure is of hosts that have it.
+	hostsRun(time.Minute)
 	var ds []time.Duration
 	b.ResetTimer()
 	for b.Loop() {
-		ds = append(ds, hostsRun())
+		ds = append(ds, hostsRun(timeout))
 	}
 	d := median(ds)
 	b.ReportMetric(float64(d.Milliseconds()), "hosts-ms")
