@@ -13,6 +13,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/odu-ci/odu/platform"
 )
 
 // The answers of the tools, as an agent reads them (the server's own
@@ -449,8 +451,8 @@ func TestResources(t *testing.T) {
 		t.Fatalf("resources/list = %+v, %v; want odu://run", res, err)
 	}
 	tmpl, err := s.sess.ListResourceTemplates(ctx, nil)
-	if err != nil || len(tmpl.ResourceTemplates) != 1 || tmpl.ResourceTemplates[0].URITemplate != "odu://logs/{node}" {
-		t.Fatalf("resources/templates/list = %+v, %v; want odu://logs/{node}", tmpl, err)
+	if err != nil || len(tmpl.ResourceTemplates) != 1 || tmpl.ResourceTemplates[0].URITemplate != "odu://logs/{+node}" {
+		t.Fatalf("resources/templates/list = %+v, %v; want odu://logs/{+node}", tmpl, err)
 	}
 	if err := s.sess.Subscribe(ctx, &sdk.SubscribeParams{URI: "odu://run"}); err != nil {
 		t.Fatalf("subscribe: %v", err)
@@ -488,6 +490,13 @@ func TestResources(t *testing.T) {
 	s.untilLog("long", "started long")
 	if got := read("odu://logs/long"); !strings.Contains(got, "started long") {
 		t.Errorf("odu://logs/long = %q, want long's log", got)
+	}
+	// A node id as typed (its @ as it is), and as the template expands
+	// it (percent-encoded): the same log.
+	for _, uri := range []string{"odu://logs/long@" + string(platform.Local()), "odu://logs/long%40" + string(platform.Local())} {
+		if got := read(uri); !strings.Contains(got, "started long") {
+			t.Errorf("%s = %q, want long's log", uri, got)
+		}
 	}
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
