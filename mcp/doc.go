@@ -14,7 +14,8 @@
 //     ([proc.StartDetached]: its own session, its output to a file under
 //     .ci/<sha>/mcp), not the server's child in any way that matters: it goes
 //     on when the agent disconnects, and a terminal attaches to it as to
-//     any run.
+//     any run. So is the run `rerun` starts with no run live: odu rerun
+//     after the run, which carries the other nodes over from the last.
 //   - A run is named by its ref, <sha7>#<n>, as odu run prints it
 //     ([RunID]); status, wait and logs find the run a ref names as the
 //     CLI's --run does ([runstate.ResolveRun]), and say what it says of a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -213,4 +214,71 @@ func TestSupersede(t *testing.T) {
 		t.Errorf("wait = %+v, want %s settled and passed", w, run2.Run.Ref)
 	}
 	waitGone(t, run2.Run.PID, 30*time.Second)
+}
+
+// TestRerunAfterTheRun: with no run live, rerun is odu rerun after the
+// run: a new run of the last run's commit (strict, a snapshot of it) that
+// runs the node and what depends on it (ci), and carries the others over
+// from the last run (build), named by its ref. wait follows it to green.
+func TestRerunAfterTheRun(t *testing.T) {
+	fixed := filepath.Join(t.TempDir(), "fixed") // outside the checkout: the tree stays clean
+	c := newCheckout(t, fmt.Sprintf(`[metadata("ci")]
+ci: build bad
+
+build:
+    echo built
+
+bad: build
+    test -f %s
+`, fixed))
+	s := c.serve()
+	sha7 := strings.TrimSpace(c.git("rev-parse", "HEAD"))[:7]
+	var run runOut
+	s.call("run", nil, &run)
+	c.started(run)
+	var w waitOut
+	s.call("wait", nil, &w)
+	if w.Outcome != "settled" || w.Verdict != "failed" || find(w.Failed, "bad") == nil {
+		t.Fatalf("wait = %+v, want the run failed by bad", w)
+	}
+	waitGone(t, run.Run.PID, 30*time.Second)
+
+	if err := os.WriteFile(fixed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var rr struct {
+		Reset  []string `json:"reset"`
+		Run    runID    `json:"run"`
+		Output string   `json:"output"`
+	}
+	txt := s.call("rerun", map[string]any{"node": "bad"}, &rr)
+	c.started(runOut{Run: rr.Run, Output: rr.Output})
+	if rr.Run.Ref != sha7+"#2" || !slices.ContainsFunc(rr.Reset, func(id string) bool { return strings.HasPrefix(id, "bad@") }) ||
+		slices.ContainsFunc(rr.Reset, func(id string) bool { return strings.HasPrefix(id, "build@") }) {
+		t.Fatalf("rerun bad with no run live = %+v\n%s\nwant run %s#2 that reruns bad (and ci, which needs it), not build", rr, txt, sha7)
+	}
+	if !strings.Contains(txt, sha7+"#1") {
+		t.Errorf("rerun's text %q does not name the run it reruns after (%s#1)", txt, sha7)
+	}
+	s.call("wait", nil, &w)
+	if w.Outcome != "settled" || w.Verdict != "passed" || w.Run.Ref != sha7+"#2" {
+		t.Fatalf("wait after the rerun = %+v, want %s#2 passed", w, sha7)
+	}
+	var st struct {
+		Nodes []struct {
+			ID      string `json:"id"`
+			Status  string `json:"status"`
+			Carried string `json:"carried"`
+		} `json:"nodes"`
+	}
+	s.call("status", nil, &st)
+	for _, n := range st.Nodes {
+		want := ""
+		if strings.HasPrefix(n.ID, "build@") {
+			want = sha7 + "#1"
+		}
+		if n.Status != "success" || n.Carried != want {
+			t.Errorf("status after the rerun: %s %s carried from %q, want success carried from %q", n.ID, n.Status, n.Carried, want)
+		}
+	}
 }

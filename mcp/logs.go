@@ -204,7 +204,11 @@ func fileRead(root, id, path string, from int64, limit int) ([]byte, bool, error
 	if err != nil {
 		return nil, false, fmt.Errorf("read the log of %s: %w", id, err)
 	}
-	if from >= fi.Size() {
+	if from > fi.Size() {
+		// As a live run's log answers (the surface's node.log).
+		return nil, false, fmt.Errorf("read the log of %s: from %d is past the end of the log (%d bytes)", id, from, fi.Size())
+	}
+	if from == fi.Size() {
 		return nil, true, nil
 	}
 	data := make([]byte, min(int64(limit), fi.Size()-from))

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/odu-ci/odu/platform"
 )
 
 // The answers of the tools, as an agent reads them (the server's own
@@ -258,6 +260,9 @@ func TestRunWaitLogsRerun(t *testing.T) {
 	// logs: a window by offset and limit is the file's bytes there; pages
 	// read on from next_offset make the whole file.
 	var lo logsOut
+	if got, want := s.callErr("logs", map[string]any{"node": "bad", "offset": len(logData) + 1000}), "past the end of the log"; !strings.Contains(got, want) {
+		t.Errorf("logs of the live run past its end = %q, want an error with %q", got, want)
+	}
 	got := s.call("logs", map[string]any{"node": "bad", "offset": 5, "limit": 20}, &lo)
 	if want := string(logData[5:25]); got != want || lo.NextOffset != 25 || lo.EOF {
 		t.Errorf("logs offset 5 limit 20 = %q (%+v), want %q, next 25, not eof", got, lo, want)
@@ -335,6 +340,16 @@ func TestRunWaitLogsRerun(t *testing.T) {
 	}
 	if got := s.call("logs", map[string]any{"node": "bad", "tail": 2}, nil); got != lastLines(string(logData), 2) {
 		t.Errorf("logs tail 2 of the finished run = %q, want %q", got, lastLines(string(logData), 2))
+	}
+	// At the end of the file: nothing more, eof. Past it: an error that
+	// says the log's size, as a live run's log answers.
+	got = s.call("logs", map[string]any{"node": "bad", "offset": len(logData)}, &lo)
+	if got != "" || !lo.EOF || lo.NextOffset != int64(len(logData)) {
+		t.Errorf("logs of the finished run from its end = %q (%+v), want nothing, eof, next %d", got, lo, len(logData))
+	}
+	past := len(logData) + 1000
+	if got, want := s.callErr("logs", map[string]any{"node": "bad", "offset": past}), fmt.Sprintf("from %d is past the end of the log (%d bytes)", past, len(logData)); !strings.Contains(got, want) {
+		t.Errorf("logs of the finished run from %d = %q, want an error with %q", past, got, want)
 	}
 }
 
@@ -436,8 +451,8 @@ func TestResources(t *testing.T) {
 		t.Fatalf("resources/list = %+v, %v; want odu://run", res, err)
 	}
 	tmpl, err := s.sess.ListResourceTemplates(ctx, nil)
-	if err != nil || len(tmpl.ResourceTemplates) != 1 || tmpl.ResourceTemplates[0].URITemplate != "odu://logs/{node}" {
-		t.Fatalf("resources/templates/list = %+v, %v; want odu://logs/{node}", tmpl, err)
+	if err != nil || len(tmpl.ResourceTemplates) != 1 || tmpl.ResourceTemplates[0].URITemplate != "odu://logs/{+node}" {
+		t.Fatalf("resources/templates/list = %+v, %v; want odu://logs/{+node}", tmpl, err)
 	}
 	if err := s.sess.Subscribe(ctx, &sdk.SubscribeParams{URI: "odu://run"}); err != nil {
 		t.Fatalf("subscribe: %v", err)
@@ -475,6 +490,13 @@ func TestResources(t *testing.T) {
 	s.untilLog("long", "started long")
 	if got := read("odu://logs/long"); !strings.Contains(got, "started long") {
 		t.Errorf("odu://logs/long = %q, want long's log", got)
+	}
+	// A node id as typed (its @ as it is), and as the template expands
+	// it (percent-encoded): the same log.
+	for _, uri := range []string{"odu://logs/long@" + string(platform.Local()), "odu://logs/long%40" + string(platform.Local())} {
+		if got := read(uri); !strings.Contains(got, "started long") {
+			t.Errorf("%s = %q, want long's log", uri, got)
+		}
 	}
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -2,12 +2,14 @@ package mcp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/odu-ci/odu/internal/face"
+	"github.com/odu-ci/odu/lanes/runstate"
 	"github.com/odu-ci/odu/surface"
 )
 
@@ -18,14 +20,20 @@ type RerunIn struct {
 
 // RerunOut says what was reset.
 type RerunOut struct {
-	Reset   []string `json:"reset" jsonschema:"the nodes that went back to pending: the node and what depends on it on its platform"`
+	Reset   []string `json:"reset" jsonschema:"the nodes that went back to pending (with no run live: the nodes the new run runs): the node and what depends on it on its platform"`
 	Joined  bool     `json:"joined,omitempty" jsonschema:"another request reran the node while this one waited: not restarted again"`
 	Attempt int      `json:"attempt,omitempty"`
 	Run     RunID    `json:"run"`
+	// With no run live: the run after the run.
+	After  string `json:"after,omitempty" jsonschema:"with no run live: the ref of the run this new run reruns after (the last one), whose other nodes it carries over"`
+	Output string `json:"output,omitempty" jsonschema:"with no run live: the file the new run writes its output to, relative to the repository"`
 }
 
 func (s *server) rerun(ctx context.Context, _ *sdk.CallToolRequest, in RerunIn) (*sdk.CallToolResult, RerunOut, error) {
 	f, err := s.findLive(ctx)
+	if errors.Is(err, runstate.ErrNoRun) {
+		return s.rerunAfter(ctx, in)
+	}
 	if err != nil {
 		return nil, RerunOut{}, userError(err)
 	}
@@ -46,6 +54,36 @@ func (s *server) rerun(ctx context.Context, _ *sdk.CallToolRequest, in RerunIn) 
 		return text(fmt.Sprintf("%s was rerun by another request while this one waited (attempt %d, %s): not restarted again", n.ID, res.Attempt, res.Status)), out, nil
 	}
 	return text("rerunning " + strings.Join(res.Reset, ", ") + "; wait follows the run"), out, nil
+}
+
+// rerunAfter is rerun with no run live: odu rerun after the run, a new
+// run of the last run's commit that runs the node and what depends on
+// it, and carries the other nodes over from the last run.
+func (s *server) rerunAfter(ctx context.Context, in RerunIn) (*sdk.CallToolResult, RerunOut, error) {
+	root, err := s.root(ctx)
+	if err != nil {
+		return nil, RerunOut{}, userError(err)
+	}
+	last, err := runstate.ReadLast(root)
+	if err != nil {
+		return nil, RerunOut{}, userError(errNoRecord())
+	}
+	res, err := s.start(ctx, root, last.State.Run.SHA, startTimeout, "rerun", "--progress=plain", "--", in.Node)
+	if err != nil {
+		return nil, RerunOut{}, err
+	}
+	after := identify(last.State.Run, last.Rel, false).Ref
+	out := RerunOut{Reset: []string{}, Run: res.Run, After: after, Output: res.Output}
+	if f, err := s.findRef(ctx, res.Run.Ref, false); err == nil {
+		for _, n := range f.st.Nodes {
+			if n.Carried == "" {
+				out.Reset = append(out.Reset, n.ID)
+			}
+		}
+		f.close()
+	}
+	return text(fmt.Sprintf("no run was live: started %s after %s, rerunning %s and carrying the other nodes over (odu rerun, pid %d; its output: %s). It goes on by itself: call wait to follow it.",
+		res.Run, after, strings.Join(out.Reset, ", "), res.Run.PID, res.Output)), out, nil
 }
 
 // CancelIn names the node to stop, or none for the whole run.

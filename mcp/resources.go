@@ -20,7 +20,7 @@ import (
 // node's log (its last lines).
 const (
 	runURI      = "odu://run"
-	logTemplate = "odu://logs/{node}"
+	logTemplate = "odu://logs/{+node}" // {+}: a node id's @ and :: as they are
 	logPrefix   = "odu://logs/"
 )
 

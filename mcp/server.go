@@ -8,6 +8,7 @@ import (
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/odu-ci/odu/internal/hint"
+	"github.com/odu-ci/odu/lanes/runstate"
 )
 
 // Options are what the server needs from odu's command line.
@@ -82,14 +83,19 @@ func userError(err error) error {
 	return err
 }
 
-// hinted is an error of the server's own that says what to do.
-type hinted struct{ msg, hint string }
+// hinted is an error of the server's own that says what to do, and
+// what it is (err, for errors.Is).
+type hinted struct {
+	msg, hint string
+	err       error
+}
 
 func (h *hinted) Error() string { return h.msg }
 func (h *hinted) Hint() string  { return h.hint }
+func (h *hinted) Unwrap() error { return h.err }
 
 func errNoRun() error {
-	return &hinted{msg: "no run is live in this checkout", hint: "Start one with the run tool (or `odu run` in a terminal)."}
+	return &hinted{msg: "no run is live in this checkout", hint: "Start one with the run tool (or `odu run` in a terminal).", err: runstate.ErrNoRun}
 }
 
 func errNoRecord() error {

@@ -93,14 +93,6 @@ func (s *server) run(ctx context.Context, _ *sdk.CallToolRequest, in RunIn) (*sd
 	if err != nil {
 		return nil, RunOut{}, userError(err)
 	}
-	if err := runstate.MkdirState(root, outDir(sha)); err != nil {
-		return nil, RunOut{}, userError(err)
-	}
-	rel := filepath.Join(outDir(sha), "run-"+time.Now().UTC().Format("20060102T150405.000000000")+".out")
-	out, err := runstate.OpenState(filepath.Join(root, rel), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
-	if err != nil {
-		return nil, RunOut{}, userError(err)
-	}
 	timeout := startTimeout
 	var replaced string // the ref of the live run a supersede replaces
 	if in.Supersede {
@@ -112,15 +104,11 @@ func (s *server) run(ctx context.Context, _ *sdk.CallToolRequest, in RunIn) (*sd
 			cl.Close()
 		}
 	}
-	d, err := proc.StartDetached(s.opts.Dir, out, s.opts.Exe, in.args()...)
-	out.Close()
+	res, err := s.start(ctx, root, sha, timeout, in.args()...)
 	if err != nil {
 		return nil, RunOut{}, err
 	}
-	res, err := s.started(ctx, root, rel, d, timeout)
-	if err != nil {
-		return nil, RunOut{}, err
-	}
+	rel := res.Output
 	res.Superseded = superseded(root, replaced)
 	msg := fmt.Sprintf("started %s: %d nodes on %s (odu run, pid %d; its output: %s). It goes on by itself: call wait to follow it.",
 		res.Run, res.Nodes, strings.Join(res.Platforms, ", "), res.Run.PID, rel)
@@ -133,10 +121,30 @@ func (s *server) run(ctx context.Context, _ *sdk.CallToolRequest, in RunIn) (*sd
 	return text(msg), res, nil
 }
 
+// start starts odu with args (odu run, or odu rerun after the run) as a
+// run of commit sha of its own, its output in a file of .ci/<sha>/mcp,
+// and waits until it serves its state ([server.started]).
+func (s *server) start(ctx context.Context, root, sha string, timeout time.Duration, args ...string) (RunOut, error) {
+	if err := runstate.MkdirState(root, outDir(sha)); err != nil {
+		return RunOut{}, userError(err)
+	}
+	rel := filepath.Join(outDir(sha), args[0]+"-"+time.Now().UTC().Format("20060102T150405.000000000")+".out")
+	out, err := runstate.OpenState(filepath.Join(root, rel), os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	if err != nil {
+		return RunOut{}, userError(err)
+	}
+	d, err := proc.StartDetached(s.opts.Dir, out, s.opts.Exe, args...)
+	out.Close()
+	if err != nil {
+		return RunOut{}, err
+	}
+	return s.started(ctx, root, rel, d, timeout, "odu "+args[0])
+}
+
 // started waits until the run d serves its state, or ends: a run that
 // ends without a record of its own refused to run (a dirty tree, a run
 // already live, a bad selector), and what it said is the tool's error.
-func (s *server) started(ctx context.Context, root, rel string, d *proc.Detached, timeout time.Duration) (RunOut, error) {
+func (s *server) started(ctx context.Context, root, rel string, d *proc.Detached, timeout time.Duration, what string) (RunOut, error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -159,11 +167,11 @@ func (s *server) started(ctx context.Context, root, rel string, d *proc.Detached
 				return RunOut{Run: identify(st.Run, last.Rel, false), Nodes: len(st.Nodes), Platforms: st.Run.Platforms, Output: rel, Verdict: verdict(st, false)}, nil
 			}
 			said, _ := os.ReadFile(filepath.Join(root, rel))
-			return RunOut{}, fmt.Errorf("odu run did not start (exit %d): %s", d.ExitCode(), strings.TrimSpace(string(said)))
+			return RunOut{}, fmt.Errorf("%s did not start (exit %d): %s", what, d.ExitCode(), strings.TrimSpace(string(said)))
 		case <-deadline.C:
-			return RunOut{}, fmt.Errorf("odu run (pid %d) did not serve its state within %s; it may still start: its output is in %s", d.Pid(), timeout, rel)
+			return RunOut{}, fmt.Errorf("%s (pid %d) did not serve its state within %s; it may still start: its output is in %s", what, d.Pid(), timeout, rel)
 		case <-ctx.Done():
-			return RunOut{}, fmt.Errorf("odu run (pid %d) was started, and goes on; its output is in %s: %w", d.Pid(), rel, ctx.Err())
+			return RunOut{}, fmt.Errorf("%s (pid %d) was started, and goes on; its output is in %s: %w", what, d.Pid(), rel, ctx.Err())
 		case <-tick.C:
 		}
 	}

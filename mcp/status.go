@@ -21,6 +21,7 @@ type NodeView struct {
 	ExitCode   *int   `json:"exit_code,omitempty"`
 	Reason     string `json:"reason,omitempty" jsonschema:"why error, skipped or cancelled"`
 	Log        string `json:"log,omitempty" jsonschema:"its log file, relative to the repository"`
+	Carried    string `json:"carried,omitempty" jsonschema:"set on a node a rerun after the run did not run: the ref of the run its result (and log) comes from"`
 }
 
 // LaneView is one platform's lane.
@@ -69,7 +70,7 @@ func statusOf(f *found) StatusOut {
 }
 
 func nodeView(n surface.Node) NodeView {
-	v := NodeView{ID: n.ID, Status: string(n.Status), Attempt: n.Attempt, DurationMS: n.DurationMS, ExitCode: n.ExitCode, Log: n.Log}
+	v := NodeView{ID: n.ID, Status: string(n.Status), Attempt: n.Attempt, DurationMS: n.DurationMS, ExitCode: n.ExitCode, Log: n.Log, Carried: n.Carried}
 	if n.Reason != string(n.Status) {
 		v.Reason = n.Reason
 	}

@@ -32,7 +32,7 @@ func (s *server) addTools(srv *sdk.Server) {
 		Description: `The runs recorded in this checkout, newest first (what ` + "`odu runs -o json`" + ` lists): each run's ref <sha7>#<n> (what the run argument of status, wait and logs takes), verdict (passed, failed, cancelled, live, or unfinished: killed before it ended), start, duration, branch, commit subject, node counts and the nodes that did not succeed. The 20 newest unless limit says otherwise.`,
 		Annotations: readOnly("List the runs")}, s.runs)
 	sdk.AddTool(srv, &sdk.Tool{Name: "rerun",
-		Description: `Run a node of the live run again, and every node that depends on it on its platform: they go back to pending (a running one is stopped first) and their logs start over. A skipped node is not rerun: rerun the dependency that failed. Then call wait.`,
+		Description: `Run a node of the live run again, and every node that depends on it on its platform: they go back to pending (a running one is stopped first) and their logs start over. A skipped node is not rerun: rerun the dependency that failed. With no run live, starts a new run of the last run's commit (odu rerun after the run: strict, a snapshot of that commit) that runs the node and what depends on it and carries every other node over from the last run; it returns its ref as run does. Then call wait.`,
 		Annotations: &sdk.ToolAnnotations{Title: "Rerun a node", DestructiveHint: yes(), OpenWorldHint: yes()}}, s.rerun)
 	sdk.AddTool(srv, &sdk.Tool{Name: "cancel",
 		Description: `Stop a node of the live run (it becomes cancelled, and what depends on it skipped), or with no node the whole run. A node that already finished is left as it is, and the cancel says so as an error.`,

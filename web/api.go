@@ -296,6 +296,10 @@ func (s *Server) liveFor(w http.ResponseWriter, r *http.Request) (*surface.Clien
 		http.Error(w, "bad request: "+err.Error(), http.StatusBadRequest)
 		return nil, a, false
 	}
+	if a.Ref == "" {
+		http.Error(w, `bad request: name the run: ref, "live" or the run's <sha7>#<n>`, http.StatusBadRequest)
+		return nil, a, false
+	}
 	cl, watch, st, err := s.attachLive(r.Context())
 	if err != nil {
 		http.Error(w, "the run is over: nothing to change", http.StatusConflict)

@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,5 +87,45 @@ func TestRefusals(t *testing.T) {
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("token file mode %v, want 0600", fi.Mode().Perm())
+	}
+}
+
+// TestHostDefaultPort: served on port 80, a browser's Host (and Origin)
+// leave the port out; the page answers, and a foreign name is still
+// refused.
+func TestHostDefaultPort(t *testing.T) {
+	tok := strings.Repeat("ab", 24)
+	s, err := New(Options{Root: t.TempDir(), Token: tok}, "127.0.0.1:80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method, host, origin string
+		want                 int
+	}{
+		{"GET", "127.0.0.1", "", 303},    // the token in the URL becomes a cookie
+		{"GET", "127.0.0.1:80", "", 303}, // the token in the URL becomes a cookie
+		{"GET", "localhost", "", 303},    // the token in the URL becomes a cookie
+		{"GET", "attacker.example", "", 403},
+		{"GET", "127.0.0.1:8080", "", 403},
+		// A change from the page: its origin leaves the port out too. No
+		// run is live in the empty root: refused, but not as forbidden.
+		{"POST", "127.0.0.1", "http://127.0.0.1", 409},
+		{"POST", "127.0.0.1:80", "http://127.0.0.1", 409},
+		{"POST", "127.0.0.1", "http://attacker.example", 403},
+	} {
+		req := httptest.NewRequest(tc.method, "http://"+tc.host+"/?token="+tok, strings.NewReader(`{"ref":"live"}`))
+		if tc.method == "POST" {
+			req = httptest.NewRequest(tc.method, "http://"+tc.host+"/api/cancel?token="+tok, strings.NewReader(`{"ref":"live"}`))
+		}
+		req.Host = tc.host
+		if tc.origin != "" {
+			req.Header.Set("Origin", tc.origin)
+		}
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, req)
+		if rec.Code != tc.want {
+			t.Errorf("%s with Host %q, Origin %q = %d %s, want %d", tc.method, tc.host, tc.origin, rec.Code, strings.TrimSpace(rec.Body.String()), tc.want)
+		}
 	}
 }

@@ -93,7 +93,7 @@ func (s *Server) refuse(r *http.Request) string {
 		return "no valid token: open the URL odu web printed"
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		if o := r.Header.Get("Origin"); o != "http://"+r.Host {
+		if !s.sameOrigin(r.Header.Get("Origin"), r.Host) {
 			return "a change must come from this server's own page"
 		}
 	}
@@ -104,8 +104,8 @@ func (s *Server) refuse(r *http.Request) string {
 // site that resolves its name to this address says its own name there.
 // An IP literal or localhost, at the port served, cannot be such a name.
 func (s *Server) hostOK(hostport string) bool {
-	host, port, err := net.SplitHostPort(hostport)
-	if err != nil || port != s.port {
+	host, port, ok := s.splitHost(hostport)
+	if !ok || port != s.port {
 		return false
 	}
 	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
@@ -113,6 +113,32 @@ func (s *Server) hostOK(hostport string) bool {
 		return true
 	}
 	return s.names[strings.ToLower(host)]
+}
+
+// splitHost splits a Host header: a browser leaves out port 80, which
+// is this server's port then.
+func (s *Server) splitHost(hostport string) (host, port string, ok bool) {
+	host, port, err := net.SplitHostPort(hostport)
+	if err == nil {
+		return host, port, true
+	}
+	if s.port == "80" && hostport != "" {
+		return hostport, "80", true
+	}
+	return "", "", false
+}
+
+// sameOrigin says whether origin (a request's Origin header) is this
+// server's page at host (its Host header, checked by hostOK): the same
+// name and port, port 80 written or not.
+func (s *Server) sameOrigin(origin, host string) bool {
+	rest, ok := strings.CutPrefix(origin, "http://")
+	if !ok {
+		return false
+	}
+	oh, op, ok1 := s.splitHost(rest)
+	hh, hp, ok2 := s.splitHost(host)
+	return ok1 && ok2 && op == hp && strings.EqualFold(oh, hh)
 }
 
 func (s *Server) tokenOK(r *http.Request) bool {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 
 	"github.com/alecthomas/kong"
@@ -128,12 +127,20 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 	return report(stderr, kctx.Run())
 }
 
-// commandOf names the command a parse error happened in, for the hint.
+// commandOf names the command a parse error happened in, for the hint:
+// as the user typed it, without a hidden default subcommand (`odu runs`
+// is `odu runs list`, which no help lists).
 func commandOf(kctx *kong.Context) string {
-	if kctx == nil || kctx.Selected() == nil {
+	if kctx == nil {
 		return ""
 	}
-	return strings.TrimPrefix(kctx.Selected().FullPath(), "odu")
+	var path string
+	for n := kctx.Selected(); n != nil && n.Type == kong.CommandNode; n = n.Parent {
+		if !n.Hidden {
+			path = " " + n.Name + path
+		}
+	}
+	return path
 }
 
 func workDir(chdir string) (string, error) {

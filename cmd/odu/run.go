@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -61,7 +62,7 @@ type RunCmd struct {
 	Keep age `default:"30d" placeholder:"AGE" help:"Prune the runs older than this as the run starts (e.g. 30d, 12h; 0 keeps every run), never the newest run of a commit."`
 	// The page (web.go).
 	Web     bool   `help:"Serve the run as a web page too (odu web), for as long as odu run runs; its URL is printed."`
-	WebAddr string `default:"127.0.0.1:0" placeholder:"HOST:PORT" help:"Where --web serves the page (default: a free port on loopback)."`
+	WebAddr string `placeholder:"HOST:PORT" help:"Where --web serves the page (default: a free port on loopback, 127.0.0.1:0)."`
 
 	// The dashboard (dashboard.go).
 	ExitOnSettle bool `help:"Leave the dashboard as soon as the run is over, also when a node failed (it stays until q then, to read the failure)."`
@@ -111,6 +112,9 @@ func (*RunCmd) Examples() []string {
 
 // Run runs the pipeline and returns how it went as the exit code.
 func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) (err error) {
+	if c.WebAddr != "" && !c.Web {
+		return &usageError{msg: "--web-addr is where --web serves the page: give --web too", hint: "odu run --web --web-addr " + c.WebAddr}
+	}
 	// r on the dashboard of the finished run: a new run, after this
 	// one's cleanup (the deferred calls below run first).
 	defer func(ctx context.Context, env *Env) {
@@ -213,6 +217,15 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) (err error)
 	if err := repo.ExcludeState(ctx, l.root); err != nil {
 		return fmt.Errorf("keep odu's state out of git status: %w", err)
 	}
+	var webLn *webListener
+	if c.Web {
+		// Taken before the run starts: an address that cannot be served
+		// on is refused before a run is recorded.
+		if webLn, err = listenWeb(l.root, cmp.Or(c.WebAddr, "127.0.0.1:0"), "--web-addr"); err != nil {
+			return err
+		}
+		defer webLn.close() // a no-op once it served: Serve closed it
+	}
 	ln, err := c.listen(ctx, env, l.root, sha)
 	if err != nil {
 		return err
@@ -302,9 +315,9 @@ func (c *RunCmd) Run(ctx context.Context, env *Env, last *lastWords) (err error)
 		stopServing()
 		serving.Wait()
 	}()
-	if c.Web {
+	if webLn != nil {
 		// Printed before the dashboard takes the terminal.
-		stopWeb, err := startWeb(ctx, stderr, l.root, c.WebAddr)
+		stopWeb, err := webLn.serve(ctx, stderr)
 		if err != nil {
 			return err
 		}

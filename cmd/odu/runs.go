@@ -143,7 +143,15 @@ type RunsPruneCmd struct {
 }
 
 // Run prunes the runs.
-func (c *RunsPruneCmd) Run(ctx context.Context, env *Env) error {
+func (c *RunsPruneCmd) Run(ctx context.Context, env *Env, kctx *kong.Context) error {
+	// `odu runs`' flags are parsed for prune too (kong puts a parent's
+	// flags on its children): given to prune, they would be ignored.
+	for _, p := range kctx.Path {
+		if f := p.Flag; f != nil && (f.Name == "output" || f.Name == "limit" || f.Name == "all") {
+			return &usageError{msg: "odu runs prune does not take --" + f.Name + ": it lists runs, as odu runs does",
+				hint: "Give prune --older-than alone; `odu runs -o json` lists the runs."}
+		}
+	}
 	root, err := repo.Root(ctx, env.Dir)
 	if err != nil {
 		return err
