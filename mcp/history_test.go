@@ -181,8 +181,7 @@ func TestSupersede(t *testing.T) {
 	var run1, run2 runOut
 	s.call("run", map[string]any{"no_strict": true}, &run1)
 	c.started(run1)
-	// Once long runs: a cancel that reaches the local runner before it
-	// is configured is lost (see TestStillRunningSurvivesCancel).
+	// Once long runs: the run to supersede is under way.
 	s.untilLog("long", "started long")
 	if got := s.callErr("run", map[string]any{"no_strict": true}); !strings.Contains(got, "--supersede") {
 		t.Errorf("a second run without supersede = %q, want the refusal, whose hint names --supersede", got)

@@ -423,10 +423,8 @@ func TestStillRunningSurvivesCancel(t *testing.T) {
 	// The whole run, cancelled.
 	s2.call("run", nil, &run)
 	c.started(run)
-	// Once long runs: a cancel of the run that reaches the local runner
-	// before it is configured is lost (runner.CancelRun returns nil
-	// unconfigured), an odu bug of its own, not the MCP server's.
-	s2.untilLog("long", "started long")
+	// At once, while the run starts: a cancel that reaches the lane's
+	// runner before its nodes is kept (runner.TestCancelBeforeConfigure).
 	s2.call("cancel", nil, &cn)
 	if cn.Cancelled != "run" {
 		t.Errorf("cancel = %+v, want the run", cn)
@@ -531,9 +529,7 @@ func TestRunRefusals(t *testing.T) {
 	if got := s.callErr("rerun", map[string]any{"node": "lnog"}); !strings.Contains(got, "long") {
 		t.Errorf("rerun of a misspelled node = %q, want the closest name", got)
 	}
-	// Once long runs: a cancel of the run that reaches the local runner
-	// before it is configured is lost (see TestStillRunningSurvivesCancel),
-	// and the run then ends only when the node does not stop in time.
+	// Once long runs, so that the cancel stops a running node.
 	s.untilLog("long", "started long")
 	s.call("cancel", nil, nil)
 	waitGone(t, run.Run.PID, 30*time.Second)
