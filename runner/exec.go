@@ -70,6 +70,14 @@ func (r *Runner) exec(n *node, log *surface.Log, stop <-chan struct{}) result {
 	growPipe(pw)
 	argv := n.spec.Command
 	env := append(slices.Clip(r.env), "ODU_NODE="+n.spec.ID) // Clip: nodes start at once
+	// just writes a shebang recipe's script into a directory of its own
+	// and removes it as it exits; a just that is killed (a cancel past
+	// its grace) leaves it. Its directory is in one of the node's, which
+	// the runner removes once the node's processes are gone.
+	if tmp, err := os.MkdirTemp("", "odu-node-"); err == nil {
+		defer os.RemoveAll(tmp)
+		env = append(env, "JUST_TEMPDIR="+tmp)
+	}
 	cmd := exec.Command(lookPath(argv[0], env), argv[1:]...)
 	cmd.Dir = r.cfg.Workspace
 	cmd.Env = env

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -513,6 +514,54 @@ a:
 		if _, err := os.Stat(filepath.Join(l.dir, f)); err == nil {
 			t.Errorf("%s exists: a recipe ran after the run was cancelled", f)
 		}
+	}
+}
+
+// TestKilledJustLeavesNoTempDir: a shebang recipe's script is written by
+// just into a temporary directory that just removes as it exits; a node
+// cancelled past its grace has just killed, and the directory stays. The
+// runner gives just one of the node's own, removed once the node's
+// processes are gone.
+func TestKilledJustLeavesNoTempDir(t *testing.T) {
+	l := startWith(t, `
+[metadata("ci")]
+ci: stuck
+
+stuck:
+    #!/bin/sh
+    trap '' TERM
+    echo "$JUST_TEMPDIR" > tempdir.txt
+    echo started
+    while true; do sleep 0.05; done
+`, 1, func(c *surface.Config) { c.GraceMS = 200 })
+	for {
+		if data, err := os.ReadFile(filepath.Join(l.dir, "tempdir.txt")); err == nil && len(data) > 0 {
+			break
+		}
+		if tctx(t).Err() != nil {
+			t.Fatal("the recipe never started")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := l.cl.CancelNode(tctx(t), id("stuck")); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := l.settle(t)
+	if n := st.Node(id("stuck")); n.Status != surface.Cancelled {
+		t.Errorf("stuck = %s, want cancelled", n.Status)
+	}
+	data, err := os.ReadFile(filepath.Join(l.dir, "tempdir.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := strings.TrimSpace(string(data))
+	if dir == "" {
+		t.Fatal("the recipe ran with no JUST_TEMPDIR: just's script went to the system's temporary directory, where a killed just leaves it")
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		entries, _ := os.ReadDir(dir)
+		os.RemoveAll(dir)
+		t.Errorf("the node's temporary directory %s is left after the node ended (%v, holding %d entries)", dir, err, len(entries))
 	}
 }
 
