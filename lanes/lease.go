@@ -124,6 +124,9 @@ func (l *lane) leaseAndStart(errf *os.File, moving bool) (*provision.Runner, err
 	start := time.Now()
 	queued := ""
 	for {
+		if !moving && c.isCancelled() {
+			return nil, errCancelledUnleased
+		}
 		l.askSlots(usable)
 		free := leaseOrder(usable)
 		// A runner of this very lane that holds a slot already (its
@@ -184,11 +187,17 @@ func (l *lane) leaseAndStart(errf *os.File, moving bool) (*provision.Runner, err
 		}
 		select {
 		case <-time.After(leasePoll):
+		case <-c.runCancel:
 		case <-c.ctx.Done():
 			return nil, c.ctx.Err()
 		}
 	}
 }
+
+// errCancelledUnleased ends a lane whose run was cancelled before it
+// leased a slot (while it waited in line): it starts no runner, and its
+// nodes end cancelled at once, not once a slot comes free.
+var errCancelledUnleased = errors.New("the run was cancelled before the lane leased a slot of its pool")
 
 // connectPool connects to every host of the lane's pool, in parallel;
 // moving, to those it did not lose.
