@@ -124,6 +124,9 @@ type Coordinator struct {
 	settled bool
 	// cancelled is set as run.cancel comes: reruns are refused from then.
 	cancelled atomic.Bool
+	// runCancel is closed as run.cancel comes: a lane waiting in line
+	// for a slot stops waiting.
+	runCancel chan struct{}
 }
 
 // Start starts a run: a lane per platform, in parallel.
@@ -241,7 +244,7 @@ func Start(ctx context.Context, opts Options) (*Coordinator, error) {
 	if err != nil {
 		return nil, abandon(err)
 	}
-	c := &Coordinator{opts: opts, num: num, store: store, record: record, byNode: map[string]*lane{}, ended: make(chan struct{}), recordStop: make(chan struct{})}
+	c := &Coordinator{opts: opts, num: num, store: store, record: record, byNode: map[string]*lane{}, ended: make(chan struct{}), recordStop: make(chan struct{}), runCancel: make(chan struct{})}
 	c.ctx, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	var shardLanes []*lane
 	for _, p := range plats {

@@ -131,8 +131,17 @@ attempts:
 // would show the attempt before under this one's name: the attempt ends
 // as one whose log could not be written (logFailed), and restart returns
 // false.
+//
+// A log at attempt already is left as it is: a lane that moved restarted
+// it (move.go), and the follower that asks the runner there for the
+// attempt before is sent this one; restarting it again would keep its
+// own attempt aside, an empty <recipe>.<attempt>.log beside the newest.
 func (l *lane) restart(id string, attempt int) bool {
-	if err := l.c.store.Log(id).RestartAt(attempt); err != nil {
+	log := l.c.store.Log(id)
+	if ls := log.Status(); ls.Attempt == attempt && ls.Size == 0 && !l.shared {
+		return true
+	}
+	if err := log.RestartAt(attempt); err != nil {
 		l.logFailed(id, attempt, err)
 		return false
 	}

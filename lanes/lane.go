@@ -133,6 +133,11 @@ func (l *lane) run() {
 		l.notStarted()
 		return
 	}
+	if errors.Is(err, errCancelledUnleased) {
+		close(l.ready)
+		l.cancelUnleased(err)
+		return
+	}
 	if err != nil {
 		fmt.Fprintf(l.setup, "%s %v\n", time.Now().Format("15:04:05.000"), err)
 		close(l.ready)
@@ -355,6 +360,21 @@ func (l *lane) startLocal(stderr, lease *os.File) (*provision.Runner, error) {
 		r.LinkDir = filepath.Join(c.opts.Root, runstate.StateDir, c.opts.SHA, l.platform)
 	}
 	return r, nil
+}
+
+// cancelUnleased ends every node of a lane whose run was cancelled
+// before it leased a slot: cancelled, none having run.
+func (l *lane) cancelUnleased(err error) {
+	l.say("%v: no runner started", err)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, n := range l.nodes {
+		if cur, _ := l.c.store.Node(n.ID); cur.Status.Terminal() {
+			continue
+		}
+		l.mirrors[n.ID].final = true
+		l.c.endNode(n.ID, surface.Cancelled, err.Error(), err.Error())
+	}
 }
 
 // fail ends every unfinished node of the lane as an error, with the

@@ -47,6 +47,7 @@ type candidate struct {
 	slots int
 	order int
 	host  *provision.Host // nil for this machine
+	warm  bool            // it has the commit's workspace (provision.Host.HasWorkspace)
 	info  hostside.Info
 	err   error  // it cannot be used: not connected
 	said  string // the last error of asking it, said in the setup log once
@@ -124,8 +125,11 @@ func (l *lane) leaseAndStart(errf *os.File, moving bool) (*provision.Runner, err
 	start := time.Now()
 	queued := ""
 	for {
+		if !moving && c.isCancelled() {
+			return nil, errCancelledUnleased
+		}
 		l.askSlots(usable)
-		free := leaseOrder(usable)
+		free := leaseOrder(usable, len(c.opts.Carry) > 0)
 		// A runner of this very lane that holds a slot already (its
 		// coordinator died and this one takes over, or --fresh starts it
 		// over) is attached to first: it holds its own lease.
@@ -184,11 +188,17 @@ func (l *lane) leaseAndStart(errf *os.File, moving bool) (*provision.Runner, err
 		}
 		select {
 		case <-time.After(leasePoll):
+		case <-c.runCancel:
 		case <-c.ctx.Done():
 			return nil, c.ctx.Err()
 		}
 	}
 }
+
+// errCancelledUnleased ends a lane whose run was cancelled before it
+// leased a slot (while it waited in line): it starts no runner, and its
+// nodes end cancelled at once, not once a slot comes free.
+var errCancelledUnleased = errors.New("the run was cancelled before the lane leased a slot of its pool")
 
 // connectPool connects to every host of the lane's pool, in parallel;
 // moving, to those it did not lose.
@@ -212,6 +222,7 @@ func (l *lane) connectPool(moving bool) []*candidate {
 						l.setLane(p, "")
 					}
 				})
+			cd.warm = cd.err == nil && cd.host.HasWorkspace()
 		})
 	}
 	if len(l.pool) > 1 && !moving {
@@ -252,8 +263,10 @@ func (l *lane) askSlots(cands []*candidate) {
 
 // order returns the candidates with a free slot, in the order to try
 // them: the fewest slots held, then the least recently leased, then the
-// pool's order.
-func leaseOrder(cands []*candidate) []*candidate {
+// pool's order. With warm (a rerun after the run: the nodes it carries
+// over left their outputs in the workspace of the host they ran on), the
+// hosts that have the commit's workspace come first.
+func leaseOrder(cands []*candidate, warm bool) []*candidate {
 	var free []*candidate
 	for _, cd := range cands {
 		if n, _ := cd.held(); n < len(cd.info.Slots) {
@@ -263,7 +276,14 @@ func leaseOrder(cands []*candidate) []*candidate {
 	slices.SortStableFunc(free, func(a, b *candidate) int {
 		na, la := a.held()
 		nb, lb := b.held()
-		return cmp.Or(cmp.Compare(na, nb), la.Compare(lb), cmp.Compare(a.order, b.order))
+		w := 0
+		if warm && a.warm != b.warm {
+			w = 1
+			if a.warm {
+				w = -1
+			}
+		}
+		return cmp.Or(w, cmp.Compare(na, nb), la.Compare(lb), cmp.Compare(a.order, b.order))
 	})
 	return free
 }

@@ -23,9 +23,11 @@ func TestLeaseOrder(t *testing.T) {
 		}
 		return cd
 	}
+	warmed := func(cd *candidate) *candidate { cd.warm = true; return cd }
 	tests := []struct {
 		name  string
 		cands []*candidate
+		warm  bool
 		want  []string
 	}{{
 		name:  "only hosts with a free slot",
@@ -44,6 +46,15 @@ func TestLeaseOrder(t *testing.T) {
 		cands: []*candidate{host("a", 0, -1, false), host("b", 1, -1, false)},
 		want:  []string{"a", "b"},
 	}, {
+		name:  "a rerun after the run: the hosts with the commit's workspace first",
+		cands: []*candidate{host("a", 0, -1, false), host("b", 1, 5, true, false), warmed(host("c", 2, 9, false))},
+		warm:  true,
+		want:  []string{"c", "a", "b"},
+	}, {
+		name:  "not otherwise",
+		cands: []*candidate{host("a", 0, -1, false), warmed(host("c", 2, 9, false))},
+		want:  []string{"a", "c"},
+	}, {
 		name:  "a full pool: none",
 		cands: []*candidate{host("a", 0, 1, true), host("b", 1, 2, true)},
 		want:  nil,
@@ -51,7 +62,7 @@ func TestLeaseOrder(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
-			for _, cd := range leaseOrder(tt.cands) {
+			for _, cd := range leaseOrder(tt.cands, tt.warm) {
 				got = append(got, cd.addr)
 			}
 			if !slices.Equal(got, tt.want) {

@@ -152,6 +152,16 @@ func (c *Coordinator) CancelNode(ctx context.Context, id string) (surface.Cancel
 	return res, err
 }
 
+// isCancelled reports whether run.cancel came.
+func (c *Coordinator) isCancelled() bool {
+	select {
+	case <-c.runCancel:
+		return true
+	default:
+		return false
+	}
+}
+
 // isOver reports whether the run is over.
 func (c *Coordinator) isOver() bool {
 	select {
@@ -193,6 +203,7 @@ func (c *Coordinator) Supersede(ctx context.Context, by string) error {
 func (c *Coordinator) cancelRun(ctx context.Context) {
 	c.cancelled.Store(true)
 	c.cancel.Do(func() {
+		close(c.runCancel)
 		if !c.store.Closed() {
 			c.store.UpdateRun(func(r *surface.Run) { r.Cancelled = true })
 		}

@@ -307,7 +307,7 @@ func (l *lane) leaseShard(cands []*candidate, errf *os.File) (*provision.Runner,
 	}
 	l.askSlots(usable)
 	mainHost := sh.set.main.addr()
-	for _, cd := range leaseOrder(usable) {
+	for _, cd := range leaseOrder(usable, false) {
 		if cd.addr != mainHost && slices.ContainsFunc(sh.set.lanes, func(o *lane) bool { return o != l && o.shard.host == cd.addr }) {
 			continue
 		}

@@ -60,6 +60,11 @@ func Connect(ctx context.Context, run *Run, addr string, plat platform.Platform,
 // Addr is the host's address, as the pool names it.
 func (h *Host) Addr() string { return h.r.addr }
 
+// HasWorkspace reports whether the host has the commit's workspace
+// checked out already (an earlier run of the commit ran there, and left
+// its outputs).
+func (h *Host) HasWorkspace() bool { return h.p.wsReady }
+
 // Close closes the link to a host the lane does not use.
 func (h *Host) Close() { h.l.Close(errors.New("the lane runs on another host")) }
 
