@@ -64,6 +64,23 @@ func (c *RerunCmd) afterRun(ctx context.Context, env *Env, root string, last *la
 	}
 	fmt.Fprintf(env.Stderr, "odu: no run is live: a new run of %s reruns %s, and carries %s over from %s\n",
 		repo.Short(plan.sha), strings.Join(ids, ", "), plural(len(plan.carry), "node"), plan.from)
+	// The new run's workspace is fresh: results are carried, not the
+	// files the carried nodes made there.
+	for _, n := range plan.pipeline.Nodes {
+		if _, carried := plan.carry[n.ID]; carried {
+			continue
+		}
+		var from []string
+		for _, d := range n.Deps {
+			if _, carried := plan.carry[d]; carried {
+				from = append(from, d)
+			}
+		}
+		if len(from) > 0 {
+			fmt.Fprintf(env.Stderr, "odu: %s runs in a fresh workspace, without the files of %s (carried over: their results, not their outputs); if it needs them, rerun %s too\n",
+				n.ID, strings.Join(from, ", "), strings.Join(from, " "))
+		}
+	}
 	return run.Run(ctx, env, last)
 }
 
