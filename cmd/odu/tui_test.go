@@ -534,8 +534,10 @@ big:
 		}
 	}
 	// A reader that pauses longer than the client timeout, with more of
-	// the log than the socket and the pipe hold: it is cut off.
-	logs := exec.Command("sh", "-c", "odu logs big | (sleep 3; cat > /dev/null)")
+	// the log than the socket and the pipe hold: it is cut off. The pause
+	// starts at the log's first byte (under load, odu logs can take
+	// longer to start than a pause from the reader's own start).
+	logs := exec.Command("sh", "-c", "odu logs big | (head -c 1 > /dev/null; sleep 3; cat > /dev/null)")
 	logs.Dir, logs.Env = d.dir, d.env
 	if out, err := logs.CombinedOutput(); err != nil {
 		t.Fatalf("odu logs big: %v\n%s", err, out)
