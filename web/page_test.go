@@ -182,7 +182,7 @@ func TestRunPage(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{7}#1$`).MatchString(ref) {
 		t.Fatalf("the run's ref in the crumbs is %q, want <sha7>#1", ref)
 	}
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(s.base+"/#/run/"+strings.ReplaceAll(ref, "#", "%23")+"/test%40"+platformOf(hash))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(s.base+"/#/run/"+strings.ReplaceAll(ref, "#", "%23")+"/test%40"+platformOf(hash)), chromedp.WaitReady(chromedp.CSS("#main"))); err != nil {
 		t.Fatal(err)
 	}
 	poll(ctx, t, "test's log from a deep link", `[...document.querySelectorAll('.log .ln')].some(l => l.textContent.includes('to rerun pass --test render'))`, 30*time.Second)
