@@ -145,22 +145,28 @@ func (c *ghCheckout) oduCmd(args ...string) *exec.Cmd {
 // however slow the machine, and must be posted "Waiting". The returned
 // function ends the wait for GitHub's answer; call it after the run.
 func (c *ghCheckout) holdBuild() (done func()) {
+	read := "/repos/octo/hello/commits/" + c.sha + "/status"
+	return c.holdBuildUntil(func(reqs []ghfake.Request) bool {
+		for _, r := range reqs {
+			if r.Method == http.MethodGet && r.Path == read && r.Status != 0 {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// holdBuildUntil is [ghCheckout.holdBuild] with build held until GitHub
+// has seen what until says.
+func (c *ghCheckout) holdBuildUntil(until func([]ghfake.Request) bool) (done func()) {
 	c.t.Helper()
 	file := filepath.Join(c.t.TempDir(), "go")
 	c.setenv("ODU_TEST_HOLD", file)
-	read := "/repos/octo/hello/commits/" + c.sha + "/status"
 	ctx, cancel := context.WithCancel(c.t.Context())
 	finished := make(chan struct{})
 	go func() {
 		defer close(finished)
-		err := c.gh.Await(ctx, func(reqs []ghfake.Request) bool {
-			for _, r := range reqs {
-				if r.Method == http.MethodGet && r.Path == read && r.Status != 0 {
-					return true
-				}
-			}
-			return false
-		})
+		err := c.gh.Await(ctx, until)
 		if err == nil {
 			err = os.WriteFile(file, nil, 0o644)
 		}
@@ -386,7 +392,20 @@ func TestGitHubRetries(t *testing.T) {
 	c := newGHCheckout(t, "https://github.com/octo/hello.git")
 	c.gh.Fail(ghfake.Fault{Method: "POST", Path: "/repos/octo/hello/statuses/", Answer: ghfake.ServerError(http.StatusBadGateway)})
 	c.gh.Fail(ghfake.Fault{Method: "POST", Path: "/repos/octo/hello/statuses/", Answer: ghfake.RetryAfter(http.StatusTooManyRequests, 1)})
-	held := c.holdBuild()
+	// A failure pauses every poster worker (a 5xx backs off, a 429 waits
+	// its Retry-After), so under load test and lint may be posted only
+	// after the pause: build is held until GitHub has answered a post of
+	// each, which must then be "Waiting".
+	held := c.holdBuildUntil(func(reqs []ghfake.Request) bool {
+		answered := map[string]bool{}
+		for _, r := range reqs {
+			var st struct{ Context string }
+			if r.Method == http.MethodPost && r.Status != 0 && json.Unmarshal(r.Body, &st) == nil {
+				answered[st.Context] = true
+			}
+		}
+		return answered[ghNodes[1]] && answered[ghNodes[2]]
+	})
 	stdout, stderr, code := c.odu("run", "--progress", "plain")
 	held()
 	if code != 0 {
@@ -401,7 +420,7 @@ func TestGitHubRetries(t *testing.T) {
 	}
 	// A post that failed is retried with the context's latest state, so
 	// a Waiting GitHub refused may never show; but it was sent first for
-	// each node still pending when the poster began (holdBuild).
+	// each node still pending when the poster began.
 	for _, id := range ghNodes {
 		got := c.repo.Sequence(c.sha, id)
 		if len(got) == 0 || !strings.HasPrefix(got[len(got)-1], "success: Succeeded in ") {
