@@ -42,3 +42,16 @@ install:
 # Static odu binaries for linux and darwin on amd64 and arm64, with SHA256SUMS, in dist/ (.ci/release).
 release version="":
     bash .ci/release {{version}}
+
+# Every benchmark that has a row in BENCHMARKS.md's summary (./bench and
+# ./web, 5 iterations each, about 30 minutes on 2 cores; run it on a quiet
+# machine), then that table from their output, with the run before beside
+# it (bench/last.txt, which this run replaces).
+bench:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    out=$(mktemp)
+    trap 'rm -f "$out"' EXIT
+    { echo "date: $(date -u +%F)"; go test -count=1 -run '^$' -bench . -benchtime 5x -timeout 120m ./bench ./web; } | tee "$out"
+    go run ./bench/summary -previous bench/last.txt -update BENCHMARKS.md "$out"
+    cp "$out" bench/last.txt
