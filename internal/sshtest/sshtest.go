@@ -27,7 +27,11 @@
 //     PATH that includes /usr/bin can leave it out.
 //   - XDG_CACHE_HOME is a directory of the server's own, owned by
 //     odu-test, so that what one test pushes is never seen by another.
-//   - Options.Env comes first on the line, so it wins over both.
+//   - TMPDIR is a directory of the server's own too, owned by odu-test
+//     and removed with the server: what a runner a test kills leaves in
+//     it (a node's JUST_TEMPDIR) is not left behind in /tmp, as on a
+//     host of its own.
+//   - Options.Env comes first on the line, so it wins over all three.
 //
 // Setting these per server is why SetEnv is used: the home directory is
 // shared by every server (so ~/.ssh/environment cannot differ between
@@ -313,6 +317,14 @@ func (s *Server) prepare(opts Options, uid, gid int) error {
 		return fmt.Errorf("give cache to %s: %w", testUser, err)
 	}
 
+	tmp := filepath.Join(s.Dir, "tmp")
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return fmt.Errorf("make tmp: %w", err)
+	}
+	if err := os.Chown(tmp, uid, gid); err != nil {
+		return fmt.Errorf("give tmp to %s: %w", testUser, err)
+	}
+
 	bin := filepath.Join(s.Dir, "bin")
 	path, err := makeBin(bin, opts)
 	if err != nil {
@@ -321,7 +333,7 @@ func (s *Server) prepare(opts Options, uid, gid int) error {
 
 	// One SetEnv line (sshd keeps only the first); on it the first value
 	// of a name wins, so Options.Env goes first.
-	env := append(append([]string{}, opts.Env...), "PATH="+path, "XDG_CACHE_HOME="+s.Cache)
+	env := append(append([]string{}, opts.Env...), "PATH="+path, "XDG_CACHE_HOME="+s.Cache, "TMPDIR="+tmp)
 	var setenv []string
 	for _, kv := range env {
 		setenv = append(setenv, quote(kv))

@@ -63,8 +63,12 @@ func TestSession(t *testing.T) {
 	greeting := `hello "world" \ $HOME`
 	s := Start(t, Options{Keys: []Key{key}, Env: []string{"ODU_TEST_GREETING=" + greeting}})
 
-	got := mustRun(t, s, key, `uname -sm; echo $XDG_CACHE_HOME; command -v just; id -un; printf '%s\n' "$ODU_TEST_GREETING"`)
-	want := "Linux x86_64\n" + s.Cache + "\n" + filepath.Join(s.Dir, "bin", "just") + "\nodu-test\n" + greeting + "\n"
+	got := mustRun(t, s, key, `uname -sm; echo $XDG_CACHE_HOME; echo $TMPDIR; mktemp; command -v just; id -un; printf '%s\n' "$ODU_TEST_GREETING"`)
+	tmp := filepath.Join(s.Dir, "tmp")
+	want := "Linux x86_64\n" + s.Cache + "\n" + tmp + "\n" + tmp + "/tmp.XXXXXXXXXX\n" + filepath.Join(s.Dir, "bin", "just") + "\nodu-test\n" + greeting + "\n"
+	if i, j := strings.Index(got, tmp+"/tmp."), len(tmp+"/tmp."); i >= 0 && len(got) >= i+j+10 {
+		got = got[:i+j] + "XXXXXXXXXX" + got[i+j+10:] // mktemp's random part
+	}
 	if got != want {
 		t.Errorf("session printed:\n%s\nwant:\n%s", got, want)
 	}
