@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/odu-ci/odu/internal/sshtest"
 )
 
 // TestDashboardLaneMoves: a lane whose build host is lost for good moves
@@ -28,29 +26,8 @@ slow: build
         i=$((i+1)); [ $i -lt 1200 ] || exit 1; sleep 0.1
     done
 `)
-	home := filepath.Join(d.tmp, "home")
-	sshDir := filepath.Join(home, ".ssh")
-	if err := os.MkdirAll(sshDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	key := sshtest.NewKey(t)
-	data, err := os.ReadFile(key.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h1 := sshtest.Start(t, sshtest.Options{Host: "127.0.0.7", Keys: []sshtest.Key{key}})
-	h2 := sshtest.Start(t, sshtest.Options{Host: "127.0.0.8", Keys: []sshtest.Key{key}})
-	hosts := filepath.Join(d.tmp, "hosts.json")
-	for path, content := range map[string]string{
-		filepath.Join(sshDir, "id_ed25519"):  string(data),
-		filepath.Join(sshDir, "known_hosts"): h1.KnownHostsLine() + "\n" + h2.KnownHostsLine() + "\n",
-		hosts:                                `{"x86_64-linux": ["` + h1.Addr() + `", "` + h2.Addr() + `"]}` + "\n",
-	} {
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d.env = append(slicesDeleteEnv(d.env, "SSH_AUTH_SOCK"), "ODU_HOSTS="+hosts)
+	hs := d.sshHosts(jsonList, "127.0.0.7", "127.0.0.8")
+	h1, h2 := hs[0], hs[1]
 	tm := d.terminal(200, 40, "run --reconnect-timeout 2s")
 
 	// Neither host was ever leased: the lane leases h1, the first.

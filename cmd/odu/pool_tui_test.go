@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/odu-ci/odu/internal/sshtest"
 	"github.com/odu-ci/odu/runner/hostside"
 )
 
@@ -21,27 +20,7 @@ func TestDashboardQueuedLane(t *testing.T) {
 ci:
     @echo ran
 `)
-	home := filepath.Join(d.tmp, "home")
-	sshDir := filepath.Join(home, ".ssh")
-	if err := os.MkdirAll(sshDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	key := sshtest.NewKey(t)
-	data, err := os.ReadFile(key.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := sshtest.Start(t, sshtest.Options{Host: "127.0.0.6", Keys: []sshtest.Key{key}})
-	hosts := filepath.Join(d.tmp, "hosts.json")
-	for path, content := range map[string]string{
-		filepath.Join(sshDir, "id_ed25519"):  string(data),
-		filepath.Join(sshDir, "known_hosts"): host.KnownHostsLine() + "\n",
-		hosts:                                `{"x86_64-linux": ["` + host.Addr() + `"]}` + "\n",
-	} {
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	host := d.sshHosts(jsonList, "127.0.0.6")[0]
 	// Someone else holds the host's one slot, as a runner of theirs
 	// would: the slot's lock, and who they are.
 	slots := hostside.SlotsPath(host.Cache)
@@ -66,7 +45,6 @@ ci:
 		}
 	}
 
-	d.env = append(slicesDeleteEnv(d.env, "SSH_AUTH_SOCK"), "ODU_HOSTS="+hosts)
 	tm := d.terminal(160, 40, "run")
 	s := tm.waitText("x86_64-linux: queued")
 	want := "slot 1 by ann@laptop (/src/app, 0123456, since " + since.Local().Format("15:04:05") + ")"

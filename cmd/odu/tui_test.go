@@ -146,6 +146,48 @@ type dash struct {
 	env                 []string
 }
 
+// sshHosts starts an sshd host on each address, gives the dashboard's
+// odu a key they authorize and a known_hosts that knows them, and points
+// ODU_HOSTS at a hosts file whose x86_64-linux entry is pool's JSON, made
+// from the hosts' addresses.
+func (d *dash) sshHosts(pool func(addrs ...string) string, ips ...string) []*sshtest.Server {
+	d.t.Helper()
+	sshDir := filepath.Join(d.tmp, "home", ".ssh")
+	if err := os.MkdirAll(sshDir, 0o700); err != nil {
+		d.t.Fatal(err)
+	}
+	key := sshtest.NewKey(d.t)
+	data, err := os.ReadFile(key.Path)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	var hosts []*sshtest.Server
+	var addrs []string
+	var known strings.Builder
+	for _, ip := range ips {
+		h := sshtest.Start(d.t, sshtest.Options{Host: ip, Keys: []sshtest.Key{key}})
+		hosts, addrs = append(hosts, h), append(addrs, h.Addr())
+		known.WriteString(h.KnownHostsLine() + "\n")
+	}
+	file := filepath.Join(d.tmp, "hosts.json")
+	for path, content := range map[string]string{
+		filepath.Join(sshDir, "id_ed25519"):  string(data),
+		filepath.Join(sshDir, "known_hosts"): known.String(),
+		file:                                 `{"x86_64-linux": ` + pool(addrs...) + "}\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			d.t.Fatal(err)
+		}
+	}
+	d.env = append(slicesDeleteEnv(d.env, "SSH_AUTH_SOCK"), "ODU_HOSTS="+file)
+	return hosts
+}
+
+// jsonList is a pool of every address, as a hosts file's JSON list.
+func jsonList(addrs ...string) string {
+	return `["` + strings.Join(addrs, `", "`) + `"]`
+}
+
 func newDash(t *testing.T, justfile string) *dash {
 	t.Helper()
 	bin, err := odutest.BinDir()
@@ -730,28 +772,7 @@ ci: slow
 slow:
     @echo slow-started; while :; do sleep 0.2; done
 `)
-	home := filepath.Join(d.tmp, "home")
-	sshDir := filepath.Join(home, ".ssh")
-	if err := os.MkdirAll(sshDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	key := sshtest.NewKey(t)
-	data, err := os.ReadFile(key.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	host := sshtest.Start(t, sshtest.Options{Host: "127.0.0.2", Keys: []sshtest.Key{key}})
-	hosts := filepath.Join(d.tmp, "hosts.json")
-	for path, content := range map[string]string{
-		filepath.Join(sshDir, "id_ed25519"):  string(data),
-		filepath.Join(sshDir, "known_hosts"): host.KnownHostsLine() + "\n",
-		hosts:                                `{"x86_64-linux": "` + host.Addr() + `"}` + "\n",
-	} {
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	d.env = append(slicesDeleteEnv(d.env, "SSH_AUTH_SOCK"), "ODU_HOSTS="+hosts)
+	host := d.sshHosts(func(addrs ...string) string { return `"` + addrs[0] + `"` }, "127.0.0.2")[0]
 	tm := d.terminal(120, 40, "run")
 	s := tm.waitFor("slow running on the SSH lane", false, func(s string) bool {
 		_, slow := rowOf(s, "slow")
