@@ -116,6 +116,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) (code int) {
 		}
 		msg, hint := explainParse(parser.Model, kctx, args)
 		if msg == "" {
+			msg, hint = explainMissing(kctx, err)
+		}
+		if msg == "" {
 			msg, hint = err.Error(), fmt.Sprintf("Run `odu%s --help` for usage.", commandOf(kctx))
 		}
 		fmt.Fprintf(stderr, "odu: %s\nhint: %s\n", msg, hint)

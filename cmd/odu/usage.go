@@ -214,6 +214,31 @@ func explainParse(model *kong.Application, kctx *kong.Context, args []string) (m
 	return "", ""
 }
 
+// explainMissing rewrites kong's error for a missing argument (`expected
+// "<node>"`) to say what the command needs and where to find one; ""
+// for any other error.
+func explainMissing(kctx *kong.Context, err error) (msg, hint string) {
+	if kctx == nil || kctx.Selected() == nil {
+		return "", ""
+	}
+	for _, p := range kctx.Selected().Positional {
+		if err.Error() != fmt.Sprintf("expected %q", "<"+p.Name+">") {
+			continue
+		}
+		what := strings.TrimSuffix(p.Help, ".")
+		if _, after, ok := strings.Cut(what, ": "); ok && strings.HasPrefix(what, "The ") {
+			what = after // "The node: RECIPE, …" says "node" twice
+		}
+		msg = fmt.Sprintf("which %s? `odu%s` needs one (%s)", p.Name, commandOf(kctx), what)
+		hint = "Run `odu" + commandOf(kctx) + " --help` for usage."
+		if p.Name == "node" {
+			hint = "`odu status` lists the run's nodes, e.g. `odu" + commandOf(kctx) + " build@x86_64-linux`."
+		}
+		return msg, hint
+	}
+	return "", ""
+}
+
 // helpOf is the command line that shows node's help.
 func helpOf(model *kong.Application, node *kong.Node) string {
 	if node == model.Node {
