@@ -120,21 +120,21 @@ type dumpModule struct {
 }
 
 type dumpRecipe struct {
-	Name         string            `json:"name"`
-	Namepath     string            `json:"namepath"`
-	Attributes   []jsontext.Value  `json:"attributes"`
-	Body         nonEmpty          `json:"body"`
-	Dependencies []dumpDep         `json:"dependencies"`
-	Parameters   []dumpParam       `json:"parameters"`
-	Priors       int               `json:"priors"`
-	Private      bool              `json:"private"`
-	Shebang      bool              `json:"shebang"`
+	Name         string           `json:"name"`
+	Namepath     string           `json:"namepath"`
+	Attributes   []jsontext.Value `json:"attributes"`
+	Body         nonEmpty         `json:"body"`
+	Dependencies []dumpDep        `json:"dependencies"`
+	Parameters   []dumpParam      `json:"parameters"`
+	Priors       int              `json:"priors"`
+	Private      bool             `json:"private"`
+	Shebang      bool             `json:"shebang"`
 }
 
 type dumpDep struct {
-	Recipe    string            `json:"recipe"`
+	Recipe    string           `json:"recipe"`
 	Arguments []jsontext.Value `json:"arguments"`
-	Star      notNull           `json:"star"`
+	Star      notNull          `json:"star"`
 }
 
 type dumpParam struct {
