@@ -17,8 +17,8 @@ func TestDecodeDumpMalformed(t *testing.T) {
 		json string
 		want string
 	}{
-		{"not json", `{"recipes":`, "read just's dump: unexpected end of JSON input"},
-		{"wrong type", `{"recipes": []}`, "read just's dump: json: cannot unmarshal array"},
+		{"not json", `{"recipes":`, "read just's dump: jsontext: unexpected EOF"},
+		{"wrong type", `{"recipes": []}`, "read just's dump: json: cannot unmarshal JSON array into Go map"},
 		{"null recipe", `{"recipes": {"a": null}}`, `recipe "a" is null`},
 		{"bad name", `{"recipes": {"a b": {"name": "a b"}}}`, `recipe name "a b" is not a just identifier`},
 		{"priors beyond dependencies", `{"recipes": {"a": {"name": "a", "priors": 2, "dependencies": [{"recipe": "b"}]}}}`, `recipe "a" has 2 priors but 1 dependencies`},

@@ -1,8 +1,8 @@
 package dag
 
 import (
+	"cmp"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -101,11 +101,14 @@ func findRoot(jf *Justfile, name string) (*Recipe, error) {
 		return nil, &RootError{Source: jf.Source, Named: name, Near: closest(name, sortedKeys(jf.Recipes))}
 	}
 	var found []*Recipe
-	for _, np := range sortedKeys(jf.Recipes) {
-		if r := jf.Recipes[np]; r.IsCIRoot() {
+	for _, r := range jf.Recipes {
+		if r.IsCIRoot() {
 			found = append(found, r)
 		}
 	}
+	// Only the roots are sorted (for the error that lists them), not
+	// every recipe.
+	slices.SortFunc(found, func(a, b *Recipe) int { return strings.Compare(a.Namepath, b.Namepath) })
 	if len(found) != 1 {
 		return nil, &RootError{Source: jf.Source, Found: found}
 	}
@@ -373,13 +376,13 @@ func (pl *Pipeline) sort() error {
 		return nil
 	}
 	// Visit in id order so that the cycle reported is deterministic.
-	sort.Slice(pl.Nodes, func(i, j int) bool { return pl.Nodes[i].ID < pl.Nodes[j].ID })
+	slices.SortFunc(pl.Nodes, func(a, b *Node) int { return strings.Compare(a.ID, b.ID) })
 	for _, n := range pl.Nodes {
 		if err := visit(n); err != nil {
 			return err
 		}
 	}
-	sort.SliceStable(pl.Nodes, func(i, j int) bool { return pl.Nodes[i].Rank < pl.Nodes[j].Rank })
+	slices.SortStableFunc(pl.Nodes, func(a, b *Node) int { return cmp.Compare(a.Rank, b.Rank) })
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package main
 
-import "context"
+import (
+	"context"
+	"runtime/debug"
+)
 
 // DumpCmd prints the resolved pipeline as JSON.
 type DumpCmd struct {
@@ -24,8 +27,13 @@ func (*DumpCmd) Examples() []string {
 	}
 }
 
-// Run prints the pipeline.
+// Run prints the pipeline. The process ends with it: the collector
+// waits until then (or until the heap reaches pipelineMemory), as while
+// the pipeline is built, so that writing a big one does not start a
+// collection that frees nothing the process still needs.
 func (c *DumpCmd) Run(ctx context.Context, env *Env) error {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(pipelineMemory))
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	_, pl, err := c.pipeline(ctx, env)
 	if err != nil {
 		return err

@@ -96,11 +96,14 @@ func NewRecordOf(root, sha string, build func(n int) surface.State) (*Record, su
 		if err := syncDir(dir); err != nil {
 			return nil, st, err
 		}
-		if err := writeDurable(lastPath(root), []byte(r.rel+"\n")); err != nil {
-			return nil, st, fmt.Errorf("write %s: %w", lastPath(root), err)
-		}
+		// The index first: while odu.last names a run the index does
+		// not list, the index is stale, and putting the entry would
+		// read every record of the checkout to rebuild it.
 		if err := putIndex(root, entryOf(st, r.rel, n, time.Now(), true)); err != nil {
 			return nil, st, err
+		}
+		if err := writeDurable(lastPath(root), []byte(r.rel+"\n")); err != nil {
+			return nil, st, fmt.Errorf("write %s: %w", lastPath(root), err)
 		}
 		return r, st, nil
 	}

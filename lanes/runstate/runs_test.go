@@ -97,6 +97,29 @@ func TestListRuns(t *testing.T) {
 	}
 }
 
+// A run's start adds its entry to the index without reading the other
+// records. (It named itself in odu.last first, which made the index look
+// stale: every run's start read every record of the checkout.) Seen here
+// by a record spoiled after the index listed it: a rebuild would drop it
+// from the list.
+func TestNewRunKeepsIndex(t *testing.T) {
+	root := t.TempDir()
+	t0 := time.Now().Add(-time.Hour)
+	a1 := finished(t, root, sha, t0, surface.Success)
+	e, err := runstate.ResolveRun(root, a1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, e.Record), []byte("spoiled"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a2 := finished(t, root, sha, t0.Add(time.Minute), surface.Success)
+	want := []string{a2, a1}
+	if runs, err := runstate.ListRuns(root); err != nil || !slices.Equal(refs(runs), want) {
+		t.Errorf("ListRuns = %v, %v; want %v (the index as it was, plus the new run)", refs(runs), err, want)
+	}
+}
+
 // Writers in one checkout (runs and prunes) take turns on the index's
 // lock: none loses another's change. Here many runs end at once; the
 // index must have each one's end (the list would mend a lost one by
