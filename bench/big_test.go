@@ -122,7 +122,7 @@ func procTimes(pid int) (own, children int64, ok bool) {
 	}
 	var t [4]int64
 	for k := range t {
-		t[k], _ = strconv.ParseInt(f[12+k], 10, 64) // utime, stime, cutime, cstime
+		t[k], _ = strconv.ParseInt(f[11+k], 10, 64) // fields 14-17: utime, stime, cutime, cstime
 	}
 	return t[0] + t[1], t[2] + t[3], true
 }

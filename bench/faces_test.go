@@ -283,6 +283,7 @@ func BenchmarkManyFaces(b *testing.B) {
 			b.Fatalf("odu run: %v\n%s", err, r.stderr.String())
 		}
 		res.run = time.Since(start)
+		b.Logf("faces %v: node %v, root success +%v, exit +%v", withFaces, res.node, ended.Sub(start)-res.node, res.run-ended.Sub(start))
 		close(stop)
 		res.lagBytes = <-sampled
 		fi, err := os.Stat(log)
