@@ -199,6 +199,7 @@ type facesResult struct {
 	logsAfter      time.Duration // the last `logs -f` to end, after the flood's success
 	monitorsAfter  time.Duration // the last monitor to print the root's success, after the run did
 	disconnections int           // clients the run said it disconnected as stalled
+	live           float64       // the least share of the log a `logs -f` had got when odu run exited
 }
 
 // BenchmarkManyFaces runs a node that writes 256 MiB
@@ -213,8 +214,10 @@ type facesResult struct {
 // behind the log file while it grew (sampled every 20 ms: its count read
 // before the file's size, so an upper bound), how long after the
 // flood's success the last `logs -f` ended and after the run's end the
-// last monitor saw it, and how many clients the run disconnected for not
-// reading (its stderr says so).
+// last monitor saw it, the least share of the log a `logs -f` had when
+// `odu run` exited (it reads the rest from the run's record, as a face
+// of a run that ended does), and how many clients the run disconnected
+// for not reading (its stderr says so).
 //
 //	go test ./bench -run '^$' -bench ManyFaces -benchtime 3x
 func BenchmarkManyFaces(b *testing.B) {
@@ -283,6 +286,12 @@ func BenchmarkManyFaces(b *testing.B) {
 			b.Fatalf("odu run: %v\n%s", err, r.stderr.String())
 		}
 		res.run = time.Since(start)
+		res.live = 1
+		for _, f := range logs {
+			// What a face has once the run is gone came from the run; the
+			// rest it reads from the run's record.
+			res.live = min(res.live, float64(f.count())/float64(facesBytes()))
+		}
 		b.Logf("faces %v: node %v, root success +%v, exit +%v", withFaces, res.node, ended.Sub(start)-res.node, res.run-ended.Sub(start))
 		close(stop)
 		res.lagBytes = <-sampled
@@ -332,8 +341,9 @@ func BenchmarkManyFaces(b *testing.B) {
 	var lag int64
 	var logsAfter, monitorsAfter time.Duration
 	var dropped int
+	live := 1.0
 	for _, r := range with {
-		lag, dropped = max(lag, r.lagBytes), dropped+r.disconnections
+		lag, dropped, live = max(lag, r.lagBytes), dropped+r.disconnections, min(live, r.live)
 		logsAfter, monitorsAfter = max(logsAfter, r.logsAfter), max(monitorsAfter, r.monitorsAfter)
 	}
 	b.ReportMetric(float64(facesBytes())/(1<<20), "MiB")
@@ -345,6 +355,7 @@ func BenchmarkManyFaces(b *testing.B) {
 	b.ReportMetric(float64(med(with, run))/float64(med(without, run)), "run-ratio")
 	b.ReportMetric(float64(lag)/(1<<20), "max-behind-MiB")
 	b.ReportMetric(logsAfter.Seconds(), "logs-after-s")
+	b.ReportMetric(100*live, "logs-live-%")
 	b.ReportMetric(float64(monitorsAfter.Microseconds())/1000, "monitors-after-ms")
 	b.ReportMetric(float64(dropped), "dropped")
 }
