@@ -297,7 +297,7 @@ func attachFace(dir, version string, nodes int) (time.Duration, int64, error) {
 // nodes' processes and all of odu's run against the shell's, and the
 // peak RSS of the coordinator and the runner.
 //
-//	go test ./bench -run '^$' -bench BigRun -benchtime 3x
+//	go test ./bench -run '^$' -bench BigRun -benchtime 3x -timeout 0
 func BenchmarkBigRun(b *testing.B) {
 	dir := bigRepo(b, bigModules(), 100)
 	bin, err := odutest.BinDir()
