@@ -245,6 +245,17 @@ func BenchmarkManyFaces(b *testing.B) {
 		}()
 		log := within(b, r.running, 2*time.Minute, "the flood running")
 		var mons, logs []*face
+		defer func() {
+			// A benchmark that failed leaves no face behind.
+			for _, f := range append(append([]*face(nil), mons...), logs...) {
+				select {
+				case <-f.done:
+				default:
+					_ = f.cmd.Process.Kill()
+					<-f.done
+				}
+			}
+		}()
 		if withFaces {
 			for range monitors {
 				mons = append(mons, startFace(b, dir, root, "monitor", "-o", "json"))
