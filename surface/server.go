@@ -438,7 +438,7 @@ func (s *Server) cell(ctx context.Context, c *conn, m *message) error {
 	if !ok {
 		snap = st.Snapshot()
 	}
-	if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: snap})); err != nil {
+	if err := sendNote(c, NoteSnapshot, SnapshotNote{Stream: stream, State: snap}); err != nil {
 		return err
 	}
 	seq := snap.Seq
@@ -446,14 +446,14 @@ func (s *Server) cell(ctx context.Context, c *conn, m *message) error {
 		deltas, reset, wait, closed := st.Since(seq)
 		if reset != nil {
 			missed := st.Missed(seq, reset.Seq)
-			if err := c.send(note(NoteSnapshot, SnapshotNote{Stream: stream, State: *reset, Missed: missed})); err != nil {
+			if err := sendNote(c, NoteSnapshot, SnapshotNote{Stream: stream, State: *reset, Missed: missed}); err != nil {
 				return err
 			}
 			seq = reset.Seq
 			continue
 		}
 		for _, d := range deltas {
-			if err := c.send(note(NoteDelta, DeltaNote{Stream: stream, Delta: d})); err != nil {
+			if err := sendNote(c, NoteDelta, DeltaNote{Stream: stream, Delta: d}); err != nil {
 				return err
 			}
 			seq = d.Seq
@@ -550,6 +550,25 @@ func note(method string, params any) *message {
 		panic(err) // our own types always marshal
 	}
 	return &message{Method: method, Params: data}
+}
+
+// sendNote sends a notification whose params it encodes, and writes the
+// frame around them itself: c.send(note(...)) has encoding/json encode
+// the message around its raw params, which validates and compacts them
+// all over again, for a snapshot of 2,000 nodes (700 KB) three times as
+// long as encoding the snapshot. The frame is the same.
+func sendNote(c *conn, method string, params any) error {
+	data, err := json.Marshal(params)
+	if err != nil {
+		panic(err) // our own types always marshal
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	buf := append(c.wbuf[:0], `{"jsonrpc":"2.0","method":"`...)
+	buf = append(buf, method...) // one of the Note constants: nothing to escape
+	buf = append(buf, `","params":`...)
+	buf = append(buf, data...)
+	return c.writeLocked(append(buf, "}\n"...))
 }
 
 // streamID is a stream's request id as the number its notifications
