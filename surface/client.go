@@ -58,6 +58,7 @@ func NewClient(ctx context.Context, rwc io.ReadWriteCloser, client, version stri
 		streams: map[int64]chan *message{},
 	}
 	cl.c.hearOut = true
+	cl.c.raw = true // it takes the raw chunks it asks for (NodeLogParams.Raw)
 	go cl.readLoop()
 	err := cl.call(ctx, MethodHello, HelloParams{Protocol: Protocol, Version: version, Client: client}, &cl.Server)
 	if err != nil {
