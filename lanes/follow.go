@@ -48,8 +48,9 @@ attempts:
 			from = ls.Size
 		}
 		// The coordinator's own copy comes raw: its bytes as they are,
-		// not base64 in JSON (half the CPU of the copy, measured in
-		// BENCHMARKS.md); faces keep the JSON stream.
+		// not base64 in JSON (a third less CPU per GiB, runner and
+		// coordinator together: BENCHMARKS.md); faces keep the JSON
+		// stream.
 		ls, err := cl.Log(surface.NodeLogParams{ID: id, Attempt: attempt, From: from, SizeOnly: l.shared, Raw: !l.shared})
 		if err != nil {
 			if !l.waitSwap(swapped) {
