@@ -47,7 +47,11 @@ attempts:
 		if ls := log.Status(); ls.Attempt == attempt {
 			from = ls.Size
 		}
-		ls, err := cl.Log(surface.NodeLogParams{ID: id, Attempt: attempt, From: from, SizeOnly: l.shared})
+		// The coordinator's own copy comes raw: its bytes as they are,
+		// not base64 in JSON (a third less CPU per GiB, runner and
+		// coordinator together: BENCHMARKS.md); faces keep the JSON
+		// stream.
+		ls, err := cl.Log(surface.NodeLogParams{ID: id, Attempt: attempt, From: from, SizeOnly: l.shared, Raw: !l.shared})
 		if err != nil {
 			if !l.waitSwap(swapped) {
 				return

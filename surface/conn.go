@@ -23,6 +23,8 @@ type conn struct {
 	// a moment to read what the server said before it closed (see
 	// writeLocked).
 	hearOut bool
+	// raw: the conn takes raw chunks (a client's: it asks for them).
+	raw bool
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -46,10 +48,12 @@ func (c *conn) send(m *message) error {
 	if err != nil {
 		return err
 	}
-	return c.writeLocked(buf)
+	return c.writeLocked(buf, nil)
 }
 
-func (c *conn) writeLocked(buf []byte) error {
+// writeLocked writes buf, then data (a raw chunk's bytes, written from
+// where they are rather than copied after buf; nil for a frame alone).
+func (c *conn) writeLocked(buf, data []byte) error {
 	c.wbuf = buf
 	if cap(c.wbuf) > 4*MaxChunk {
 		c.wbuf = nil // a large snapshot: do not keep its buffer
@@ -59,7 +63,7 @@ func (c *conn) writeLocked(buf []byte) error {
 		return c.err
 	default:
 	}
-	if err := c.writeFrame(buf); err != nil {
+	if err := c.writeFrame(buf, data); err != nil {
 		if c.hearOut {
 			c.hearServerOut()
 		}
@@ -92,11 +96,7 @@ func (c *conn) hearServerOut() {
 }
 
 func (c *conn) read() (*message, error) {
-	frame, err := c.fr.next()
-	if err != nil {
-		return nil, err
-	}
-	return decodeMessage(frame)
+	return c.fr.message(c.raw)
 }
 
 // close closes the connection once, recording why.

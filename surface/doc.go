@@ -13,6 +13,18 @@
 // connection is hello, which carries the protocol and odu's version: a
 // server refuses a peer of another version with a [VersionError].
 //
+// One exception to JSON alone, only for a client that asks for it: a log
+// stream with raw set ([NodeLogParams.Raw]) carries each chunk as a
+// header frame, a [NoteRawChunk] notification naming the chunk's
+// stream, attempt, offset and length, followed by exactly length bytes
+// of the log as they are (at most [MaxChunk]; no newline after them),
+// instead of base64 in JSON. Its header is written in one form only
+// (hello's version equality means both ends are the same odu): a length
+// over MaxChunk, a header in any other form, a raw chunk cut short, or
+// one sent to a server, ends the connection. The coordinator asks it for
+// its own copy of a remote lane's log; faces, which may be any JSON
+// parser, do not.
+//
 // # Primitives
 //
 //   - Cell, nodes.get: a stream of the whole run's state ([SnapshotNote]),
@@ -23,9 +35,9 @@
 //     subscriber that comes late and must see every transition asks for
 //     the changes since an earlier seq (from: 0, the run's first state).
 //   - Stream, nodeLog.get {id, from}: a node's log as bytes ([ChunkNote],
-//     base64 in JSON), from an offset, following it as it grows. Every
-//     chunk carries its offset, so a client resumes after a reconnect
-//     without loss or duplication. ANSI escapes, carriage returns and
+//     base64 in JSON, or raw), from an offset, following it as it grows.
+//     Every chunk carries its offset, so a client resumes after a
+//     reconnect without loss or duplication. ANSI escapes, carriage returns and
 //     invalid UTF-8 pass unchanged.
 //   - Procedures: node.rerun, node.cancel, run.cancel, and
 //     runner.configure and node.settle (a held node, [NodeSpec.Held]) for

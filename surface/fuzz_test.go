@@ -8,30 +8,31 @@ import (
 )
 
 // FuzzDecodeFrame feeds arbitrary bytes to what reads a peer's frames: the
-// frame reader and the message decoder. Nothing may panic; every frame is
-// either a message or an error; a chunk odu writes decodes to itself.
+// frame reader and the message decoder, raw chunks included. Nothing may
+// panic; every frame is either a message or an error; a chunk odu writes,
+// base64 or raw, decodes to itself.
 func FuzzDecodeFrame(f *testing.F) {
 	f.Add([]byte(`{"jsonrpc":"2.0","id":1,"method":"hello","params":{"protocol":1,"version":"v","client":"c"}}` + "\n"))
 	f.Add([]byte(`{"jsonrpc":"2.0","method":"nodeLog.chunk","params":{"stream":3,"attempt":1,"offset":0,"data":"aGVsbG8="}}` + "\n"))
 	f.Add([]byte(`{"jsonrpc":"2.0","id":2,"result":{}}` + "\n" + `{"jsonrpc":"2.0","id":3,"error":{"code":-32601,"message":"no"}}` + "\n"))
 	f.Add([]byte("{nope\n\n\x00\xff"))
+	f.Add(append(appendRawHeader(nil, 3, 1, 0, 5), "he\nlo"...))                                          // a raw chunk
+	f.Add(append(appendRawHeader(nil, 3, 1, 0, 5), "he"...))                                              // cut short
+	f.Add(appendRawHeader(nil, 3, 1, 0, MaxChunk+1))                                                      // too long
+	f.Add([]byte(`{"jsonrpc":"2.0","method":"nodeLog.bytes","params":{"length":2,"stream":3}}` + "\nhi")) // another form
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fr := newFrameReader(bytes.NewReader(data))
 		for {
-			frame, err := fr.next()
-			if err != nil {
-				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrFrameTooLarge) {
-					t.Fatalf("next: unexpected error %v", err)
-				}
-				break
-			}
-			m, err := decodeMessage(frame)
+			m, err := fr.message(true)
 			if err != nil {
 				var pe *ProtocolError
-				if !errors.As(err, &pe) {
-					t.Fatalf("decodeMessage(%q) = %v, not a ProtocolError", frame, err)
+				if errors.As(err, &pe) {
+					continue // the connection would end; the frames after still must not panic
 				}
-				continue
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrFrameTooLarge) {
+					t.Fatalf("message: unexpected error %v", err)
+				}
+				break
 			}
 			if m.chunk != nil {
 				c := m.chunk
@@ -40,11 +41,22 @@ func FuzzDecodeFrame(f *testing.F) {
 					t.Fatalf("chunk %+v does not survive a round trip", c)
 				}
 				again.Release()
+				if len(c.Data) <= MaxChunk {
+					wire := append(appendRawHeader(nil, c.Stream, c.Attempt, c.Offset, len(c.Data)), c.Data...)
+					m, err := newFrameReader(bytes.NewReader(wire)).message(true)
+					if err != nil || m.chunk == nil || m.chunk.Stream != c.Stream || m.chunk.Attempt != c.Attempt || m.chunk.Offset != c.Offset || !bytes.Equal(m.chunk.Data, c.Data) {
+						t.Fatalf("chunk %+v does not survive a raw round trip: %v", c, err)
+					}
+					m.chunk.Release()
+				}
 				c.Release()
 				continue
 			}
 			if !isRequest(m) && !isNotification(m) && !isResponse(m) {
-				t.Fatalf("decodeMessage(%q) accepted %+v, neither request, notification nor response", frame, m)
+				t.Fatalf("message() accepted %+v, neither request, notification nor response", m)
+			}
+			if m.Method == NoteRawChunk {
+				t.Fatalf("message() passed a raw chunk's header on as a message: %+v", m)
 			}
 			// What a server or client then does with it: params decode or
 			// fail with an error for the peer, never a panic.

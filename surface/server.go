@@ -520,7 +520,7 @@ func (s *Server) log(ctx context.Context, c *conn, m *message) error {
 			continue
 		}
 		if off < size && (stopAt < 0 || off < stopAt) {
-			n, rerr, werr := c.sendLog(l, stream, attempt, off)
+			n, rerr, werr := c.sendLog(l, stream, attempt, off, p.Raw)
 			if errors.Is(rerr, ErrRestarted) {
 				continue
 			}

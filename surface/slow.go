@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"time"
 )
@@ -59,20 +60,21 @@ type deadliner interface {
 	SetWriteDeadline(time.Time) error
 }
 
-// writeFrame writes a frame, within the connection's timeout if it has
-// one; a peer that let it time out gets the rest of the frame and a note
-// if it takes them within lastWord, and the connection closes.
-func (c *conn) writeFrame(buf []byte) error {
+// writeFrame writes a frame, and data after it (see writeLocked), within
+// the connection's timeout if it has one; a peer that let it time out
+// gets the rest of the frame and a note if it takes them within
+// lastWord, and the connection closes.
+func (c *conn) writeFrame(buf, data []byte) error {
 	dl, ok := c.rwc.(deadliner)
 	if c.timeout <= 0 || !ok {
-		_, err := c.rwc.Write(buf)
+		_, err := c.write(buf, data)
 		return err
 	}
 	if err := dl.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
-		_, err := c.rwc.Write(buf)
+		_, err := c.write(buf, data)
 		return err
 	}
-	n, err := c.rwc.Write(buf)
+	n, err := c.write(buf, data)
 	if err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 		return err
 	}
@@ -83,15 +85,32 @@ func (c *conn) writeFrame(buf []byte) error {
 	note, _ := appendMessage(nil, &message{Method: NoteDisconnect, Params: params})
 	// A last word, best effort: the peer is slow, and may not take it.
 	_ = dl.SetWriteDeadline(time.Now().Add(lastWord))
-	_, _ = c.rwc.Write(append(buf[n:len(buf):len(buf)], note...))
+	var rest []byte
+	if n < len(buf) {
+		rest = append(append(rest, buf[n:]...), data...)
+	} else {
+		rest = append(rest, data[n-len(buf):]...)
+	}
+	_, _ = c.rwc.Write(append(rest, note...))
 	return slow
 }
 
+// write writes buf then data: in one system call (writev) on a socket.
+func (c *conn) write(buf, data []byte) (int, error) {
+	if data == nil {
+		return c.rwc.Write(buf)
+	}
+	v := net.Buffers{buf, data}
+	n, err := v.WriteTo(c.rwc)
+	return int(n), err
+}
+
 // sendLog reads up to MaxChunk bytes of a log's attempt at off into the
-// connection's chunk buffer and sends them as a chunk of stream. It
+// connection's chunk buffer and sends them as a chunk of stream, raw
+// (NodeLogParams.Raw) or base64 in JSON. It
 // returns how many bytes it sent; rerr is the read's error when it read
 // nothing, werr the write's.
-func (c *conn) sendLog(l *Log, stream int64, attempt int, off int64) (n int, rerr, werr error) {
+func (c *conn) sendLog(l *Log, stream int64, attempt int, off int64, raw bool) (n int, rerr, werr error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.rbuf == nil {
@@ -101,6 +120,10 @@ func (c *conn) sendLog(l *Log, stream int64, attempt int, off int64) (n int, rer
 	if n == 0 {
 		return 0, rerr, nil
 	}
-	werr = c.writeLocked(appendChunk(c.wbuf[:0], &ChunkNote{Stream: stream, Attempt: attempt, Offset: off, Data: c.rbuf[:n]}))
+	if raw {
+		werr = c.writeLocked(appendRawHeader(c.wbuf[:0], stream, attempt, off, n), c.rbuf[:n])
+	} else {
+		werr = c.writeLocked(appendChunk(c.wbuf[:0], &ChunkNote{Stream: stream, Attempt: attempt, Offset: off, Data: c.rbuf[:n]}), nil)
+	}
 	return n, nil, werr
 }

@@ -435,6 +435,7 @@ func TestMalformedFramesEndTheConnection(t *testing.T) {
 		{"no hello", false, []string{`{"jsonrpc":"2.0","id":1,"method":"nodes.get"}` + "\n"}, "not hello"},
 		{"too long", false, []string{hello, strings.Repeat("x", surface.MaxFrame+10) + "\n"}, "frame longer than"},
 		{"cut short", true, []string{hello, `{"jsonrpc":"2.0"`}, "unexpected EOF"},
+		{"raw chunk to a server", false, []string{hello, `{"jsonrpc":"2.0","method":"nodeLog.bytes","params":{"stream":1,"attempt":1,"offset":0,"length":2}}` + "\nhi"}, "a raw chunk sent to a server"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -394,6 +394,11 @@ type NodeLogParams struct {
 	// a client that reads the same file (the coordinator of a local lane,
 	// whose runner writes the coordinator's own log files).
 	SizeOnly bool `json:"size_only,omitempty"`
+	// Raw sends each chunk as a header frame naming its length followed
+	// by that many bytes as they are ([NoteRawChunk]), not base64 in
+	// JSON: for the coordinator's own copy of a remote lane's log. Faces
+	// do not ask it (the stream is then no longer JSON-RPC alone).
+	Raw bool `json:"raw,omitempty"`
 }
 
 // ChunkNote carries log bytes: Data holds the bytes at Offset of the

@@ -221,6 +221,98 @@ func cutInt(b []byte, sep string) (int64, []byte, bool) {
 	return n, b[i+len(sep):], true
 }
 
+// NoteRawChunk is a raw stream's chunk (NodeLogParams.Raw): a header
+// frame, {"stream", "attempt", "offset", "length"} in the form
+// appendRawHeader writes, followed by exactly length bytes of the log, at
+// most MaxChunk, as they are (no newline after them).
+const NoteRawChunk = "nodeLog.bytes"
+
+// rawPrefix is how odu writes every raw chunk's header.
+const rawPrefix = `{"jsonrpc":"2.0","method":"` + NoteRawChunk + `","params":{"stream":`
+
+// appendRawHeader appends the header frame of a raw chunk of n bytes,
+// newline included; the n bytes follow it on the wire.
+func appendRawHeader(buf []byte, stream int64, attempt int, off int64, n int) []byte {
+	buf = append(buf, rawPrefix...)
+	buf = strconv.AppendInt(buf, stream, 10)
+	buf = append(buf, `,"attempt":`...)
+	buf = strconv.AppendInt(buf, int64(attempt), 10)
+	buf = append(buf, `,"offset":`...)
+	buf = strconv.AppendInt(buf, off, 10)
+	buf = append(buf, `,"length":`...)
+	buf = strconv.AppendInt(buf, int64(n), 10)
+	return append(buf, "}}\n"...)
+}
+
+// decodeRawHeader decodes a header appendRawHeader wrote, frame being
+// known to start with rawPrefix: the chunk, with Data not yet read, and
+// its length. Any other form, or a length over MaxChunk, is a
+// ProtocolError: the bytes that follow cannot be told from frames.
+func decodeRawHeader(frame []byte) (*ChunkNote, int, error) {
+	bad := func(why string) (*ChunkNote, int, error) {
+		return nil, 0, &ProtocolError{Frame: head(frame), Err: errors.New(why)}
+	}
+	rest := frame[len(rawPrefix):]
+	c := &ChunkNote{}
+	var n int64
+	var ok bool
+	if n, rest, ok = cutInt(rest, `,"attempt":`); !ok {
+		return bad("a raw chunk's header not in the form odu writes")
+	}
+	c.Stream = n
+	if n, rest, ok = cutInt(rest, `,"offset":`); !ok {
+		return bad("a raw chunk's header not in the form odu writes")
+	}
+	c.Attempt = int(n)
+	if n, rest, ok = cutInt(rest, `,"length":`); !ok {
+		return bad("a raw chunk's header not in the form odu writes")
+	}
+	c.Offset = n
+	if n, rest, ok = cutInt(rest, `}}`); !ok || len(rest) != 0 {
+		return bad("a raw chunk's header not in the form odu writes")
+	}
+	if n > MaxChunk {
+		return bad(fmt.Sprintf("a raw chunk of %d bytes, over %d", n, MaxChunk))
+	}
+	return c, int(n), nil
+}
+
+// message reads the next message: a frame, and after a raw chunk's
+// header the bytes it names, into a pooled buffer. raw says whether the
+// reader takes raw chunks (a client, which asks for them); a server
+// takes none.
+func (f *frameReader) message(raw bool) (*message, error) {
+	frame, err := f.next()
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.HasPrefix(frame, []byte(rawPrefix)) {
+		m, err := decodeMessage(frame)
+		if err == nil && m.Method == NoteRawChunk {
+			// Its bytes would be read as frames.
+			return nil, &ProtocolError{Frame: head(frame), Err: errors.New("a raw chunk's header not in the form odu writes")}
+		}
+		return m, err
+	}
+	if !raw {
+		return nil, &ProtocolError{Frame: head(frame), Err: errors.New("a raw chunk sent to a server")}
+	}
+	c, n, err := decodeRawHeader(frame)
+	if err != nil {
+		return nil, err
+	}
+	c.pooled = chunks.Get().(*[MaxChunk]byte)
+	c.Data = c.pooled[:n]
+	if _, err := io.ReadFull(f.r, c.Data); err != nil {
+		c.Release()
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF // the chunk cut short
+		}
+		return nil, err
+	}
+	return &message{JSONRPC: "2.0", Method: NoteChunk, chunk: c}, nil
+}
+
 // decodeMessage decodes one frame.
 func decodeMessage(frame []byte) (*message, error) {
 	if c, ok := decodeChunk(frame); ok {
