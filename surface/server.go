@@ -568,7 +568,7 @@ func sendNote(c *conn, method string, params any) error {
 	buf = append(buf, method...) // one of the Note constants: nothing to escape
 	buf = append(buf, `","params":`...)
 	buf = append(buf, data...)
-	return c.writeLocked(append(buf, "}\n"...))
+	return c.writeLocked(append(buf, "}\n"...), nil)
 }
 
 // streamID is a stream's request id as the number its notifications
