@@ -396,8 +396,10 @@ type NodeLogParams struct {
 	SizeOnly bool `json:"size_only,omitempty"`
 	// Raw sends each chunk as a header frame naming its length followed
 	// by that many bytes as they are ([NoteRawChunk]), not base64 in
-	// JSON: for the coordinator's own copy of a remote lane's log. Faces
-	// do not ask it (the stream is then no longer JSON-RPC alone).
+	// JSON: for the coordinator's own copy of a remote lane's log, and
+	// for odu logs, which prints the bytes. A face that reads the stream
+	// with a JSON parser does not ask it (the stream is then no longer
+	// JSON-RPC alone).
 	Raw bool `json:"raw,omitempty"`
 }
 

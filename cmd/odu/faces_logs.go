@@ -93,7 +93,10 @@ func (c *LogsCmd) Run(ctx context.Context, env *Env) error {
 		// An earlier attempt is over: its file is all there is of it.
 		return c.printFile(env, root, st, id)
 	}
-	p := surface.NodeLogParams{ID: id, NoFollow: !c.Follow}
+	// Raw: the bytes as they are, not base64 in JSON, which cost the
+	// run's coordinator most of its CPU with ten of these following a
+	// fast log (BENCHMARKS.md, "Many faces").
+	p := surface.NodeLogParams{ID: id, NoFollow: !c.Follow, Raw: true}
 	resumed := int64(-1) // the offset of the last resumption: once per progress
 	wrote := false       // whether this attempt had any bytes
 	for {
