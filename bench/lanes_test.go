@@ -66,7 +66,7 @@ func BenchmarkManyLanes(b *testing.B) {
 	}
 	env := oduEnv(b, home, `{"x86_64-linux": ["`+strings.Join(addrs, `", "`)+`"]}`)
 	dir := repoWith(b, manyLanes)
-	shardRun(b, dir, env)
+	shardRun(b, dir, env) // the warm-up
 	for _, s := range servers {
 		data := filepath.Join(s.Cache, "data")
 		if err := os.Remove(data); err != nil {
@@ -81,24 +81,49 @@ func BenchmarkManyLanes(b *testing.B) {
 		dsts[i] = filepath.Join(b.TempDir(), "dst")
 	}
 	clean := func() { _ = exec.Command("sync").Run() } // best effort, as in SSHLogStream
-	var odu, raw, spread []time.Duration
+	// CPU seconds per GB of log, on the hosts (sshd, sessions, odu's
+	// runners, cat) and on this side (odu run; the ssh clients): on
+	// loopback both sides share the same two cores.
+	var odu, raw, spread, oduHost, oduCoord, sshHost, sshClient, login []time.Duration
+	_, cpuOK := hostsCPU()
 	b.ResetTimer()
 	for b.Loop() {
 		clean()
-		raw = append(raw, parallelCat(b, home, key, servers, dsts))
+		h0, _ := hostsCPU()
+		d, cpu := parallelCat(b, home, key, servers, dsts)
+		h1, _ := hostsCPU()
+		raw, sshHost, sshClient = append(raw, d), append(sshHost, h1-h0), append(sshClient, cpu)
 		for _, d := range dsts {
 			os.Remove(d)
 		}
+		// What of the baseline is four logins, which odu's window, from
+		// the first shard running, does not have.
+		d, _ = parallelSSH(b, home, key, servers, dsts, func(*sshtest.Server) string { return "true" })
+		login = append(login, d)
 		clean()
-		d, sp := shardRun(b, dir, env)
+		h0, _ = hostsCPU()
+		d, sp, cpu := shardRun(b, dir, env)
+		h1, _ = hostsCPU()
 		odu, spread = append(odu, d), append(spread, sp)
+		oduHost, oduCoord = append(oduHost, h1-h0), append(oduCoord, cpu)
 	}
 	o, r := median(odu), median(raw)
-	mb := float64(total) / 1e6
-	b.ReportMetric(mb/o.Seconds(), "odu-MB/s")
-	b.ReportMetric(mb/r.Seconds(), "ssh-MB/s")
+	gb := float64(total) / 1e9
+	b.ReportMetric(gb*1e3/o.Seconds(), "odu-MB/s")
+	b.ReportMetric(gb*1e3/r.Seconds(), "ssh-MB/s")
 	b.ReportMetric(float64(r)/float64(o), "ratio")
+	l := median(login)
+	b.ReportMetric(float64(l.Milliseconds()), "ssh-true-ms")
+	b.ReportMetric(float64(r-l)/float64(o), "ratio-less-login")
 	b.ReportMetric(float64(median(spread).Milliseconds()), "shard-start-spread-ms")
+	b.ReportMetric(median(oduCoord).Seconds()/gb, "odu-coord-cpu-s/GB")
+	b.ReportMetric(median(sshClient).Seconds()/gb, "ssh-client-cpu-s/GB")
+	if cpuOK {
+		b.ReportMetric(median(oduHost).Seconds()/gb, "odu-hosts-cpu-s/GB")
+		b.ReportMetric(median(sshHost).Seconds()/gb, "ssh-hosts-cpu-s/GB")
+	} else {
+		b.Log("the servers' cgroups cannot be read: no CPU figures for the hosts")
+	}
 }
 
 // linkOrCopy makes dst the file src: a hard link (one file in the page
@@ -134,9 +159,10 @@ func oduEnv(b *testing.B, home, hostsJSON string) []string {
 }
 
 // shardRun runs the pipeline of [manyLanes] and returns the time from
-// its first shard running to its last shard's success, and how far apart
-// the four shards started. Every shard must succeed.
-func shardRun(b *testing.B, dir string, env []string) (window, spread time.Duration) {
+// its first shard running to its last shard's success, how far apart
+// the four shards started, and the CPU time of `odu run`. Every shard
+// must succeed.
+func shardRun(b *testing.B, dir string, env []string) (window, spread, cpu time.Duration) {
 	bin, _ := odutest.BinDir()
 	cmd := exec.Command(filepath.Join(bin, "odu"), "run", "--progress", "json", "--no-post")
 	cmd.Dir = dir
@@ -187,12 +213,20 @@ func shardRun(b *testing.B, dir string, env []string) (window, spread time.Durat
 			lastStart = t
 		}
 	}
-	return last.Sub(first), lastStart.Sub(first)
+	return last.Sub(first), lastStart.Sub(first), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 }
 
 // parallelCat copies each server's data file to a file of dsts with
-// OpenSSH's client, all four at once, and returns when the last is done.
-func parallelCat(b *testing.B, home string, key sshtest.Key, servers []*sshtest.Server, dsts []string) time.Duration {
+// OpenSSH's client, all four at once, and returns when the last is done,
+// and the CPU time of the four clients.
+func parallelCat(b *testing.B, home string, key sshtest.Key, servers []*sshtest.Server, dsts []string) (time.Duration, time.Duration) {
+	return parallelSSH(b, home, key, servers, dsts, func(s *sshtest.Server) string { return "cat " + filepath.Join(s.Cache, "data") })
+}
+
+// parallelSSH runs a command on each server with OpenSSH's client, all at
+// once, its output into a file of dsts, and returns when the last is done,
+// and the CPU time of the clients.
+func parallelSSH(b *testing.B, home string, key sshtest.Key, servers []*sshtest.Server, dsts []string, command func(*sshtest.Server) string) (time.Duration, time.Duration) {
 	cmds := make([]*exec.Cmd, len(servers))
 	errs := make([]strings.Builder, len(servers))
 	for i, s := range servers {
@@ -203,7 +237,7 @@ func parallelCat(b *testing.B, home string, key sshtest.Key, servers []*sshtest.
 		defer f.Close()
 		cmds[i] = exec.Command("ssh", "-i", key.Path, "-o", "BatchMode=yes",
 			"-o", "UserKnownHostsFile="+filepath.Join(home, ".ssh", "known_hosts"),
-			"-p", strconv.Itoa(s.Port), s.User+"@"+s.Host, "cat "+filepath.Join(s.Cache, "data"))
+			"-p", strconv.Itoa(s.Port), s.User+"@"+s.Host, command(s))
 		cmds[i].Stdout, cmds[i].Stderr = f, &errs[i]
 	}
 	start := time.Now()
@@ -226,7 +260,53 @@ func parallelCat(b *testing.B, home string, key sshtest.Key, servers []*sshtest.
 	if failed != nil {
 		b.Fatal(strings.Join(failed, "\n"))
 	}
-	return d
+	var cpu time.Duration
+	for _, c := range cmds {
+		cpu += c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+	}
+	return d, cpu
+}
+
+// hostsCPU is the CPU time used so far by everything the sshd servers of
+// this process started (sshd, sessions, odu's runners, their nodes), from
+// the servers' cgroups (internal/sshtest puts each in one of its own, named
+// after this process); false when they cannot be read.
+func hostsCPU() (time.Duration, bool) {
+	own, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return 0, false
+	}
+	var rel string
+	for _, l := range strings.Split(string(own), "\n") {
+		if r, ok := strings.CutPrefix(l, "0::"); ok {
+			rel = r
+		}
+	}
+	pattern := "odu-sshtest-" + strconv.Itoa(os.Getpid()) + "-*"
+	for _, mount := range []string{"/sys/fs/cgroup", "/sys/fs/cgroup/unified"} {
+		stats, _ := filepath.Glob(filepath.Join(mount, rel, pattern, "cpu.stat"))
+		if len(stats) == 0 {
+			continue
+		}
+		var total time.Duration
+		for _, st := range stats {
+			data, err := os.ReadFile(st)
+			if err != nil {
+				return 0, false
+			}
+			for _, l := range strings.Split(string(data), "\n") {
+				if v, ok := strings.CutPrefix(l, "usage_usec "); ok {
+					us, err := strconv.ParseInt(v, 10, 64)
+					if err != nil {
+						return 0, false
+					}
+					total += time.Duration(us) * time.Microsecond
+				}
+			}
+		}
+		return total, true
+	}
+	return 0, false
 }
 
 // BenchmarkColdSSHLane measures a cold SSH lane for this repository: a
