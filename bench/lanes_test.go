@@ -324,14 +324,16 @@ func hostsCPU() (time.Duration, bool) {
 //     untimed run of another repository pushed it), so only the commit
 //     goes;
 //   - `git bundle create` of the same commit, then `scp` of the bundle and
-//     of the odu binary (what odu's runner is) in one scp;
+//     of the odu binary (what odu's runner is) in one scp, and then, timed
+//     apart, a `git clone` of the bundle on the host over ssh (a workspace,
+//     as odu's figure includes one);
 //   - the same with the bundle only.
 //
 // Alternating the four, medians, after an untimed odu run and scp.
 //
 //	go test ./bench -run '^$' -bench ColdSSHLane -benchtime 5x
 func BenchmarkColdSSHLane(b *testing.B) {
-	clone := selfClone(b)
+	clonedRepo := selfClone(b)
 	other := repoWith(b, "[metadata(\"ci\")]\nci:\n    @echo hi\n")
 	home, key := sshHome(b)
 	bin, _ := odutest.BinDir()
@@ -351,37 +353,44 @@ func BenchmarkColdSSHLane(b *testing.B) {
 			p.Drain(b)
 			p.Reset()
 		}
-		pr := runProgress(b, clone, env...)
+		pr := runProgress(b, clonedRepo, env...)
 		p.Drain(b)
 		return pr.running.Sub(pr.started), p.Bytes()
 	}
-	// git bundle create, then scp of the bundle and files to a new host.
-	scpRound := func(files ...string) (time.Duration, int64) {
+	// git bundle create, then scp of the bundle and files to a new host,
+	// then, timed apart, a clone of the bundle there (the workspace odu's
+	// figure includes).
+	sshArgs := func(p *countProxy, port string) []string {
+		return []string{"-i", key.Path, "-o", "BatchMode=yes",
+			"-o", "UserKnownHostsFile=" + filepath.Join(home, ".ssh", "known_hosts"), port, strconv.Itoa(p.Port())}
+	}
+	scpRound := func(files ...string) (scp, cloned time.Duration, n int64) {
 		s, p := proxiedServer(b, home, key)
 		defer s.Stop()
 		defer p.Close(b)
 		os.Remove(bundle)
 		start := time.Now()
-		timeRun(b, clone, "git", "bundle", "create", "-q", bundle, "HEAD")
-		args := []string{"-q", "-i", key.Path, "-o", "BatchMode=yes",
-			"-o", "UserKnownHostsFile=" + filepath.Join(home, ".ssh", "known_hosts"),
-			"-P", strconv.Itoa(p.Port())}
-		args = append(append(append(args, bundle), files...), s.User+"@"+p.Host()+":"+s.Cache+"/")
-		timeRun(b, "/", append([]string{"scp"}, args...)...)
-		d := time.Since(start)
+		timeRun(b, clonedRepo, "git", "bundle", "create", "-q", bundle, "HEAD")
+		args := append(append(append([]string{"scp", "-q"}, sshArgs(p, "-P")...), bundle), files...)
+		timeRun(b, "/", append(args, s.User+"@"+p.Host()+":"+s.Cache+"/")...)
+		scp = time.Since(start)
 		p.Drain(b)
-		return d, p.Bytes()
+		n = p.Bytes()
+		args = append(append([]string{"ssh"}, sshArgs(p, "-p")...), s.User+"@"+p.Host(),
+			"git clone -q "+filepath.Join(s.Cache, filepath.Base(bundle))+" "+filepath.Join(s.Cache, "ws"))
+		timeRun(b, "/", args...)
+		return scp, time.Since(start), n
 	}
 	type round struct {
-		cold, src, all, bun     time.Duration
-		coldB, srcB, allB, bunB int64
+		cold, src, all, allClone, bun, bunClone time.Duration
+		coldB, srcB, allB, bunB                 int64
 	}
 	one := func() round {
 		var r round
 		r.cold, r.coldB = oduRound(false)
-		r.all, r.allB = scpRound(exe)
+		r.all, r.allClone, r.allB = scpRound(exe)
 		r.src, r.srcB = oduRound(true)
-		r.bun, r.bunB = scpRound()
+		r.bun, r.bunClone, r.bunB = scpRound()
 		return r
 	}
 	// Warm-up, untimed: the page cache, git and the clone's files, odu's
@@ -395,20 +404,25 @@ func BenchmarkColdSSHLane(b *testing.B) {
 	}
 	cold, src := medianOf(rounds, func(r round) time.Duration { return r.cold }), medianOf(rounds, func(r round) time.Duration { return r.src })
 	all, bun := medianOf(rounds, func(r round) time.Duration { return r.all }), medianOf(rounds, func(r round) time.Duration { return r.bun })
+	allClone, bunClone := medianOf(rounds, func(r round) time.Duration { return r.allClone }), medianOf(rounds, func(r round) time.Duration { return r.bunClone })
 	mb := func(f func(round) int64) float64 { return float64(medianOf(rounds, f)) / 1e6 }
 	coldB, srcB := mb(func(r round) int64 { return r.coldB }), mb(func(r round) int64 { return r.srcB })
 	allB, bunB := mb(func(r round) int64 { return r.allB }), mb(func(r round) int64 { return r.bunB })
 	b.ReportMetric(float64(cold.Milliseconds()), "odu-cold-ms")
 	b.ReportMetric(float64(src.Milliseconds()), "odu-src-ms")
 	b.ReportMetric(float64(all.Milliseconds()), "bundle+odu-scp-ms")
+	b.ReportMetric(float64(allClone.Milliseconds()), "bundle+odu-scp-clone-ms")
 	b.ReportMetric(float64(bun.Milliseconds()), "bundle-scp-ms")
+	b.ReportMetric(float64(bunClone.Milliseconds()), "bundle-scp-clone-ms")
 	b.ReportMetric(coldB, "odu-cold-MB")
 	b.ReportMetric(srcB, "odu-src-MB")
 	b.ReportMetric(allB, "bundle+odu-scp-MB")
 	b.ReportMetric(bunB, "bundle-scp-MB")
 	b.ReportMetric(float64(cold)/float64(all), "cold/bundle+odu-time")
+	b.ReportMetric(float64(cold)/float64(allClone), "cold/bundle+odu-clone-time")
 	b.ReportMetric(coldB/allB, "cold/bundle+odu-bytes")
 	b.ReportMetric(float64(src)/float64(bun), "src/bundle-time")
+	b.ReportMetric(float64(src)/float64(bunClone), "src/bundle-clone-time")
 	b.ReportMetric(srcB/bunB, "src/bundle-bytes")
 	if fi, err := os.Stat(bundle); err == nil {
 		b.ReportMetric(float64(fi.Size())/1e6, "bundle-file-MB")
