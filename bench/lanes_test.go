@@ -385,12 +385,30 @@ func BenchmarkColdSSHLane(b *testing.B) {
 		cold, src, all, allClone, bun, bunClone time.Duration
 		coldB, srcB, allB, bunB                 int64
 	}
+	fi, err := os.Stat(exe)
+	if err != nil {
+		b.Fatal(err)
+	}
+	runnerSize := fi.Size()
+	// Each count must hold at least what is known to have passed: the
+	// runner, the bundle (odu's pack is its size), else the proxy was
+	// not in the way.
+	atLeast := func(what string, n, min int64) {
+		if n < min {
+			b.Fatalf("%s: the proxy counted %d bytes, fewer than the %d that must have passed through it", what, n, min)
+		}
+	}
 	one := func() round {
 		var r round
 		r.cold, r.coldB = oduRound(false)
 		r.all, r.allClone, r.allB = scpRound(exe)
+		bundleSize := fileSize(b, bundle)
 		r.src, r.srcB = oduRound(true)
 		r.bun, r.bunClone, r.bunB = scpRound()
+		atLeast("odu, cold", r.coldB, runnerSize+bundleSize/2)
+		atLeast("bundle and odu by scp", r.allB, runnerSize+bundleSize)
+		atLeast("odu, the runner there", r.srcB, bundleSize/2)
+		atLeast("bundle by scp", r.bunB, bundleSize)
 		return r
 	}
 	// Warm-up, untimed: the page cache, git and the clone's files, odu's
@@ -424,12 +442,16 @@ func BenchmarkColdSSHLane(b *testing.B) {
 	b.ReportMetric(float64(src)/float64(bun), "src/bundle-time")
 	b.ReportMetric(float64(src)/float64(bunClone), "src/bundle-clone-time")
 	b.ReportMetric(srcB/bunB, "src/bundle-bytes")
-	if fi, err := os.Stat(bundle); err == nil {
-		b.ReportMetric(float64(fi.Size())/1e6, "bundle-file-MB")
+	b.ReportMetric(float64(fileSize(b, bundle))/1e6, "bundle-file-MB")
+	b.ReportMetric(float64(runnerSize)/1e6, "odu-file-MB")
+}
+
+func fileSize(b *testing.B, name string) int64 {
+	fi, err := os.Stat(name)
+	if err != nil {
+		b.Fatal(err)
 	}
-	if fi, err := os.Stat(exe); err == nil {
-		b.ReportMetric(float64(fi.Size())/1e6, "odu-file-MB")
-	}
+	return fi.Size()
 }
 
 // medianOf is the median of f over rs.
