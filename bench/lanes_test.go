@@ -347,7 +347,9 @@ func BenchmarkColdSSHLane(b *testing.B) {
 		s, p := proxiedServer(b, home, key)
 		defer s.Stop()
 		defer p.Close(b)
-		env := oduEnv(b, home, `{"x86_64-linux": "`+s.User+"@"+p.Addr()+`"}`)
+		// Two slots: the clone's lane never waits in line for the slot of
+		// the other repository's runner, which may still be exiting.
+		env := oduEnv(b, home, `{"x86_64-linux": {"host": "`+s.User+"@"+p.Addr()+`", "slots": 2}}`)
 		if warm {
 			runProgress(b, other, env...)
 			p.Drain(b)
