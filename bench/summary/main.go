@@ -72,7 +72,13 @@ func parse(r io.Reader, name string) (*results, error) {
 			out.by[base] = m
 		}
 		for _, v := range res.Values {
-			m[v.Unit] = append(m[v.Unit], v.Value)
+			// The reader tidies units ("odu-MB/s" → "odu-B/s", × 1e6):
+			// the table reads them as the benchmarks wrote them.
+			unit, value := v.Unit, v.Value
+			if v.OrigUnit != "" {
+				unit, value = v.OrigUnit, v.OrigValue
+			}
+			m[unit] = append(m[unit], value)
 		}
 	}
 	return out, br.Err()
