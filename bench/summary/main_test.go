@@ -75,4 +75,3 @@ func TestUpdate(t *testing.T) {
 		t.Errorf("update of a file without the markers: %v, want it refused", err)
 	}
 }
-
