@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -42,15 +41,8 @@ func gitCommit(tb testing.TB, dir string) {
 // counted; errors are kept to be shown.
 func timeRun(tb testing.TB, dir string, argv ...string) time.Duration {
 	tb.Helper()
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir = dir
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		tb.Fatalf("%v: %v\n%s", argv, err, stderr.String())
-	}
-	return time.Since(start)
+	wall, _ := runCPU(tb, dir, argv...)
+	return wall
 }
 
 func median(ds []time.Duration) time.Duration {
