@@ -44,7 +44,7 @@ release version="":
     bash .ci/release {{version}}
 
 # Every benchmark of BENCHMARKS.md's summary (./bench and ./web: 5
-# iterations each, the 2,001-node run once; about 30 minutes on 2 cores,
+# iterations each, the 2,001-node run once; 11 minutes on this 2-core machine,
 # run it on a quiet machine), then that table from their output, with
 # the run before beside it (bench/last.txt, which this run replaces).
 bench:
