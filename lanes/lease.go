@@ -82,6 +82,16 @@ func (e *BusyError) Error() string {
 	return fmt.Sprintf("no slot of the %s pool came free within %s (--lease-timeout): %s", e.Platform, e.Waited, e.Holders)
 }
 
+// closeUnchosen closes the connection to every candidate host but the
+// one a lane leased (nil: none).
+func closeUnchosen(cands []*candidate, chosen *candidate) {
+	for _, cd := range cands {
+		if cd != chosen && cd.host != nil {
+			cd.host.Close()
+		}
+	}
+}
+
 // leaseAndStart leases a slot of the lane's pool and starts its runner
 // there. A host that fails to start it (for any reason but its slots
 // being taken meanwhile) is out of the pool for this run: the lane tries
@@ -92,13 +102,7 @@ func (l *lane) leaseAndStart(errf *os.File, moving bool) (*provision.Runner, err
 	c := l.c
 	cands := l.connectPool(moving)
 	var chosen *candidate
-	defer func() {
-		for _, cd := range cands {
-			if cd != chosen && cd.host != nil {
-				cd.host.Close()
-			}
-		}
-	}()
+	defer func() { closeUnchosen(cands, chosen) }()
 	var usable []*candidate
 	var errs []error
 	for _, cd := range cands {

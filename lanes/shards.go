@@ -292,13 +292,7 @@ var errNoFreeSlot = errors.New("no free slot in the pool for it (a shard takes a
 func (l *lane) leaseShard(cands []*candidate, errf *os.File) (*provision.Runner, error) {
 	c, sh := l.c, l.shard
 	var chosen *candidate
-	defer func() {
-		for _, cd := range cands {
-			if cd != chosen && cd.host != nil {
-				cd.host.Close()
-			}
-		}
-	}()
+	defer func() { closeUnchosen(cands, chosen) }()
 	var usable []*candidate
 	for _, cd := range cands {
 		if cd.err == nil {

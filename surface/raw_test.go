@@ -15,43 +15,6 @@ import (
 	"github.com/odu-ci/odu/surface"
 )
 
-// A raw stream brings the log byte-exact, following it across chunks,
-// as the base64 stream does.
-func TestLogRawRoundTrip(t *testing.T) {
-	st := newStore(t, "a@p")
-	l := st.Log("a@p")
-	write(t, l, awkward)
-	conn, _ := serve(t, st)
-	cl := client(t, conn)
-
-	ls, err := cl.Log(surface.NodeLogParams{ID: "a@p", Raw: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := bytes.Repeat([]byte{'\n', 0, 1, 255, '"', '}'}, surface.MaxChunk) // several full chunks
-	go func() {
-		write(t, l, big)
-		l.Finish()
-	}()
-	got := readAll(t, ls)
-	want := append(append([]byte{}, awkward...), big...)
-	if !bytes.Equal(got, want) {
-		t.Fatalf("followed %d bytes raw, want %d, byte-exact", len(got), len(want))
-	}
-	if end := ls.End(); !end.Finished || end.End != int64(len(want)) {
-		t.Errorf("end = %+v, want finished at %d", end, len(want))
-	}
-	// From an offset, raw, the rest exactly; and the connection still
-	// speaks JSON-RPC after raw chunks.
-	ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 7, Raw: true})
-	if got := readAll(t, ls); !bytes.Equal(got, want[7:]) {
-		t.Errorf("from 7: got %d bytes, want %d", len(got), len(want)-7)
-	}
-	if _, err := cl.Rerun(ctx(t), "a@p"); err != nil {
-		t.Errorf("a procedure after raw streams: %v", err)
-	}
-}
-
 // logOnTheWire asks a server for a finished log as a face would, speaking
 // the protocol by hand, and returns every byte the server wrote until the
 // stream's end.

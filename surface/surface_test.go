@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -254,36 +255,48 @@ func readAll(t *testing.T, ls *surface.LogStream) []byte {
 	}
 }
 
+// A log is followed byte-exact across chunks, and from an offset, as
+// base64 in JSON and as a raw stream (NodeLogParams.Raw) alike; after
+// raw chunks the connection still speaks JSON-RPC.
 func TestLogReplayFollowAndOffsets(t *testing.T) {
-	st := newStore(t, "a@p")
-	l := st.Log("a@p")
-	write(t, l, awkward)
-	conn, _ := serve(t, st)
-	cl := client(t, conn)
+	for _, raw := range []bool{false, true} {
+		t.Run(fmt.Sprintf("raw=%t", raw), func(t *testing.T) {
+			st := newStore(t, "a@p")
+			l := st.Log("a@p")
+			write(t, l, awkward)
+			conn, _ := serve(t, st)
+			cl := client(t, conn)
 
-	ls, err := cl.Log(surface.NodeLogParams{ID: "a@p"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Follow: more bytes arrive, then the node finishes.
-	big := bytes.Repeat([]byte{0, 1, 2, 255}, surface.MaxChunk) // several chunks
-	go func() {
-		write(t, l, big)
-		l.Finish()
-	}()
-	got := readAll(t, ls)
-	want := append(append([]byte{}, awkward...), big...)
-	if !bytes.Equal(got, want) {
-		t.Fatalf("followed %d bytes, want %d, byte-exact", len(got), len(want))
-	}
-	if end := ls.End(); !end.Finished || end.End != int64(len(want)) {
-		t.Errorf("end = %+v, want finished at %d", end, len(want))
-	}
+			ls, err := cl.Log(surface.NodeLogParams{ID: "a@p", Raw: raw})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Follow: more bytes arrive (newlines, quotes, braces: what
+			// a frame reader could mistake for frames), then the node
+			// finishes.
+			big := bytes.Repeat([]byte{'\n', 0, 1, 255, '"', '}'}, surface.MaxChunk) // several chunks
+			go func() {
+				write(t, l, big)
+				l.Finish()
+			}()
+			got := readAll(t, ls)
+			want := append(append([]byte{}, awkward...), big...)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("followed %d bytes, want %d, byte-exact", len(got), len(want))
+			}
+			if end := ls.End(); !end.Finished || end.End != int64(len(want)) {
+				t.Errorf("end = %+v, want finished at %d", end, len(want))
+			}
 
-	// A late subscriber from an offset gets the rest, exactly.
-	ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 7})
-	if got := readAll(t, ls); !bytes.Equal(got, want[7:]) {
-		t.Errorf("from 7: got %d bytes, want %d", len(got), len(want)-7)
+			// A late subscriber from an offset gets the rest, exactly.
+			ls, _ = cl.Log(surface.NodeLogParams{ID: "a@p", From: 7, Raw: raw})
+			if got := readAll(t, ls); !bytes.Equal(got, want[7:]) {
+				t.Errorf("from 7: got %d bytes, want %d", len(got), len(want)-7)
+			}
+			if _, err := cl.Rerun(ctx(t), "a@p"); err != nil {
+				t.Errorf("a procedure after the streams: %v", err)
+			}
+		})
 	}
 }
 
