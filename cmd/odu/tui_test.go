@@ -212,7 +212,19 @@ func newDash(t *testing.T, justfile string) *dash {
 	env = append(env, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"XDG_CACHE_HOME="+filepath.Join(tmp, "cache"), "DASH_STOP="+d.stop, "DASH_MARK="+filepath.Join(tmp, "mark"),
 		"DASH_PID="+filepath.Join(tmp, "pid"))
+	// A race the detector finds in odu (built with it when the tests
+	// are) is written to a file, not over the dashboard, and fails the
+	// test whole.
+	race := filepath.Join(tmp, "race")
+	env = append(slicesDeleteEnv(env, "GORACE"), "GORACE=atexit_sleep_ms=0 log_path="+race)
 	d.env = slicesDeleteEnv(env, "NO_COLOR")
+	t.Cleanup(func() {
+		reports, _ := filepath.Glob(race + ".*")
+		for _, r := range reports {
+			data, _ := os.ReadFile(r)
+			t.Errorf("the race detector reported, in odu:\n%s", data)
+		}
+	})
 	for _, args := range [][]string{{"init", "-q", "-b", "main"}, {"add", "-A"}, {"commit", "-q", "-m", "dashboard"}} {
 		cmd := exec.Command("git", args...)
 		cmd.Dir, cmd.Env = d.dir, d.env
