@@ -459,12 +459,16 @@ func (c *Coordinator) waitNodes(ctx context.Context) {
 		select {
 		case <-wait:
 		case <-ctx.Done():
+			// Not cancelled any more, for what follows: the cancel's own
+			// goroutine gets this value, not the variable, which changes
+			// here as it starts.
+			ctx = context.WithoutCancel(ctx)
 			if !cancelled {
 				cancelled = true
-				c.work.Go(func() { c.cancelRun(context.WithoutCancel(ctx)) })
+				stop := ctx
+				c.work.Go(func() { c.cancelRun(stop) })
 				deadline = time.After(c.opts.Grace + 5*time.Second)
 			}
-			ctx = context.WithoutCancel(ctx)
 		case <-deadline:
 			const why = "the run was cancelled, and the node did not stop in time"
 			// A lane whose link is down has not told its runner yet: its

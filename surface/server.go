@@ -524,6 +524,18 @@ func (s *Server) log(ctx context.Context, c *conn, m *message) error {
 			if errors.Is(rerr, ErrRestarted) {
 				continue
 			}
+			if errors.Is(rerr, io.EOF) && !finished {
+				// Fewer bytes than the log said: its writer truncated it
+				// for a rerun the log has not been told of yet (a local
+				// lane's log, which its runner writes). The restart, or
+				// the node's end, is the next change.
+				select {
+				case <-changed:
+					continue
+				case <-ctx.Done():
+					return &Error{Code: CodeCancelled, Message: "stream cancelled"}
+				}
+			}
 			if rerr != nil {
 				return &Error{Code: CodeInternal, Message: "read log: " + rerr.Error()}
 			}
